@@ -1,0 +1,12 @@
+// _GNU_SOURCE calls the Swift Glibc module does not export.
+#ifndef CSPOOLSHIM_H
+#define CSPOOLSHIM_H
+#include <spawn.h>
+#include <sys/types.h>
+
+int cshim_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+int cshim_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+int cshim_spawn_setsid_flag(void);
+// renameat2(RENAME_NOREPLACE): fails with EEXIST instead of silently replacing the target.
+int cshim_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+#endif

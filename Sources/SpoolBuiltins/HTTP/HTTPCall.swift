@@ -1,0 +1,138 @@
+// `http`: one HTTP request with URLSession. The params are checked here (method, http/https URL,
+// headers, body, timeout, expected statuses); the transfer is in HTTPTransport and the result
+// body (JSON if it parses, else text, capped at 64 KiB) in HTTPResponseBody.
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import SpoolJSON
+
+/// A single HTTP request whose status must be one of `expect_status` (default 200–299).
+public struct HTTPCall: BuiltinOperation {
+    public static let typeName = "http"
+
+    /// Accepted request methods.
+    static let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    /// Default and largest `timeout_seconds`.
+    static let defaultTimeout = 30.0
+    static let maxTimeout = 300.0
+
+    public init() {}
+
+    public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
+        let p = try Params(params, allowed: ["method", "url", "headers", "body", "timeout_seconds", "expect_status"])
+        let method = try Self.method(p)
+        let url = try Self.url(p)
+        let headers = try Self.headers(p)
+        let timeout = try p.number("timeout_seconds", default: Self.defaultTimeout, .positive(atMost: Self.maxTimeout))
+        let expected = try Self.expectedStatuses(p)
+
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
+        request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let body = p.value("body") {
+            if case .string(let text) = body {
+                request.httpBody = Data(text.utf8)
+            } else {
+                request.httpBody = Data(body.serialized().utf8)
+                if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                }
+            }
+        }
+
+        let label = "http \(method) \(url.absoluteString)"
+        let response = try HTTPTransport.perform(request, timeout: timeout, limit: HTTPResponseBody.limit, label: label)
+        let body = HTTPResponseBody(data: response.body, truncated: response.truncated)
+        guard expected.contains(response.status) else {
+            throw BuiltinError("\(label) returned status \(response.status), expected \(expected.description); body: \(body.snippet)")
+        }
+
+        var r = ResultFields()
+        r.integer("status", response.status)
+        r.set("headers", .object(JSONObject(response.headers.map { (key: $0.name, value: JSONValue.string($0.value)) })))
+        r.set("body", body.value)
+        r.set("body_truncated", .bool(response.truncated))
+        return r.value
+    }
+
+    static func method(_ p: Params) throws(BuiltinError) -> String {
+        let raw = try p.string("method")
+        let method = raw.uppercased()
+        guard methods.contains(method) else {
+            throw BuiltinError("param \"method\" must be one of \(methods.joined(separator: ", ")), got \"\(raw)\"")
+        }
+        return method
+    }
+
+    static func url(_ p: Params) throws(BuiltinError) -> URL {
+        let text = try p.string("url")
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
+        else { throw BuiltinError("param \"url\" must be an http or https URL with a host, got \"\(text)\"") }
+        return url
+    }
+
+    static func headers(_ p: Params) throws(BuiltinError) -> [(name: String, value: String)] {
+        guard let v = p.value("headers") else { return [] }
+        guard case .object(let o) = v else {
+            throw BuiltinError("param \"headers\" must be an object of strings, got \(v.typeDescription)")
+        }
+        var out: [(name: String, value: String)] = []
+        for (name, value) in o.members {
+            guard !name.isEmpty, name.unicodeScalars.allSatisfy(isTokenCharacter) else {
+                throw BuiltinError("param \"headers\" has an invalid header name \"\(name)\"")
+            }
+            guard case .string(let s) = value else {
+                throw BuiltinError("param \"headers\" must be an object of strings, but \"\(name)\" is \(value.typeDescription)")
+            }
+            guard !s.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+                throw BuiltinError("param \"headers\" value of \"\(name)\" must not contain CR, LF or NUL")
+            }
+            out.append((name, s))
+        }
+        return out
+    }
+
+    /// RFC 9110 `tchar`.
+    static func isTokenCharacter(_ c: Unicode.Scalar) -> Bool {
+        c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "!#$%&'*+-.^_`|~".unicodeScalars.contains(c))
+    }
+
+    static func expectedStatuses(_ p: Params) throws(BuiltinError) -> ExpectedStatuses {
+        guard let v = p.value("expect_status") else { return .success }
+        let expected = "a non-empty array of status codes (integers from 100 to 599)"
+        guard case .array(let elements) = v, !elements.isEmpty else {
+            throw BuiltinError("param \"expect_status\" must be \(expected), got \(v.typeDescription)")
+        }
+        var codes: [Int] = []
+        for e in elements {
+            guard case .number(let n) = e, let code = Int(exactly: n.double), (100...599).contains(code) else {
+                let shown = e.doubleValue.map(formatNumber) ?? e.typeDescription
+                throw BuiltinError("param \"expect_status\" must be \(expected), got \(shown)")
+            }
+            codes.append(code)
+        }
+        return .list(codes)
+    }
+}
+
+/// The statuses that count as success.
+enum ExpectedStatuses: Sendable {
+    case success
+    case list([Int])
+
+    func contains(_ status: Int) -> Bool {
+        switch self {
+        case .success: return (200...299).contains(status)
+        case .list(let codes): return codes.contains(status)
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .success: return "200-299"
+        case .list(let codes): return codes.count == 1 ? "\(codes[0])" : "one of \(codes.map(String.init).joined(separator: ", "))"
+        }
+    }
+}

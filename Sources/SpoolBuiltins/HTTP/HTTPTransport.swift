@@ -1,0 +1,124 @@
+// Runs one URLSession data task synchronously: `run` is called on a daemon worker thread, so it
+// blocks on a semaphore until the task completes, the overall timeout passes, or more than
+// `limit` body bytes have arrived (the transfer is then cancelled and the body marked truncated).
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// What came back from the server.
+struct HTTPExchange: Sendable {
+    var status: Int
+    /// Header names lowercased, sorted by name.
+    var headers: [(name: String, value: String)]
+    var body: Data
+    var truncated: Bool
+}
+
+enum HTTPTransport {
+    /// Performs `request`; `label` ("http GET <url>") starts every error message.
+    static func perform(_ request: URLRequest, timeout: Double, limit: Int, label: String) throws(BuiltinError) -> HTTPExchange {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.httpCookieStorage = nil
+        configuration.urlCache = nil
+        let collector = ResponseCollector(limit: limit)
+        let session = URLSession(configuration: configuration, delegate: collector, delegateQueue: nil)
+        let task = session.dataTask(with: request)
+        task.resume()
+        session.finishTasksAndInvalidate()
+
+        guard collector.done.wait(timeout: .now() + timeout) == .success else {
+            task.cancel()
+            throw BuiltinError("\(label) timed out after \(formatNumber(timeout)) seconds")
+        }
+        let outcome = collector.outcome()
+        if let error = outcome.error, !outcome.truncated {
+            throw BuiltinError("\(label) failed: \(describe(error, timeout: timeout))")
+        }
+        guard let response = outcome.response else {
+            throw BuiltinError("\(label) failed: no HTTP response")
+        }
+        return HTTPExchange(status: response.statusCode, headers: headers(of: response),
+                            body: outcome.data, truncated: outcome.truncated)
+    }
+
+    static func headers(of response: HTTPURLResponse) -> [(name: String, value: String)] {
+        var merged: [String: String] = [:]
+        for (key, value) in response.allHeaderFields {
+            guard let name = (key as? String)?.lowercased() else { continue }
+            let text = (value as? String) ?? "\(value)"
+            merged[name] = merged[name].map { "\($0), \(text)" } ?? text
+        }
+        return merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+    }
+
+    static func describe(_ error: any Error, timeout: Double) -> String {
+        guard let urlError = error as? URLError else { return "\(error.localizedDescription)" }
+        let reason: String
+        switch urlError.code {
+        case .timedOut: reason = "timed out after \(formatNumber(timeout)) seconds"
+        case .cannotConnectToHost: reason = "could not connect to the host (connection refused)"
+        case .cannotFindHost, .dnsLookupFailed: reason = "the host name could not be resolved"
+        case .networkConnectionLost: reason = "the connection was lost"
+        case .notConnectedToInternet: reason = "the network is unreachable"
+        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
+             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+            reason = "the TLS connection failed"
+        case .badServerResponse: reason = "the server sent an invalid response"
+        case .httpTooManyRedirects: reason = "too many redirects"
+        default: reason = urlError.localizedDescription
+        }
+        return "\(reason) (URLError \(urlError.code.rawValue))"
+    }
+}
+
+/// URLSession delegate that keeps at most `limit` body bytes and signals `done` on completion.
+/// Its state is guarded by a lock, since URLSession calls it on its own queue.
+final class ResponseCollector: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    private let limit: Int
+    private let lock = NSLock()
+    private var data = Data()
+    private var truncated = false
+    private var response: HTTPURLResponse?
+    private var error: (any Error)?
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func outcome() -> (response: HTTPURLResponse?, data: Data, truncated: Bool, error: (any Error)?) {
+        lock.withLock { (response, data, truncated, error) }
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        lock.withLock { self.response = response as? HTTPURLResponse }
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let full: Bool = lock.withLock {
+            let room = limit - self.data.count
+            if data.count > room {
+                self.data.append(data.prefix(max(room, 0)))
+                truncated = true
+                return true
+            }
+            self.data.append(data)
+            return false
+        }
+        if full { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        lock.withLock {
+            if self.response == nil { self.response = task.response as? HTTPURLResponse }
+            self.error = error
+        }
+        done.signal()
+    }
+}

@@ -1,0 +1,36 @@
+// `correlation`: Pearson, Spearman or Kendall tau-b correlation of two equal-length samples,
+// with the two-sided p-value scipy reports (pearsonr, spearmanr, kendalltau asymptotic).
+import SpoolJSON
+
+/// The correlation of two samples and its p-value.
+public struct Correlation: BuiltinOperation {
+    public static let typeName = "correlation"
+
+    public init() {}
+
+    public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
+        let p = try Params(params, allowed: ["x", "y", "method"])
+        let x = try p.numbers("x", minCount: 3)
+        let y = try p.numbers("y", minCount: 3)
+        let method = try Self.method(p)
+        guard x.count == y.count else {
+            throw BuiltinError("params \"x\" and \"y\" must have the same length, got \(x.count) and \(y.count)")
+        }
+        if Correlations.isConstant(x) { throw BuiltinError("param \"x\" has zero variance; the correlation is undefined") }
+        if Correlations.isConstant(y) { throw BuiltinError("param \"y\" has zero variance; the correlation is undefined") }
+
+        let estimate = Correlations.estimate(method, x, y)
+        var r = ResultFields()
+        try r.number("coefficient", estimate.coefficient)
+        try r.number("p_value", estimate.pValue)
+        r.integer("n", x.count)
+        r.set("method", .string(method.rawValue))
+        return r.value
+    }
+
+    /// The `method` param, default pearson.
+    static func method(_ p: Params) throws(BuiltinError) -> CorrelationMethod {
+        let name = try p.choice("method", CorrelationMethod.allCases.map(\.rawValue), default: "pearson")
+        return CorrelationMethod(rawValue: name) ?? .pearson
+    }
+}

@@ -1,0 +1,54 @@
+// `correlation_matrix`: pairwise correlations of named columns, in the order the columns
+// appear in the `columns` object; the diagonal is exactly 1.
+import SpoolJSON
+
+/// Pairwise correlation coefficients of several columns.
+public struct CorrelationMatrix: BuiltinOperation {
+    public static let typeName = "correlation_matrix"
+
+    public init() {}
+
+    public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
+        let p = try Params(params, allowed: ["columns", "method"])
+        let method = try Correlation.method(p)
+        guard let columnsValue = p.value("columns") else {
+            throw BuiltinError("param \"columns\" is required: an object of at least 2 named arrays of numbers")
+        }
+        guard case .object(let columns) = columnsValue else {
+            throw BuiltinError("param \"columns\" must be an object of at least 2 named arrays of numbers, got \(columnsValue.typeDescription)")
+        }
+        guard columns.count >= 2 else {
+            throw BuiltinError("param \"columns\" must be an object of at least 2 named arrays of numbers, got \(columns.count)")
+        }
+        var names: [String] = []
+        var data: [[Double]] = []
+        for (name, value) in columns.members {
+            let values = try Params.numbers(value, label: "column \"\(name)\"", minCount: 3)
+            if let first = data.first, first.count != values.count {
+                throw BuiltinError("column \"\(name)\" has \(values.count) values but column \"\(names[0])\" has \(first.count); all columns must have the same length")
+            }
+            if Correlations.isConstant(values) {
+                throw BuiltinError("column \"\(name)\" has zero variance; its correlation is undefined")
+            }
+            names.append(name)
+            data.append(values)
+        }
+
+        var matrix = [[Double]](repeating: [Double](repeating: 1, count: data.count), count: data.count)
+        for i in data.indices {
+            for j in data.indices where j > i {
+                let c = Correlations.estimate(method, data[i], data[j]).coefficient
+                matrix[i][j] = c
+                matrix[j][i] = c
+            }
+        }
+        var r = ResultFields()
+        r.set("names", .array(names.map { .string($0) }))
+        var rows: [JSONValue] = []
+        for row in matrix { rows.append(try finiteArray(row, field: "matrix")) }
+        r.set("matrix", .array(rows))
+        r.set("method", .string(method.rawValue))
+        r.integer("n", data[0].count)
+        return r.value
+    }
+}

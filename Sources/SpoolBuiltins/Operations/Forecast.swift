@@ -1,0 +1,77 @@
+// `forecast`: extends a series `horizon` steps with a least-squares line, a trailing moving
+// average, simple exponential smoothing or Holt's linear trend method. The models themselves
+// are in Statistics/Smoothing.swift.
+import SpoolJSON
+
+/// Point forecasts of a series.
+public struct Forecast: BuiltinOperation {
+    public static let typeName = "forecast"
+
+    /// The largest accepted `horizon`.
+    static let maxHorizon = 10_000
+
+    enum Method: String, CaseIterable {
+        case linear
+        case movingAverage = "moving_average"
+        case exponentialSmoothing = "exponential_smoothing"
+        case holt
+    }
+
+    public init() {}
+
+    public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
+        let p = try Params(params, allowed: ["data", "horizon", "method", "window", "alpha", "beta"])
+        let data = try p.numbers("data", minCount: 2)
+        let horizon = try p.integer("horizon", in: 1...Self.maxHorizon)
+        let method = Method(rawValue: try p.choice("method", Method.allCases.map(\.rawValue), default: nil)) ?? .linear
+        try Self.rejectUnused(p, method: method)
+
+        var r = ResultFields()
+        let forecast: [Double]
+        switch method {
+        case .linear:
+            let line = Smoothing.leastSquaresLine(data)
+            forecast = (0..<horizon).map { line.intercept + line.slope * Double(data.count + $0) }
+            try r.number("slope", line.slope)
+            try r.number("intercept", line.intercept)
+        case .movingAverage:
+            let window = try p.integer("window", default: min(3, data.count), in: 1...data.count)
+            let average = Summary.mean(Array(data.suffix(window)))
+            forecast = Array(repeating: average, count: horizon)
+            r.integer("window", window)
+        case .exponentialSmoothing:
+            let alpha = try p.number("alpha", default: 0.3, .unitInterval)
+            let level = Smoothing.exponential(data, alpha: alpha)
+            forecast = Array(repeating: level, count: horizon)
+            try r.number("level", level)
+            try r.number("alpha", alpha)
+        case .holt:
+            let alpha = try p.number("alpha", default: 0.3, .unitInterval)
+            let beta = try p.number("beta", default: 0.1, .unitInterval)
+            let state = Smoothing.holt(data, alpha: alpha, beta: beta)
+            forecast = (1...horizon).map { state.level + Double($0) * state.trend }
+            try r.number("level", state.level)
+            try r.number("trend", state.trend)
+            try r.number("alpha", alpha)
+            try r.number("beta", beta)
+        }
+        var out = ResultFields()
+        out.set("forecast", try finiteArray(forecast, field: "forecast"))
+        out.set("method", .string(method.rawValue))
+        for (key, value) in r.object.members { out.set(key, value) }
+        return out.value
+    }
+
+    /// Model params given to a method that does not use them are an error, not silently ignored.
+    static func rejectUnused(_ p: Params, method: Method) throws(BuiltinError) {
+        let uses: [String: [Method]] = [
+            "window": [.movingAverage],
+            "alpha": [.exponentialSmoothing, .holt],
+            "beta": [.holt],
+        ]
+        for name in ["window", "alpha", "beta"] where p.has(name) && !(uses[name] ?? []).contains(method) {
+            let list = (uses[name] ?? []).map { "\"\($0.rawValue)\"" }.joined(separator: " and ")
+            throw BuiltinError("param \"\(name)\" applies only to method \(list), not \"\(method.rawValue)\"")
+        }
+    }
+}

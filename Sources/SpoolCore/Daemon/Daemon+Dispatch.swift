@@ -1,0 +1,147 @@
+// The dispatcher thread: the only waiter on the worker semaphore. For each free slot it takes
+// the next job from the scheduler, and when several slots are free it takes several jobs at once,
+// so that their renames pending/ → running/ share one fsync of running/. Only after that fsync
+// (the claim is durable, so a crash cannot run an `on_interrupt: fail` job twice) does it spawn.
+import Foundation
+
+extension Daemon {
+    func dispatchLoop() {
+        while true {
+            slots.wait()
+            guard let first = nextJob(blocking: true) else {
+                slots.signal()
+                return
+            }
+            var batch = [first]
+            while slots.wait(timeout: .now()) == .success {
+                guard let more = nextJob(blocking: false) else {
+                    slots.signal()
+                    break
+                }
+                batch.append(more)
+            }
+            startBatch(batch)
+        }
+    }
+
+    /// The next job to start; nil when stopping (or, if not blocking, when none can start now).
+    private func nextJob(blocking: Bool) -> JobID? {
+        let pausedPath = layout.pausedPath
+        return scheduler.wait { s -> LockedBox<SchedulerState>.WaitStep<JobID?> in
+            if s.isStopping { return .done(nil) }
+            if access(pausedPath, F_OK) == 0 {
+                return blocking ? .sleep(until: Date().addingTimeInterval(0.25)) : .done(nil)
+            }
+            switch s.pick(now: Timestamp.now()) {
+            case .stop: return .done(nil)
+            case .start(let id): return .done(id)
+            case .wait(let until):
+                if !blocking { return .done(nil) }
+                return .sleep(until: until.map { $0.date })
+            }
+        }
+    }
+
+    /// Claims the jobs (rename into running/, one fsync) and spawns each.
+    private func startBatch(_ ids: [JobID]) {
+        var sync = DirectorySync()
+        var claimed: [JobID] = []
+        for id in ids {
+            do {
+                if try store.move(JobFiles.record(id), from: .pending, to: .running, sync: &sync) {
+                    claimed.append(id)
+                } else {
+                    log.warning("job \(id): pending/\(id).json vanished before it could start (taken by another daemon?)")
+                    abandonStart(id)
+                }
+            } catch {
+                log.error("job \(id): cannot move to running/: \(error); trying again in 5 s")
+                abandonStart(id, retryIn: 5)
+            }
+        }
+        do {
+            try store.commit(&sync)
+        } catch {
+            log.error("dispatcher: \(error); starting anyway")
+        }
+        FaultInjection.hit(.afterStartRename)
+        for id in claimed { startAttempt(id) }
+    }
+
+    /// A picked job did not start: give its slot back (and queue it again after `retryIn`).
+    private func abandonStart(_ id: JobID, retryIn: Double? = nil) {
+        let now = Timestamp.now()
+        scheduler.update { s in
+            s.jobEnded(id)
+            if let retryIn {
+                s.jobQueued(QueuedJob(id: id, priority: 0, sequence: 0, runAfter: now.adding(retryIn)), now: now)
+            }
+        }
+        slots.signal()
+    }
+
+    /// Starts one attempt of a job whose state file is in running/.
+    private func startAttempt(_ id: JobID) {
+        let now = Timestamp.now()
+        var record: JobRecord
+        do {
+            guard let r = try store.read(id, in: .running) else {
+                log.warning("job \(id): running/\(id).json vanished before its start")
+                abandonStart(id)
+                return
+            }
+            record = r
+        } catch {
+            log.error("job \(id): cannot read running/\(id).json: \(error)")
+            abandonStart(id)
+            return
+        }
+        record.status = .running
+        record.attempts += 1
+        record.startedAt = now
+        record.finishedAt = nil
+        record.waitReason = nil
+        record.runAfter = nil
+        record.exitCode = nil
+        record.signal = nil
+        record.stdout = "running/\(JobFiles.stdout(id))"
+        record.stderr = "running/\(JobFiles.stderr(id))"
+        record.progress = Progress(total: 1, running: 1)
+
+        switch launch(record) {
+        case .failure(let error):
+            record.stdout = nil
+            record.stderr = nil
+            jobs.withLock { $0[id] = ActiveJob(record: record, child: nil) }
+            slots.signal()
+            complete(Completion(id: id, record: record, termination: .notStarted(error), teardown: nil, endedAt: Timestamp.now()))
+        case .success(let pid):
+            record.pid = pid
+            let child = ChildProcess(pid: pid)
+            jobs.withLock { $0[id] = ActiveJob(record: record, child: child) }
+            FaultInjection.hit(.afterSpawn)
+            log.debug("job \(id): started attempt \(record.attempts), pid \(pid)")
+            watch(child, of: id, timeout: record.spec?.timeoutSeconds)
+        }
+    }
+
+    /// Reaps the child on its own thread and arms its timeout.
+    private func watch(_ child: ChildProcess, of id: JobID, timeout: Double?) {
+        let tearingDown = lifecycle.withLock { $0.isTearingDown }
+        if tearingDown { child.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
+        if let timeout {
+            timerQueue.asyncAfter(deadline: .now() + timeout) { [self] in
+                child.teardown(.timeout(seconds: timeout), grace: options.killGraceSeconds, timers: timerQueue)
+            }
+        }
+        Thread.detachNewThread { [self] in
+            let termination = child.waitForExit()
+            FaultInjection.hit(.afterReap)
+            slots.signal()
+            let record = jobs.withLock { $0[id]?.record }
+            guard let record else { return }
+            complete(Completion(id: id, record: record, termination: termination, teardown: child.teardownReason,
+                                endedAt: Timestamp.now()))
+        }
+    }
+}

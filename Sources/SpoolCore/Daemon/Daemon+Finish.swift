@@ -1,0 +1,124 @@
+// The finisher: turns ended attempts into durable records, in batches on one serial queue.
+// For each job: outputs are moved into done/ before the record that names them appears, the
+// record is written (done/ or, for a retry or requeue, pending/), one fsync per folder covers
+// the batch, and only then is running/<id>.json removed and the scheduler told. A crash before
+// that leaves running/<id>.json, which recovery resolves; a crash after leaves both, and the
+// newer folder wins.
+import Foundation
+
+extension Daemon {
+    /// Hands an ended attempt to the finisher.
+    func complete(_ completion: Completion) {
+        let wasEmpty = completions.withLock { list -> Bool in
+            list.append(completion)
+            return list.count == 1
+        }
+        if wasEmpty { finishQueue.async { [self] in finishBatch() } }
+    }
+
+    private func finishBatch() {
+        let batch = completions.withLock { list -> [Completion] in
+            defer { list.removeAll() }
+            return list
+        }
+        guard !batch.isEmpty else { return }
+        var sync = DirectorySync()
+        var written: [(id: JobID, next: AttemptResult.Next)] = []
+        var failed: [Completion] = []
+        for c in batch {
+            let now = Timestamp.now()
+            let next = AttemptResult.resolve(c.record, termination: c.termination, teardown: c.teardown,
+                                             now: c.endedAt < now ? c.endedAt : now, random: Double.random(in: 0..<1))
+            do {
+                switch next {
+                case .done(var record):
+                    try moveOutputs(&record, sync: &sync)
+                    store.remove(JobFiles.progress(c.id), from: .running)
+                    try store.write(record, to: .done, sync: &sync)
+                    written.append((c.id, .done(record)))
+                case .requeue(let record):
+                    store.remove(JobFiles.stdout(c.id), from: .running)
+                    store.remove(JobFiles.stderr(c.id), from: .running)
+                    store.remove(JobFiles.progress(c.id), from: .running)
+                    try store.write(record, to: .pending, sync: &sync)
+                    FaultInjection.hit(.afterRequeueRecord)
+                    written.append((c.id, next))
+                }
+            } catch {
+                log.error("job \(c.id): cannot write its record: \(error); retrying in 1 s")
+                failed.append(c)
+            }
+        }
+        do {
+            try store.commit(&sync)
+        } catch {
+            log.error("finisher: \(error)")
+        }
+        FaultInjection.hit(.afterFinalRecord)
+        let now = Timestamp.now()
+        for w in written { store.remove(JobFiles.record(w.id), from: .running) }
+        jobs.withLock { j in for w in written { j[w.id] = nil } }
+        scheduler.update { s in
+            for w in written {
+                s.jobEnded(w.id)
+                if case .requeue(let r) = w.next { s.jobQueued(QueuedJob(r), now: now) }
+            }
+        }
+        for w in written { logEnd(w.next) }
+        if !failed.isEmpty {
+            let retry = failed
+            finishQueue.asyncAfter(deadline: .now() + 1) { [self] in
+                for c in retry { complete(c) }
+            }
+        }
+        if lifecycle.withLock({ $0.isStopping }) && scheduler.withLock({ $0.runningCount == 0 }) {
+            log.info("spoold: every job is stopped or finished; exiting")
+            exit(0)
+        }
+    }
+
+    /// Moves the attempt's output files to done/ and points the record at them.
+    private func moveOutputs(_ record: inout JobRecord, sync: inout DirectorySync) throws {
+        let id = record.id
+        guard record.stdout != nil else {
+            store.remove(JobFiles.stdout(id), from: .running)
+            store.remove(JobFiles.stderr(id), from: .running)
+            return
+        }
+        var placed: [String: String] = [:]
+        for name in [JobFiles.stdout(id), JobFiles.stderr(id)] {
+            syncIfNotEmpty(name)
+            if try store.move(name, from: .running, to: .done, sync: &sync) || store.exists(name, in: .done) {
+                placed[name] = "done/\(name)"
+            }
+        }
+        FaultInjection.hit(.afterOutputsMoved)
+        record.stdout = placed[JobFiles.stdout(id)]
+        record.stderr = placed[JobFiles.stderr(id)]
+    }
+
+    /// Output with data is fsynced before its record names it; an empty file has nothing to lose.
+    private func syncIfNotEmpty(_ name: String) {
+        guard store.durable else { return }
+        var st = stat()
+        guard fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_size > 0 else { return }
+        let fd = openat(layout.fd(.running), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    private func logEnd(_ next: AttemptResult.Next) {
+        switch next {
+        case .done(let r):
+            let took = r.durationSeconds.map { String(format: " in %.3f s", $0) } ?? ""
+            if r.status == .succeeded {
+                log.info("job \(r.id): succeeded\(took) (attempt \(r.attempts))")
+            } else {
+                log.warning("job \(r.id): \(r.status.rawValue)\(took): \(r.error?.description ?? "")")
+            }
+        case .requeue(let r):
+            log.notice("job \(r.id): back to pending: \(r.waitReason ?? "")")
+        }
+    }
+}

@@ -1,0 +1,105 @@
+// Feeding intake: inotify events as they come, a full scan at start and after an overflow,
+// rechecks of unsettled files, and a slow periodic rescan as a safety net. All of it runs on the
+// serial intake queue. A full disk pauses intake (files stay in the inbox) and it resumes by itself.
+import Foundation
+
+extension Daemon {
+    func startIntake() {
+        do {
+            let w = try InboxWatcher(path: layout.path(.inbox), queue: intakeQueue) { [self] event in
+                switch event {
+                case .overflow:
+                    log.warning("intake: inotify queue overflowed, rescanning the inbox")
+                    rescanInbox()
+                case .names(let names, let created):
+                    // A created entry that is a regular file is still being written: wait for its close.
+                    let special = created.filter { !isRegularInboxFile($0) }
+                    takeFiles(names + special)
+                }
+            }
+            watcher.withLock { $0 = w }
+        } catch {
+            log.error("intake: cannot watch the inbox: \(error); relying on rescans every \(options.rescanSeconds) s")
+        }
+        intakeQueue.async { [self] in rescanInbox() }
+    }
+
+    private func isRegularInboxFile(_ name: FileName) -> Bool {
+        var st = stat()
+        let rc = name.withCString { fstatat(layout.fd(.inbox), $0, &st, AT_SYMLINK_NOFOLLOW) }
+        return rc == 0 && st.st_mode & S_IFMT == S_IFREG
+    }
+
+    var isIntakeStopped: Bool {
+        let now = Timestamp.now()
+        return lifecycle.withLock { l in
+            l.isStopping || (l.intakePausedUntil.map { now < $0 } ?? false)
+        }
+    }
+
+    /// Runs intake on `names` (on the intake queue).
+    func takeFiles(_ names: [FileName]) {
+        guard !names.isEmpty, !isIntakeStopped else { return }
+        var unique: [FileName] = []
+        var seen = Set<FileName>()
+        for n in names where seen.insert(n).inserted { unique.append(n) }
+        handle(intake.process(unique, now: Timestamp.now()))
+    }
+
+    /// Scans the whole inbox (and finishes claims a crash or a full disk left behind).
+    func rescanInbox() {
+        guard !isIntakeStopped else { return }
+        handle(intake.recoverClaims(now: Timestamp.now()))
+        InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 512) { names in
+            guard !isIntakeStopped else { return }
+            handle(intake.process(names, now: Timestamp.now()))
+        }
+    }
+
+    private func handle(_ result: IntakeResult) {
+        if !result.accepted.isEmpty {
+            let now = Timestamp.now()
+            scheduler.update { s in
+                for r in result.accepted { s.jobQueued(QueuedJob(r), now: now) }
+            }
+        }
+        if let at = result.recheckAt {
+            let delay = max(0.05, at.seconds - Timestamp.now().seconds + 0.01)
+            intakeQueue.asyncAfter(deadline: .now() + delay) { [self] in rescanInbox() }
+        }
+        if let full = result.diskFull {
+            pauseIntakeForDiskFull(full)
+        } else if !result.accepted.isEmpty || !result.rejected.isEmpty {
+            let wasFull = lifecycle.withLock { l -> Bool in
+                defer { l.diskFullLogged = false }
+                return l.diskFullLogged
+            }
+            if wasFull { log.notice("intake: writing works again; intake resumed") }
+        }
+    }
+
+    private func pauseIntakeForDiskFull(_ error: SystemError) {
+        let retry = 2.0
+        let first = lifecycle.withLock { l -> Bool in
+            l.intakePausedUntil = Timestamp.now().adding(retry)
+            defer { l.diskFullLogged = true }
+            return !l.diskFullLogged
+        }
+        if first {
+            log.error("intake: the spool's disk is full (\(error)); intake paused, files stay in the inbox; retrying every \(Int(retry)) s")
+        }
+        intakeQueue.asyncAfter(deadline: .now() + retry + 0.05) { [self] in rescanInbox() }
+    }
+
+    /// True when nothing is left to do: for --drain.
+    func isSpoolIdle() -> Bool {
+        guard scheduler.withLock({ $0.isIdle }), completions.withLock({ $0.isEmpty }), intake.unsettledCount == 0 else {
+            return false
+        }
+        var any = false
+        InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 1) { _ in any = true }
+        if any { return false }
+        InboxReader.scan(layout.fd(.tmp), suffix: ".claim", chunk: 1) { _ in any = true }
+        return !any
+    }
+}

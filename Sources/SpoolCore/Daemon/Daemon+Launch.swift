@@ -1,0 +1,55 @@
+// Building a job's process: program lookup in PATH, working directory, environment with the
+// SPOOL_* variables, and output files in running/. Each check runs before posix_spawn so that a
+// failure names what is wrong (posix_spawn itself says only ENOENT for all of them).
+import Foundation
+
+extension Daemon {
+    func launch(_ record: JobRecord) -> Result<pid_t, SpoolError> {
+        guard let spec = record.spec else {
+            return .failure(SpoolError(.spawnFailed, "job \(record.id): its state file has no spec"))
+        }
+        let id = record.id
+        var env = environment
+        for (k, v) in spec.env ?? [:] { env[k] = v }
+        env["SPOOL_JOB_ID"] = id.rawValue
+        env["SPOOL_ATTEMPT"] = String(record.attempts)
+        env["SPOOL_ROOT"] = layout.root
+        env["SPOOL_PROGRESS"] = "\(layout.path(.running))/\(JobFiles.progress(id))"
+
+        let cwd: String
+        if let c = spec.cwd { cwd = c.hasPrefix("/") ? c : "\(layout.root)/\(c)" } else { cwd = layout.root }
+        var st = stat()
+        guard stat(cwd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            return .failure(SpoolError(.spawnFailed, "job \(id): working directory \"\(cwd)\" (cwd) does not exist or is not a directory"))
+        }
+
+        let executable: String
+        let argv: [String]
+        switch spec.action {
+        case .command(let command):
+            switch ExecutableLookup.resolve(command[0], searchPath: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", cwd: cwd) {
+            case .success(let path): executable = path
+            case .failure(let e): return .failure(SpoolError(e.code, "job \(id): \(e.message)"))
+            }
+            argv = command
+        case .shell(let line):
+            executable = "/bin/sh"
+            argv = ["sh", "-c", line]
+        }
+
+        let running = layout.fd(.running)
+        let out = openat(running, JobFiles.stdout(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard out >= 0 else {
+            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create running/\(JobFiles.stdout(id)): \(SystemError("create", JobFiles.stdout(id)))"))
+        }
+        defer { close(out) }
+        let err = openat(running, JobFiles.stderr(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard err >= 0 else {
+            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create running/\(JobFiles.stderr(id)): \(SystemError("create", JobFiles.stderr(id)))"))
+        }
+        defer { close(err) }
+        let request = SpawnRequest(executable: executable, arguments: argv, environment: env.map { "\($0.key)=\($0.value)" },
+                                   workingDirectory: cwd, stdoutFD: out, stderrFD: err)
+        return Spawn.start(request).mapError { SpoolError($0.code, "job \(id): \($0.message)") }
+    }
+}

@@ -1,0 +1,121 @@
+// Signals and shutdown. SIGTERM/SIGINT: stop intake and starts, give running jobs the shutdown
+// grace period, then stop their groups (SIGTERM, SIGKILL after the kill grace) and put them back
+// by `on_interrupt`; exit 0 once every job has a durable record. A second SIGTERM/SIGINT skips
+// the grace period. Timers: the --drain check, the safety-net rescan, running-state updates.
+import Foundation
+
+extension Daemon {
+    func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { signal(sig, SIG_IGN) }
+        var made: [any DispatchSourceProtocol] = []
+        for sig in [SIGTERM, SIGINT] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: timerQueue)
+            s.setEventHandler { @Sendable [self] in shutdownRequested(by: sig) }
+            s.resume()
+            made.append(s)
+        }
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: timerQueue)
+        hup.setEventHandler { @Sendable [self] in
+            log.notice("spoold: SIGHUP received; this version has no configuration file to reload")
+        }
+        hup.resume()
+        made.append(hup)
+        sources.withLock { $0 += made }
+    }
+
+    func shutdownRequested(by sig: Int32) {
+        let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
+        let again = lifecycle.withLock { l -> Bool in
+            defer { l.isStopping = true }
+            return l.isStopping
+        }
+        if again {
+            log.notice("spoold: \(name) again: stopping running jobs now")
+            tearDownRunningJobs()
+            return
+        }
+        beginStop(reason: name)
+    }
+
+    /// Stops intake and starts; running jobs get the grace period.
+    func beginStop(reason: String) {
+        lifecycle.withLock { $0.isStopping = true }
+        watcher.withLock { w in
+            w?.cancel()
+            w = nil
+        }
+        scheduler.update { $0.stopRequested() }
+        let running = scheduler.withLock { $0.runningCount }
+        if running == 0 {
+            // Let any batch in the finisher land first.
+            finishQueue.async { [self] in
+                log.info("spoold: \(reason): no job running; exiting")
+                exit(0)
+            }
+            return
+        }
+        log.info("spoold: \(reason): stopping; \(running) running jobs get \(options.shutdownGraceSeconds) s to finish")
+        timerQueue.asyncAfter(deadline: .now() + options.shutdownGraceSeconds) { [self] in tearDownRunningJobs() }
+    }
+
+    /// Stops every running job's group; they end as interrupted.
+    func tearDownRunningJobs() {
+        lifecycle.withLock { $0.isTearingDown = true }
+        let children = jobs.withLock { $0.values.compactMap(\.child) }
+        if !children.isEmpty {
+            log.notice("spoold: stopping \(children.count) running jobs (SIGTERM, SIGKILL after \(options.killGraceSeconds) s)")
+        }
+        for c in children { c.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
+    }
+
+    func startTimers() {
+        let rescan = DispatchSource.makeTimerSource(queue: intakeQueue)
+        rescan.schedule(deadline: .now() + options.rescanSeconds, repeating: options.rescanSeconds, leeway: .seconds(1))
+        rescan.setEventHandler { @Sendable [self] in rescanInbox() }
+        rescan.resume()
+
+        let writer = DispatchSource.makeTimerSource(queue: finishQueue)
+        writer.schedule(deadline: .now() + 0.5, repeating: 0.5, leeway: .milliseconds(100))
+        writer.setEventHandler { @Sendable [self] in writeRunningStates() }
+        writer.resume()
+        var made: [any DispatchSourceProtocol] = [rescan, writer]
+
+        if options.drain {
+            let drain = DispatchSource.makeTimerSource(queue: intakeQueue)
+            drain.schedule(deadline: .now() + 0.05, repeating: 0.05, leeway: .milliseconds(20))
+            drain.setEventHandler { @Sendable [self] in
+                guard !lifecycle.withLock({ $0.isStopping }), isSpoolIdle() else { return }
+                log.info("spoold: drained: inbox, pending and running are empty")
+                beginStop(reason: "--drain")
+            }
+            drain.resume()
+            made.append(drain)
+        }
+        sources.withLock { $0 += made }
+    }
+
+    /// Rewrites running/<id>.json for jobs that have run a while and have news (status, pid);
+    /// short jobs never pay for it. Runs on the finish queue, so it never races a final record.
+    func writeRunningStates() {
+        let now = Timestamp.now()
+        let due = jobs.withLock { j -> [JobRecord] in
+            var out: [JobRecord] = []
+            for (id, job) in j where job.isDirty && job.child != nil {
+                guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 else { continue }
+                j[id]?.isDirty = false
+                out.append(job.record)
+            }
+            return out
+        }
+        guard !due.isEmpty else { return }
+        var sync = DirectorySync()
+        for r in due {
+            // Only if the job is still in running/ (its end may be queued but not yet written).
+            guard store.exists(JobFiles.record(r.id), in: .running) else { continue }
+            do { try store.write(r, to: .running, sync: &sync) } catch {
+                log.warning("job \(r.id): cannot update running/\(r.id).json: \(error)")
+            }
+        }
+        try? store.commit(&sync)
+    }
+}

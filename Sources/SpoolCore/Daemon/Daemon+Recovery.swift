@@ -1,0 +1,117 @@
+// Start-up recovery, through the normal paths (Postfix's qmgr moves active back to incoming):
+// finish intake claims a crash left in tmp/, remove our own half-written tmp files, resolve every
+// job left in running/ by its `on_interrupt` (after killing what is left of its process group),
+// and load pending/ into the scheduler. A state file found in two folders is resolved in favour
+// of the later one (done over running over pending).
+import Foundation
+
+extension Daemon {
+    func recover() {
+        let now = Timestamp.now()
+        index.load(from: layout)
+        removeStaleTemporaries()
+        _ = intake.recoverClaims(now: now)  // their records are in pending/ or done/ now, loaded below
+        recoverRunning(now: now)
+        loadPending(now: now)
+    }
+
+    private func removeStaleTemporaries() {
+        InboxReader.scan(layout.fd(.tmp), suffix: ".tmp") { names in
+            for n in names {
+                if let s = n.string, s.hasPrefix("spoold.") { store.remove(s, from: .tmp) }
+            }
+        }
+    }
+
+    private func recoverRunning(now: Timestamp) {
+        var names: [String] = []
+        InboxReader.scan(layout.fd(.running), suffix: ".json") { batch in names += batch.compactMap(\.string) }
+        guard !names.isEmpty else { return }
+        let orphans = OrphanProcesses.find(spoolRoot: layout.root)
+        var sync = DirectorySync()
+        var resolved: [JobID] = []
+        for name in names {
+            guard let id = JobID(String(name.dropLast(5))) else { continue }
+            FaultInjection.hit(.duringRecovery)
+            for pid in orphans[id.rawValue] ?? [] {
+                log.warning("job \(id): killing process group \(pid) left running by the previous daemon")
+                OrphanProcesses.kill(group: pid)
+            }
+            if store.exists(JobFiles.record(id), in: .done) {
+                // Finished already; only the cleanup was lost.
+                for out in [JobFiles.stdout(id), JobFiles.stderr(id)] where !store.exists(out, in: .done) {
+                    _ = try? store.move(out, from: .running, to: .done, sync: &sync)
+                }
+                resolved.append(id)
+                continue
+            }
+            let record: JobRecord
+            do {
+                guard let r = try store.read(id, in: .running) else { continue }
+                record = r
+            } catch {
+                log.error("job \(id): running/\(name) is unreadable (\(error)); leaving it for an operator")
+                continue
+            }
+            var r = record
+            if r.status == .pending {
+                // Claimed by a rename but never rewritten: the attempt counted from here may have started.
+                r.attempts += 1
+            }
+            r.status = .running
+            let next = AttemptResult.resolve(r, termination: .signaled(SIGKILL), teardown: .shutdown, now: now, random: 0)
+            do {
+                switch next {
+                case .done(var final):
+                    final.error = SpoolError(.interrupted, "job \(id): the daemon stopped or died during attempt \(r.attempts) and on_interrupt is \"fail\"")
+                    var placed: [String: String] = [:]
+                    for out in [JobFiles.stdout(id), JobFiles.stderr(id)] {
+                        if try store.move(out, from: .running, to: .done, sync: &sync) { placed[out] = "done/\(out)" }
+                    }
+                    final.stdout = placed[JobFiles.stdout(id)]
+                    final.stderr = placed[JobFiles.stderr(id)]
+                    try store.write(final, to: .done, sync: &sync)
+                    log.warning("job \(id): failed: interrupted (on_interrupt: fail)")
+                case .requeue(var again):
+                    again.waitReason = "requeued after the daemon stopped or died during attempt \(r.attempts)"
+                    try store.write(again, to: .pending, sync: &sync)
+                    log.notice("job \(id): requeued after an interrupted attempt \(r.attempts)")
+                }
+                resolved.append(id)
+            } catch {
+                log.error("job \(id): cannot recover: \(error)")
+            }
+        }
+        do { try store.commit(&sync) } catch { log.error("recovery: \(error)") }
+        for id in resolved {
+            store.remove(JobFiles.record(id), from: .running)
+            store.remove(JobFiles.stdout(id), from: .running)
+            store.remove(JobFiles.stderr(id), from: .running)
+            store.remove(JobFiles.progress(id), from: .running)
+        }
+    }
+
+    private func loadPending(now: Timestamp) {
+        var jobs: [QueuedJob] = []
+        InboxReader.scan(layout.fd(.pending), suffix: ".json", chunk: 4096) { names in
+            for name in names {
+                guard let s = name.string, let id = JobID(String(s.dropLast(5))) else { continue }
+                if store.exists(JobFiles.record(id), in: .done) {
+                    log.warning("job \(id): found in pending/ and done/; keeping the finished record")
+                    store.remove(s, from: .pending)
+                    continue
+                }
+                do {
+                    guard let r = try store.read(id, in: .pending) else { continue }
+                    sequence.observe(r.sequence)
+                    jobs.append(QueuedJob(r))
+                } catch {
+                    log.error("job \(id): pending/\(s) is unreadable (\(error)); leaving it for an operator")
+                }
+            }
+        }
+        scheduler.update { s in
+            for j in jobs { s.jobQueued(j, now: now) }
+        }
+    }
+}

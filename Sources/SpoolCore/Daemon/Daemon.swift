@@ -1,0 +1,98 @@
+// The daemon: wires intake, the scheduler, the worker pool and the finisher around one spool.
+//
+// Threads and queues:
+// - intake queue (serial): inotify events, scans, intake batches, drain checks;
+// - dispatcher thread: the only waiter on the worker semaphore; picks jobs and spawns them;
+// - one reaper thread per running job: blocks in waitid/waitpid, then signals the semaphore;
+// - finish queue (serial): writes final and requeued records in batches, and running-state updates;
+// - timer queue (serial): signals, timeouts, kill escalation, periodic work.
+// Shared state is `scheduler` (pure SchedulerState) and `jobs` (running jobs), each in a LockedBox;
+// all file I/O happens outside those locks.
+import Foundation
+
+public final class Daemon: Sendable {
+    let options: DaemonOptions
+    let log: Log
+    let layout: SpoolLayout
+    let lock: SpoolLock
+    let store: StateStore
+    let index = JobIndex()
+    let sequence = SequenceClock()
+    let idGenerator = JobIDGenerator()
+    let intake: Intake
+    let environment: [String: String]
+
+    let scheduler = LockedBox(SchedulerState())
+    let jobs = LockedBox([JobID: ActiveJob]())
+    let completions = LockedBox([Completion]())
+    let lifecycle = LockedBox(Lifecycle())
+    /// One permit per worker; only the dispatcher waits on it, each reaped job signals it once.
+    let slots: DispatchSemaphore
+
+    let intakeQueue = DispatchQueue(label: "spoold.intake")
+    let finishQueue = DispatchQueue(label: "spoold.finish")
+    let timerQueue = DispatchQueue(label: "spoold.timers")
+    let exitSignal = DispatchSemaphore(value: 0)
+    let sources = LockedBox<[any DispatchSourceProtocol]>([])
+    let watcher = LockedBox<InboxWatcher?>(nil)
+
+    struct Lifecycle {
+        var isStopping = false
+        var isTearingDown = false
+        var exitCode: Int32?
+        var intakePausedUntil: Timestamp?
+        var diskFullLogged = false
+    }
+
+    public enum StartError: Error, CustomStringConvertible {
+        case spool(String)
+        public var description: String {
+            switch self { case .spool(let m): return m }
+        }
+    }
+
+    public init(options: DaemonOptions) throws {
+        self.options = options
+        self.log = Log(minimum: options.logLevel)
+        do {
+            layout = try SpoolLayout(path: options.spoolPath)
+        } catch {
+            throw StartError.spool("cannot open spool \(options.spoolPath): \(error)")
+        }
+        do {
+            lock = try SpoolLock(layout: layout)
+        } catch {
+            throw StartError.spool("\(error)")
+        }
+        store = StateStore(layout: layout, durable: options.durable)
+        intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
+                        config: options.intake, log: log)
+        environment = ProcessInfo.processInfo.environment
+        slots = DispatchSemaphore(value: max(1, options.workers))
+    }
+
+    /// Recovers, starts every part, and blocks until the daemon should exit; returns the exit code.
+    public func run() -> Int32 {
+        installSignalHandlers()
+        recover()
+        startIntake()
+        let dispatcher = Thread { [self] in dispatchLoop() }
+        dispatcher.name = "spoold.dispatcher"
+        dispatcher.start()
+        startTimers()
+        let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
+        log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
+        exitSignal.wait()
+        return lifecycle.withLock { $0.exitCode ?? 0 }
+    }
+
+    /// Ends `run()` with `code`.
+    func exit(_ code: Int32) {
+        let first = lifecycle.withLock { l -> Bool in
+            guard l.exitCode == nil else { return false }
+            l.exitCode = code
+            return true
+        }
+        if first { exitSignal.signal() }
+    }
+}

@@ -1,0 +1,22 @@
+// The daemon's settings, from the command line (and later a configuration file).
+import Foundation
+
+public struct DaemonOptions: Sendable {
+    public var spoolPath = "spool"
+    /// At most this many jobs run at once.
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Exit 0 once inbox, pending and running are empty.
+    public var drain = false
+    public var intake = IntakeConfig()
+    /// Seconds between SIGTERM and SIGKILL when a job's group is stopped (timeout, cancel, shutdown).
+    public var killGraceSeconds = 5.0
+    /// Seconds running jobs get to finish on SIGTERM before they are stopped and put back.
+    public var shutdownGraceSeconds = 10.0
+    /// Seconds between safety-net rescans of the inbox (inotify is the fast path).
+    public var rescanSeconds = 10.0
+    /// fsync state files and folders (turn off only to measure what durability costs).
+    public var durable = true
+    public var logLevel = Log.Level.info
+
+    public init() {}
+}

@@ -1,0 +1,37 @@
+// Processes of jobs that outlived a daemon killed without a chance to stop them. They are found
+// by their environment (SPOOL_ROOT and SPOOL_JOB_ID, which every job gets), not by a recorded
+// pid, so a reused pid can never make us kill a stranger.
+import Foundation
+
+enum OrphanProcesses {
+    /// Process group leaders (and members) per job id, for jobs of this spool.
+    static func find(spoolRoot: String) -> [String: [pid_t]] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+        let rootVar = Array("SPOOL_ROOT=\(spoolRoot)".utf8)
+        let idPrefix = Array("SPOOL_JOB_ID=".utf8)
+        var out: [String: [pid_t]] = [:]
+        let me = getpid()
+        for e in entries {
+            guard let pid = pid_t(e), pid != me else { continue }
+            guard let data = FileManager.default.contents(atPath: "/proc/\(e)/environ") else { continue }
+            let vars = data.split(separator: 0, omittingEmptySubsequences: true)
+            guard vars.contains(where: { Array($0) == rootVar }) else { continue }
+            guard let idVar = vars.first(where: { $0.starts(with: idPrefix) }) else { continue }
+            let id = String(decoding: idVar.dropFirst(idPrefix.count), as: UTF8.self)
+            out[id, default: []].append(pid)
+        }
+        return out
+    }
+
+    /// SIGKILL to the process's group and the process, then waits (up to 2 s) until it is gone.
+    static func kill(group pid: pid_t) {
+        let pgid = getpgid(pid)
+        if pgid > 1 { Glibc.kill(-pgid, SIGKILL) }
+        Glibc.kill(pid, SIGKILL)
+        for _ in 0..<200 {
+            if Glibc.kill(pid, 0) != 0 { return }
+            // A zombie whose parent is init is reaped quickly; poll.
+            usleep(10_000)
+        }
+    }
+}

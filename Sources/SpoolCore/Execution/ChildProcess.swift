@@ -1,0 +1,64 @@
+// One running attempt's process and its teardown. A dedicated thread waits for the leader with
+// waitid(WNOWAIT), which does not reap it, so its pid (= the group id) cannot be reused while
+// the daemon may still signal the group. Teardown is data: SIGTERM to the group, then SIGKILL
+// when the grace period ends; once the leader has exited during a teardown, whatever is left in
+// its group is killed at once. The leader is reaped by its pid only (never waitpid(-1)).
+import Foundation
+
+/// A spawned job process.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    private let state = LockedBox(State())
+
+    struct State {
+        var teardown: TeardownReason?
+        var isReaped = false
+        var killedAt: Timestamp?
+    }
+
+    public init(pid: pid_t) {
+        self.pid = pid
+    }
+
+    public var teardownReason: TeardownReason? { state.withLock { $0.teardown } }
+
+    /// Starts a teardown (the first reason wins): SIGTERM now, SIGKILL after `grace` seconds.
+    public func teardown(_ reason: TeardownReason, grace: Double, timers: DispatchQueue) {
+        let first = state.withLock { s -> Bool in
+            guard s.teardown == nil, !s.isReaped else { return false }
+            s.teardown = reason
+            return true
+        }
+        guard first else { return }
+        signalGroup(SIGTERM)
+        timers.asyncAfter(deadline: .now() + grace) { [self] in
+            signalGroup(SIGKILL)
+        }
+    }
+
+    /// Sends `sig` to the process group unless the leader has been reaped.
+    public func signalGroup(_ sig: Int32) {
+        state.withLock { s in
+            if !s.isReaped { kill(-pid, sig) }
+        }
+    }
+
+    /// Blocks until the leader exits, finishes any teardown, reaps it. Call once, on its own thread.
+    public func waitForExit() -> Termination {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
+            if errno != EINTR { break }
+        }
+        if teardownReason != nil { signalGroup(SIGKILL) }  // leftovers of a stopped job
+        var status: Int32 = 0
+        var rc: pid_t = 0
+        state.withLock { s in
+            // The leader is a zombie by now: this reap does not block.
+            repeat { rc = waitpid(pid, &status, 0) } while rc < 0 && errno == EINTR
+            s.isReaped = true
+        }
+        if rc < 0 { return .signaled(SIGKILL) }
+        if (status & 0x7f) == 0 { return .exited((status >> 8) & 0xff) }
+        return .signaled(status & 0x7f)
+    }
+}

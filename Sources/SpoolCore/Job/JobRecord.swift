@@ -1,0 +1,188 @@
+// The state file of SPEC §4, the same shape in pending/, running/ and done/. The SPEC's fields
+// are always written (null when unknown) so that scripts can rely on them; fields this daemon
+// adds for its own bookkeeping (`sequence`, `run_after`, `intake`...) are documented in docs/records.md.
+
+/// Counts for `progress`; for a single command job total is 1.
+public struct Progress: Sendable, Equatable, Codable {
+    public var total: Int
+    public var succeeded: Int
+    public var failed: Int
+    public var skipped: Int
+    public var running: Int
+    public var percent: Double
+    public var etaSeconds: Double?
+    public var message: String?
+
+    enum CodingKeys: String, CodingKey {
+        case total, succeeded, failed, skipped, running, percent
+        case etaSeconds = "eta_seconds"
+        case message
+    }
+
+    public init(total: Int = 1, succeeded: Int = 0, failed: Int = 0, skipped: Int = 0, running: Int = 0,
+                percent: Double = 0, etaSeconds: Double? = nil, message: String? = nil) {
+        self.total = total
+        self.succeeded = succeeded
+        self.failed = failed
+        self.skipped = skipped
+        self.running = running
+        self.percent = percent
+        self.etaSeconds = etaSeconds
+        self.message = message
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(total, forKey: .total)
+        try c.encode(succeeded, forKey: .succeeded)
+        try c.encode(failed, forKey: .failed)
+        try c.encode(skipped, forKey: .skipped)
+        try c.encode(running, forKey: .running)
+        try c.encode(percent, forKey: .percent)
+        try c.encode(etaSeconds, forKey: .etaSeconds)
+        try c.encode(message, forKey: .message)
+    }
+}
+
+/// A job's state file.
+public struct JobRecord: Sendable, Equatable, Codable {
+    public var id: JobID
+    public var name: String
+    public var status: JobStatus
+    /// The accepted job; null for a rejected file.
+    public var spec: JobSpec?
+    /// The inbox file name it came from, escaped if it was not printable UTF-8.
+    public var source: String
+    public var submittedAt: Timestamp
+    public var startedAt: Timestamp?
+    public var finishedAt: Timestamp?
+    public var attempts: Int
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var error: SpoolError?
+    public var stdout: String?
+    public var stderr: String?
+    public var progress: Progress
+    /// Seconds from start to finish of the last attempt.
+    public var durationSeconds: Double?
+    /// Why a pending job is not running yet (`not_before`, retry backoff), or null.
+    public var waitReason: String?
+    /// Earliest start time of a pending job (from `not_before` or a retry backoff).
+    public var runAfter: Timestamp?
+    /// Arrival order in the inbox; FIFO within a priority, kept across restarts.
+    public var sequence: Int64
+    /// The intake claim this record came from; makes a re-seen claim after a crash idempotent.
+    public var intake: String?
+    /// For rejected files: the kept original, relative to the spool root.
+    public var original: String?
+    /// Process id of the running attempt (process group id as well).
+    public var pid: Int32?
+    /// Failed attempts so far (interrupted ones do not count against `retries`).
+    public var failedAttempts: Int
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, status, spec, source
+        case submittedAt = "submitted_at", startedAt = "started_at", finishedAt = "finished_at"
+        case attempts
+        case exitCode = "exit_code", signal, error, stdout, stderr, progress
+        case durationSeconds = "duration_seconds"
+        case waitReason = "wait_reason", runAfter = "run_after", sequence, intake, original, pid
+        case failedAttempts = "failed_attempts"
+    }
+
+    public init(id: JobID, name: String, status: JobStatus, spec: JobSpec?, source: String, submittedAt: Timestamp,
+                sequence: Int64) {
+        self.id = id
+        self.name = name
+        self.status = status
+        self.spec = spec
+        self.source = source
+        self.submittedAt = submittedAt
+        self.attempts = 0
+        self.progress = Progress()
+        self.sequence = sequence
+        self.failedAttempts = 0
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(JobID.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        status = try c.decode(JobStatus.self, forKey: .status)
+        spec = try c.decodeIfPresent(JobSpec.self, forKey: .spec)
+        source = try c.decodeIfPresent(String.self, forKey: .source) ?? ""
+        submittedAt = try c.decode(Timestamp.self, forKey: .submittedAt)
+        startedAt = try c.decodeIfPresent(Timestamp.self, forKey: .startedAt)
+        finishedAt = try c.decodeIfPresent(Timestamp.self, forKey: .finishedAt)
+        attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? 0
+        exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
+        signal = try c.decodeIfPresent(Int32.self, forKey: .signal)
+        error = try c.decodeIfPresent(SpoolError.self, forKey: .error)
+        stdout = try c.decodeIfPresent(String.self, forKey: .stdout)
+        stderr = try c.decodeIfPresent(String.self, forKey: .stderr)
+        progress = try c.decodeIfPresent(Progress.self, forKey: .progress) ?? Progress()
+        durationSeconds = try c.decodeIfPresent(Double.self, forKey: .durationSeconds)
+        waitReason = try c.decodeIfPresent(String.self, forKey: .waitReason)
+        runAfter = try c.decodeIfPresent(Timestamp.self, forKey: .runAfter)
+        sequence = try c.decodeIfPresent(Int64.self, forKey: .sequence) ?? 0
+        intake = try c.decodeIfPresent(String.self, forKey: .intake)
+        original = try c.decodeIfPresent(String.self, forKey: .original)
+        pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
+        failedAttempts = try c.decodeIfPresent(Int.self, forKey: .failedAttempts) ?? 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(status, forKey: .status)
+        try c.encode(spec, forKey: .spec)
+        try c.encode(source, forKey: .source)
+        try c.encode(submittedAt, forKey: .submittedAt)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(finishedAt, forKey: .finishedAt)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(exitCode, forKey: .exitCode)
+        try c.encode(signal, forKey: .signal)
+        try c.encode(error, forKey: .error)
+        try c.encode(stdout, forKey: .stdout)
+        try c.encode(stderr, forKey: .stderr)
+        try c.encode(progress, forKey: .progress)
+        try c.encode(durationSeconds, forKey: .durationSeconds)
+        try c.encode(waitReason, forKey: .waitReason)
+        try c.encode(runAfter, forKey: .runAfter)
+        try c.encode(sequence, forKey: .sequence)
+        try c.encodeIfPresent(intake, forKey: .intake)
+        try c.encodeIfPresent(original, forKey: .original)
+        try c.encodeIfPresent(pid, forKey: .pid)
+        try c.encode(failedAttempts, forKey: .failedAttempts)
+    }
+}
+
+extension JobRecord {
+    private static let encoder: JSONEncoderBox = JSONEncoderBox()
+
+    /// The record as the bytes of its state file (pretty JSON plus a newline).
+    public func encoded() -> [UInt8] {
+        JobRecord.encoder.encode(self)
+    }
+
+    /// Decodes a state file.
+    public static func decode(_ bytes: [UInt8]) throws -> JobRecord {
+        try JSONDecoder().decode(JobRecord.self, from: Data(bytes))
+    }
+}
+
+import Foundation
+
+/// JSONEncoder is not Sendable; each call makes its own (cheap, see notes/swift-linux.md §6).
+struct JSONEncoderBox: Sendable {
+    func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own value types cannot fail; a failure here is a bug.
+        guard var data = try? e.encode(value) else { preconditionFailure("cannot encode \(T.self)") }
+        data.append(0x0A)
+        return [UInt8](data)
+    }
+}

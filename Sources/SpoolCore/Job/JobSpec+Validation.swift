@@ -1,0 +1,201 @@
+// Strict decoding of a job file (SPEC §3) from parsed JSON. Every problem is collected, so that
+// `spoolctl validate` can print them all; the daemon rejects with all of them in one message.
+// Unknown fields are errors: a typo such as "timeout" must not pass silently.
+import SpoolJSON
+
+/// The fields that later features will bring; until then a file using them is rejected clearly.
+private let notYetSupported: Set<String> = ["operations", "max_parallel", "stop_on_error", "after", "on_complete"]
+
+extension JobSpec {
+    /// Limits applied while validating.
+    public struct Limits: Sendable {
+        public var maxArguments = 4096
+        public var maxStringBytes = 256 * 1024
+        public init() {}
+    }
+
+    /// Validates a parsed job file. `file` names it in messages (e.g. "inbox/x.json").
+    public static func validate(_ value: JSONValue, file: String, limits: Limits = Limits()) -> Result<JobSpec, JobSpecProblems> {
+        var v = Validator(file: file, limits: limits)
+        let spec = v.run(value)
+        if let spec, v.problems.isEmpty { return .success(spec) }
+        return .failure(JobSpecProblems(problems: v.problems))
+    }
+
+    /// Parses and validates job file bytes.
+    public static func parse(_ bytes: [UInt8], file: String, limits: Limits = Limits()) -> Result<JobSpec, JobSpecProblems> {
+        let value: JSONValue
+        do {
+            value = try JSONParser().parse(bytes)
+        } catch {
+            return .failure(JobSpecProblems(problems: [SpoolError(.invalidJSON, "\(file): not valid JSON: \(error)")]))
+        }
+        return validate(value, file: file, limits: limits)
+    }
+}
+
+/// Everything wrong with a job file, in the order found.
+public struct JobSpecProblems: Error, Sendable, Equatable {
+    public var problems: [SpoolError]
+
+    /// One error for the record: the first problem's code, every message joined.
+    public var combined: SpoolError {
+        SpoolError(problems.first?.code ?? .invalidJob, problems.map(\.message).joined(separator: "; "))
+    }
+}
+
+private struct Validator {
+    let file: String
+    let limits: JobSpec.Limits
+    var problems: [SpoolError] = []
+
+    init(file: String, limits: JobSpec.Limits) {
+        self.file = file
+        self.limits = limits
+    }
+
+    mutating func problem(_ field: String, _ expected: String, _ got: JSONValue?) {
+        problems.append(.invalidJob(file: file, field: field, expected: expected, got: got.map(describe)))
+    }
+
+    func describe(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s):
+            let shown = s.count > 40 ? String(s.prefix(40)) + "..." : s
+            return "\"\(shown)\""
+        case .number(let n): return n.integer.map(String.init) ?? "\(n.double)"
+        case .bool(let b): return b ? "true" : "false"
+        default: return v.typeDescription
+        }
+    }
+
+    mutating func run(_ value: JSONValue) -> JobSpec? {
+        guard case .object(let obj) = value else {
+            problems.append(SpoolError(.invalidJob, "\(file): a job file must be a JSON object, got \(value.typeDescription)"))
+            return nil
+        }
+        let known = Set(JobSpec.CodingKeys.allCases.map(\.rawValue))
+        for key in obj.keys where !known.contains(key) {
+            if notYetSupported.contains(key) {
+                problems.append(SpoolError(.invalidJob, "\(file): field \"\(key)\" is not supported yet by this spoold"))
+            } else {
+                problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(key)\" (allowed: \(JobSpec.CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))"))
+            }
+        }
+        let command = obj["command"].flatMap { stringArray("command", $0, nonEmpty: true) }
+        let shell = obj["shell"].flatMap { string("shell", $0, nonEmpty: true) }
+        switch (obj["command"], obj["shell"]) {
+        case (nil, nil):
+            problems.append(SpoolError(.invalidJob, "\(file): one of the fields \"command\" or \"shell\" is required"))
+        case (.some, .some):
+            problems.append(SpoolError(.invalidJob, "\(file): fields \"command\" and \"shell\" are exclusive: give only one"))
+        default: break
+        }
+        var spec = JobSpec(action: command.map(JobAction.command) ?? .shell(shell ?? ""))
+        if let v = obj["id"] {
+            if case .string(let s) = v, let id = JobID(s) {
+                spec.id = id
+            } else {
+                problem("id", "a string of 1 to 128 characters from [A-Za-z0-9._-] starting with a letter or digit", v)
+            }
+        }
+        spec.name = obj["name"].flatMap { string("name", $0, nonEmpty: true) }
+        spec.cwd = obj["cwd"].flatMap { string("cwd", $0, nonEmpty: true) }  // relative paths start at the spool root
+        spec.env = obj["env"].flatMap { stringMap("env", $0, keyCheck: { !$0.isEmpty && !$0.contains("=") }, keyRule: "non-empty names without '='") }
+        spec.labels = obj["labels"].flatMap { stringMap("labels", $0, keyCheck: { !$0.isEmpty }, keyRule: "non-empty names") }
+        spec.timeoutSeconds = obj["timeout_seconds"].flatMap { positiveNumber("timeout_seconds", $0, allowZero: false) }
+        spec.retryDelaySeconds = obj["retry_delay_seconds"].flatMap { positiveNumber("retry_delay_seconds", $0, allowZero: true) }
+        spec.retries = obj["retries"].flatMap { integer("retries", $0, range: 0...1000, rule: "an integer from 0 to 1000") }
+        spec.priority = obj["priority"].flatMap {
+            integer("priority", $0, range: -1_000_000...1_000_000, rule: "an integer from -1000000 to 1000000")
+        }
+        spec.queue = obj["queue"].flatMap { v in
+            guard let s = string("queue", v, nonEmpty: true) else { return nil }
+            guard JobID.isValid(s) else {
+                problem("queue", "a name from [A-Za-z0-9._-] starting with a letter or digit", v)
+                return nil
+            }
+            return s
+        }
+        spec.notBefore = obj["not_before"].flatMap { v in
+            guard case .string(let s) = v, let t = Timestamp(rfc3339: s) else {
+                problem("not_before", "an RFC 3339 time such as \"2026-11-23T10:00:00Z\"", v)
+                return nil
+            }
+            return t
+        }
+        spec.onInterrupt = obj["on_interrupt"].flatMap { v in
+            guard case .string(let s) = v, let p = InterruptPolicy(rawValue: s) else {
+                problem("on_interrupt", "\"requeue\" or \"fail\"", v)
+                return nil
+            }
+            return p
+        }
+        return spec
+    }
+
+    mutating func string(_ field: String, _ v: JSONValue, nonEmpty: Bool) -> String? {
+        guard case .string(let s) = v else {
+            problem(field, nonEmpty ? "a non-empty string" : "a string", v)
+            return nil
+        }
+        if nonEmpty && s.isEmpty { problem(field, "a non-empty string", v); return nil }
+        if s.utf8.count > limits.maxStringBytes {
+            problem(field, "at most \(limits.maxStringBytes) bytes long", .string("(\(s.utf8.count) bytes)"))
+            return nil
+        }
+        if s.utf8.contains(0) { problem(field, "a string without NUL characters", nil); return nil }
+        return s
+    }
+
+    mutating func stringArray(_ field: String, _ v: JSONValue, nonEmpty: Bool) -> [String]? {
+        guard case .array(let items) = v else {
+            problem(field, "a non-empty array of strings", v)
+            return nil
+        }
+        if nonEmpty && items.isEmpty { problem(field, "a non-empty array of strings", .string("[]")); return nil }
+        if items.count > limits.maxArguments {
+            problem(field, "an array of at most \(limits.maxArguments) strings", .string("\(items.count) items"))
+            return nil
+        }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            guard let s = string("\(field)[\(i)]", item, nonEmpty: i == 0) else { return nil }
+            out.append(s)
+        }
+        return out
+    }
+
+    mutating func stringMap(_ field: String, _ v: JSONValue, keyCheck: (String) -> Bool, keyRule: String) -> [String: String]? {
+        guard case .object(let obj) = v else {
+            problem(field, "an object of string values", v)
+            return nil
+        }
+        var out: [String: String] = [:]
+        for m in obj.members {
+            guard keyCheck(m.key), !m.key.utf8.contains(0) else {
+                problems.append(SpoolError(.invalidJob, "\(file): field \"\(field)\" must have \(keyRule), got key \"\(m.key)\""))
+                return nil
+            }
+            guard let s = string("\(field).\(m.key)", m.value, nonEmpty: false) else { return nil }
+            out[m.key] = s
+        }
+        return out
+    }
+
+    mutating func positiveNumber(_ field: String, _ v: JSONValue, allowZero: Bool) -> Double? {
+        let rule = allowZero ? "a number >= 0" : "a number > 0"
+        guard case .number(let n) = v, n.double.isFinite else { problem(field, rule, v); return nil }
+        guard allowZero ? n.double >= 0 : n.double > 0 else { problem(field, rule, v); return nil }
+        guard n.double <= 365 * 86400 * 100 else { problem(field, "at most 100 years in seconds", v); return nil }
+        return n.double
+    }
+
+    mutating func integer(_ field: String, _ v: JSONValue, range: ClosedRange<Int>, rule: String) -> Int? {
+        guard case .number(let n) = v, let i = n.integer, range.contains(Int(i)) else {
+            problem(field, rule, v)
+            return nil
+        }
+        return Int(i)
+    }
+}

@@ -1,0 +1,60 @@
+// The accepted job: the fields of SPEC §3 after validation, written back into every state file
+// as `spec`. Optional fields that were absent stay absent; defaults are applied by readers.
+
+/// What to run.
+public enum JobAction: Sendable, Equatable {
+    case command([String])
+    case shell(String)
+}
+
+/// What happens to a running job when the daemon dies or stops.
+public enum InterruptPolicy: String, Codable, Sendable {
+    case requeue, fail
+}
+
+/// A validated job file.
+public struct JobSpec: Sendable, Equatable, Codable {
+    public var id: JobID?
+    public var name: String?
+    public var command: [String]?
+    public var shell: String?
+    public var cwd: String?
+    public var env: [String: String]?
+    public var timeoutSeconds: Double?
+    public var retries: Int?
+    public var retryDelaySeconds: Double?
+    public var priority: Int?
+    public var queue: String?
+    public var notBefore: Timestamp?
+    public var onInterrupt: InterruptPolicy?
+    public var labels: [String: String]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, name, command, shell, cwd, env
+        case timeoutSeconds = "timeout_seconds"
+        case retries
+        case retryDelaySeconds = "retry_delay_seconds"
+        case priority, queue
+        case notBefore = "not_before"
+        case onInterrupt = "on_interrupt"
+        case labels
+    }
+
+    public init(action: JobAction) {
+        switch action {
+        case .command(let argv): command = argv
+        case .shell(let line): shell = line
+        }
+    }
+
+    public var action: JobAction {
+        if let command { return .command(command) }
+        return .shell(shell ?? "")
+    }
+
+    public var effectiveRetries: Int { retries ?? 0 }
+    public var effectiveRetryDelay: Double { retryDelaySeconds ?? 1 }
+    public var effectivePriority: Int { priority ?? 0 }
+    public var effectiveQueue: String { queue ?? "default" }
+    public var effectiveOnInterrupt: InterruptPolicy { onInterrupt ?? .requeue }
+}

@@ -1,0 +1,184 @@
+// The second half of intake: a claimed file becomes a record, and only then is the claim
+// removed. Also used at start (and after a full disk) for claims a crash left in tmp/:
+// `mayExist` makes that idempotent, because a claim's token is written into its record.
+import Foundation
+
+extension Intake {
+    func finish(_ claims: [Claimed], now: Timestamp, result: inout IntakeResult) {
+        var sync = DirectorySync()
+        var written: [(claim: Claimed, record: JobRecord, folder: SpoolFolder)] = []
+        var finishedClaims: [Claimed] = []
+        for c in claims {
+            do {
+                if c.mayExist, let existing = existingRecord(intake: c.token.rawValue, candidates: candidateIDs(c)) {
+                    log.info("intake: claim \(c.token) already became job \(existing.id) (recovered after a crash)")
+                    if case .reject(_, _, let isDir, _) = c.outcome, isDir, let original = existing.original {
+                        placeDirectoryOriginal(token: c.token, original: original)
+                    }
+                    finishedClaims.append(c)
+                    continue
+                }
+                let (record, folder) = try makeRecord(c, now: now)
+                do {
+                    if folder == .done, case .reject(_, _, _, let hasBytes) = c.outcome, hasBytes {
+                        try keepOriginal(token: c.token, id: record.id, sync: &sync)
+                    }
+                    try store.write(record, to: folder, sync: &sync)
+                } catch {
+                    index.remove(record.id)  // the claim is retried and must find its id free
+                    throw error
+                }
+                if folder == .done { FaultInjection.hit(.afterRejectRecord) }
+                written.append((c, record, folder))
+            } catch let e as SystemError {
+                log.error("intake: cannot record claim tmp/\(c.token).claim (from inbox/\(c.source)): \(e); will retry")
+                if e.isDiskFull { result.diskFull = e }
+            } catch {
+                log.error("intake: cannot record claim tmp/\(c.token).claim: \(error); will retry")
+            }
+        }
+        do {
+            try store.commit(&sync)
+        } catch {
+            // The records are in place but their folder's fsync failed; carry on and say so.
+            log.error("intake: \(error); \(written.count) new records may not survive a power loss")
+            if let e = error as? SystemError, e.isDiskFull { result.diskFull = e }
+        }
+        FaultInjection.hit(.beforeClaimRemoved)
+        for w in written {
+            if case .reject(_, _, let isDir, _) = w.claim.outcome, isDir, let original = w.record.original {
+                placeDirectoryOriginal(token: w.claim.token, original: original)
+            } else {
+                store.remove("\(w.claim.token.rawValue).claim", from: .tmp)
+            }
+            if w.folder == .pending {
+                result.accepted.append(w.record)
+                log.info("job \(w.record.id): accepted from inbox/\(w.claim.source)")
+            } else {
+                result.rejected.append(w.record)
+                log.warning("job \(w.record.id): rejected: \(w.record.error?.description ?? "")")
+            }
+        }
+        for c in finishedClaims where !(c.outcomeIsDirectory) {
+            store.remove("\(c.token.rawValue).claim", from: .tmp)
+        }
+    }
+
+    /// Builds the record a claim becomes, reserving its id.
+    private func makeRecord(_ c: Claimed, now: Timestamp) throws -> (JobRecord, SpoolFolder) {
+        switch c.outcome {
+        case .accept(let spec):
+            let id = spec.id ?? c.token
+            guard index.insert(id) else {
+                let dup = SpoolError(.duplicateID, "inbox/\(c.source): id \"\(id)\" is already held by the spool; the job with that id was left untouched")
+                return try makeRecord(Claimed(token: c.token, source: c.source, stem: c.stem,
+                                              outcome: .reject(dup, explicitID: nil, isDirectory: false, hasBytes: true)), now: now)
+            }
+            var record = JobRecord(id: id, name: spec.name ?? c.stem, status: .pending, spec: spec, source: c.source,
+                                   submittedAt: now, sequence: sequence.next())
+            record.intake = c.token.rawValue
+            record.progress = Progress(total: 1)
+            if let nb = spec.notBefore, nb > now {
+                record.runAfter = nb
+                record.waitReason = "not_before \(nb.rfc3339)"
+            }
+            return (record, .pending)
+        case .reject(let error, let explicitID, _, let hasBytes):
+            var id = c.token
+            if let e = explicitID, error.code != .duplicateID, index.insert(e) {
+                id = e
+            } else {
+                _ = index.insert(c.token)
+            }
+            var record = JobRecord(id: id, name: c.stem, status: .rejected, spec: nil, source: c.source,
+                                   submittedAt: now, sequence: sequence.next())
+            record.error = error
+            record.finishedAt = now
+            record.intake = c.token.rawValue
+            record.progress = Progress(total: 1, failed: 1, percent: 100)
+            if hasBytes || c.outcomeIsDirectory { record.original = "done/\(JobFiles.original(id))" }
+            return (record, .done)
+        }
+    }
+
+    private func candidateIDs(_ c: Claimed) -> [JobID] {
+        switch c.outcome {
+        case .accept(let spec): return [spec.id, c.token].compactMap { $0 }
+        case .reject(_, let explicitID, _, _): return [explicitID, c.token].compactMap { $0 }
+        }
+    }
+
+    /// The record, in any folder, that a claim already produced.
+    private func existingRecord(intake: String, candidates: [JobID]) -> JobRecord? {
+        for id in candidates {
+            for folder in SpoolFolder.allCases {
+                if let r = try? store.read(id, in: folder), r.intake == intake { return r }
+            }
+        }
+        return nil
+    }
+
+    /// Hard-links the claimed bytes to done/<id>.original before the record names it.
+    private func keepOriginal(token: JobID, id: JobID, sync: inout DirectorySync) throws {
+        let claim = "\(token.rawValue).claim"
+        if linkat(layout.fd(.tmp), claim, layout.fd(.done), JobFiles.original(id), 0) != 0, errno != EEXIST {
+            throw SystemError("link", "tmp/\(claim) -> done/\(JobFiles.original(id))")
+        }
+        sync.add(.done)
+    }
+
+    /// A directory cannot be hard-linked: it is renamed after its record exists.
+    private func placeDirectoryOriginal(token: JobID, original: String) {
+        let name = String(original.dropFirst("done/".count))
+        if renameat(layout.fd(.tmp), "\(token.rawValue).claim", layout.fd(.done), name) != 0, errno != ENOENT {
+            log.error("intake: cannot move directory tmp/\(token).claim to \(original): \(SystemError("rename", original))")
+        }
+    }
+
+    /// Finishes claims left in tmp/ by a crash or a full disk. Returns records newly written.
+    public func recoverClaims(now: Timestamp) -> IntakeResult {
+        var result = IntakeResult()
+        var claims: [Claimed] = []
+        InboxReader.scan(layout.fd(.tmp), suffix: ".claim") { names in
+            for name in names {
+                guard let s = name.string, let token = JobID(String(s.dropLast(".claim".count))) else { continue }
+                FaultInjection.hit(.duringRecovery)
+                // The token is "<stem>-<17 hex digits>": the stem is the inbox name without ".json".
+                let stem = String(token.rawValue.dropLast(18))
+                let source = "\(stem).json"
+                let file = "inbox/\(source)"
+                let outcome: Claimed.Outcome
+                switch InboxReader.read(name, in: layout.fd(.tmp), limit: config.maxJobBytes) {
+                case .gone, .changing, .unreadable:
+                    continue
+                case .notRegular(let kind, let isDir):
+                    outcome = .reject(SpoolError(.notARegularFile, "\(file) is \(kind); job files must be regular files (links are never followed)"),
+                                      explicitID: nil, isDirectory: isDir, hasBytes: false)
+                case .file(let content):
+                    if content.tooLarge {
+                        outcome = .reject(SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (--max-job-size)"),
+                                          explicitID: nil, isDirectory: false, hasBytes: true)
+                    } else {
+                        switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {
+                        case .success(let spec): outcome = .accept(spec)
+                        case .failure(let p):
+                            outcome = .reject(p.combined, explicitID: Self.explicitID(in: content.bytes), isDirectory: false, hasBytes: true)
+                        }
+                    }
+                }
+                var c = Claimed(token: token, source: source, stem: stem, outcome: outcome)
+                c.mayExist = true
+                claims.append(c)
+            }
+        }
+        if !claims.isEmpty { finish(claims, now: now, result: &result) }
+        return result
+    }
+}
+
+extension Intake.Claimed {
+    var outcomeIsDirectory: Bool {
+        if case .reject(_, _, let isDir, _) = outcome { return isDir }
+        return false
+    }
+}

@@ -1,0 +1,208 @@
+// Turns inbox files into pending jobs or rejection records, exactly once per file.
+//
+// A file is read and validated where it lies, then claimed by a no-replace rename into
+// tmp/<token>.claim (so two daemons never both take it, and the inbox name is free again),
+// the claim is made durable, the record is written (pending/<id>.json or done/<id>.json), and
+// only then is the claim removed. A crash anywhere leaves either the inbox file (not claimed
+// yet) or a claim whose token is also the record's `intake`: recovery finishes it without
+// making a second job or a second rejection. Files that do not parse are left alone until they
+// have been unchanged for the settle period (SPEC §2), so slow writers are never rejected early.
+import Foundation
+import SpoolJSON
+import CSpoolShim
+
+/// Settings for intake.
+public struct IntakeConfig: Sendable {
+    public var maxJobBytes = 1 << 20
+    public var settleSeconds = 2.0
+    public var limits = JobSpec.Limits()
+    public init() {}
+}
+
+/// What one intake pass did.
+public struct IntakeResult: Sendable {
+    public var accepted: [JobRecord] = []
+    public var rejected: [JobRecord] = []
+    /// When the earliest unsettled file should be looked at again.
+    public var recheckAt: Timestamp?
+    /// Set when a write failed for lack of space: stop taking files until then.
+    public var diskFull: SystemError?
+}
+
+public final class Intake: Sendable {
+    let store: StateStore
+    let index: JobIndex
+    let idGenerator: JobIDGenerator
+    let sequence: SequenceClock
+    let config: IntakeConfig
+    let log: Log
+    /// Inbox files that do not parse yet and are waiting out the settle period.
+    private let unsettled = LockedBox(Set<FileName>())
+
+    var layout: SpoolLayout { store.layout }
+
+    public init(store: StateStore, index: JobIndex, idGenerator: JobIDGenerator, sequence: SequenceClock,
+                config: IntakeConfig, log: Log) {
+        self.store = store
+        self.index = index
+        self.idGenerator = idGenerator
+        self.sequence = sequence
+        self.config = config
+        self.log = log
+    }
+
+    /// Number of inbox files waiting for their writer to finish.
+    public var unsettledCount: Int { unsettled.withLock { $0.count } }
+
+    /// One decision about an inbox name, made before anything is changed on disk.
+    private enum Decision {
+        case accept(FileName, JobSpec, FileContent)
+        case reject(FileName, SpoolError, explicitID: JobID?, isDirectory: Bool, hasBytes: Bool, modified: Double)
+
+        var orderKey: (Double, FileName) {
+            switch self {
+            case .accept(let n, _, let c): return (c.modified, n)
+            case .reject(let n, _, _, _, _, let m): return (m, n)
+            }
+        }
+    }
+
+    /// Processes inbox names (from an event or a scan); every name ends claimed, deferred or skipped.
+    public func process(_ names: [FileName], now: Timestamp) -> IntakeResult {
+        var result = IntakeResult()
+        var decisions: [Decision] = []
+        for name in names where !name.isHidden && name.hasSuffix(".json") {
+            if let d = decide(name, now: now, result: &result) { decisions.append(d) }
+        }
+        guard !decisions.isEmpty else { return result }
+        // Arrival order: by modification time, then name (a scan lists names in hash order).
+        decisions.sort { a, b in
+            let (ma, na) = a.orderKey, (mb, nb) = b.orderKey
+            return ma != mb ? ma < mb : na.bytes.lexicographicallyPrecedes(nb.bytes)
+        }
+
+        // Claim every file by a no-replace rename, then make the claims durable together.
+        var claims: [(token: JobID, decision: Decision)] = []
+        var sync = DirectorySync()
+        for d in decisions {
+            let name: FileName
+            switch d {
+            case .accept(let n, _, _), .reject(let n, _, _, _, _, _): name = n
+            }
+            guard let token = claim(name) else { continue }
+            claims.append((token, d))
+            sync.add(.inbox)
+            sync.add(.tmp)
+        }
+        do {
+            try store.commit(&sync)
+        } catch {
+            log.error("intake: \(error); claims stay in tmp/ and are retried")
+            result.diskFull = (error as? SystemError).flatMap { $0.isDiskFull ? $0 : nil }
+            return result
+        }
+        FaultInjection.hit(.afterClaim)
+        finish(claims.map { c in
+            switch c.decision {
+            case .accept(let name, let spec, _):
+                return Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name), outcome: .accept(spec))
+            case .reject(let name, let error, let explicitID, let isDir, let hasBytes, _):
+                return Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name),
+                               outcome: .reject(error, explicitID: explicitID, isDirectory: isDir, hasBytes: hasBytes))
+            }
+        }, now: now, result: &result)
+        return result
+    }
+
+    /// A claimed file and what to do with it.
+    struct Claimed {
+        enum Outcome {
+            case accept(JobSpec)
+            case reject(SpoolError, explicitID: JobID?, isDirectory: Bool, hasBytes: Bool)
+        }
+        var token: JobID
+        var source: String
+        var stem: String
+        var outcome: Outcome
+        /// Set by recovery: the record may already exist.
+        var mayExist = false
+    }
+
+    private func decide(_ name: FileName, now: Timestamp, result: inout IntakeResult) -> Decision? {
+        let file = "inbox/\(name)"
+        switch InboxReader.read(name, in: layout.fd(.inbox), limit: config.maxJobBytes) {
+        case .gone:
+            unsettled.withLock { _ = $0.remove(name) }
+            return nil
+        case .changing:
+            unsettled.withLock { _ = $0.insert(name) }
+            deferRecheck(name, at: now.adding(config.settleSeconds), result: &result)
+            return nil
+        case .unreadable(let e):
+            log.warning("intake: cannot read \(file): \(e); retrying at the next scan")
+            return nil
+        case .notRegular(let kind, let isDir):
+            let message = "\(file) is \(kind); job files must be regular files (links are never followed)"
+            return .reject(name, SpoolError(.notARegularFile, message), explicitID: nil, isDirectory: isDir, hasBytes: false, modified: now.seconds)
+        case .file(let content):
+            if content.tooLarge {
+                return .reject(name, SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (--max-job-size)"),
+                               explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)
+            }
+            switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {
+            case .success(let spec):
+                unsettled.withLock { _ = $0.remove(name) }
+                return .accept(name, spec, content)
+            case .failure(let problems):
+                if problems.combined.code == .invalidJSON, now.seconds < content.modified + config.settleSeconds {
+                    // Maybe a writer is still at work: reject only once the file has been still for the settle period.
+                    unsettled.withLock { $0.insert(name) }
+                    deferRecheck(name, at: Timestamp(seconds: content.modified + config.settleSeconds), result: &result)
+                    return nil
+                }
+                unsettled.withLock { _ = $0.remove(name) }
+                let explicitID = Self.explicitID(in: content.bytes)
+                return .reject(name, problems.combined, explicitID: explicitID, isDirectory: false, hasBytes: true,
+                               modified: content.modified)
+            }
+        }
+    }
+
+    private func deferRecheck(_ name: FileName, at: Timestamp, result: inout IntakeResult) {
+        result.recheckAt = min(result.recheckAt ?? at, at)
+    }
+
+    /// The `id` of an invalid job file when it is itself valid: the rejection is then filed under it,
+    /// so `spoolctl wait ID` sees the rejection.
+    static func explicitID(in bytes: [UInt8]) -> JobID? {
+        guard let v = try? JSONParser().parse(bytes), case .object(let o) = v, case .string(let s)? = o["id"] else { return nil }
+        return JobID(s)
+    }
+
+    /// Renames an inbox file to tmp/<token>.claim without replacing anything; nil if it is gone.
+    private func claim(_ name: FileName) -> JobID? {
+        let stem = JobID.stem(of: name)
+        for _ in 0..<8 {
+            let token = idGenerator.next(stem: stem)
+            let rc = name.withCString { cshim_rename_noreplace(layout.fd(.inbox), $0, layout.fd(.tmp), "\(token.rawValue).claim") }
+            if rc == 0 { return token }
+            if errno == EEXIST { continue }
+            if errno == ENOENT {
+                log.warning("intake: inbox/\(name) vanished before it could be claimed (taken by another process?)")
+            } else {
+                log.error("intake: cannot claim inbox/\(name): \(SystemError("rename", "inbox/\(name)"))")
+            }
+            return nil
+        }
+        return nil
+    }
+}
+
+extension FileName {
+    /// The name without `.json`, as people should see it (the default job `name`).
+    static func stemDisplay(_ name: FileName) -> String {
+        var n = name
+        if n.hasSuffix(".json") { n.bytes.removeLast(5) }
+        return n.description
+    }
+}

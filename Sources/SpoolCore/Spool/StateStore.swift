@@ -1,0 +1,118 @@
+// Durable state files. A write is tmp (in tmp/) + fsync + rename into its folder; the folder's
+// fsync is left to the caller's `DirectorySync`, so that a batch of jobs moving at once pays one
+// directory fsync per folder instead of one per job. Nothing is acted on before `commit()`.
+import Foundation
+
+/// Reads, writes and moves job state files.
+public final class StateStore: Sendable {
+    public let layout: SpoolLayout
+    private let tmpCounter = LockedBox<UInt64>(0)
+    /// False only in benchmarks that measure what durability costs; never in production.
+    public let durable: Bool
+
+    public init(layout: SpoolLayout, durable: Bool = true) {
+        self.layout = layout
+        self.durable = durable
+    }
+
+    /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
+    public func write(_ record: JobRecord, to folder: SpoolFolder, sync: inout DirectorySync) throws {
+        try writeFile(bytes: record.encoded(), name: JobFiles.record(record.id), folder: .init(folder), sync: &sync)
+    }
+
+    /// Writes any small file atomically into a folder (tmp + fsync + rename).
+    public func writeFile(bytes: [UInt8], name: String, folder: SpoolLayout.Folder, sync: inout DirectorySync) throws {
+        let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
+        let tmpName = "spoold.\(getpid()).\(n).tmp"
+        let tmpFD = layout.fd(.tmp)
+        let fd = openat(tmpFD, tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError("create", "tmp/\(tmpName)") }
+        let failed: SystemError? = bytes.withUnsafeBytes { buf in
+            if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
+            FaultInjection.hit(.afterTmpWrite)
+            if durable, fsync(fd) != 0 { return SystemError("fsync", "tmp/\(tmpName)") }
+            FaultInjection.hit(.afterTmpFsync)
+            return nil
+        }
+        close(fd)
+        if let failed {
+            unlinkat(tmpFD, tmpName, 0)
+            throw failed
+        }
+        guard renameat(tmpFD, tmpName, layout.fd(folder), name) == 0 else {
+            let e = SystemError("rename", "tmp/\(tmpName) -> \(folder.rawValue)/\(name)")
+            unlinkat(tmpFD, tmpName, 0)
+            throw e
+        }
+        FaultInjection.hit(.afterRename)
+        sync.add(folder)
+    }
+
+    /// Renames `name` from one folder to another; the target folder is added to `sync`.
+    /// Returns false when the source is gone (a lost race, not an error).
+    @discardableResult
+    public func move(_ name: String, from: SpoolLayout.Folder, to: SpoolLayout.Folder, newName: String? = nil,
+                     sync: inout DirectorySync) throws -> Bool {
+        let target = newName ?? name
+        if renameat(layout.fd(from), name, layout.fd(to), target) != 0 {
+            if errno == ENOENT { return false }
+            throw SystemError("rename", "\(from.rawValue)/\(name) -> \(to.rawValue)/\(target)")
+        }
+        sync.add(to)
+        return true
+    }
+
+    /// Removes a file; a missing file is fine.
+    public func remove(_ name: String, from folder: SpoolLayout.Folder) {
+        unlinkat(layout.fd(folder), name, 0)
+    }
+
+    public func exists(_ name: String, in folder: SpoolLayout.Folder) -> Bool {
+        var st = stat()
+        return fstatat(layout.fd(folder), name, &st, AT_SYMLINK_NOFOLLOW) == 0
+    }
+
+    /// Reads and decodes `<folder>/<id>.json`; nil if it does not exist.
+    public func read(_ id: JobID, in folder: SpoolFolder) throws -> JobRecord? {
+        try readRecord(named: JobFiles.record(id), in: .init(folder))
+    }
+
+    public func readRecord(named name: String, in folder: SpoolLayout.Folder) throws -> JobRecord? {
+        guard let bytes = try readSmallFile(name, in: folder) else { return nil }
+        do {
+            return try JobRecord.decode(bytes)
+        } catch {
+            throw SystemError("decode", "\(folder.rawValue)/\(name)", errno: EINVAL)
+        }
+    }
+
+    /// Reads a whole file of our own (records are small); nil if it does not exist.
+    public func readSmallFile(_ name: String, in folder: SpoolLayout.Folder, limit: Int = 64 << 20) throws -> [UInt8]? {
+        let fd = openat(layout.fd(folder), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError("open", "\(folder.rawValue)/\(name)")
+        }
+        defer { close(fd) }
+        guard let r = readUpTo(fd, limit: limit) else { throw SystemError("read", "\(folder.rawValue)/\(name)") }
+        return r.bytes
+    }
+
+    /// Makes the folders in `sync` durable (one fsync each) and empties it.
+    public func commit(_ sync: inout DirectorySync) throws {
+        defer { sync.folders.removeAll() }
+        guard durable else { return }
+        for folder in sync.folders.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if fsync(layout.fd(folder)) != 0 { throw SystemError("fsync", folder.rawValue) }
+        }
+        FaultInjection.hit(.afterDirFsync)
+    }
+}
+
+/// Folders whose entries changed and must be fsynced before the change is acted on.
+public struct DirectorySync: Sendable {
+    var folders: Set<SpoolLayout.Folder> = []
+    public init() {}
+    public mutating func add(_ folder: SpoolLayout.Folder) { folders.insert(folder) }
+    public var isEmpty: Bool { folders.isEmpty }
+}

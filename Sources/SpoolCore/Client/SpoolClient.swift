@@ -1,0 +1,77 @@
+// What a client (spoolctl, a script) does with a spool without the daemon: find a job's state
+// file in pending/, running/ or done/, list records, and drop a job atomically (tmp/ then rename
+// into inbox/), never needing the daemon to be up.
+import Foundation
+
+/// A job's state file and where it was found.
+public struct LocatedRecord: Sendable {
+    public var record: JobRecord
+    public var folder: SpoolFolder
+
+    /// The status a person should see: a file in running/ is running even before its first rewrite.
+    public var effectiveStatus: JobStatus {
+        if folder == .running && record.status == .pending { return .running }
+        return record.status
+    }
+}
+
+public final class SpoolClient: Sendable {
+    public let layout: SpoolLayout
+    let store: StateStore
+
+    /// Opens the spool; `create` makes missing folders (for commands that drop files).
+    public init(spoolPath: String, create: Bool = false) throws {
+        layout = try SpoolLayout(path: spoolPath, create: create)
+        store = StateStore(layout: layout)
+    }
+
+    /// The job's current state file, looking in done/ last-to-first so a move in between is not missed.
+    public func find(_ id: JobID) -> LocatedRecord? {
+        for _ in 0..<3 {
+            for folder in [SpoolFolder.done, .running, .pending] {
+                if let r = try? store.read(id, in: folder) { return LocatedRecord(record: r, folder: folder) }
+            }
+        }
+        return nil
+    }
+
+    /// Every record in the given folders (unreadable files are skipped).
+    public func records(in folders: [SpoolFolder] = SpoolFolder.allCases) -> [LocatedRecord] {
+        var out: [LocatedRecord] = []
+        for folder in folders {
+            InboxReader.scan(layout.fd(for: folder), suffix: ".json", chunk: 4096) { names in
+                for n in names {
+                    guard let s = n.string, let r = try? store.readRecord(named: s, in: .init(folder)) else { continue }
+                    out.append(LocatedRecord(record: r, folder: folder))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Writes `bytes` to tmp/ and renames it to inbox/<name>.json; returns the inbox path.
+    public func drop(_ bytes: [UInt8], name: String) throws -> String {
+        let tmpName = "submit.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).json.part"
+        let fd = openat(layout.fd(.tmp), tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError("create", "\(layout.path(.tmp))/\(tmpName)") }
+        let failure: Int32? = bytes.withUnsafeBytes { writeAll(fd, $0) } ?? (fsync(fd) == 0 ? nil : errno)
+        close(fd)
+        if let failure {
+            unlinkat(layout.fd(.tmp), tmpName, 0)
+            throw SystemError("write", "\(layout.path(.tmp))/\(tmpName)", errno: failure)
+        }
+        let target = "\(name).json"
+        guard renameat(layout.fd(.tmp), tmpName, layout.fd(.inbox), target) == 0 else {
+            let e = SystemError("rename", "\(layout.path(.inbox))/\(target)")
+            unlinkat(layout.fd(.tmp), tmpName, 0)
+            throw e
+        }
+        fsync(layout.fd(.inbox))
+        return "\(layout.path(.inbox))/\(target)"
+    }
+
+    /// Reads a file of the spool by its path relative to the root (as records name outputs).
+    public func readRelative(_ path: String) -> Data? {
+        FileManager.default.contents(atPath: "\(layout.root)/\(path)")
+    }
+}

@@ -1,0 +1,38 @@
+// spoolctl wait ID...: blocks until every job has its record in done/; exit 0 only if all succeeded.
+import Foundation
+import SpoolCore
+
+enum Wait: Command {
+    static let name = "wait"
+    static let usage = """
+        Usage: spoolctl wait ID... [--timeout SECONDS]
+
+        Waits until each job has ended and prints its final status. Exit 0 only if all succeeded;
+        1 if one did not, or the timeout passed. An id the spool has not seen yet is waited for.
+        """
+
+    static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
+        let timeout = try args.double("--timeout", min: 0)
+        let ids = try args.positionals().map { (t: String) throws(UsageError) -> JobID in try jobID(t) }
+        guard !ids.isEmpty else { throw UsageError(message: "give at least one job ID") }
+        let client = try openSpool(spool)
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        var remaining = ids
+        var allSucceeded = true
+        while !remaining.isEmpty {
+            remaining = remaining.filter { id in
+                guard let found = client.find(id), found.folder == .done else { return true }
+                let r = found.record
+                print("\(id) \(r.status.rawValue)\(r.error.map { ": \($0.message)" } ?? "")")
+                if r.status != .succeeded { allSucceeded = false }
+                return false
+            }
+            if remaining.isEmpty { break }
+            if let deadline, Date() >= deadline {
+                throw CommandFailure(message: "timed out waiting for \(remaining.map(\.rawValue).joined(separator: ", "))")
+            }
+            usleep(50_000)
+        }
+        return allSucceeded ? Exit.ok : Exit.failure
+    }
+}

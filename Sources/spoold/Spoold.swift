@@ -5,6 +5,11 @@ import SpoolCore
 @main
 struct Spoold {
     static func main() {
+        // A parent may have started us with signals blocked (a Dispatch thread's mask is inherited):
+        // SIGTERM must reach the daemon, so start from an empty mask.
+        var none = sigset_t()
+        sigemptyset(&none)
+        sigprocmask(SIG_SETMASK, &none, nil)
         let options: DaemonOptions
         do {
             guard let o = try parseOptions(Array(CommandLine.arguments.dropFirst())) else {

@@ -29,9 +29,17 @@ enum OrphanProcesses {
         if pgid > 1 { Glibc.kill(-pgid, SIGKILL) }
         Glibc.kill(pid, SIGKILL)
         for _ in 0..<200 {
-            if Glibc.kill(pid, 0) != 0 { return }
-            // A zombie whose parent is init is reaped quickly; poll.
+            if isGone(pid) { return }
             usleep(10_000)
         }
+    }
+
+    /// Gone, or a zombie (dead; reaping it is its new parent's business, which may be slow in a container).
+    static func isGone(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")")
+        else { return true }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state == "Z" || state == "X"
     }
 }

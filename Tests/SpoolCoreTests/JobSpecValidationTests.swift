@@ -1,0 +1,60 @@
+import Testing
+@testable import SpoolCore
+
+@Suite("job validation")
+struct JobSpecValidationTests {
+    func problems(_ json: String) -> [SpoolError] {
+        switch JobSpec.parse(Array(json.utf8), file: "inbox/x.json") {
+        case .success: return []
+        case .failure(let p): return p.problems
+        }
+    }
+
+    @Test("a full valid job decodes every field")
+    func validJob() throws {
+        let json = #"""
+            {"id": "j-1", "name": "nightly", "command": ["ls", "-l"], "cwd": "/tmp", "env": {"A": "b"},
+             "timeout_seconds": 2.5, "retries": 3, "retry_delay_seconds": 0, "priority": -4, "queue": "reports",
+             "not_before": "2026-01-02T03:04:05.5+01:00", "on_interrupt": "fail", "labels": {"team": "x"}}
+            """#
+        guard case .success(let spec) = JobSpec.parse(Array(json.utf8), file: "f") else {
+            Issue.record("rejected")
+            return
+        }
+        #expect(spec.id?.rawValue == "j-1")
+        #expect(spec.action == .command(["ls", "-l"]))
+        #expect(spec.timeoutSeconds == 2.5 && spec.retries == 3 && spec.priority == -4)
+        #expect(spec.notBefore == Timestamp(seconds: 1767319445.5))
+        #expect(spec.effectiveOnInterrupt == .fail)
+        #expect(spec.effectiveQueue == "reports")
+    }
+
+    @Test("every problem is reported, in order, naming the file and field", arguments: [
+        (#"{"shell": "x", "retries": "3"}"#, #"inbox/x.json: field "retries" must be an integer from 0 to 1000, got "3""#),
+        (#"{"shell": "x", "retries": 2.0}"#, #"field "retries" must be an integer"#),
+        (#"{"shell": "x", "timeout_seconds": -1}"#, #"field "timeout_seconds" must be a number > 0, got -1"#),
+        (#"{"shell": "x", "id": "a/b"}"#, #"field "id" must be a string of 1 to 128 characters"#),
+        (#"{"shell": "x", "labels": []}"#, #"field "labels" must be an object of string values, got an array"#),
+        (#"{"shell": "x", "env": {"A=B": "c"}}"#, #"field "env" must have non-empty names without '='"#),
+        (#"{"shell": "x", "queue": "a b"}"#, #"field "queue""#),
+        (#"{"command": ["a\u0000b"]}"#, #"field "command[0]" must be a string without NUL"#),
+        (#"{"shell": "x", "after": ["y"]}"#, #"field "after" is not supported yet"#),
+    ])
+    func problemsAreReported(json: String, message: String) {
+        let p = problems(json)
+        #expect(p.count == 1, "\(p)")
+        #expect(p.first?.message.contains(message) == true, "\(p.first?.message ?? "")")
+    }
+
+    @Test("several problems are all listed")
+    func severalProblems() {
+        let p = problems(#"{"comand": ["x"], "priority": "high"}"#)
+        #expect(p.map(\.code) == [.invalidJob, .invalidJob, .invalidJob])
+        #expect(p[0].message.contains("unknown field \"comand\""))
+    }
+
+    @Test("not JSON is invalid_json")
+    func notJSON() {
+        #expect(problems("{nope").first?.code == .invalidJSON)
+    }
+}

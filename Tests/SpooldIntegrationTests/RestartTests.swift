@@ -1,0 +1,121 @@
+// Stopping, crashing and restarting: SIGTERM puts running jobs back by `on_interrupt`, a SIGKILL
+// never loses a job or runs an `on_interrupt: fail` job twice, one daemon per spool.
+import Foundation
+import Testing
+
+@Suite("restart", .serialized)
+struct RestartTests {
+    @Test("SIGTERM requeues a running job, exits 0, and the next start finishes it")
+    func sigtermRequeues() throws {
+        let spool = try TempSpool()
+        let runs = spool.path("runs")
+        try spool.drop("long.json", #"{"id": "long", "shell": "echo run >> \#(runs); sleep 1"}"#)
+        let first = DaemonProcess(spool: spool, extra: ["--shutdown-grace", "0.2", "--kill-grace", "1"])
+        poll(timeout: 10, "job started") { spool.read("runs") != nil }
+        first.signal(SIGTERM)
+        #expect(first.waitExit(timeout: 20) == 0, "\(first.log)")
+        let pending = try #require(spool.record("long", in: "pending"), "job not back in pending/\n\(first.log)")
+        #expect(pending.status == "pending")
+        #expect((pending["wait_reason"] as? String)?.contains("requeued") == true)
+        #expect(spool.recordNames("running").isEmpty)
+        drain(spool)
+        let r = try #require(spool.record("long"))
+        #expect(r.status == "succeeded")
+        #expect(r.attempts == 2)
+        #expect(spool.read("runs") == "run\nrun\n")
+    }
+
+    @Test("SIGTERM lets a job that finishes within the grace period end normally")
+    func sigtermGrace() throws {
+        let spool = try TempSpool()
+        try spool.drop("short.json", #"{"id": "short", "shell": "sleep 0.5; echo done"}"#)
+        let d = DaemonProcess(spool: spool, extra: ["--shutdown-grace", "10"])
+        poll(timeout: 10, "job started") { spool.recordNames("running").count == 1 }
+        d.signal(SIGTERM)
+        #expect(d.waitExit(timeout: 20) == 0)
+        #expect(spool.record("short")?.status == "succeeded")
+    }
+
+    @Test("after a SIGKILL, on_interrupt fail ends failed/interrupted without a second run; requeue runs again")
+    func killedDaemon() throws {
+        let spool = try TempSpool()
+        let runs = spool.path("runs")
+        try spool.drop("f.json", #"{"id": "f", "on_interrupt": "fail", "shell": "echo f >> \#(runs); sleep 30"}"#)
+        try spool.drop("r.json", #"{"id": "r", "shell": "echo r >> \#(runs); test -f \#(runs).2 || { touch \#(runs).2; sleep 30; }"}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 10, "both started") { (spool.read("runs") ?? "").split(separator: "\n").count == 2 }
+        d.crash()
+        drain(spool)
+        let f = try #require(spool.record("f"))
+        #expect(f.status == "failed")
+        #expect(f.errorCode == "interrupted")
+        let r = try #require(spool.record("r"))
+        #expect(r.status == "succeeded")
+        let lines = (spool.read("runs") ?? "").split(separator: "\n")
+        #expect(lines.filter { $0 == "f" }.count == 1)
+        #expect(lines.filter { $0 == "r" }.count == 2)
+        // The orphaned `sleep 30` of the killed daemon's jobs must be gone.
+        #expect(spool.recordNames("running").isEmpty)
+    }
+
+    @Test("a second spoold on the same spool exits at once, naming the holder")
+    func singleDaemon() throws {
+        let spool = try TempSpool()
+        let first = DaemonProcess(spool: spool)
+        first.waitReady()
+        let second = runCommand(Binaries.spoold, ["--spool", spool.root], timeout: 10)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another spoold (pid \(first.pid)) holds"), "\(second.stderr)")
+        #expect(!first.hasExited)
+    }
+
+    @Test("usage errors exit 64 with a one-line reason")
+    func usageErrors() throws {
+        let r = runCommand(Binaries.spoold, ["--workers", "zero"])
+        #expect(r.status == 64)
+        #expect(r.stderr.hasPrefix("spoold: error: --workers must be an integer"))
+        #expect(runCommand(Binaries.spoold, ["--bogus"]).status == 64)
+    }
+
+    @Test("crash storm: repeated SIGKILLs while hundreds of jobs flow lose nothing and run no fail-job twice")
+    func crashStorm() throws {
+        let spool = try TempSpool()
+        let log = spool.path("ran")
+        let total = 300
+        var dropped = 0
+        func dropSome(_ n: Int) throws {
+            for _ in 0..<n where dropped < total {
+                let policy = dropped % 2 == 0 ? "fail" : "requeue"
+                try spool.drop("job\(dropped).json", """
+                    {"id": "job\(dropped)", "on_interrupt": "\(policy)", "shell": "echo job\(dropped) >> \(log); sleep 0.0\(dropped % 5)"}
+                    """)
+                dropped += 1
+            }
+        }
+        var kills = 0
+        while dropped < total {
+            try dropSome(40)
+            let d = DaemonProcess(spool: spool, workers: 4)
+            usleep(useconds_t(UInt32.random(in: 50_000...250_000)))
+            d.crash()
+            kills += 1
+        }
+        drain(spool, workers: 4)
+        let records = spool.doneRecords()
+        #expect(records.count == total, "\(records.count) records for \(total) files after \(kills) kills")
+        let ran = (spool.read("ran") ?? "").split(separator: "\n").map(String.init)
+        for i in 0..<total {
+            let r = spool.record("job\(i)")
+            #expect(r != nil, "job\(i) has no record")
+            let runs = ran.filter { $0 == "job\(i)" }.count
+            if i % 2 == 0 {
+                #expect(runs <= 1, "fail-job job\(i) ran \(runs) times")
+                if runs == 0 { #expect(r?.status == "succeeded" || r?.status == "failed") }
+            } else {
+                #expect(r?.status == "succeeded", "requeue job\(i): \(String(describing: r?.status)) \(r?.errorMessage ?? "")")
+            }
+        }
+        #expect(spool.names("inbox").isEmpty && spool.names("pending").isEmpty && spool.names("running").isEmpty)
+        #expect(spool.names("tmp").isEmpty, "left in tmp/: \(spool.names("tmp"))")
+    }
+}

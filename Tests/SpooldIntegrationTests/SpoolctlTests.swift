@@ -1,0 +1,100 @@
+// spoolctl as a user runs it: exact output and exit codes, against a real daemon.
+import Foundation
+import Testing
+
+@Suite("spoolctl", .serialized)
+struct SpoolctlTests {
+    func ctl(_ spool: TempSpool, _ args: [String]) -> CommandResult {
+        runCommand(Binaries.spoolctl, ["--spool", spool.root] + args)
+    }
+
+    @Test("submit prints the id as the last word, wait exits 0 on success, status and logs show the job")
+    func submitWaitStatusLogs() throws {
+        let spool = try TempSpool()
+        let daemon = DaemonProcess(spool: spool)
+        daemon.waitReady()
+        let sub = ctl(spool, ["submit", "--name", "greet", "--", "sh", "-c", "echo hello; echo warn >&2"])
+        #expect(sub.status == 0, "\(sub.stderr)")
+        let id = try #require(sub.stdout.split(whereSeparator: \.isWhitespace).last.map(String.init))
+        #expect(id.hasPrefix("sh-"))
+        let wait = ctl(spool, ["wait", id, "--timeout", "30"])
+        #expect(wait.status == 0)
+        #expect(wait.stdout == "\(id) succeeded\n")
+        let status = ctl(spool, ["status", id])
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("status     succeeded"))
+        #expect(status.stdout.contains("name       greet"))
+        let json = ctl(spool, ["status", id, "--json"])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(obj["id"] as? String == id)
+        #expect(ctl(spool, ["logs", id]).stdout == "hello\n")
+        #expect(ctl(spool, ["logs", id, "--stderr"]).stdout == "warn\n")
+    }
+
+    @Test("wait exits 1 when a job failed; status of an unknown id exits 1 with one line")
+    func failures() throws {
+        let spool = try TempSpool()
+        let id = ctl(spool, ["submit", "--id", "bad", "--", "false"]).stdout.split(separator: " ").last.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(id == "bad")
+        drain(spool)
+        let wait = ctl(spool, ["wait", "bad"])
+        #expect(wait.status == 1)
+        #expect(wait.stdout.hasPrefix("bad failed: "))
+        let missing = ctl(spool, ["status", "nosuch"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("spoolctl: error: no job \"nosuch\""))
+        #expect(missing.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("usage errors exit 64 with a one-line reason and the usage line")
+    func usage() throws {
+        let spool = try TempSpool()
+        let cases: [[String]] = [["bogus"], [], ["status"], ["submit", "--retries", "-1", "--", "true"], ["list", "--state", "nope"],
+                                 ["wait", "../x"]]
+        for args in cases {
+            let r = ctl(spool, args)
+            #expect(r.status == 64, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.hasPrefix("spoolctl: error: "), "\(args): \(r.stderr)")
+        }
+        #expect(ctl(spool, ["--help"]).status == 0)
+        #expect(ctl(spool, ["list", "--help"]).stdout.hasPrefix("Usage: spoolctl list"))
+    }
+
+    @Test("submit rejects an invalid job before dropping it; validate lists every problem")
+    func validateAndSubmitChecks() throws {
+        let spool = try TempSpool()
+        let bad = spool.path("bad-job.json")
+        try Data(#"{"comand": ["x"], "retries": -2}"#.utf8).write(to: URL(fileURLWithPath: bad))
+        let v = ctl(spool, ["validate", bad])
+        #expect(v.status == 1)
+        #expect(v.stdout.split(separator: "\n").count == 3, "\(v.stdout)")
+        #expect(v.stdout.contains("unknown field \"comand\""))
+        let s = ctl(spool, ["submit", bad])
+        #expect(s.status == 1)
+        #expect(spool.names("inbox").isEmpty)
+        let good = spool.path("good.json")
+        try Data(#"{"command": ["true"]}"#.utf8).write(to: URL(fileURLWithPath: good))
+        #expect(ctl(spool, ["validate", good]).stdout == "\(good): ok\n")
+    }
+
+    @Test("list shows jobs newest first, filters by status, and pages")
+    func list() throws {
+        let spool = try TempSpool()
+        for i in 0..<5 {
+            _ = ctl(spool, ["submit", "--id", "ok\(i)", "--", "true"])
+            usleep(2000)
+        }
+        _ = ctl(spool, ["submit", "--id", "no", "--", "false"])
+        drain(spool, workers: 1)
+        let all = ctl(spool, ["list", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 6)
+        let failed = ctl(spool, ["list", "--status", "failed", "--json"])
+        let f = try #require(try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [[String: Any]])
+        #expect(f.map { $0["id"] as? String } == ["no"])
+        let page = ctl(spool, ["list", "--limit", "2", "--offset", "1"])
+        let lines = page.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("ID"))
+    }
+}

@@ -9,6 +9,7 @@ import SpoolJSON
 
 /// A single HTTP request whose status must be one of `expect_status` (default 200–299).
 public struct HTTPCall: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "http"
 
     /// Accepted request methods.
@@ -17,6 +18,7 @@ public struct HTTPCall: BuiltinOperation {
     static let defaultTimeout = 30.0
     static let maxTimeout = 300.0
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
@@ -27,17 +29,18 @@ public struct HTTPCall: BuiltinOperation {
         let timeout = try p.number("timeout_seconds", default: Self.defaultTimeout, .positive(atMost: Self.maxTimeout))
         let expected = try Self.expectedStatuses(p)
 
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
+        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData)
         request.httpMethod = method
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body = p.value("body") {
+            // Without an explicit type, libcurl would label any body form-urlencoded.
+            let hasContentType = headers.contains { $0.name.lowercased() == "content-type" }
             if case .string(let text) = body {
                 request.httpBody = Data(text.utf8)
+                if !hasContentType { request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type") }
             } else {
                 request.httpBody = Data(body.serialized().utf8)
-                if !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
-                    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                }
+                if !hasContentType { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
             }
         }
 

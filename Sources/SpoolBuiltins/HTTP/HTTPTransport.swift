@@ -18,9 +18,14 @@ struct HTTPExchange: Sendable {
 enum HTTPTransport {
     /// Performs `request`; `label` ("http GET <url>") starts every error message.
     static func perform(_ request: URLRequest, timeout: Double, limit: Int, label: String) throws(BuiltinError) -> HTTPExchange {
+        // FoundationNetworking rounds its timeouts down to whole seconds (0.5 s expires at once), so the
+        // session only gets a backstop and the exact limit is the semaphore wait below.
+        let backstop = (timeout + 1).rounded(.up)
+        var request = request
+        request.timeoutInterval = backstop
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
+        configuration.timeoutIntervalForRequest = backstop
+        configuration.timeoutIntervalForResource = backstop
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.httpCookieStorage = nil
         configuration.urlCache = nil
@@ -30,13 +35,15 @@ enum HTTPTransport {
         task.resume()
         session.finishTasksAndInvalidate()
 
+        let timedOut = BuiltinError("\(label) timed out after \(formatNumber(timeout)) seconds")
         guard collector.done.wait(timeout: .now() + timeout) == .success else {
             task.cancel()
-            throw BuiltinError("\(label) timed out after \(formatNumber(timeout)) seconds")
+            throw timedOut
         }
         let outcome = collector.outcome()
         if let error = outcome.error, !outcome.truncated {
-            throw BuiltinError("\(label) failed: \(describe(error, timeout: timeout))")
+            if (error as? URLError)?.code == .timedOut { throw timedOut }
+            throw BuiltinError("\(label) failed: \(describe(error))")
         }
         guard let response = outcome.response else {
             throw BuiltinError("\(label) failed: no HTTP response")
@@ -55,11 +62,10 @@ enum HTTPTransport {
         return merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
     }
 
-    static func describe(_ error: any Error, timeout: Double) -> String {
+    static func describe(_ error: any Error) -> String {
         guard let urlError = error as? URLError else { return "\(error.localizedDescription)" }
         let reason: String
         switch urlError.code {
-        case .timedOut: reason = "timed out after \(formatNumber(timeout)) seconds"
         case .cannotConnectToHost: reason = "could not connect to the host (connection refused)"
         case .cannotFindHost, .dnsLookupFailed: reason = "the host name could not be resolved"
         case .networkConnectionLost: reason = "the connection was lost"

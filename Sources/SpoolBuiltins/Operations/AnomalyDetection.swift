@@ -5,6 +5,7 @@ import SpoolJSON
 
 /// Outlier detection on one sample.
 public struct AnomalyDetection: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "anomaly_detection"
 
     enum Method: String, CaseIterable {
@@ -19,6 +20,7 @@ public struct AnomalyDetection: BuiltinOperation {
         }
     }
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -4,8 +4,10 @@ import SpoolJSON
 
 /// The correlation of two samples and its p-value.
 public struct Correlation: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "correlation"
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -4,8 +4,10 @@ import SpoolJSON
 
 /// Pairwise correlation coefficients of several columns.
 public struct CorrelationMatrix: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "correlation_matrix"
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -4,8 +4,10 @@ import SpoolJSON
 
 /// Summary statistics of one sample.
 public struct DescriptiveStats: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "descriptive_stats"
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -5,6 +5,7 @@ import SpoolJSON
 
 /// Point forecasts of a series.
 public struct Forecast: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "forecast"
 
     /// The largest accepted `horizon`.
@@ -17,6 +18,7 @@ public struct Forecast: BuiltinOperation {
         case holt
     }
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -5,8 +5,10 @@ import SpoolJSON
 
 /// Student's t-tests on one or two samples.
 public struct TTest: BuiltinOperation {
+    /// The `type` string of this operation.
     public static let typeName = "t_test"
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -37,15 +37,17 @@ extension Daemon {
             argv = ["sh", "-c", line]
         }
 
-        let running = layout.fd(.running)
-        let out = openat(running, JobFiles.stdout(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else {
-            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create running/\(JobFiles.stdout(id)): \(SystemError("create", JobFiles.stdout(id)))"))
+        let out: Int32, err: Int32
+        do {
+            out = try store.createFile(JobFiles.stdout(id), in: .running)
+        } catch {
+            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create its output file: \(error)"))
         }
         defer { close(out) }
-        let err = openat(running, JobFiles.stderr(id), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard err >= 0 else {
-            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create running/\(JobFiles.stderr(id)): \(SystemError("create", JobFiles.stderr(id)))"))
+        do {
+            err = try store.createFile(JobFiles.stderr(id), in: .running)
+        } catch {
+            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create its output file: \(error)"))
         }
         defer { close(err) }
         let request = SpawnRequest(executable: executable, arguments: argv, environment: env.map { "\($0.key)=\($0.value)" },

@@ -15,12 +15,16 @@ extension Daemon {
         loadPending(now: now)
     }
 
+    /// Our half-written tmp files are removed; spares are adopted for reuse.
     private func removeStaleTemporaries() {
-        InboxReader.scan(layout.fd(.tmp), suffix: ".tmp") { names in
+        var spares: [String] = []
+        InboxReader.scan(layout.fd(.tmp), suffix: "") { names in
             for n in names {
-                if let s = n.string, s.hasPrefix("spoold.") { store.remove(s, from: .tmp) }
+                guard let s = n.string, s.hasPrefix("spoold.") else { continue }
+                if s.hasPrefix(SparePool.prefix) { spares.append(s) } else if s.hasSuffix(".tmp") { store.remove(s, from: .tmp) }
             }
         }
+        store.adoptSpares(spares)
     }
 
     private func recoverRunning(now: Timestamp) {

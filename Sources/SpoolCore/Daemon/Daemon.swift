@@ -83,6 +83,7 @@ public final class Daemon: Sendable {
         let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
         exitSignal.wait()
+        finishQueue.sync { store.removeSpares() }
         return lifecycle.withLock { $0.exitCode ?? 0 }
     }
 

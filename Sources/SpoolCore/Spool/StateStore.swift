@@ -10,9 +10,12 @@ public final class StateStore: Sendable {
     /// False only in benchmarks that measure what durability costs; never in production.
     public let durable: Bool
 
+    let spares: SparePool
+
     public init(layout: SpoolLayout, durable: Bool = true) {
         self.layout = layout
         self.durable = durable
+        self.spares = SparePool(tmpFD: layout.fd(.tmp))
     }
 
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
@@ -22,11 +25,8 @@ public final class StateStore: Sendable {
 
     /// Writes any small file atomically into a folder (tmp + fsync + rename).
     public func writeFile(bytes: [UInt8], name: String, folder: SpoolLayout.Folder, sync: inout DirectorySync) throws {
-        let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
-        let tmpName = "spoold.\(getpid()).\(n).tmp"
         let tmpFD = layout.fd(.tmp)
-        let fd = openat(tmpFD, tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError("create", "tmp/\(tmpName)") }
+        let (fd, tmpName) = try openScratch()
         let failed: SystemError? = bytes.withUnsafeBytes { buf in
             if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
@@ -46,6 +46,56 @@ public final class StateStore: Sendable {
         }
         FaultInjection.hit(.afterRename)
         sync.add(folder)
+    }
+
+    /// An empty file in tmp/ open for writing: a recycled spare if there is one, else a new file.
+    private func openScratch() throws -> (Int32, String) {
+        let tmpFD = layout.fd(.tmp)
+        while let spare = spares.take() {
+            let fd = openat(tmpFD, spare, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
+            if fd >= 0 {
+                fchmod(fd, 0o644)
+                return (fd, spare)
+            }
+        }
+        let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
+        let name = "spoold.\(getpid()).\(n).tmp"
+        let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw SystemError("create", "tmp/\(name)") }
+        return (fd, name)
+    }
+
+    /// Creates (or truncates) `name` in `folder` for writing, from a spare when one is at hand.
+    /// Not durable by itself: for live output files.
+    public func createFile(_ name: String, in folder: SpoolLayout.Folder) throws -> Int32 {
+        let dirFD = layout.fd(folder)
+        if let spare = spares.take() {
+            if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
+                let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
+                if fd >= 0 {
+                    fchmod(fd, 0o644)
+                    return fd
+                }
+            }
+        }
+        let fd = openat(dirFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw SystemError("create", "\(folder.rawValue)/\(name)") }
+        return fd
+    }
+
+    /// Removes a file the daemon is done with, keeping its inode for reuse when that is safe.
+    public func retire(_ name: String, from folder: SpoolLayout.Folder) {
+        spares.retire(name, from: layout.fd(folder))
+    }
+
+    /// Removes the pooled spares; for a clean exit.
+    public func removeSpares() {
+        spares.removeAll()
+    }
+
+    /// Takes over spares an earlier run left in tmp/.
+    public func adoptSpares(_ names: [String]) {
+        spares.adopt(names)
     }
 
     /// Renames `name` from one folder to another; the target folder is added to `sync`.

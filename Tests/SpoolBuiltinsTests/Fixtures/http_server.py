@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+# Local HTTP server for the `http` built-in tests. Binds 127.0.0.1 on a free port, prints the port
+# on stdout, and serves until its stdin closes or it is terminated (and at most 60 s), so it never
+# outlives the tests.
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Test-Server", "spoold-builtins")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/json":
+            body = json.dumps({"ok": True, "items": [1, 2, 3], "name": "spool"})
+            self.reply(200, body.encode(), "application/json")
+        elif self.path == "/text":
+            self.reply(200, b"hello, spool\n", "text/plain; charset=utf-8")
+        elif self.path.startswith("/status/"):
+            code = int(self.path.split("/")[2])
+            self.reply(code, json.dumps({"status": code}).encode(), "application/json")
+        elif self.path == "/big":
+            self.reply(200, b"x" * (100 * 1024), "text/plain")
+        elif self.path == "/slow":
+            time.sleep(3)
+            self.reply(200, b"late", "text/plain")
+        else:
+            self.reply(404, b"not found", "text/plain")
+
+    def do_POST(self):
+        if self.path != "/echo":
+            self.reply(404, b"not found", "text/plain")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        echo = {"method": self.command, "body": body, "headers": headers}
+        self.reply(200, json.dumps(echo).encode(), "application/json")
+
+    do_PUT = do_POST
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that time out on purpose close the connection early
+
+
+def exit_when_stdin_closes():
+    sys.stdin.read()
+    os._exit(0)
+
+
+def main():
+    # A child of a libdispatch worker thread inherits its blocked signals; let SIGTERM/SIGINT through.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    server = QuietServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
+    backstop = threading.Timer(60, lambda: os._exit(0))
+    backstop.daemon = True
+    backstop.start()
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

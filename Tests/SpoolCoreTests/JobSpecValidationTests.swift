@@ -39,6 +39,11 @@ struct JobSpecValidationTests {
         (#"{"shell": "x", "queue": "a b"}"#, #"field "queue""#),
         (#"{"command": ["a\u0000b"]}"#, #"field "command[0]" must be a string without NUL"#),
         (#"{"shell": "x", "after": ["y"]}"#, #"field "after" is not supported yet"#),
+        (#"{"shell": "x", "max_parallel": 2}"#, #"field "max_parallel" is only for batches"#),
+        (#"{"operations": [{"shell": "x", "type": "http"}]}"#, #"operations[0] must have exactly one of"#),
+        (#"{"operations": [{"shell": "x", "params": {}}]}"#, #"field "operations[0].params" is only for built-in operations"#),
+        (#"{"operations": [{"type": "forecast", "cwd": "/"}]}"#, #"field "operations[0].cwd" is only for command and shell operations"#),
+        (#"{"operations": [{"shell": "x", "colour": 1}]}"#, #"unknown field "operations[0].colour""#),
     ])
     func problemsAreReported(json: String, message: String) {
         let p = problems(json)

@@ -11,7 +11,7 @@ struct SchedulerStateTests {
 
     func drainOrder(_ s: inout SchedulerState, now: Timestamp) -> [String] {
         var out: [String] = []
-        while case .start(let id) = s.pick(now: now) { out.append(id.rawValue) }
+        while case .start(let item) = s.pick(now: now) { out.append(item.jobID.rawValue) }
         return out
     }
 
@@ -47,7 +47,7 @@ struct SchedulerStateTests {
         let removed = s.removeQueued(JobID("a")!)
         #expect(removed)
         let next = s.pick(now: t0)
-        #expect(next == .start(JobID("b")!))
+        #expect(next == .start(.job(JobID("b")!)))
         s.jobEnded(JobID("b")!)
         #expect(s.isIdle)
         s.jobQueued(job("c", sequence: 3), now: t0)

@@ -52,7 +52,9 @@ struct IntakeTests {
         ("badenv.json", #"{"command": ["true"], "env": {"A": 1}}"#, "invalid_job", "field \"env.A\" must be a string"),
         ("badpolicy.json", #"{"command": ["true"], "on_interrupt": "retry"}"#, "invalid_job", "field \"on_interrupt\""),
         ("dupkey.json", #"{"command": ["true"], "command": ["false"]}"#, "invalid_json", "duplicate key"),
-        ("batch.json", #"{"operations": []}"#, "invalid_job", "not supported yet"),
+        ("batch.json", #"{"operations": []}"#, "invalid_job", "field \"operations\" must be a non-empty array of operation objects"),
+        ("badop.json", #"{"operations": [{"type": "nope"}]}"#, "invalid_job", "field \"operations[0].type\" must be one of"),
+        ("after.json", #"{"command": ["true"], "after": ["x"]}"#, "invalid_job", "not supported yet"),
     ]
 
     @Test("each bad job file is rejected with its code, a message naming file and field, and its bytes kept")

@@ -6,6 +6,23 @@ struct ActiveJob: Sendable {
     var child: ChildProcess?
     /// True while `record` has news that running/<id>.json does not show yet.
     var isDirty = true
+    /// For batches: the operations' state, their processes and the checkpoint journal.
+    var batch: BatchState?
+    var operationChildren: [Int: ChildProcess] = [:]
+    var journal: BatchJournal?
+    /// A wake-up for an operation's retry is armed for this time.
+    var retryWake: Timestamp?
+    /// Rewrites of running/<id>.json (reported for batches).
+    var stateWrites = 0
+    /// Modification time of the SPOOL_PROGRESS file when last read.
+    var progressSeen: Double = 0
+
+    init(record: JobRecord, child: ChildProcess?) {
+        self.record = record
+        self.child = child
+    }
+
+    var children: [ChildProcess] { [child].compactMap { $0 } + Array(operationChildren.values) }
 }
 
 /// An attempt that ended, waiting for the finisher to write its record.
@@ -15,4 +32,6 @@ struct Completion: Sendable {
     var termination: Termination
     var teardown: TeardownReason?
     var endedAt: Timestamp
+    /// Set when the outcome is already decided (a batch's end); otherwise resolved from `termination`.
+    var resolved: AttemptResult.Next? = nil
 }

@@ -25,9 +25,9 @@ extension Daemon {
     }
 
     /// The next job to start; nil when stopping (or, if not blocking, when none can start now).
-    private func nextJob(blocking: Bool) -> JobID? {
+    private func nextJob(blocking: Bool) -> WorkItem? {
         let pausedPath = layout.pausedPath
-        return scheduler.wait { s -> LockedBox<SchedulerState>.WaitStep<JobID?> in
+        return scheduler.wait { s -> LockedBox<SchedulerState>.WaitStep<WorkItem?> in
             if s.isStopping { return .done(nil) }
             if access(pausedPath, F_OK) == 0 {
                 return blocking ? .sleep(until: Date().addingTimeInterval(0.25)) : .done(nil)
@@ -42,8 +42,16 @@ extension Daemon {
         }
     }
 
-    /// Claims the jobs (rename into running/, one fsync) and spawns each.
-    private func startBatch(_ ids: [JobID]) {
+    /// Claims the jobs (rename into running/, one fsync) and starts each; batch operations start directly.
+    private func startBatch(_ items: [WorkItem]) {
+        var ids: [JobID] = []
+        for item in items {
+            switch item {
+            case .job(let id): ids.append(id)
+            case .operation(let id, let index): startOperation(of: id, index: index)
+            }
+        }
+        guard !ids.isEmpty else { return }
         var sync = DirectorySync()
         var claimed: [JobID] = []
         for id in ids {
@@ -71,11 +79,16 @@ extension Daemon {
     /// A picked job did not start: give its slot back (and queue it again after `retryIn`).
     private func abandonStart(_ id: JobID, retryIn: Double? = nil) {
         let now = Timestamp.now()
+        let again = retryIn.flatMap { delay in
+            (try? store.read(id, in: .pending)).flatMap { $0 }.map { r -> QueuedJob in
+                var q = QueuedJob(r)
+                q.runAfter = now.adding(delay)
+                return q
+            }
+        }
         scheduler.update { s in
             s.jobEnded(id)
-            if let retryIn {
-                s.jobQueued(QueuedJob(id: id, priority: 0, sequence: 0, runAfter: now.adding(retryIn)), now: now)
-            }
+            if let again { s.jobQueued(again, now: now) }
         }
         slots.signal()
     }
@@ -96,6 +109,10 @@ extension Daemon {
             abandonStart(id)
             return
         }
+        if record.spec?.isBatch == true {
+            beginBatch(record, now: now)
+            return
+        }
         record.status = .running
         record.attempts += 1
         record.startedAt = now
@@ -108,7 +125,12 @@ extension Daemon {
         record.stderr = "running/\(JobFiles.stderr(id))"
         record.progress = Progress(total: 1, running: 1)
 
-        switch launch(record) {
+        guard let plan = plan(for: record) else {
+            log.error("job \(id): running/\(id).json has no spec to run")
+            abandonStart(id)
+            return
+        }
+        switch launch(plan) {
         case .failure(let error):
             record.stdout = nil
             record.stderr = nil
@@ -121,12 +143,16 @@ extension Daemon {
             jobs.withLock { $0[id] = ActiveJob(record: record, child: child) }
             FaultInjection.hit(.afterSpawn)
             log.debug("job \(id): started attempt \(record.attempts), pid \(pid)")
-            watch(child, of: id, timeout: record.spec?.timeoutSeconds)
+            watch(child, timeout: record.spec?.timeoutSeconds) { [self] termination in
+                guard let record = jobs.withLock({ $0[id]?.record }) else { return }
+                complete(Completion(id: id, record: record, termination: termination, teardown: child.teardownReason,
+                                    endedAt: Timestamp.now()))
+            }
         }
     }
 
-    /// Reaps the child on its own thread and arms its timeout.
-    private func watch(_ child: ChildProcess, of id: JobID, timeout: Double?) {
+    /// Arms the child's timeout and reaps it on its own thread; the slot is given back before `ended`.
+    func watch(_ child: ChildProcess, timeout: Double?, ended: @escaping @Sendable (Termination) -> Void) {
         let tearingDown = lifecycle.withLock { $0.isTearingDown }
         if tearingDown { child.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
         if let timeout {
@@ -138,10 +164,7 @@ extension Daemon {
             let termination = child.waitForExit()
             FaultInjection.hit(.afterReap)
             slots.signal()
-            let record = jobs.withLock { $0[id]?.record }
-            guard let record else { return }
-            complete(Completion(id: id, record: record, termination: termination, teardown: child.teardownReason,
-                                endedAt: Timestamp.now()))
+            ended(termination)
         }
     }
 }

@@ -27,8 +27,8 @@ extension Daemon {
         var failed: [Completion] = []
         for c in batch {
             let now = Timestamp.now()
-            let next = AttemptResult.resolve(c.record, termination: c.termination, teardown: c.teardown,
-                                             now: c.endedAt < now ? c.endedAt : now, random: Double.random(in: 0..<1))
+            let next = c.resolved ?? AttemptResult.resolve(c.record, termination: c.termination, teardown: c.teardown,
+                                                           now: c.endedAt < now ? c.endedAt : now, random: Double.random(in: 0..<1))
             do {
                 switch next {
                 case .done(var record):
@@ -56,8 +56,15 @@ extension Daemon {
         }
         FaultInjection.hit(.afterFinalRecord)
         let now = Timestamp.now()
-        for w in written { store.retire(JobFiles.record(w.id), from: .running) }
-        jobs.withLock { j in for w in written { j[w.id] = nil } }
+        let journals = jobs.withLock { j -> [BatchJournal] in
+            defer { for w in written { j[w.id] = nil } }
+            return written.compactMap { j[$0.id]?.journal }
+        }
+        for journal in journals { journal.close() }
+        for w in written {
+            store.retire(JobFiles.record(w.id), from: .running)
+            store.retire(JobFiles.journal(w.id), from: .running)
+        }
         scheduler.update { s in
             for w in written {
                 s.jobEnded(w.id)

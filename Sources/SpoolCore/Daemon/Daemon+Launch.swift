@@ -1,35 +1,55 @@
-// Building a job's process: program lookup in PATH, working directory, environment with the
-// SPOOL_* variables, and output files in running/. Each check runs before posix_spawn so that a
-// failure names what is wrong (posix_spawn itself says only ENOENT for all of them).
+// Building a process for a job or a batch operation: program lookup in PATH, working directory,
+// environment with the SPOOL_* variables, and output files in running/. Each check runs before
+// posix_spawn so that a failure names what is wrong (posix_spawn itself says only ENOENT).
 import Foundation
 
+/// What to start, and where its output goes.
+struct ProcessPlan {
+    var id: JobID
+    var action: JobAction
+    var cwd: String?
+    var env: [String: String]
+    var attempt: Int
+    var stdoutName: String
+    var stderrName: String
+    /// Extra variables (SPOOL_OPERATION_INDEX for operations).
+    var extraEnv: [String: String] = [:]
+    /// "job X" or "job X operations[3]", for messages.
+    var label: String
+}
+
 extension Daemon {
-    func launch(_ record: JobRecord) -> Result<pid_t, SpoolError> {
-        guard let spec = record.spec else {
-            return .failure(SpoolError(.spawnFailed, "job \(record.id): its state file has no spec"))
-        }
-        let id = record.id
+    /// The plan for a single command or shell job.
+    func plan(for record: JobRecord) -> ProcessPlan? {
+        guard let spec = record.spec, !spec.isBatch else { return nil }
+        return ProcessPlan(id: record.id, action: spec.action, cwd: spec.cwd, env: spec.env ?? [:], attempt: record.attempts,
+                           stdoutName: JobFiles.stdout(record.id), stderrName: JobFiles.stderr(record.id), label: "job \(record.id)")
+    }
+
+    func launch(_ plan: ProcessPlan) -> Result<pid_t, SpoolError> {
+        let id = plan.id
         var env = environment
-        for (k, v) in spec.env ?? [:] { env[k] = v }
+        for (k, v) in plan.env { env[k] = v }
         env["SPOOL_JOB_ID"] = id.rawValue
-        env["SPOOL_ATTEMPT"] = String(record.attempts)
+        env["SPOOL_ATTEMPT"] = String(plan.attempt)
         env["SPOOL_ROOT"] = layout.root
         env["SPOOL_PROGRESS"] = "\(layout.path(.running))/\(JobFiles.progress(id))"
+        for (k, v) in plan.extraEnv { env[k] = v }
 
         let cwd: String
-        if let c = spec.cwd { cwd = c.hasPrefix("/") ? c : "\(layout.root)/\(c)" } else { cwd = layout.root }
+        if let c = plan.cwd { cwd = c.hasPrefix("/") ? c : "\(layout.root)/\(c)" } else { cwd = layout.root }
         var st = stat()
         guard stat(cwd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-            return .failure(SpoolError(.spawnFailed, "job \(id): working directory \"\(cwd)\" (cwd) does not exist or is not a directory"))
+            return .failure(SpoolError(.spawnFailed, "\(plan.label): working directory \"\(cwd)\" (cwd) does not exist or is not a directory"))
         }
 
         let executable: String
         let argv: [String]
-        switch spec.action {
+        switch plan.action {
         case .command(let command):
             switch ExecutableLookup.resolve(command[0], searchPath: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", cwd: cwd) {
             case .success(let path): executable = path
-            case .failure(let e): return .failure(SpoolError(e.code, "job \(id): \(e.message)"))
+            case .failure(let e): return .failure(SpoolError(e.code, "\(plan.label): \(e.message)"))
             }
             argv = command
         case .shell(let line):
@@ -39,19 +59,19 @@ extension Daemon {
 
         let out: Int32, err: Int32
         do {
-            out = try store.createFile(JobFiles.stdout(id), in: .running)
+            out = try store.createFile(plan.stdoutName, in: .running)
         } catch {
-            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create its output file: \(error)"))
+            return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
         }
         defer { close(out) }
         do {
-            err = try store.createFile(JobFiles.stderr(id), in: .running)
+            err = try store.createFile(plan.stderrName, in: .running)
         } catch {
-            return .failure(SpoolError(.spawnFailed, "job \(id): cannot create its output file: \(error)"))
+            return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
         }
         defer { close(err) }
         let request = SpawnRequest(executable: executable, arguments: argv, environment: env.map { "\($0.key)=\($0.value)" },
                                    workingDirectory: cwd, stdoutFD: out, stderrFD: err)
-        return Spawn.start(request).mapError { SpoolError($0.code, "job \(id): \($0.message)") }
+        return Spawn.start(request).mapError { SpoolError($0.code, "\(plan.label): \($0.message)") }
     }
 }

@@ -45,6 +45,7 @@ extension Daemon {
             w = nil
         }
         scheduler.update { $0.stopRequested() }
+        stopBatches()
         let running = scheduler.withLock { $0.runningCount }
         if running == 0 {
             // Let any batch in the finisher land first.
@@ -61,7 +62,7 @@ extension Daemon {
     /// Stops every running job's group; they end as interrupted.
     func tearDownRunningJobs() {
         lifecycle.withLock { $0.isTearingDown = true }
-        let children = jobs.withLock { $0.values.compactMap(\.child) }
+        let children = jobs.withLock { $0.values.flatMap(\.children) }
         if !children.isEmpty {
             log.notice("spoold: stopping \(children.count) running jobs (SIGTERM, SIGKILL after \(options.killGraceSeconds) s)")
         }
@@ -98,15 +99,18 @@ extension Daemon {
     /// short jobs never pay for it. Runs on the finish queue, so it never races a final record.
     func writeRunningStates() {
         let now = Timestamp.now()
-        let due = jobs.withLock { j -> [JobRecord] in
+        readProgressFiles()
+        let (due, journals) = jobs.withLock { j -> ([JobRecord], [BatchJournal]) in
             var out: [JobRecord] = []
-            for (id, job) in j where job.isDirty && job.child != nil {
+            for (id, job) in j where job.isDirty && (job.child != nil || job.batch != nil) {
                 guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 else { continue }
                 j[id]?.isDirty = false
+                j[id]?.stateWrites += 1
                 out.append(job.record)
             }
-            return out
+            return (out, j.values.compactMap(\.journal))
         }
+        for journal in journals { journal.sync() }
         guard !due.isEmpty else { return }
         var sync = DirectorySync()
         for r in due {

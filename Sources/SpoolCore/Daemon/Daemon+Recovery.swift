@@ -57,6 +57,15 @@ extension Daemon {
                 log.error("job \(id): running/\(name) is unreadable (\(error)); leaving it for an operator")
                 continue
             }
+            if record.spec?.isBatch == true {
+                do {
+                    try requeueInterruptedBatch(record, now: now, sync: &sync)
+                    resolved.append(id)
+                } catch {
+                    log.error("job \(id): cannot recover the batch: \(error)")
+                }
+                continue
+            }
             var r = record
             if r.status == .pending {
                 // Claimed by a rename but never rewritten: the attempt counted from here may have started.
@@ -87,12 +96,44 @@ extension Daemon {
             }
         }
         do { try store.commit(&sync) } catch { log.error("recovery: \(error)") }
-        for id in resolved {
-            store.remove(JobFiles.record(id), from: .running)
-            store.remove(JobFiles.stdout(id), from: .running)
-            store.remove(JobFiles.stderr(id), from: .running)
-            store.remove(JobFiles.progress(id), from: .running)
+        for id in resolved { store.retire(JobFiles.record(id), from: .running) }
+        // Whatever else is left in running/ (outputs, journals, progress files of resolved jobs) is garbage now.
+        let keep = Set(names).subtracting(resolved.map { JobFiles.record($0) })
+        InboxReader.scan(layout.fd(.running), suffix: "") { batch in
+            for n in batch {
+                guard let s = n.string, !keep.contains(s) else { continue }
+                store.retire(s, from: .running)
+            }
         }
+    }
+
+    /// A batch found in running/: its journal is folded in, interrupted operations follow
+    /// on_interrupt, and the job goes back to pending to run what is left.
+    private func requeueInterruptedBatch(_ record: JobRecord, now: Timestamp, sync: inout DirectorySync) throws {
+        let id = record.id
+        guard let spec = record.spec else { return }
+        var ops = BatchState(spec: spec, operations: record.operations).operations
+        if let journal = try store.readSmallFile(JobFiles.journal(id), in: .running) {
+            for op in BatchJournal.read(journal) where op.index >= 0 && op.index < ops.count { ops[op.index] = op }
+        }
+        var interrupted = 0
+        for i in ops.indices where ops[i].status == .running {
+            interrupted += 1
+            if spec.effectiveOnInterrupt == .fail {
+                ops[i].status = .failed
+                ops[i].finishedAt = now
+                ops[i].error = SpoolError(.interrupted, "operations[\(i)]: the daemon stopped or died during attempt \(ops[i].attempts) and on_interrupt is \"fail\"")
+            } else {
+                ops[i].status = .pending
+                ops[i].startedAt = nil
+            }
+        }
+        var r = record
+        r.operations = ops
+        let done = ops.filter { $0.status.isFinished }.count
+        let again = AttemptResult.requeued(r, reason: "requeued after the daemon stopped or died; \(done) of \(ops.count) operations had finished, \(interrupted) were interrupted", runAfter: nil)
+        try store.write(again, to: .pending, sync: &sync)
+        log.notice("job \(id): batch requeued with \(done) of \(ops.count) operations finished")
     }
 
     private func loadPending(now: Timestamp) {

@@ -79,6 +79,10 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var pid: Int32?
     /// Failed attempts so far (interrupted ones do not count against `retries`).
     public var failedAttempts: Int
+    /// For batches: one entry per operation.
+    public var operations: [OperationRecord]?
+    /// The job this one was submitted to retry (`spoolctl retry`).
+    public var retryOf: JobID?
 
     enum CodingKeys: String, CodingKey {
         case id, name, status, spec, source
@@ -88,6 +92,8 @@ public struct JobRecord: Sendable, Equatable, Codable {
         case durationSeconds = "duration_seconds"
         case waitReason = "wait_reason", runAfter = "run_after", sequence, intake, original, pid
         case failedAttempts = "failed_attempts"
+        case operations
+        case retryOf = "retry_of"
     }
 
     public init(id: JobID, name: String, status: JobStatus, spec: JobSpec?, source: String, submittedAt: Timestamp,
@@ -129,6 +135,8 @@ public struct JobRecord: Sendable, Equatable, Codable {
         original = try c.decodeIfPresent(String.self, forKey: .original)
         pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
         failedAttempts = try c.decodeIfPresent(Int.self, forKey: .failedAttempts) ?? 0
+        operations = try c.decodeIfPresent([OperationRecord].self, forKey: .operations)
+        retryOf = try c.decodeIfPresent(JobID.self, forKey: .retryOf)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -156,6 +164,8 @@ public struct JobRecord: Sendable, Equatable, Codable {
         try c.encodeIfPresent(original, forKey: .original)
         try c.encodeIfPresent(pid, forKey: .pid)
         try c.encode(failedAttempts, forKey: .failedAttempts)
+        try c.encodeIfPresent(operations, forKey: .operations)
+        try c.encodeIfPresent(retryOf, forKey: .retryOf)
     }
 }
 
@@ -177,6 +187,14 @@ import Foundation
 
 /// JSONEncoder is not Sendable; each call makes its own (cheap, see notes/swift-linux.md §6).
 struct JSONEncoderBox: Sendable {
+    /// One line of compact JSON (for journals).
+    static func compact<T: Encodable>(_ value: T) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? e.encode(value) else { preconditionFailure("cannot encode \(T.self)") }
+        return [UInt8](data)
+    }
+
     func encode<T: Encodable>(_ value: T) -> [UInt8] {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -2,15 +2,18 @@
 // `spoolctl validate` can print them all; the daemon rejects with all of them in one message.
 // Unknown fields are errors: a typo such as "timeout" must not pass silently.
 import SpoolJSON
+import SpoolBuiltins
 
 /// The fields that later features will bring; until then a file using them is rejected clearly.
-private let notYetSupported: Set<String> = ["operations", "max_parallel", "stop_on_error", "after", "on_complete"]
+private let notYetSupported: Set<String> = ["after", "on_complete"]
 
 extension JobSpec {
     /// Limits applied while validating.
     public struct Limits: Sendable {
         public var maxArguments = 4096
         public var maxStringBytes = 256 * 1024
+        /// Operations per batch job (`invalid_job` beyond it).
+        public var maxOperations = 10_000
         public init() {}
     }
 
@@ -84,14 +87,27 @@ private struct Validator {
         }
         let command = obj["command"].flatMap { stringArray("command", $0, nonEmpty: true) }
         let shell = obj["shell"].flatMap { string("shell", $0, nonEmpty: true) }
-        switch (obj["command"], obj["shell"]) {
-        case (nil, nil):
-            problems.append(SpoolError(.invalidJob, "\(file): one of the fields \"command\" or \"shell\" is required"))
-        case (.some, .some):
-            problems.append(SpoolError(.invalidJob, "\(file): fields \"command\" and \"shell\" are exclusive: give only one"))
-        default: break
+        let operations = obj["operations"].flatMap { operationList($0) }
+        let given = ["command", "shell", "operations"].filter { obj[$0] != nil }
+        if given.isEmpty {
+            problems.append(SpoolError(.invalidJob, "\(file): one of the fields \"command\", \"shell\" or \"operations\" is required"))
+        } else if given.count > 1 {
+            problems.append(SpoolError(.invalidJob, "\(file): fields \(given.map { "\"\($0)\"" }.joined(separator: " and ")) are exclusive: give only one"))
         }
-        var spec = JobSpec(action: command.map(JobAction.command) ?? .shell(shell ?? ""))
+        var spec: JobSpec
+        if let operations {
+            spec = JobSpec(operations: operations)
+        } else {
+            spec = JobSpec(action: command.map(JobAction.command) ?? .shell(shell ?? ""))
+        }
+        for key in ["max_parallel", "stop_on_error"] where obj[key] != nil && obj["operations"] == nil {
+            problems.append(SpoolError(.invalidJob, "\(file): field \"\(key)\" is only for batches (jobs with \"operations\")"))
+        }
+        spec.maxParallel = obj["max_parallel"].flatMap { integer("max_parallel", $0, range: 1...10_000, rule: "an integer from 1 to 10000") }
+        spec.stopOnError = obj["stop_on_error"].flatMap { v in
+            guard case .bool(let b) = v else { problem("stop_on_error", "true or false", v); return nil }
+            return b
+        }
         if let v = obj["id"] {
             if case .string(let s) = v, let id = JobID(s) {
                 spec.id = id
@@ -132,6 +148,74 @@ private struct Validator {
             return p
         }
         return spec
+    }
+
+    /// The `operations` array of a batch.
+    mutating func operationList(_ v: JSONValue) -> [OperationSpec]? {
+        guard case .array(let items) = v, !items.isEmpty else {
+            problem("operations", "a non-empty array of operation objects", v)
+            return nil
+        }
+        guard items.count <= limits.maxOperations else {
+            problems.append(SpoolError(.invalidJob, "\(file): field \"operations\" has \(items.count) operations; the limit is \(limits.maxOperations) (--max-operations)"))
+            return nil
+        }
+        var out: [OperationSpec] = []
+        out.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            if let op = operation("operations[\(i)]", item) { out.append(op) }
+            if problems.count >= 20 { break }  // a 10,000-item mistake needs no 10,000 messages
+        }
+        return out.count == items.count ? out : nil
+    }
+
+    mutating func operation(_ field: String, _ v: JSONValue) -> OperationSpec? {
+        guard case .object(let obj) = v else {
+            problem(field, "an operation object", v)
+            return nil
+        }
+        let allowed = OperationSpec.CodingKeys.allCases.map(\.rawValue)
+        var ok = true
+        for key in obj.keys where !allowed.contains(key) {
+            problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(field).\(key)\" (allowed: \(allowed.joined(separator: ", ")))"))
+            ok = false
+        }
+        var op = OperationSpec()
+        let given = ["command", "shell", "type"].filter { obj[$0] != nil }
+        if given.count != 1 {
+            problems.append(SpoolError(.invalidJob, "\(file): \(field) must have exactly one of \"command\", \"shell\" or \"type\""))
+            ok = false
+        }
+        op.name = obj["name"].flatMap { string("\(field).name", $0, nonEmpty: true) }
+        op.command = obj["command"].flatMap { stringArray("\(field).command", $0, nonEmpty: true) }
+        op.shell = obj["shell"].flatMap { string("\(field).shell", $0, nonEmpty: true) }
+        if let t = obj["type"] {
+            if case .string(let name) = t, BuiltinRegistry.operation(named: name) != nil {
+                op.type = name
+            } else {
+                problem("\(field).type", "one of \(BuiltinRegistry.all.keys.sorted().joined(separator: ", "))", t)
+                ok = false
+            }
+        }
+        if let p = obj["params"] {
+            guard obj["type"] != nil else {
+                problems.append(SpoolError(.invalidJob, "\(file): field \"\(field).params\" is only for built-in operations (with \"type\")"))
+                return nil
+            }
+            guard case .object = p else { problem("\(field).params", "an object", p); return nil }
+            op.params = p
+        }
+        if obj["type"] != nil {
+            for key in ["cwd", "env"] where obj[key] != nil {
+                problems.append(SpoolError(.invalidJob, "\(file): field \"\(field).\(key)\" is only for command and shell operations"))
+                ok = false
+            }
+        }
+        op.cwd = obj["cwd"].flatMap { string("\(field).cwd", $0, nonEmpty: true) }
+        op.env = obj["env"].flatMap { stringMap("\(field).env", $0, keyCheck: { !$0.isEmpty && !$0.contains("=") }, keyRule: "non-empty names without '='") }
+        op.timeoutSeconds = obj["timeout_seconds"].flatMap { positiveNumber("\(field).timeout_seconds", $0, allowZero: false) }
+        op.retries = obj["retries"].flatMap { integer("\(field).retries", $0, range: 0...1000, rule: "an integer from 0 to 1000") }
+        return ok && (op.command != nil || op.shell != nil || op.type != nil) ? op : nil
     }
 
     mutating func string(_ field: String, _ v: JSONValue, nonEmpty: Bool) -> String? {

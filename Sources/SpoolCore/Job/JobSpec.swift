@@ -28,6 +28,10 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var notBefore: Timestamp?
     public var onInterrupt: InterruptPolicy?
     public var labels: [String: String]?
+    /// A batch: operations run under one job, each with its own result.
+    public var operations: [OperationSpec]?
+    public var maxParallel: Int?
+    public var stopOnError: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, name, command, shell, cwd, env
@@ -37,7 +41,9 @@ public struct JobSpec: Sendable, Equatable, Codable {
         case priority, queue
         case notBefore = "not_before"
         case onInterrupt = "on_interrupt"
-        case labels
+        case labels, operations
+        case maxParallel = "max_parallel"
+        case stopOnError = "stop_on_error"
     }
 
     public init(action: JobAction) {
@@ -46,6 +52,12 @@ public struct JobSpec: Sendable, Equatable, Codable {
         case .shell(let line): shell = line
         }
     }
+
+    public init(operations: [OperationSpec]) {
+        self.operations = operations
+    }
+
+    public var isBatch: Bool { operations != nil }
 
     public var action: JobAction {
         if let command { return .command(command) }
@@ -57,4 +69,6 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var effectivePriority: Int { priority ?? 0 }
     public var effectiveQueue: String { queue ?? "default" }
     public var effectiveOnInterrupt: InterruptPolicy { onInterrupt ?? .requeue }
+    public var effectiveMaxParallel: Int { maxParallel ?? 1 }
+    public var effectiveStopOnError: Bool { stopOnError ?? false }
 }

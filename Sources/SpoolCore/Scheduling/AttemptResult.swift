@@ -89,7 +89,7 @@ public enum AttemptResult {
         q.runAfter = runAfter
         q.stdout = nil
         q.stderr = nil
-        q.progress = Progress(total: 1)
+        if r.operations == nil { q.progress = Progress(total: 1) }
         return q
     }
 

@@ -3,16 +3,44 @@
 // and whether the daemon is stopping. No I/O and no clock: callers pass `now`. Jobs removed
 // while queued (cancel) leave stale heap entries that are skipped when popped.
 
-/// A pending job as the scheduler sees it.
+/// What the dispatcher starts: a job, or one operation of a running batch. A batch's operations
+/// wait in the same order as jobs (its priority, then arrival), so a big batch never starves
+/// the rest of the spool: each operation re-enters the queue behind work that arrived earlier.
+public enum WorkItem: Hashable, Sendable, Comparable {
+    case job(JobID)
+    case operation(JobID, Int)
+
+    public var jobID: JobID {
+        switch self {
+        case .job(let id), .operation(let id, _): return id
+        }
+    }
+
+    public static func < (a: WorkItem, b: WorkItem) -> Bool {
+        switch (a, b) {
+        case (.job(let x), .job(let y)): return x < y
+        case (.job, .operation): return true
+        case (.operation, .job): return false
+        case (.operation(let x, let i), .operation(let y, let j)): return x != y ? x < y : i < j
+        }
+    }
+}
+
+/// A pending job (or batch operation) as the scheduler sees it.
 public struct QueuedJob: Sendable, Equatable {
-    public var id: JobID
+    public var item: WorkItem
+    public var id: JobID { item.jobID }
     public var priority: Int
     public var sequence: Int64
     public var runAfter: Timestamp?
     public var queue: String
 
     public init(id: JobID, priority: Int, sequence: Int64, runAfter: Timestamp?, queue: String = "default") {
-        self.id = id
+        self.init(item: .job(id), priority: priority, sequence: sequence, runAfter: runAfter, queue: queue)
+    }
+
+    public init(item: WorkItem, priority: Int, sequence: Int64, runAfter: Timestamp?, queue: String = "default") {
+        self.item = item
         self.priority = priority
         self.sequence = sequence
         self.runAfter = runAfter
@@ -30,26 +58,26 @@ public struct SchedulerState: Sendable {
     struct ReadyKey: Comparable, Sendable {
         var priority: Int
         var sequence: Int64
-        var id: JobID
+        var item: WorkItem
         static func < (a: ReadyKey, b: ReadyKey) -> Bool {
             if a.priority != b.priority { return a.priority > b.priority }
             if a.sequence != b.sequence { return a.sequence < b.sequence }
-            return a.id < b.id
+            return a.item < b.item
         }
     }
 
     struct WakeKey: Comparable, Sendable {
         var at: Timestamp
-        var id: JobID
-        static func < (a: WakeKey, b: WakeKey) -> Bool { a.at != b.at ? a.at < b.at : a.id < b.id }
+        var item: WorkItem
+        static func < (a: WakeKey, b: WakeKey) -> Bool { a.at != b.at ? a.at < b.at : a.item < b.item }
     }
 
     private var ready = Heap<ReadyKey>()
     private var delayed = Heap<WakeKey>()
     /// Pending jobs by id (ready or delayed); the heaps may hold stale keys for removed ones.
-    private(set) var queued: [JobID: QueuedJob] = [:]
-    /// Jobs being started or running.
-    public private(set) var running: Set<JobID> = []
+    private(set) var queued: [WorkItem: QueuedJob] = [:]
+    /// Jobs (and batch operations) being started or running; a batch counts from its start to its end.
+    public private(set) var running: Set<WorkItem> = []
     public private(set) var isStopping = false
 
     public init() {}
@@ -60,18 +88,18 @@ public struct SchedulerState: Sendable {
 
     /// A job entered pending/ (accepted, requeued, or loaded at start).
     public mutating func jobQueued(_ job: QueuedJob, now: Timestamp) {
-        guard queued[job.id] == nil, !running.contains(job.id) else { return }
-        queued[job.id] = job
+        guard queued[job.item] == nil, !running.contains(job.item) else { return }
+        queued[job.item] = job
         if let at = job.runAfter, at > now {
-            delayed.push(WakeKey(at: at, id: job.id))
+            delayed.push(WakeKey(at: at, item: job.item))
         } else {
-            ready.push(ReadyKey(priority: job.priority, sequence: job.sequence, id: job.id))
+            ready.push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
         }
     }
 
     /// What the dispatcher should do now.
     public enum Pick: Equatable, Sendable {
-        case start(JobID)
+        case start(WorkItem)
         /// Nothing can start; look again at this time (nil: only when something changes).
         case wait(until: Timestamp?)
         case stop
@@ -82,30 +110,49 @@ public struct SchedulerState: Sendable {
         if isStopping { return .stop }
         while let top = delayed.min, top.at <= now {
             _ = delayed.pop()
-            if let job = queued[top.id], job.runAfter == top.at {
-                ready.push(ReadyKey(priority: job.priority, sequence: job.sequence, id: job.id))
+            if let job = queued[top.item], job.runAfter == top.at {
+                ready.push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
             }
         }
         while let top = ready.pop() {
-            guard let job = queued[top.id], job.sequence == top.sequence, job.priority == top.priority else { continue }
+            guard let job = queued[top.item], job.sequence == top.sequence, job.priority == top.priority else { continue }
             if let at = job.runAfter, at > now { continue }  // re-delayed meanwhile
-            queued[top.id] = nil
-            running.insert(job.id)
-            return .start(job.id)
+            queued[top.item] = nil
+            running.insert(job.item)
+            return .start(job.item)
         }
         // Skip stale wake-ups so the dispatcher does not wake for nothing.
-        while let top = delayed.min, queued[top.id]?.runAfter != top.at { _ = delayed.pop() }
+        while let top = delayed.min, queued[top.item]?.runAfter != top.at { _ = delayed.pop() }
         return .wait(until: delayed.min?.at)
     }
 
     /// A started job is finished (its final or requeued record is durable) or could not start.
     public mutating func jobEnded(_ id: JobID) {
-        running.remove(id)
+        running.remove(.job(id))
     }
 
-    /// Removes a pending job (cancelled); false if it is not pending.
+    /// A started item ended (for operations: their batch goes on).
+    public mutating func itemEnded(_ item: WorkItem) {
+        running.remove(item)
+    }
+
+    /// Removes a pending item (cancelled, or a batch stopping); false if it is not pending.
     public mutating func removeQueued(_ id: JobID) -> Bool {
-        queued.removeValue(forKey: id) != nil
+        queued.removeValue(forKey: .job(id)) != nil
+    }
+
+    public mutating func removeQueued(_ item: WorkItem) -> Bool {
+        queued.removeValue(forKey: item) != nil
+    }
+
+    /// Pending operations of one batch (to take back when it stops).
+    public func queuedOperations(of id: JobID) -> [Int] {
+        queued.keys.compactMap { if case .operation(id, let i) = $0 { return i } else { return nil } }
+    }
+
+    /// Whether a job is pending or running.
+    public func holds(_ id: JobID) -> Bool {
+        queued[.job(id)] != nil || running.contains(.job(id))
     }
 
     public mutating func stopRequested() {

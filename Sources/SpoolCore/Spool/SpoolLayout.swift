@@ -79,4 +79,7 @@ public enum JobFiles {
     public static func stderr(_ id: JobID) -> String { "\(id.rawValue).stderr" }
     public static func progress(_ id: JobID) -> String { "\(id.rawValue).progress" }
     public static func original(_ id: JobID) -> String { "\(id.rawValue).original" }
+    public static func journal(_ id: JobID) -> String { "\(id.rawValue).journal" }
+    public static func operationStdout(_ id: JobID, _ index: Int) -> String { "\(id.rawValue).op\(index).stdout" }
+    public static func operationStderr(_ id: JobID, _ index: Int) -> String { "\(id.rawValue).op\(index).stderr" }
 }

@@ -22,6 +22,9 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case afterOutputsMoved = "after_outputs_moved"
     case afterFinalRecord = "after_final_record"
     case afterRequeueRecord = "after_requeue_record"
+    // Batches: around the checkpoint of a finished operation.
+    case beforeCheckpoint = "before_checkpoint"
+    case afterCheckpoint = "after_checkpoint"
     // Recovery at start.
     case duringRecovery = "during_recovery"
 }

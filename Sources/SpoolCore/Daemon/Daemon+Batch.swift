@@ -1,0 +1,250 @@
+// Running a batch. The batch job itself holds no worker: its operations do. Up to max_parallel
+// of them wait in the scheduler's queue at a time (in arrival order with everything else, so the
+// global --workers bound holds and other jobs are not starved), each finished attempt is appended
+// to the journal at once, and the state file is rewritten by the coalescing writer. When every
+// operation has finished the job's final record goes through the finisher like any other.
+import Foundation
+import SpoolBuiltins
+
+extension Daemon {
+    /// A claimed batch job starts (or resumes after a restart, keeping finished operations).
+    func beginBatch(_ claimed: JobRecord, now: Timestamp) {
+        let id = claimed.id
+        guard let spec = claimed.spec else { return }
+        var record = claimed
+        record.status = .running
+        record.attempts += 1
+        if record.startedAt == nil { record.startedAt = now }
+        record.finishedAt = nil
+        record.waitReason = nil
+        record.runAfter = nil
+        let batch = BatchState(spec: spec, operations: record.operations)
+        record.operations = batch.operations
+        record.progress = batch.progress()
+        var job = ActiveJob(record: record, child: nil)
+        job.batch = batch
+        do {
+            job.journal = try BatchJournal(name: JobFiles.journal(id), dirFD: layout.fd(.running))
+        } catch {
+            log.error("job \(id): \(error); the batch runs without a checkpoint journal")
+        }
+        jobs.withLock { $0[id] = job }
+        slots.signal()  // the batch itself holds no worker; its operations will
+        log.info("job \(id): batch started: \(batch.operations.count) operations, max_parallel \(spec.effectiveMaxParallel)")
+        pumpBatch(id)
+    }
+
+    /// Queues what may start now; finishes or requeues the batch when nothing is left to do.
+    func pumpBatch(_ id: JobID) {
+        let now = Timestamp.now()
+        let stopping = lifecycle.withLock { $0.isStopping }
+        struct Step { var ready: [Int]; var complete: Bool; var idle: Bool; var wake: Timestamp?; var priority: Int }
+        let step: Step? = jobs.withLock { j in
+            guard var job = j[id], var batch = job.batch else { return nil }
+            let ready = stopping ? [] : batch.takeReady(now: now)
+            var wake: Timestamp? = nil
+            if let at = batch.nextRetryAt, job.retryWake.map({ $0 > at }) ?? true {
+                job.retryWake = at
+                wake = at
+            }
+            let step = Step(ready: ready, complete: batch.isComplete, idle: batch.inFlight.isEmpty, wake: wake,
+                            priority: job.record.spec?.effectivePriority ?? 0)
+            job.batch = batch
+            j[id] = job
+            return step
+        }
+        guard let step else { return }
+        if !step.ready.isEmpty {
+            let seqs = step.ready.map { _ in sequence.next() }
+            scheduler.update { s in
+                for (i, index) in step.ready.enumerated() {
+                    s.jobQueued(QueuedJob(item: .operation(id, index), priority: step.priority, sequence: seqs[i], runAfter: nil), now: now)
+                }
+            }
+        }
+        if step.complete {
+            endBatch(id, requeue: false)
+        } else if stopping && step.idle {
+            endBatch(id, requeue: true)
+        } else if let at = step.wake {
+            timerQueue.asyncAfter(deadline: .now() + max(0, at.seconds - now.seconds) + 0.001) { [self] in
+                jobs.withLock { $0[id]?.retryWake = nil }
+                pumpBatch(id)
+            }
+        }
+    }
+
+    /// Starts operation `index` of a running batch (on the dispatcher, holding a worker slot).
+    func startOperation(of id: JobID, index: Int) {
+        let now = Timestamp.now()
+        let started: (OperationSpec, JobRecord, Int)? = jobs.withLock { j in
+            guard var job = j[id], var batch = job.batch else { return nil }
+            batch.started(index, now: now)
+            job.batch = batch
+            job.record.operations = batch.operations
+            job.record.progress = batch.progress(message: job.record.progress.message)
+            job.isDirty = true
+            j[id] = job
+            return (batch.spec(index), job.record, batch.operations[index].attempts)
+        }
+        guard let (op, record, attempt) = started, let spec = record.spec else {
+            slots.signal()
+            scheduler.update { $0.itemEnded(.operation(id, index)) }
+            return
+        }
+        let label = "job \(id) operations[\(index)]\(op.name.map { " (\($0))" } ?? "")"
+        switch op.kind {
+        case .builtin(let type, let params):
+            DispatchQueue.global().async { [self] in
+                let outcome: BatchState.Outcome
+                if let builtin = BuiltinRegistry.operation(named: type) {
+                    do {
+                        outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
+                    } catch {
+                        outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil)
+                    }
+                } else {
+                    outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)
+                }
+                slots.signal()
+                operationEnded(id, index, outcome, outputs: (nil, nil))
+            }
+        case .process(let action):
+            var env = spec.env ?? [:]
+            for (k, v) in op.env ?? [:] { env[k] = v }
+            let plan = ProcessPlan(id: id, action: action, cwd: op.cwd ?? spec.cwd, env: env, attempt: attempt,
+                                   stdoutName: JobFiles.operationStdout(id, index), stderrName: JobFiles.operationStderr(id, index),
+                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(index)], label: label)
+            switch launch(plan) {
+            case .failure(let error):
+                slots.signal()
+                operationEnded(id, index, .failed(error, exitCode: nil, signal: nil), outputs: (nil, nil))
+            case .success(let pid):
+                let child = ChildProcess(pid: pid)
+                jobs.withLock { $0[id]?.operationChildren[index] = child }
+                watch(child, timeout: op.timeoutSeconds ?? spec.timeoutSeconds) { [self] termination in
+                    let outputs = placeOperationOutputs(plan)
+                    if child.teardownReason == .shutdown {
+                        operationInterrupted(id, index)
+                        return
+                    }
+                    operationEnded(id, index, Self.outcome(of: termination, teardown: child.teardownReason, label: label),
+                                   outputs: outputs)
+                }
+            }
+        }
+    }
+
+    static func outcome(of termination: Termination, teardown: TeardownReason?, label: String) -> BatchState.Outcome {
+        if case .timeout(let seconds) = teardown {
+            return .failed(SpoolError(.timeout, "\(label): timed out after \(AttemptResult.format(seconds)) s (timeout_seconds)"), exitCode: nil, signal: nil)
+        }
+        if teardown == .cancel {
+            return .failed(SpoolError(.cancelled, "\(label): cancelled while running"), exitCode: nil, signal: nil)
+        }
+        switch termination {
+        case .exited(0): return .succeeded(exitCode: 0, result: nil)
+        case .exited(let code): return .failed(SpoolError(.exitNonzero, "\(label): command exited with status \(code)"), exitCode: code, signal: nil)
+        case .signaled(let sig):
+            return .failed(SpoolError(.killedBySignal, "\(label): command was killed by signal \(sig) (\(AttemptResult.signalName(sig)))"),
+                           exitCode: nil, signal: sig)
+        case .notStarted(let e): return .failed(e, exitCode: nil, signal: nil)
+        }
+    }
+
+    /// Moves an operation's outputs to done/ at once (empty ones are dropped); returns their paths.
+    private func placeOperationOutputs(_ plan: ProcessPlan) -> (String?, String?) {
+        var sync = DirectorySync()
+        func place(_ name: String) -> String? {
+            var st = stat()
+            guard fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
+            if st.st_size == 0 {
+                store.retire(name, from: .running)
+                return nil
+            }
+            return (try? store.move(name, from: .running, to: .done, sync: &sync)) == true ? "done/\(name)" : nil
+        }
+        return (place(plan.stdoutName), place(plan.stderrName))
+    }
+
+    /// Records an operation attempt's end, checkpoints it, and lets the batch go on.
+    func operationEnded(_ id: JobID, _ index: Int, _ outcome: BatchState.Outcome, outputs: (String?, String?)) {
+        let now = Timestamp.now()
+        let unit = Double.random(in: 0..<1)
+        let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
+            guard var job = j[id], var batch = job.batch else { return nil }
+            batch.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1)
+            job.batch = batch
+            job.operationChildren[index] = nil
+            job.record.operations = batch.operations
+            job.record.progress = batch.progress(message: job.record.progress.message)
+            job.isDirty = true
+            j[id] = job
+            return (job.journal, batch.operations[index])
+        }
+        if let (journal, op) = checkpoint {
+            FaultInjection.hit(.beforeCheckpoint)
+            journal?.append(op)
+            FaultInjection.hit(.afterCheckpoint)
+        }
+        scheduler.update { $0.itemEnded(.operation(id, index)) }
+        pumpBatch(id)
+    }
+
+    /// An operation stopped by a daemon shutdown: it follows the job's on_interrupt.
+    func operationInterrupted(_ id: JobID, _ index: Int) {
+        let now = Timestamp.now()
+        let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
+            guard var job = j[id], var batch = job.batch else { return nil }
+            batch.interrupted(index, policy: job.record.spec?.effectiveOnInterrupt ?? .requeue, now: now)
+            job.batch = batch
+            job.operationChildren[index] = nil
+            job.record.operations = batch.operations
+            j[id] = job
+            return (job.journal, batch.operations[index])
+        }
+        if let (journal, op) = checkpoint { journal?.append(op) }
+        scheduler.update { $0.itemEnded(.operation(id, index)) }
+        pumpBatch(id)
+    }
+
+    /// Takes back the queued operations of every batch (the daemon is stopping).
+    func stopBatches() {
+        let ids = jobs.withLock { $0.compactMap { $0.value.batch != nil ? $0.key : nil } }
+        for id in ids {
+            let taken = scheduler.update { s -> [Int] in
+                let ops = s.queuedOperations(of: id)
+                for i in ops { _ = s.removeQueued(.operation(id, i)) }
+                return ops
+            }
+            jobs.withLock { j in j[id]?.batch?.unqueue(taken) }
+            pumpBatch(id)
+        }
+    }
+
+    /// Hands a batch that has nothing more to run to the finisher: final, or back to pending.
+    private func endBatch(_ id: JobID, requeue: Bool) {
+        let now = Timestamp.now()
+        let ended: JobRecord? = jobs.withLock { j in
+            guard var job = j[id], let batch = job.batch, job.batch != nil else { return nil }
+            job.batch = nil  // ends once
+            j[id] = job
+            var r = job.record
+            r.operations = batch.operations
+            r.progress = batch.progress(message: r.progress.message)
+            if requeue {
+                return AttemptResult.requeued(r, reason: "requeued after the daemon stopped; \(batch.operations.filter { !$0.status.isFinished }.count) operations left", runAfter: nil)
+            }
+            let (status, error) = batch.finalStatus(jobID: id)
+            r.status = status
+            r.error = error
+            r.finishedAt = now
+            r.durationSeconds = r.startedAt.map { max(0, now.seconds - $0.seconds) }
+            log.info("job \(id): batch ended after \(job.stateWrites) state-file writes")
+            return r
+        }
+        guard let record = ended else { return }
+        complete(Completion(id: id, record: record, termination: .exited(0), teardown: nil, endedAt: now,
+                            resolved: requeue ? .requeue(record) : .done(record)))
+    }
+}

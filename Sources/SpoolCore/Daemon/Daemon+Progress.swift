@@ -1,0 +1,62 @@
+// A command job may report its own progress by writing `N/M` or
+// `{"done": N, "total": M, "message": "..."}` to the file named by SPOOL_PROGRESS. The running
+// writer reads it (only when its mtime moved) and folds it into the record's `progress`.
+import Foundation
+import SpoolJSON
+
+extension Daemon {
+    func readProgressFiles() {
+        let candidates = jobs.withLock { j in j.compactMap { $0.value.child != nil ? ($0.key, $0.value.progressSeen) : nil } }
+        for (id, seen) in candidates {
+            var st = stat()
+            guard fstatat(layout.fd(.running), JobFiles.progress(id), &st, 0) == 0 else { continue }
+            let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+            guard mtime != seen, let bytes = try? store.readSmallFile(JobFiles.progress(id), in: .running, limit: 4096),
+                  let reported = ReportedProgress(bytes)
+            else { continue }
+            jobs.withLock { j in
+                guard var job = j[id] else { return }
+                job.progressSeen = mtime
+                job.record.progress = reported.progress(startedAt: job.record.startedAt, now: Timestamp.now())
+                job.isDirty = true
+                j[id] = job
+            }
+        }
+    }
+}
+
+/// What a job wrote to its progress file.
+public struct ReportedProgress: Sendable, Equatable {
+    public var done: Double
+    public var total: Double
+    public var message: String?
+
+    /// Parses `N/M` or `{"done": N, "total": M, "message": "..."}`; nil for anything else.
+    public init?(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let slash = text.firstIndex(of: "/"), let d = Double(text[..<slash].trimmingCharacters(in: .whitespaces)),
+           let t = Double(text[text.index(after: slash)...].trimmingCharacters(in: .whitespaces)) {
+            done = d
+            total = t
+        } else if case .object(let o)? = try? JSONParser().parse(text), let d = o["done"]?.doubleValue, let t = o["total"]?.doubleValue {
+            done = d
+            total = t
+            message = o["message"]?.stringValue
+        } else {
+            return nil
+        }
+        guard done.isFinite, total.isFinite, done >= 0, total > 0 else { return nil }
+    }
+
+    /// As a record's progress: percent from done/total, ETA from the rate so far.
+    public func progress(startedAt: Timestamp?, now: Timestamp) -> Progress {
+        let fraction = min(1, done / total)
+        var eta: Double? = nil
+        if let s = startedAt, fraction > 0 {
+            let elapsed = max(0, now.seconds - s.seconds)
+            eta = elapsed / fraction - elapsed
+        }
+        return Progress(total: Int(total), succeeded: Int(min(done, total)), running: 1,
+                        percent: (fraction * 1000).rounded() / 10, etaSeconds: eta, message: message)
+    }
+}

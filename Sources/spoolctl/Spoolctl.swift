@@ -12,6 +12,9 @@ let mainUsage = """
       list [--json] [--state S] [--status S] [--limit N]   list jobs, newest first
       wait ID... [--timeout SECONDS]                block until the jobs end; exit 0 if all succeeded
       logs ID [--stderr] [--follow]                 print a job's output
+      cancel ID...                                  cancel pending or running jobs
+      pause [ID...] / resume [ID...]                stop/continue running jobs, or hold/release the spool
+      retry ID [--failed-only]                      run a finished job again under a new id
       validate FILE                                 check a job file, print every problem
 
     The spool is --spool DIR, else $SPOOL_DIR, else ./spool.
@@ -25,7 +28,8 @@ protocol Command: Sendable {
     static func run(_ args: inout Arguments, spool: String) throws -> Int32
 }
 
-let commands: [any Command.Type] = [Submit.self, Status.self, List.self, Wait.self, Logs.self, Validate.self]
+let commands: [any Command.Type] = [Submit.self, Status.self, List.self, Wait.self, Logs.self, Cancel.self, Pause.self, Resume.self,
+                                    Retry.self, Validate.self]
 
 @main
 struct Spoolctl {

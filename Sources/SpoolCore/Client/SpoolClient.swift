@@ -49,8 +49,14 @@ public final class SpoolClient: Sendable {
         return out
     }
 
-    /// Writes `bytes` to tmp/ and renames it to inbox/<name>.json; returns the inbox path.
-    public func drop(_ bytes: [UInt8], name: String) throws -> String {
+    /// Drops a control request into control/ (tmp/ then rename); returns its path.
+    public func dropControl(_ request: ControlRequest) throws -> String {
+        let name = "\(request.action.rawValue)-\(request.id.rawValue)-\(UInt32.random(in: 0...UInt32.max))"
+        return try drop(request.encoded(), name: name, folder: .control)
+    }
+
+    /// Writes `bytes` to tmp/ and renames it to <folder>/<name>.json; returns the path.
+    public func drop(_ bytes: [UInt8], name: String, folder: SpoolLayout.Folder = .inbox) throws -> String {
         let tmpName = "submit.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).json.part"
         let fd = openat(layout.fd(.tmp), tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("create", "\(layout.path(.tmp))/\(tmpName)") }
@@ -61,13 +67,13 @@ public final class SpoolClient: Sendable {
             throw SystemError("write", "\(layout.path(.tmp))/\(tmpName)", errno: failure)
         }
         let target = "\(name).json"
-        guard renameat(layout.fd(.tmp), tmpName, layout.fd(.inbox), target) == 0 else {
-            let e = SystemError("rename", "\(layout.path(.inbox))/\(target)")
+        guard renameat(layout.fd(.tmp), tmpName, layout.fd(folder), target) == 0 else {
+            let e = SystemError("rename", "\(layout.path(folder))/\(target)")
             unlinkat(layout.fd(.tmp), tmpName, 0)
             throw e
         }
-        fsync(layout.fd(.inbox))
-        return "\(layout.path(.inbox))/\(target)"
+        fsync(layout.fd(folder))
+        return "\(layout.path(folder))/\(target)"
     }
 
     /// Reads a file of the spool by its path relative to the root (as records name outputs).

@@ -151,15 +151,25 @@ extension Daemon {
         }
     }
 
+    /// Checks the timeout after `after` seconds; paused time does not count, so it may check again later.
+    private func armTimeout(_ child: ChildProcess, timeout: Double, after: Double) {
+        timerQueue.asyncAfter(deadline: .now() + max(0.001, after)) { [self] in
+            let active = child.activeSeconds
+            if child.isPaused {
+                armTimeout(child, timeout: timeout, after: max(0.1, timeout - active))
+            } else if active + 0.0005 < timeout {
+                armTimeout(child, timeout: timeout, after: timeout - active)
+            } else {
+                child.teardown(.timeout(seconds: timeout), grace: options.killGraceSeconds, timers: timerQueue)
+            }
+        }
+    }
+
     /// Arms the child's timeout and reaps it on its own thread; the slot is given back before `ended`.
     func watch(_ child: ChildProcess, timeout: Double?, ended: @escaping @Sendable (Termination) -> Void) {
         let tearingDown = lifecycle.withLock { $0.isTearingDown }
         if tearingDown { child.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
-        if let timeout {
-            timerQueue.asyncAfter(deadline: .now() + timeout) { [self] in
-                child.teardown(.timeout(seconds: timeout), grace: options.killGraceSeconds, timers: timerQueue)
-            }
-        }
+        if let timeout { armTimeout(child, timeout: timeout, after: timeout) }
         Thread.detachNewThread { [self] in
             let termination = child.waitForExit()
             FaultInjection.hit(.afterReap)

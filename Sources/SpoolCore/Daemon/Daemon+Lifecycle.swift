@@ -72,7 +72,10 @@ extension Daemon {
     func startTimers() {
         let rescan = DispatchSource.makeTimerSource(queue: intakeQueue)
         rescan.schedule(deadline: .now() + options.rescanSeconds, repeating: options.rescanSeconds, leeway: .seconds(1))
-        rescan.setEventHandler { @Sendable [self] in rescanInbox() }
+        rescan.setEventHandler { @Sendable [self] in
+            rescanInbox()
+            rescanControl()
+        }
         rescan.resume()
 
         let writer = DispatchSource.makeTimerSource(queue: finishQueue)
@@ -97,13 +100,13 @@ extension Daemon {
 
     /// Rewrites running/<id>.json for jobs that have run a while and have news (status, pid);
     /// short jobs never pay for it. Runs on the finish queue, so it never races a final record.
-    func writeRunningStates() {
+    func writeRunningStates(force: JobID? = nil) {
         let now = Timestamp.now()
         readProgressFiles()
         let (due, journals) = jobs.withLock { j -> ([JobRecord], [BatchJournal]) in
             var out: [JobRecord] = []
             for (id, job) in j where job.isDirty && (job.child != nil || job.batch != nil) {
-                guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 else { continue }
+                guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 || id == force else { continue }
                 j[id]?.isDirty = false
                 j[id]?.stateWrites += 1
                 out.append(job.record)

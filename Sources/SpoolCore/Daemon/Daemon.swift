@@ -35,6 +35,7 @@ public final class Daemon: Sendable {
     let exitSignal = DispatchSemaphore(value: 0)
     let sources = LockedBox<[any DispatchSourceProtocol]>([])
     let watcher = LockedBox<InboxWatcher?>(nil)
+    let controlWatcher = LockedBox<InboxWatcher?>(nil)
 
     struct Lifecycle {
         var isStopping = false
@@ -76,6 +77,7 @@ public final class Daemon: Sendable {
         installSignalHandlers()
         recover()
         startIntake()
+        startControl()
         let dispatcher = Thread { [self] in dispatchLoop() }
         dispatcher.name = "spoold.dispatcher"
         dispatcher.start()

@@ -13,11 +13,51 @@ public final class ChildProcess: Sendable {
     struct State {
         var teardown: TeardownReason?
         var isReaped = false
-        var killedAt: Timestamp?
+        var startedAt = ChildProcess.monotonic()
+        /// Set while the group is stopped (SIGSTOP); stopped time does not count against the timeout.
+        var pausedAt: Double?
+        var pausedTotal = 0.0
     }
 
     public init(pid: pid_t) {
         self.pid = pid
+    }
+
+    static func monotonic() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Seconds the process has run, not counting time it was paused.
+    public var activeSeconds: Double {
+        state.withLock { s in
+            let now = ChildProcess.monotonic()
+            return now - s.startedAt - s.pausedTotal - (s.pausedAt.map { now - $0 } ?? 0)
+        }
+    }
+
+    public var isPaused: Bool { state.withLock { $0.pausedAt != nil } }
+
+    /// SIGSTOP to the group; false if it is already paused, ended, or being stopped.
+    public func pause() -> Bool {
+        state.withLock { s in
+            guard !s.isReaped, s.teardown == nil, s.pausedAt == nil else { return false }
+            kill(-pid, SIGSTOP)
+            s.pausedAt = ChildProcess.monotonic()
+            return true
+        }
+    }
+
+    /// SIGCONT to the group; false if it was not paused.
+    public func resume() -> Bool {
+        state.withLock { s in
+            guard !s.isReaped, let at = s.pausedAt else { return false }
+            kill(-pid, SIGCONT)
+            s.pausedTotal += ChildProcess.monotonic() - at
+            s.pausedAt = nil
+            return true
+        }
     }
 
     public var teardownReason: TeardownReason? { state.withLock { $0.teardown } }
@@ -31,6 +71,7 @@ public final class ChildProcess: Sendable {
         }
         guard first else { return }
         signalGroup(SIGTERM)
+        signalGroup(SIGCONT)  // a paused job must be able to act on SIGTERM
         timers.asyncAfter(deadline: .now() + grace) { [self] in
             signalGroup(SIGKILL)
         }

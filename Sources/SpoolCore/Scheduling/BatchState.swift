@@ -13,6 +13,10 @@ public struct BatchState: Sendable {
     public private(set) var inFlight: Set<Int> = []
     /// Set by stop_on_error or a cancel: nothing new starts, the rest ends skipped.
     public private(set) var isStopped = false
+    /// Set while the job is paused: nothing new starts.
+    public var isPaused = false
+    /// Set by a cancel: the job ends `cancelled`.
+    public private(set) var isCancelled = false
     /// Every operation before this index is finished.
     private var cursor = 0
 
@@ -34,7 +38,7 @@ public struct BatchState: Sendable {
 
     /// Operations to queue now, in order; they count as in flight from here on.
     public mutating func takeReady(now: Timestamp) -> [Int] {
-        guard !isStopped else { return [] }
+        guard !isStopped, !isPaused else { return [] }
         while cursor < operations.count && operations[cursor].status.isFinished { cursor += 1 }
         var out: [Int] = []
         var i = cursor
@@ -122,6 +126,12 @@ public struct BatchState: Sendable {
         }
     }
 
+    /// A cancel: like stop, and the job ends `cancelled`.
+    public mutating func cancel() {
+        isCancelled = true
+        stop()
+    }
+
     /// Gives back operations that were queued but never started (the daemon is stopping).
     public mutating func unqueue(_ indices: [Int]) {
         for i in indices where operations[i].status == .pending { inFlight.remove(i) }
@@ -166,6 +176,10 @@ public struct BatchState: Sendable {
 
     /// The job's status once complete: succeeded (all), failed (none, or stop_on_error hit), partial.
     public func finalStatus(jobID: JobID) -> (JobStatus, SpoolError?) {
+        if isCancelled {
+            let done = operations.filter { $0.status == .succeeded }.count
+            return (.cancelled, SpoolError(.cancelled, "job \(jobID): cancelled with \(done) of \(operations.count) operations succeeded; the rest were stopped or skipped"))
+        }
         let failed = operations.filter { $0.status != .succeeded }
         if failed.isEmpty { return (.succeeded, nil) }
         let first = failed.first { $0.status == .failed } ?? failed[0]

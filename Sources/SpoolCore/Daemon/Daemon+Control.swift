@@ -1,0 +1,178 @@
+// Control requests (SPEC §5): JSON files in control/, taken like inbox files (after a rename,
+// or once a plain write has settled), applied, then removed. A request for an id the spool does
+// not hold yet is kept for a minute, since its job may still be on its way through the inbox;
+// then it is dropped with a log line. Nothing here can crash the daemon.
+import Foundation
+
+extension Daemon {
+    static let controlPatience = 60.0
+
+    func startControl() {
+        do {
+            let w = try InboxWatcher(path: layout.path(.control), queue: intakeQueue) { [self] event in
+                switch event {
+                case .overflow: rescanControl()
+                case .names(let names, _): takeControl(names)
+                }
+            }
+            controlWatcher.withLock { $0 = w }
+        } catch {
+            log.error("control: cannot watch control/: \(error); relying on rescans")
+        }
+        intakeQueue.async { [self] in rescanControl() }
+    }
+
+    func rescanControl() {
+        InboxReader.scan(layout.fd(.control), suffix: ".json", chunk: 256) { names in takeControl(names) }
+    }
+
+    /// Applies control files (on the intake queue).
+    func takeControl(_ names: [FileName]) {
+        let now = Timestamp.now()
+        for name in names where !name.isHidden && name.hasSuffix(".json") {
+            let file = "control/\(name)"
+            switch InboxReader.read(name, in: layout.fd(.control), limit: 64 * 1024) {
+            case .gone: continue
+            case .changing:
+                intakeQueue.asyncAfter(deadline: .now() + options.intake.settleSeconds) { [self] in takeControl([name]) }
+                continue
+            case .unreadable(let e):
+                log.warning("control: cannot read \(file): \(e)")
+                continue
+            case .notRegular(let kind, _):
+                log.error("control: \(file) is \(kind), not a request; removed")
+                removeControl(name)
+            case .file(let content):
+                if content.tooLarge {
+                    log.error("control: \(file) is larger than 64 KiB, not a request; removed")
+                    removeControl(name)
+                    continue
+                }
+                switch ControlRequest.parse(content.bytes, file: file) {
+                case .failure(let e):
+                    if e.code == .invalidJSON, now.seconds < content.modified + options.intake.settleSeconds {
+                        intakeQueue.asyncAfter(deadline: .now() + options.intake.settleSeconds) { [self] in takeControl([name]) }
+                        continue
+                    }
+                    log.error("control: \(e.message); request removed")
+                    removeControl(name)
+                case .success(let request):
+                    if apply(request, file: file) || now.seconds > content.modified + Self.controlPatience {
+                        removeControl(name)
+                    } else {
+                        intakeQueue.asyncAfter(deadline: .now() + 1) { [self] in takeControl([name]) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func removeControl(_ name: FileName) {
+        _ = name.withCString { unlinkat(layout.fd(.control), $0, 0) }
+    }
+
+    /// Applies one request; false when its job is unknown so far (the request is kept a while).
+    func apply(_ r: ControlRequest, file: String) -> Bool {
+        let id = r.id
+        switch r.action {
+        case .cancel: return cancel(id, file: file)
+        case .pause, .resume: return pauseOrResume(id, pause: r.action == .pause, file: file)
+        case .retry: return retry(r, file: file)
+        }
+    }
+
+    private func unknownOrFinished(_ id: JobID, _ what: String, file: String) -> Bool {
+        if let done = try? store.read(id, in: .done) {
+            log.notice("control: \(file): \(what) job \(id): it has already ended (\(done.status.rawValue)); nothing to do")
+            return true
+        }
+        if index.contains(id) { return false }  // in flight between folders: look again
+        log.notice("control: \(file): \(what) job \(id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
+        return false
+    }
+
+    private func cancel(_ id: JobID, file: String) -> Bool {
+        let removed = scheduler.update { $0.removeQueued(id) }
+        if removed {
+            guard var record = (try? store.read(id, in: .pending)) ?? nil else {
+                log.error("control: cancel \(id): its pending record is gone")
+                return true
+            }
+            let now = Timestamp.now()
+            record.status = .cancelled
+            record.finishedAt = now
+            record.waitReason = nil
+            record.runAfter = nil
+            record.error = SpoolError(.cancelled, "job \(id): cancelled before it started (\(file))")
+            record.progress = Progress(total: record.progress.total, skipped: record.progress.total, percent: 100, etaSeconds: 0)
+            if var ops = record.operations {
+                for i in ops.indices where !ops[i].status.isFinished { ops[i].status = .skipped }
+                record.operations = ops
+            }
+            var sync = DirectorySync()
+            do {
+                try store.write(record, to: .done, sync: &sync)
+                try store.commit(&sync)
+                store.retire(JobFiles.record(id), from: .pending)
+                log.info("job \(id): cancelled before it started")
+            } catch {
+                log.error("control: cancel \(id): \(error); the job stays pending")
+                scheduler.update { $0.jobQueued(QueuedJob(record), now: now) }
+            }
+            return true
+        }
+        let found: (children: [ChildProcess], isBatch: Bool)? = jobs.withLock { j in
+            guard let job = j[id] else { return nil }
+            return (job.children, job.batch != nil)
+        }
+        guard let found else { return unknownOrFinished(id, "cancel", file: file) }
+        log.info("job \(id): cancel requested (\(file)); stopping its process group")
+        if found.isBatch {
+            let taken = scheduler.update { s -> [Int] in
+                let ops = s.queuedOperations(of: id)
+                for i in ops { _ = s.removeQueued(.operation(id, i)) }
+                return ops
+            }
+            jobs.withLock { j in
+                j[id]?.batch?.unqueue(taken)
+                j[id]?.batch?.cancel()
+            }
+        }
+        for c in found.children { c.teardown(.cancel, grace: options.killGraceSeconds, timers: timerQueue) }
+        if found.isBatch { pumpBatch(id) }
+        return true
+    }
+
+    private func pauseOrResume(_ id: JobID, pause: Bool, file: String) -> Bool {
+        let verb = pause ? "pause" : "resume"
+        let found: ([ChildProcess], Bool)? = jobs.withLock { j in
+            guard var job = j[id] else { return nil }
+            job.batch?.isPaused = pause
+            job.record.status = pause ? .paused : .running
+            job.isDirty = true
+            j[id] = job
+            return (job.children, job.batch != nil)
+        }
+        guard let (children, isBatch) = found else {
+            if scheduler.withLock({ $0.holds(id) }) {
+                log.notice("control: \(file): \(verb) job \(id): it is pending, not running; nothing to do")
+                return true
+            }
+            return unknownOrFinished(id, verb, file: file)
+        }
+        if isBatch && pause {
+            let taken = scheduler.update { s -> [Int] in
+                let ops = s.queuedOperations(of: id)
+                for i in ops { _ = s.removeQueued(.operation(id, i)) }
+                return ops
+            }
+            jobs.withLock { $0[id]?.batch?.unqueue(taken) }
+        }
+        for c in children { _ = pause ? c.pause() : c.resume() }
+        log.info("job \(id): \(pause ? "paused (SIGSTOP to its process group)" : "resumed (SIGCONT)")")
+        if isBatch && !pause { pumpBatch(id) }
+        // The state file shows `paused` at once, not at the next coalesced write.
+        finishQueue.async { [self] in writeRunningStates(force: id) }
+        return true
+    }
+}

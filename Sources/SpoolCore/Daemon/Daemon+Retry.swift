@@ -1,0 +1,65 @@
+// `retry` (SPEC §5): a finished job is submitted again under a new id, whole or, with
+// failed_only, just the failed and skipped operations of a batch. The new record names the job
+// it retries in `retry_of`. The new job goes straight to pending/ as any accepted job would.
+import Foundation
+
+extension Daemon {
+    func retry(_ r: ControlRequest, file: String) -> Bool {
+        let old: JobRecord
+        switch (try? store.read(r.id, in: .done)) ?? nil {
+        case .some(let record): old = record
+        case .none:
+            if index.contains(r.id) {
+                log.notice("control: \(file): retry \(r.id): the job has not ended yet; only finished jobs can be retried")
+                return true
+            }
+            return unknownJob(r.id, "retry", file: file)
+        }
+        guard var spec = old.spec else {
+            log.error("control: \(file): retry \(r.id): the job was rejected (\(old.error?.code.rawValue ?? "")); fix its file and submit it again")
+            return true
+        }
+        var indexMap: [Int] = []
+        if r.failedOnly {
+            guard let ops = old.operations, let specs = spec.operations else {
+                log.error("control: \(file): retry \(r.id) --failed-only: the job is not a batch; use retry without --failed-only")
+                return true
+            }
+            indexMap = ops.indices.filter { ops[$0].status != .succeeded }
+            guard !indexMap.isEmpty else {
+                log.notice("control: \(file): retry \(r.id) --failed-only: every operation succeeded; nothing to retry")
+                return true
+            }
+            spec.operations = indexMap.map { specs[$0] }
+        }
+        let newID = r.newID ?? idGenerator.next(stem: String(r.id.rawValue.prefix(80)))
+        guard index.insert(newID) else {
+            log.error("control: \(file): retry \(r.id): the new id \(newID) is already held by the spool")
+            return true
+        }
+        spec.id = newID
+        let now = Timestamp.now()
+        var record = JobRecord(id: newID, name: old.name, status: .pending, spec: spec, source: "retry of \(r.id) (\(file))",
+                               submittedAt: now, sequence: sequence.next())
+        record.retryOf = r.id
+        record.progress = Progress(total: spec.operations?.count ?? 1)
+        var sync = DirectorySync()
+        do {
+            try store.write(record, to: .pending, sync: &sync)
+            try store.commit(&sync)
+        } catch {
+            index.remove(newID)
+            log.error("control: \(file): retry \(r.id): cannot write the new job: \(error); keeping the request")
+            return false
+        }
+        scheduler.update { $0.jobQueued(QueuedJob(record), now: now) }
+        let what = r.failedOnly ? "\(indexMap.count) failed or skipped operations of" : "all of"
+        log.info("job \(newID): retries \(what) job \(r.id)")
+        return true
+    }
+
+    func unknownJob(_ id: JobID, _ what: String, file: String) -> Bool {
+        log.notice("control: \(file): \(what) job \(id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
+        return false
+    }
+}

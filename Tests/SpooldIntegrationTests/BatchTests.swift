@@ -1,0 +1,196 @@
+// Batches against the real daemon: max_parallel measured from the operations' own timestamps,
+// partial and stop_on_error outcomes, built-ins, per-operation outputs, the progress file, a
+// SIGKILL in the middle of a batch after which no finished operation runs again, retry of the
+// failed part, and HTTP operations against a local server.
+import Foundation
+import Testing
+
+@Suite("batches", .serialized)
+struct BatchTests {
+    func ops(_ r: [String: Any]) -> [[String: Any]] { r["operations"] as? [[String: Any]] ?? [] }
+
+    @Test("a batch never runs more than max_parallel operations at once; outcomes are per operation")
+    func parallelismAndOutcomes() throws {
+        let spool = try TempSpool()
+        let log = spool.path("intervals")
+        var items: [String] = []
+        for i in 0..<8 {
+            items.append(#"{"name": "op\#(i)", "shell": "s=$(date +%s.%N); sleep 0.15; e=$(date +%s.%N); echo \"$s $e\" >> \#(log); echo out\#(i)"}"#)
+        }
+        try spool.drop("b.json", #"{"id": "b", "max_parallel": 3, "operations": [\#(items.joined(separator: ","))]}"#)
+        drain(spool, workers: 8)
+        let r = try #require(spool.record("b"))
+        #expect(r.status == "succeeded")
+        let intervals = (spool.read("intervals") ?? "").split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }
+        #expect(intervals.count == 8)
+        let maxOverlap = intervals.map { a in intervals.filter { $0[0] <= a[0] && a[0] < $0[1] }.count }.max() ?? 0
+        #expect(maxOverlap <= 3, "\(maxOverlap) operations overlapped")
+        #expect(maxOverlap >= 2)
+        let o = ops(r)
+        #expect(o.count == 8)
+        #expect(o.allSatisfy { $0["status"] as? String == "succeeded" && $0["attempts"] as? Int == 1 })
+        let out3 = try #require(o[3]["stdout"] as? String)
+        #expect(spool.read(out3) == "out3\n")
+        #expect(o[3]["name"] as? String == "op3")
+        for key in ["index", "name", "status", "exit_code", "error", "started_at", "finished_at", "duration_seconds", "attempts", "stdout", "stderr"] {
+            #expect(o[0].keys.contains(key), "operation record lacks \(key)")
+        }
+        let progress = try #require(r["progress"] as? [String: Any])
+        #expect(progress["total"] as? Int == 8 && progress["succeeded"] as? Int == 8 && progress["percent"] as? Double == 100)
+    }
+
+    @Test("some failures make the batch partial; all failing makes it failed; stop_on_error skips the rest")
+    func partialFailedStop() throws {
+        let spool = try TempSpool()
+        try spool.drop("p.json", #"{"id": "p", "operations": [{"shell": "true"}, {"shell": "exit 4"}, {"shell": "true"}]}"#)
+        try spool.drop("f.json", #"{"id": "f", "operations": [{"shell": "exit 1"}, {"command": ["false"]}]}"#)
+        try spool.drop("s.json", #"{"id": "s", "stop_on_error": true, "operations": [{"shell": "true"}, {"shell": "exit 2"}, {"shell": "true"}, {"shell": "true"}]}"#)
+        drain(spool)
+        let p = try #require(spool.record("p"))
+        #expect(p.status == "partial")
+        #expect(p.errorCode == "operation_failed")
+        #expect(p.errorMessage?.contains("1 of 3 operations") == true)
+        #expect(ops(p)[1]["exit_code"] as? Int == 4)
+        #expect(spool.record("f")?.status == "failed")
+        let s = try #require(spool.record("s"))
+        #expect(s.status == "failed")
+        #expect(ops(s).map { $0["status"] as? String } == ["succeeded", "failed", "skipped", "skipped"])
+    }
+
+    @Test("built-in operations return results; bad params fail only that operation with a message naming the param")
+    func builtins() throws {
+        let spool = try TempSpool()
+        try spool.drop("a.json", #"""
+            {"id": "a", "max_parallel": 4, "operations": [
+              {"type": "descriptive_stats", "params": {"data": [2, 4, 4, 4, 5, 5, 7, 9]}},
+              {"type": "correlation", "params": {"x": [1, 2, 3, 4], "y": [2, 4, 6, 8.5]}},
+              {"type": "forecast", "params": {"data": [1, 2, 3, 4], "horizon": 2, "method": "linear"}},
+              {"type": "descriptive_stats", "params": {"data": []}}]}
+            """#)
+        drain(spool)
+        let r = try #require(spool.record("a"))
+        #expect(r.status == "partial")
+        let o = ops(r)
+        let stats = try #require(o[0]["result"] as? [String: Any])
+        #expect(stats["mean"] as? Double == 5)
+        #expect(abs((stats["std"] as? Double ?? 0) - 2.138089935299395) < 1e-9)
+        let forecast = try #require((o[2]["result"] as? [String: Any])?["forecast"] as? [Double])
+        #expect(forecast.count == 2 && abs(forecast[0] - 5) < 1e-9 && abs(forecast[1] - 6) < 1e-9)
+        #expect(o[3]["status"] as? String == "failed")
+        #expect(((o[3]["error"] as? [String: Any])?["message"] as? String)?.contains("param \"data\"") == true)
+    }
+
+    @Test("a SIGKILL in the middle of a 200-operation batch: after restart no finished operation runs again")
+    func crashMidBatch() throws {
+        let spool = try TempSpool()
+        let log = spool.path("ran")
+        let items = (0..<200).map { #"{"shell": "echo \#($0) >> \#(log); sleep 0.01"}"# }
+        try spool.drop("big.json", #"{"id": "big", "max_parallel": 2, "operations": [\#(items.joined(separator: ","))]}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 30, "some operations ran") { (spool.read("ran") ?? "").split(separator: "\n").count >= 40 }
+        d.crash()
+        let before = (spool.read("ran") ?? "").split(separator: "\n").count
+        drain(spool)
+        let r = try #require(spool.record("big"))
+        #expect(r.status == "succeeded")
+        let lines = (spool.read("ran") ?? "").split(separator: "\n").map(String.init)
+        var counts: [String: Int] = [:]
+        for l in lines { counts[l, default: 0] += 1 }
+        #expect(counts.count == 200)
+        // Only the operations running at the moment of the kill (at most max_parallel) may run twice.
+        let twice = counts.filter { $0.value > 1 }
+        #expect(twice.count <= 2, "ran again: \(twice.keys.sorted())")
+        #expect(lines.count <= 202)
+        #expect(before >= 40)
+        #expect(spool.names("running").isEmpty)
+    }
+
+    @Test("a command job's SPOOL_PROGRESS reports show in its running state file")
+    func progressFile() throws {
+        let spool = try TempSpool()
+        try spool.drop("p.json", #"{"id": "prog", "shell": "echo 3/10 > $SPOOL_PROGRESS; sleep 3"}"#)
+        let d = DaemonProcess(spool: spool)
+        d.waitReady()
+        poll(timeout: 10, "progress 30% in running/prog.json") {
+            ((spool.record("prog", in: "running")?["progress"] as? [String: Any])?["percent"] as? Double) == 30
+        }
+        let p = try #require(spool.record("prog", in: "running")?["progress"] as? [String: Any])
+        #expect(p["total"] as? Int == 10)
+        #expect(spool.record("prog", in: "running")?.status == "running")
+    }
+
+    @Test("retry --failed-only submits just the failed and skipped operations under a new id naming the old one")
+    func retryFailedOnly() throws {
+        let spool = try TempSpool()
+        try spool.drop("r.json", #"{"id": "r", "stop_on_error": true, "operations": [{"name": "a", "shell": "true"}, {"name": "b", "shell": "exit 3"}, {"name": "c", "shell": "true"}]}"#)
+        drain(spool)
+        #expect(spool.record("r")?.status == "failed")
+        let out = runCommand(Binaries.spoolctl, ["--spool", spool.root, "retry", "r", "--failed-only"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let newID = try #require(out.stdout.split(whereSeparator: \.isWhitespace).last.map(String.init))
+        drain(spool)
+        let again = try #require(spool.record(newID))
+        #expect(again["retry_of"] as? String == "r")
+        let names = ops(again).map { $0["name"] as? String }
+        #expect(names == ["b", "c"])
+        // stop_on_error came along: b fails again, so c is skipped again.
+        #expect(again.status == "failed")
+        #expect(ops(again).map { $0["status"] as? String } == ["failed", "skipped"])
+        let whole = runCommand(Binaries.spoolctl, ["--spool", spool.root, "retry", "r"])
+        let wholeID = try #require(whole.stdout.split(whereSeparator: \.isWhitespace).last.map(String.init))
+        drain(spool)
+        #expect(ops(try #require(spool.record(wholeID))).count == 3)
+    }
+
+    @Test("http operations report status, headers and body; a non-2xx status fails the operation")
+    func http() throws {
+        let spool = try TempSpool()
+        let server = try LocalHTTPServer()
+        try spool.drop("h.json", #"""
+            {"id": "h", "max_parallel": 2, "operations": [
+              {"name": "ok", "type": "http", "params": {"method": "GET", "url": "\#(server.url)/json"}},
+              {"name": "missing", "type": "http", "params": {"method": "GET", "url": "\#(server.url)/status/404"}}]}
+            """#)
+        drain(spool)
+        let r = try #require(spool.record("h"))
+        #expect(r.status == "partial")
+        let o = ops(r)
+        let result = try #require(o[0]["result"] as? [String: Any])
+        #expect(result["status"] as? Int == 200)
+        #expect(result["body"] as? [String: Any] != nil)
+        #expect(o[1]["status"] as? String == "failed")
+        #expect(((o[1]["error"] as? [String: Any])?["message"] as? String)?.contains("404") == true)
+    }
+}
+
+/// The builtins' test server (Tests/SpoolBuiltinsTests/Fixtures/http_server.py) on a free port.
+/// It prints its port and serves until its stdin closes, which happens when this object goes.
+final class LocalHTTPServer: @unchecked Sendable {
+    let process = Process()
+    let stdin = Pipe()
+    let url: String
+
+    init() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SpoolBuiltinsTests/Fixtures/http_server.py").path
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("port-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: portFile.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script]
+        process.standardInput = stdin
+        process.standardOutput = try FileHandle(forWritingTo: portFile)
+        try process.run()
+        var port = ""
+        poll(timeout: 15, "http server port") {
+            port = ((try? String(contentsOf: portFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            return !port.isEmpty
+        }
+        url = "http://127.0.0.1:\(port)"
+    }
+
+    deinit {
+        try? stdin.fileHandleForWriting.close()
+        process.terminate()
+        process.waitUntilExit()
+    }
+}

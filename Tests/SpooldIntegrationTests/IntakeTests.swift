@@ -35,7 +35,7 @@ struct IntakeTests {
         ("empty.json", "", "invalid_json", "empty file"),
         ("array.json", #"["true"]"#, "invalid_job", "must be a JSON object"),
         ("unknown.json", #"{"command": ["true"], "timeout": 5}"#, "invalid_job", "unknown field \"timeout\""),
-        ("nocommand.json", #"{"name": "x"}"#, "invalid_job", "\"command\" or \"shell\" is required"),
+        ("nocommand.json", #"{"name": "x"}"#, "invalid_job", "one of the fields \"command\", \"shell\" or \"operations\" is required"),
         ("both.json", #"{"command": ["true"], "shell": "true"}"#, "invalid_job", "exclusive"),
         ("emptycmd.json", #"{"command": []}"#, "invalid_job", "field \"command\" must be a non-empty array"),
         ("cmdtype.json", #"{"command": "true"}"#, "invalid_job", "field \"command\" must be a non-empty array of strings, got \"true\""),

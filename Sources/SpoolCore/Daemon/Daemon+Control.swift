@@ -19,7 +19,6 @@ extension Daemon {
         } catch {
             log.error("control: cannot watch control/: \(error); relying on rescans")
         }
-        intakeQueue.async { [self] in rescanControl() }
     }
 
     func rescanControl() {
@@ -57,9 +56,18 @@ extension Daemon {
                     log.error("control: \(e.message); request removed")
                     removeControl(name)
                 case .success(let request):
-                    if apply(request, file: file) || now.seconds > content.modified + Self.controlPatience {
+                    if apply(request, file: file) {
                         removeControl(name)
+                        deferredControls.withLock { _ = $0.remove(name) }
+                    } else if now.seconds > content.modified + Self.controlPatience {
+                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job appeared within \(Int(Self.controlPatience)) s; request dropped")
+                        removeControl(name)
+                        deferredControls.withLock { _ = $0.remove(name) }
                     } else {
+                        let first = deferredControls.withLock { $0.insert(name).inserted }
+                        if first {
+                            log.notice("control: \(file): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
+                        }
                         intakeQueue.asyncAfter(deadline: .now() + 1) { [self] in takeControl([name]) }
                     }
                 }
@@ -86,9 +94,7 @@ extension Daemon {
             log.notice("control: \(file): \(what) job \(id): it has already ended (\(done.status.rawValue)); nothing to do")
             return true
         }
-        if index.contains(id) { return false }  // in flight between folders: look again
-        log.notice("control: \(file): \(what) job \(id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
-        return false
+        return false  // unknown so far, or in flight between folders: look again
     }
 
     private func cancel(_ id: JobID, file: String) -> Bool {

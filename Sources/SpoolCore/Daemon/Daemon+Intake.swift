@@ -21,7 +21,6 @@ extension Daemon {
         } catch {
             log.error("intake: cannot watch the inbox: \(error); relying on rescans every \(options.rescanSeconds) s")
         }
-        intakeQueue.async { [self] in rescanInbox() }
     }
 
     private func isRegularInboxFile(_ name: FileName) -> Bool {
@@ -62,6 +61,8 @@ extension Daemon {
             scheduler.update { s in
                 for r in result.accepted { s.jobQueued(QueuedJob(r), now: now) }
             }
+            let waiting = deferredControls.withLock { Array($0) }
+            if !waiting.isEmpty { takeControl(waiting) }
         }
         if let at = result.recheckAt {
             let delay = max(0.05, at.seconds - Timestamp.now().seconds + 0.01)

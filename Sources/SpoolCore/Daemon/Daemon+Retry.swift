@@ -59,7 +59,6 @@ extension Daemon {
     }
 
     func unknownJob(_ id: JobID, _ what: String, file: String) -> Bool {
-        log.notice("control: \(file): \(what) job \(id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
-        return false
+        false  // takeControl keeps the request a while and says so
     }
 }

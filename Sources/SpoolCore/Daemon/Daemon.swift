@@ -36,6 +36,8 @@ public final class Daemon: Sendable {
     let sources = LockedBox<[any DispatchSourceProtocol]>([])
     let watcher = LockedBox<InboxWatcher?>(nil)
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
+    /// Control files whose job was not known yet; looked at again when jobs are accepted.
+    let deferredControls = LockedBox(Set<FileName>())
 
     struct Lifecycle {
         var isStopping = false
@@ -78,6 +80,12 @@ public final class Daemon: Sendable {
         recover()
         startIntake()
         startControl()
+        // What waited while the daemon was down is taken before any job starts, so that a cancel
+        // dropped during the downtime wins over its job.
+        intakeQueue.sync {
+            rescanInbox()
+            rescanControl()
+        }
         let dispatcher = Thread { [self] in dispatchLoop() }
         dispatcher.name = "spoold.dispatcher"
         dispatcher.start()

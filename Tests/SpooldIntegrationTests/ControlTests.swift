@@ -1,0 +1,96 @@
+// Steering a spool through control files and spoolctl: cancel pending and running jobs (the
+// whole process group dies), pause and resume (output stops, timeouts do not count paused time),
+// and requests dropped while the daemon is down.
+import Foundation
+import Testing
+
+@Suite("control", .serialized)
+struct ControlTests {
+    func ctl(_ spool: TempSpool, _ args: [String]) -> CommandResult {
+        runCommand(Binaries.spoolctl, ["--spool", spool.root] + args)
+    }
+
+    @Test("cancel of a pending job ends it cancelled without running")
+    func cancelPending() throws {
+        let spool = try TempSpool()
+        try spool.write("paused", "")
+        let marker = spool.path("ran")
+        try spool.drop("c.json", #"{"id": "c", "shell": "touch \#(marker)"}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 10, "accepted") { spool.record("c", in: "pending") != nil }
+        #expect(ctl(spool, ["cancel", "c"]).status == 0)
+        poll(timeout: 10, "cancelled") { spool.record("c")?.status == "cancelled" }
+        #expect(spool.record("c")?.errorCode == "cancelled")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(spool.names("control").isEmpty)
+        _ = d
+    }
+
+    @Test("cancel of a running job kills its process group, background child included")
+    func cancelRunning() throws {
+        let spool = try TempSpool()
+        let pidFile = spool.path("child.pid")
+        try spool.drop("r.json", #"{"id": "r", "shell": "sleep 60 & echo $! > \#(pidFile); wait"}"#)
+        let d = DaemonProcess(spool: spool, extra: ["--kill-grace", "1"])
+        poll(timeout: 10, "started") { spool.read("child.pid")?.isEmpty == false }
+        let child = try #require(Int32((spool.read("child.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(ctl(spool, ["cancel", "r"]).status == 0)
+        poll(timeout: 10, "cancelled") { spool.record("r")?.status == "cancelled" }
+        #expect(poll(timeout: 5, "background child gone") { kill(child, 0) != 0 })
+        _ = d
+    }
+
+    @Test("pause stops a job's output and does not count against its timeout; resume lets it finish")
+    func pauseResume() throws {
+        let spool = try TempSpool()
+        try spool.drop("p.json", #"{"id": "p", "timeout_seconds": 3, "shell": "for i in $(seq 1 20); do echo $i; sleep 0.1; done"}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 10, "output started") { (spool.read("running/p.stdout") ?? "").count > 2 }
+        #expect(ctl(spool, ["pause", "p"]).status == 0)
+        poll(timeout: 10, "paused in state file") { spool.record("p", in: "running")?.status == "paused" }
+        let frozen = spool.read("running/p.stdout") ?? ""
+        usleep(2_500_000)  // longer than the time left before the timeout, had it counted
+        #expect(spool.read("running/p.stdout") == frozen, "output grew while paused")
+        #expect(ctl(spool, ["resume", "p"]).status == 0)
+        poll(timeout: 20, "finished") { spool.record("p") != nil }
+        let r = try #require(spool.record("p"))
+        #expect(r.status == "succeeded", "\(r.errorMessage ?? "")")
+        #expect(spool.read(r["stdout"] as! String)?.split(separator: "\n").count == 20)
+        _ = d
+    }
+
+    @Test("a cancel dropped while the daemon is down is applied at start")
+    func controlWhileDown() throws {
+        let spool = try TempSpool()
+        let marker = spool.path("ran")
+        try spool.drop("x.json", #"{"id": "x", "shell": "touch \#(marker)"}"#)
+        #expect(ctl(spool, ["cancel", "x"]).status == 0)
+        #expect(spool.names("control").count == 1)
+        drain(spool)
+        // The job may be accepted before or after the request is read; either way it must not run.
+        #expect(spool.record("x")?.status == "cancelled")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test("a bad control file or one for an unknown id is answered in the log and nothing breaks")
+    func badControl() throws {
+        let spool = try TempSpool()
+        try spool.write("control/bad.json", #"{"action": "explode", "id": "x"}"#)
+        try spool.write("control/junk.json", "not json")
+        let d = DaemonProcess(spool: spool, extra: ["--settle", "0"])
+        poll(timeout: 10, "bad requests removed") { spool.names("control").isEmpty }
+        #expect(d.log.contains("field \"action\" must be one of cancel, pause, resume, retry"))
+        #expect(d.log.contains("control/junk.json: not valid JSON"))
+        try spool.drop("ok.json", #"{"id": "ok", "command": ["true"]}"#)
+        poll(timeout: 10, "daemon still works") { spool.record("ok")?.status == "succeeded" }
+    }
+
+    @Test("spoolctl pause and resume without an id hold and release the whole spool")
+    func spoolPause() throws {
+        let spool = try TempSpool()
+        #expect(ctl(spool, ["pause"]).status == 0)
+        #expect(spool.exists("paused"))
+        #expect(ctl(spool, ["resume"]).status == 0)
+        #expect(!spool.exists("paused"))
+    }
+}

@@ -98,7 +98,7 @@ extension Daemon {
     }
 
     private func cancel(_ id: JobID, file: String) -> Bool {
-        let removed = scheduler.update { $0.removeQueued(id) }
+        let removed = scheduler.update { $0.removeQueued(id) } || dependencies.withLock { $0.remove(id) }
         if removed {
             guard var record = (try? store.read(id, in: .pending)) ?? nil else {
                 log.error("control: cancel \(id): its pending record is gone")
@@ -121,6 +121,7 @@ extension Daemon {
                 try store.commit(&sync)
                 store.retire(JobFiles.record(id), from: .pending)
                 log.info("job \(id): cancelled before it started")
+                jobFinished(id, status: .cancelled)
             } catch {
                 log.error("control: cancel \(id): \(error); the job stays pending")
                 scheduler.update { $0.jobQueued(QueuedJob(record), now: now) }

@@ -32,6 +32,7 @@ extension Daemon {
             do {
                 switch next {
                 case .done(var record):
+                    try stageFollowUp(of: record, sync: &sync)
                     try moveOutputs(&record, sync: &sync)
                     store.remove(JobFiles.progress(c.id), from: .running)
                     try store.write(record, to: .done, sync: &sync)
@@ -55,6 +56,7 @@ extension Daemon {
             log.error("finisher: \(error)")
         }
         FaultInjection.hit(.afterFinalRecord)
+        for w in written { if case .done(let r) = w.next { releaseFollowUp(of: r) } }
         let now = Timestamp.now()
         let journals = jobs.withLock { j -> [BatchJournal] in
             defer { for w in written { j[w.id] = nil } }
@@ -71,7 +73,10 @@ extension Daemon {
                 if case .requeue(let r) = w.next { s.jobQueued(QueuedJob(r), now: now) }
             }
         }
-        for w in written { logEnd(w.next) }
+        for w in written {
+            logEnd(w.next)
+            if case .done(let r) = w.next { jobFinished(r.id, status: r.status) }
+        }
         if !failed.isEmpty {
             let retry = failed
             finishQueue.asyncAfter(deadline: .now() + 1) { [self] in

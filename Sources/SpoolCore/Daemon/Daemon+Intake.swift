@@ -56,11 +56,9 @@ extension Daemon {
     }
 
     private func handle(_ result: IntakeResult) {
+        for r in result.rejected { jobFinished(r.id, status: .rejected) }
         if !result.accepted.isEmpty {
-            let now = Timestamp.now()
-            scheduler.update { s in
-                for r in result.accepted { s.jobQueued(QueuedJob(r), now: now) }
-            }
+            enqueue(result.accepted, now: Timestamp.now())
             let waiting = deferredControls.withLock { Array($0) }
             if !waiting.isEmpty { takeControl(waiting) }
         }
@@ -94,7 +92,9 @@ extension Daemon {
 
     /// True when nothing is left to do: for --drain.
     func isSpoolIdle() -> Bool {
-        guard scheduler.withLock({ $0.isIdle }), completions.withLock({ $0.isEmpty }), intake.unsettledCount == 0 else {
+        guard scheduler.withLock({ $0.isIdle }), dependencies.withLock({ $0.isEmpty }), completions.withLock({ $0.isEmpty }),
+              intake.unsettledCount == 0
+        else {
             return false
         }
         var any = false

@@ -12,6 +12,7 @@ extension Daemon {
         removeStaleTemporaries()
         _ = intake.recoverClaims(now: now)  // their records are in pending/ or done/ now, loaded below
         recoverRunning(now: now)
+        releaseStagedFollowUps()
         loadPending(now: now)
     }
 
@@ -137,7 +138,7 @@ extension Daemon {
     }
 
     private func loadPending(now: Timestamp) {
-        var jobs: [QueuedJob] = []
+        var jobs: [JobRecord] = []
         InboxReader.scan(layout.fd(.pending), suffix: ".json", chunk: 4096) { names in
             for name in names {
                 guard let s = name.string, let id = JobID(String(s.dropLast(5))) else { continue }
@@ -149,14 +150,12 @@ extension Daemon {
                 do {
                     guard let r = try store.read(id, in: .pending) else { continue }
                     sequence.observe(r.sequence)
-                    jobs.append(QueuedJob(r))
+                    jobs.append(r)
                 } catch {
                     log.error("job \(id): pending/\(s) is unreadable (\(error)); leaving it for an operator")
                 }
             }
         }
-        scheduler.update { s in
-            for j in jobs { s.jobQueued(j, now: now) }
-        }
+        enqueue(jobs, now: now)
     }
 }

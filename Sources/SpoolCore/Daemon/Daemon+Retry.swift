@@ -52,7 +52,7 @@ extension Daemon {
             log.error("control: \(file): retry \(r.id): cannot write the new job: \(error); keeping the request")
             return false
         }
-        scheduler.update { $0.jobQueued(QueuedJob(record), now: now) }
+        enqueue([record], now: now)
         let what = r.failedOnly ? "\(indexMap.count) failed or skipped operations of" : "all of"
         log.info("job \(newID): retries \(what) job \(r.id)")
         return true

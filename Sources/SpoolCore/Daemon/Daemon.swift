@@ -23,6 +23,7 @@ public final class Daemon: Sendable {
     let environment: [String: String]
 
     let scheduler = LockedBox(SchedulerState())
+    let dependencies = LockedBox(DependencyGraph())
     let jobs = LockedBox([JobID: ActiveJob]())
     let completions = LockedBox([Completion]())
     let lifecycle = LockedBox(Lifecycle())

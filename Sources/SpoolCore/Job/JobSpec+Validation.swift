@@ -5,7 +5,7 @@ import SpoolJSON
 import SpoolBuiltins
 
 /// The fields that later features will bring; until then a file using them is rejected clearly.
-private let notYetSupported: Set<String> = ["after", "on_complete"]
+private let notYetSupported: Set<String> = []
 
 extension JobSpec {
     /// Limits applied while validating.
@@ -51,6 +51,8 @@ private struct Validator {
     let file: String
     let limits: JobSpec.Limits
     var problems: [SpoolError] = []
+    /// How many on_complete levels deep this validator is.
+    var depth = 0
 
     init(file: String, limits: JobSpec.Limits) {
         self.file = file
@@ -102,6 +104,35 @@ private struct Validator {
         }
         for key in ["max_parallel", "stop_on_error"] where obj[key] != nil && obj["operations"] == nil {
             problems.append(SpoolError(.invalidJob, "\(file): field \"\(key)\" is only for batches (jobs with \"operations\")"))
+        }
+        spec.after = obj["after"].flatMap { v -> [JobID]? in
+            guard case .array(let items) = v, !items.isEmpty, items.count <= 1000 else {
+                problem("after", "a non-empty array of at most 1000 job ids", v)
+                return nil
+            }
+            var ids: [JobID] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item, let id = JobID(s) else {
+                    problem("after[\(i)]", "a job id", item)
+                    return nil
+                }
+                if !ids.contains(id) { ids.append(id) }
+            }
+            if let own = obj["id"]?.stringValue, ids.contains(where: { $0.rawValue == own }) {
+                problems.append(SpoolError(.invalidJob, "\(file): field \"after\" names the job itself (\"\(own)\"): a job cannot wait for itself"))
+                return nil
+            }
+            return ids
+        }
+        if let follow = obj["on_complete"] {
+            if depth >= 8 {
+                problems.append(SpoolError(.invalidJob, "\(file): field \"on_complete\" is nested more than 8 levels deep"))
+            } else {
+                var inner = Validator(file: "\(file) field \"on_complete\"", limits: limits)
+                inner.depth = depth + 1
+                _ = inner.run(follow)
+                if inner.problems.isEmpty { spec.onComplete = follow } else { problems += inner.problems }
+            }
         }
         spec.maxParallel = obj["max_parallel"].flatMap { integer("max_parallel", $0, range: 1...10_000, rule: "an integer from 1 to 10000") }
         spec.stopOnError = obj["stop_on_error"].flatMap { v in

@@ -1,3 +1,5 @@
+import SpoolJSON
+
 // The accepted job: the fields of SPEC §3 after validation, written back into every state file
 // as `spec`. Optional fields that were absent stay absent; defaults are applied by readers.
 
@@ -32,6 +34,10 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var operations: [OperationSpec]?
     public var maxParallel: Int?
     public var stopOnError: Bool?
+    /// Jobs that must succeed before this one starts.
+    public var after: [JobID]?
+    /// A follow-up job object, dropped into the inbox when this job ends.
+    public var onComplete: JSONValue?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, name, command, shell, cwd, env
@@ -44,6 +50,8 @@ public struct JobSpec: Sendable, Equatable, Codable {
         case labels, operations
         case maxParallel = "max_parallel"
         case stopOnError = "stop_on_error"
+        case after
+        case onComplete = "on_complete"
     }
 
     public init(action: JobAction) {

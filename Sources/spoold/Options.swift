@@ -16,6 +16,7 @@ let usage = """
       --kill-grace SECONDS      SIGTERM to SIGKILL delay when a job is stopped (default: 5)
       --shutdown-grace SECONDS  how long running jobs may finish after SIGTERM (default: 10)
       --rescan SECONDS          safety-net inbox rescan interval (default: 10)
+      --queue-limit QUEUE=N     at most N jobs of QUEUE at once (repeatable; also in config.json)
       --log-level LEVEL         trace, debug, info, notice, warning, error (default: info)
       --no-fsync                skip fsync (only to measure its cost; a crash may lose records)
       -h, --help                show this help
@@ -61,6 +62,13 @@ func parseOptions(_ args: [String]) throws(UsageError) -> DaemonOptions? {
             guard let l = Log.Level(name: v) else { throw UsageError(message: "--log-level must be one of trace, debug, info, notice, warning, error; got \"\(v)\"") }
             o.logLevel = l
         case "--no-fsync": o.durable = false
+        case "--queue-limit":
+            let v = try value(a)
+            let parts = v.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, JobID.isValid(parts[0]), let n = Int(parts[1]), n >= 1 else {
+                throw UsageError(message: "--queue-limit must be QUEUE=N with N >= 1, got \"\(v)\"")
+            }
+            o.queueLimits[parts[0]] = n
         default:
             throw UsageError(message: "unknown option \"\(a)\"")
         }

@@ -94,3 +94,42 @@ struct ControlTests {
         #expect(!spool.exists("paused"))
     }
 }
+
+@Suite("queues", .serialized)
+struct QueueTests {
+    @Test("a queue's limit holds (measured from the jobs' timestamps) and a saturated queue never blocks another")
+    func queueLimits() throws {
+        let spool = try TempSpool()
+        let log = spool.path("intervals")
+        for i in 0..<4 {
+            try spool.drop("slow\(i).json", #"{"queue": "reports", "shell": "s=$(date +%s.%N); sleep 0.3; echo \"reports $s $(date +%s.%N)\" >> \#(log)"}"#)
+        }
+        for i in 0..<4 {
+            try spool.drop("fast\(i).json", #"{"shell": "s=$(date +%s.%N); echo \"default $s $(date +%s.%N)\" >> \#(log)"}"#)
+        }
+        drain(spool, workers: 3, extra: ["--queue-limit", "reports=1"])
+        let rows = (spool.read("intervals") ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+        let reports = rows.filter { $0[0] == "reports" }.map { (Double($0[1])!, Double($0[2])!) }
+        let defaults = rows.filter { $0[0] == "default" }.map { Double($0[2])! }
+        #expect(reports.count == 4 && defaults.count == 4)
+        let overlap = reports.map { a in reports.filter { $0.0 <= a.0 && a.0 < $0.1 }.count }.max() ?? 0
+        #expect(overlap == 1, "reports jobs overlapped: \(overlap)")
+        // The default queue finished long before the reports queue drained.
+        #expect((defaults.max() ?? 0) < (reports.map(\.1).max() ?? 0))
+    }
+
+    @Test("spoolctl pause --queue holds one queue while others run")
+    func pauseQueue() throws {
+        let spool = try TempSpool()
+        #expect(runCommand(Binaries.spoolctl, ["--spool", spool.root, "pause", "--queue", "night"]).status == 0)
+        let d = DaemonProcess(spool: spool)
+        try spool.drop("n.json", #"{"id": "n", "queue": "night", "command": ["true"]}"#)
+        try spool.drop("m.json", #"{"id": "m", "command": ["true"]}"#)
+        poll(timeout: 10, "default queue ran") { spool.record("m")?.status == "succeeded" }
+        usleep(500_000)
+        #expect(spool.record("n") == nil)
+        #expect(runCommand(Binaries.spoolctl, ["--spool", spool.root, "resume", "--queue", "night"]).status == 0)
+        poll(timeout: 10, "night queue ran") { spool.record("n")?.status == "succeeded" }
+        _ = d
+    }
+}

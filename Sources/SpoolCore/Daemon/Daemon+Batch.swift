@@ -38,7 +38,7 @@ extension Daemon {
     func pumpBatch(_ id: JobID) {
         let now = Timestamp.now()
         let stopping = lifecycle.withLock { $0.isStopping }
-        struct Step { var ready: [Int]; var complete: Bool; var idle: Bool; var wake: Timestamp?; var priority: Int }
+        struct Step { var ready: [Int]; var complete: Bool; var idle: Bool; var wake: Timestamp?; var priority: Int; var queue: String }
         let step: Step? = jobs.withLock { j in
             guard var job = j[id], var batch = job.batch else { return nil }
             let ready = stopping ? [] : batch.takeReady(now: now)
@@ -48,7 +48,7 @@ extension Daemon {
                 wake = at
             }
             let step = Step(ready: ready, complete: batch.isComplete, idle: batch.inFlight.isEmpty, wake: wake,
-                            priority: job.record.spec?.effectivePriority ?? 0)
+                            priority: job.record.spec?.effectivePriority ?? 0, queue: job.record.spec?.effectiveQueue ?? "default")
             job.batch = batch
             j[id] = job
             return step
@@ -58,7 +58,8 @@ extension Daemon {
             let seqs = step.ready.map { _ in sequence.next() }
             scheduler.update { s in
                 for (i, index) in step.ready.enumerated() {
-                    s.jobQueued(QueuedJob(item: .operation(id, index), priority: step.priority, sequence: seqs[i], runAfter: nil), now: now)
+                    s.jobQueued(QueuedJob(item: .operation(id, index), priority: step.priority, sequence: seqs[i], runAfter: nil,
+                                          queue: step.queue), now: now)
                 }
             }
         }

@@ -32,12 +32,15 @@ extension Daemon {
             if access(pausedPath, F_OK) == 0 {
                 return blocking ? .sleep(until: Date().addingTimeInterval(0.25)) : .done(nil)
             }
+            s.pausedQueues = PausedQueues.current(root: layout.root)
             switch s.pick(now: Timestamp.now()) {
             case .stop: return .done(nil)
             case .start(let id): return .done(id)
             case .wait(let until):
                 if !blocking { return .done(nil) }
-                return .sleep(until: until.map { $0.date })
+                // A held queue is released by removing its file, which wakes nobody: look again soon.
+                let recheck = s.pausedQueues.isEmpty ? nil : Date().addingTimeInterval(0.25)
+                return .sleep(until: [until?.date, recheck].compactMap { $0 }.min())
             }
         }
     }

@@ -73,6 +73,7 @@ public final class Daemon: Sendable {
                         config: options.intake, log: log)
         environment = ProcessInfo.processInfo.environment
         slots = DispatchSemaphore(value: max(1, options.workers))
+        scheduler.withLock { $0.queueLimits = options.queueLimits }
     }
 
     /// Recovers, starts every part, and blocks until the daemon should exit; returns the exit code.

@@ -17,6 +17,8 @@ public struct DaemonOptions: Sendable {
     /// fsync state files and folders (turn off only to measure what durability costs).
     public var durable = true
     public var logLevel = Log.Level.info
+    /// Concurrency limits of named queues; `workers` stays the global bound.
+    public var queueLimits: [String: Int] = [:]
 
     public init() {}
 }

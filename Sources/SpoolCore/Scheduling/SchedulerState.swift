@@ -34,6 +34,12 @@ public struct QueuedJob: Sendable, Equatable {
     public var sequence: Int64
     public var runAfter: Timestamp?
     public var queue: String
+    /// A batch job holds no worker itself (its operations do), so it does not count against queue limits.
+    public var isBatch = false
+    public var isOperation: Bool {
+        if case .operation = item { return true }
+        return false
+    }
 
     public init(id: JobID, priority: Int, sequence: Int64, runAfter: Timestamp?, queue: String = "default") {
         self.init(item: .job(id), priority: priority, sequence: sequence, runAfter: runAfter, queue: queue)
@@ -50,6 +56,7 @@ public struct QueuedJob: Sendable, Equatable {
     public init(_ record: JobRecord) {
         self.init(id: record.id, priority: record.spec?.effectivePriority ?? 0, sequence: record.sequence,
                   runAfter: record.runAfter, queue: record.spec?.effectiveQueue ?? "default")
+        isBatch = record.spec?.isBatch ?? false
     }
 }
 
@@ -72,15 +79,25 @@ public struct SchedulerState: Sendable {
         static func < (a: WakeKey, b: WakeKey) -> Bool { a.at != b.at ? a.at < b.at : a.item < b.item }
     }
 
-    private var ready = Heap<ReadyKey>()
+    /// Ready items per queue, so that a saturated queue never blocks another queue's jobs.
+    private var ready: [String: Heap<ReadyKey>] = [:]
     private var delayed = Heap<WakeKey>()
     /// Pending jobs by id (ready or delayed); the heaps may hold stale keys for removed ones.
     private(set) var queued: [WorkItem: QueuedJob] = [:]
     /// Jobs (and batch operations) being started or running; a batch counts from its start to its end.
     public private(set) var running: Set<WorkItem> = []
     public private(set) var isStopping = false
+    /// Concurrency limits of named queues (the global --workers bound is the semaphore's).
+    public var queueLimits: [String: Int] = [:]
+    /// Queues held by `spoolctl pause --queue`.
+    public var pausedQueues: Set<String> = []
+    /// Items counted against their queue's limit, and the counts.
+    private var countedQueue: [WorkItem: String] = [:]
+    public private(set) var runningPerQueue: [String: Int] = [:]
 
     public init() {}
+
+    public func pendingCount(queue: String) -> Int { queued.values.filter { $0.queue == queue && !$0.isOperation }.count }
 
     public var pendingCount: Int { queued.count }
     public var runningCount: Int { running.count }
@@ -93,8 +110,36 @@ public struct SchedulerState: Sendable {
         if let at = job.runAfter, at > now {
             delayed.push(WakeKey(at: at, item: job.item))
         } else {
-            ready.push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
+            ready[job.queue, default: Heap()].push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
         }
+    }
+
+    private func isOpen(_ queue: String) -> Bool {
+        if pausedQueues.contains(queue) { return false }
+        guard let limit = queueLimits[queue] else { return true }
+        return runningPerQueue[queue, default: 0] < limit
+    }
+
+    /// The best ready item among open queues, with stale heap entries dropped on the way.
+    private mutating func popReady(now: Timestamp) -> QueuedJob? {
+        var best: (queue: String, key: ReadyKey)? = nil
+        for name in ready.keys {
+            guard var heap = ready[name] else { continue }
+            while let top = heap.min {
+                if let job = queued[top.item], job.sequence == top.sequence, job.priority == top.priority,
+                   job.runAfter.map({ $0 <= now }) ?? true {
+                    break
+                }
+                _ = heap.pop()
+            }
+            ready[name] = heap.isEmpty ? nil : heap
+            guard let top = heap.min, isOpen(name) || queued[top.item]?.isBatch == true else { continue }
+            if best == nil || top < best!.key { best = (name, top) }
+        }
+        guard let best else { return nil }
+        _ = ready[best.queue]?.pop()
+        if ready[best.queue]?.isEmpty == true { ready[best.queue] = nil }
+        return queued[best.key.item]
     }
 
     /// What the dispatcher should do now.
@@ -111,14 +156,16 @@ public struct SchedulerState: Sendable {
         while let top = delayed.min, top.at <= now {
             _ = delayed.pop()
             if let job = queued[top.item], job.runAfter == top.at {
-                ready.push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
+                ready[job.queue, default: Heap()].push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
             }
         }
-        while let top = ready.pop() {
-            guard let job = queued[top.item], job.sequence == top.sequence, job.priority == top.priority else { continue }
-            if let at = job.runAfter, at > now { continue }  // re-delayed meanwhile
-            queued[top.item] = nil
+        if let job = popReady(now: now) {
+            queued[job.item] = nil
             running.insert(job.item)
+            if !job.isBatch {
+                countedQueue[job.item] = job.queue
+                runningPerQueue[job.queue, default: 0] += 1
+            }
             return .start(job.item)
         }
         // Skip stale wake-ups so the dispatcher does not wake for nothing.
@@ -128,12 +175,16 @@ public struct SchedulerState: Sendable {
 
     /// A started job is finished (its final or requeued record is durable) or could not start.
     public mutating func jobEnded(_ id: JobID) {
-        running.remove(.job(id))
+        itemEnded(.job(id))
     }
 
     /// A started item ended (for operations: their batch goes on).
     public mutating func itemEnded(_ item: WorkItem) {
         running.remove(item)
+        if let q = countedQueue.removeValue(forKey: item) {
+            runningPerQueue[q, default: 1] -= 1
+            if runningPerQueue[q] == 0 { runningPerQueue[q] = nil }
+        }
     }
 
     /// Removes a pending item (cancelled, or a batch stopping); false if it is not pending.

@@ -29,7 +29,7 @@ enum Cancel: Command {
 enum Pause: Command {
     static let name = "pause"
     static let usage = """
-        Usage: spoolctl pause [ID...]
+        Usage: spoolctl pause [ID... | --queue Q]
 
         With ids: stops running jobs (SIGSTOP to their process groups); their timeouts do not count
         paused time. Without: holds the whole spool (no new job starts) by creating its `paused` file.
@@ -43,7 +43,7 @@ enum Pause: Command {
 enum Resume: Command {
     static let name = "resume"
     static let usage = """
-        Usage: spoolctl resume [ID...]
+        Usage: spoolctl resume [ID... | --queue Q]
 
         With ids: continues paused jobs (SIGCONT). Without: releases the spool (removes `paused`).
         """
@@ -55,8 +55,22 @@ enum Resume: Command {
 
 enum PauseResume {
     static func run(_ args: inout Arguments, spool: String, pause: Bool) throws -> Int32 {
+        let queue = try args.value("--queue")
         let ids = try args.positionals()
         let client = try openSpool(spool, create: true)
+        if let queue {
+            guard ids.isEmpty else { throw UsageError(message: "give either job ids or --queue, not both") }
+            guard JobID.isValid(queue) else { throw UsageError(message: "\"\(queue)\" is not a valid queue name") }
+            let path = PausedQueues.path(root: client.layout.root, queue: queue)
+            if pause {
+                guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw CommandFailure(message: "cannot create \(path)") }
+                print("queue \(queue) paused: none of its jobs starts until `spoolctl resume --queue \(queue)`")
+            } else {
+                if unlink(path) != 0 && errno != ENOENT { throw CommandFailure(message: "cannot remove \(path): \(String(cString: strerror(errno)))") }
+                print("queue \(queue) resumed")
+            }
+            return Exit.ok
+        }
         if ids.isEmpty {
             let path = client.layout.pausedPath
             if pause {

@@ -15,6 +15,10 @@ let mainUsage = """
       cancel ID...                                  cancel pending or running jobs
       pause [ID...] / resume [ID...]                stop/continue running jobs, or hold/release the spool
       retry ID [--failed-only]                      run a finished job again under a new id
+      stats [--json]                                counts, success rate, durations, throughput
+      prune --older-than DURATION [--status S]      remove old finished records and their files
+      estimate FILE [--json]                        expected duration and finish time
+      watch [--once]                                live view: progress bars, queues, failures
       validate FILE                                 check a job file, print every problem
 
     The spool is --spool DIR, else $SPOOL_DIR, else ./spool.
@@ -29,6 +33,7 @@ protocol Command: Sendable {
 }
 
 let commands: [any Command.Type] = [Submit.self, Status.self, List.self, Wait.self, Logs.self, Cancel.self, Pause.self, Resume.self,
+                                    Stats.self, Prune.self, Estimate.self, Watch.self,
                                     Retry.self, Validate.self]
 
 @main

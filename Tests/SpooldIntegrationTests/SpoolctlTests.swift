@@ -98,3 +98,82 @@ struct SpoolctlTests {
         #expect(lines[0].hasPrefix("ID"))
     }
 }
+
+@Suite("spoolctl history", .serialized)
+struct SpoolctlHistoryTests {
+    func ctl(_ spool: TempSpool, _ args: [String]) -> CommandResult {
+        runCommand(Binaries.spoolctl, ["--spool", spool.root] + args)
+    }
+
+    @Test("list filters by label, name and queue; stats counts and rates; prune removes old records and their files")
+    func filtersStatsPrune() throws {
+        let spool = try TempSpool()
+        try spool.drop("a.json", #"{"id": "a", "name": "etl", "labels": {"team": "x"}, "shell": "echo a"}"#)
+        try spool.drop("b.json", #"{"id": "b", "name": "etl", "queue": "q2", "shell": "exit 1"}"#)
+        try spool.drop("c.json", #"{"id": "c", "name": "other", "labels": {"team": "y"}, "command": ["true"]}"#)
+        drain(spool)
+        func ids(_ args: [String]) throws -> [String] {
+            let out = ctl(spool, ["list", "--json"] + args)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]])
+            return rows.compactMap { $0["id"] as? String }.sorted()
+        }
+        #expect(try ids(["--label", "team=x"]) == ["a"])
+        #expect(try ids(["--name", "etl"]) == ["a", "b"])
+        #expect(try ids(["--queue", "q2"]) == ["b"])
+        #expect(try ids(["--since", "1h"]) == ["a", "b", "c"])
+        let stats = ctl(spool, ["stats", "--json"])
+        let s = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+        #expect((s["by_status"] as? [String: Int]) == ["succeeded": 2, "failed": 1])
+        #expect(abs((s["success_rate"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
+        #expect(((s["finished_per_minute"] as? [String: Double])?["1m"] ?? 0) == 3)
+        let out = try #require(spool.record("a")?["stdout"] as? String)
+        #expect(ctl(spool, ["prune", "--older-than", "1h"]).stdout == "removed 0 finished jobs older than 1h\n")
+        let pruned = ctl(spool, ["prune", "--older-than", "0s", "--status", "succeeded"])
+        #expect(pruned.stdout == "removed 2 finished jobs older than 0s\n")
+        #expect(spool.recordNames("done") == ["b.json"])
+        #expect(!spool.exists(out))
+        #expect(ctl(spool, ["prune"]).status == 64)
+    }
+
+    @Test("estimate predicts from recent runs of the same name, within 5% for a steady workload")
+    func estimate() throws {
+        let spool = try TempSpool()
+        for i in 0..<4 { try spool.drop("s\(i).json", #"{"name": "steady", "command": ["sleep", "0.3"]}"#) }
+        drain(spool, workers: 1)
+        let file = spool.path("next.json")
+        try Data(#"{"name": "steady", "command": ["sleep", "0.3"]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let est = ctl(spool, ["estimate", file, "--json"])
+        #expect(est.status == 0, "\(est.stderr)")
+        let e = try #require(try JSONSerialization.jsonObject(with: Data(est.stdout.utf8)) as? [String: Any])
+        let predicted = try #require(e["expected_duration_seconds"] as? Double)
+        #expect(e["expected_finish_at"] is String)
+        // Measure the real duration of one more run and compare.
+        try spool.drop("next.json", #"{"id": "measured", "name": "steady", "command": ["sleep", "0.3"]}"#)
+        drain(spool, workers: 1)
+        let actual = try #require(spool.record("measured")?["duration_seconds"] as? Double)
+        #expect(abs(predicted - actual) / actual < 0.05, "predicted \(predicted), actual \(actual)")
+        let none = ctl(spool, ["estimate", file.replacingOccurrences(of: "next", with: "none")])
+        #expect(none.status == 1)
+    }
+
+    @Test("watch --once shows running jobs with a progress bar, pending per queue and recent failures")
+    func watchOnce() throws {
+        let spool = try TempSpool()
+        try spool.drop("bad.json", #"{"id": "bad", "shell": "exit 2"}"#)
+        drain(spool)
+        try spool.drop("p.json", #"{"id": "prog", "shell": "echo 5/10 > $SPOOL_PROGRESS; sleep 5"}"#)
+        try spool.drop("q.json", #"{"id": "later", "queue": "night", "not_before": "2099-01-01T00:00:00Z", "command": ["true"]}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 10, "progress written") {
+            ((spool.record("prog", in: "running")?["progress"] as? [String: Any])?["percent"] as? Double) == 50
+        }
+        let w = ctl(spool, ["watch", "--once"])
+        #expect(w.status == 0)
+        #expect(w.stdout.contains("prog"))
+        #expect(w.stdout.contains("[##########..........]  50.0%"), "\(w.stdout)")
+        #expect(w.stdout.contains("night"))
+        #expect(w.stdout.contains("bad"))
+        #expect(!w.stdout.contains("\u{1B}["), "escape codes when not on a terminal")
+        _ = d
+    }
+}

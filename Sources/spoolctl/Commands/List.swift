@@ -6,7 +6,7 @@ enum List: Command {
     static let name = "list"
     static let usage = """
         Usage: spoolctl list [--state pending|running|done] [--status STATUS] [--queue Q] [--name NAME]
-                             [--label K=V] [--limit N] [--offset N] [--json]
+                             [--label K=V] [--since TIME|DURATION] [--limit N] [--offset N] [--json]
 
         Lists jobs newest first (by submission time).
         """
@@ -18,6 +18,7 @@ enum List: Command {
         let queue = try args.value("--queue")
         let name = try args.value("--name")
         let labels = try args.values("--label")
+        let since = try args.value("--since")
         let limit = try args.int("--limit", min: 0)
         let offset = try args.int("--offset", min: 0) ?? 0
         _ = try args.positionals()
@@ -34,9 +35,16 @@ enum List: Command {
             guard let eq = l.firstIndex(of: "=") else { throw UsageError(message: "--label must be K=V, got \"\(l)\"") }
             labelFilter.append((String(l[..<eq]), String(l[l.index(after: eq)...])))
         }
+        var sinceTime: Double? = nil
+        if let since {
+            if let t = Timestamp(rfc3339: since) { sinceTime = t.seconds }
+            else if let age = Prune.seconds(since) { sinceTime = Date().timeIntervalSince1970 - age }
+            else { throw UsageError(message: "--since must be an RFC 3339 time or a duration such as 30m, 24h; got \"\(since)\"") }
+        }
         let client = try openSpool(spool)
         var found = client.records(in: folders).filter { r in
             if let status, r.effectiveStatus.rawValue != status { return false }
+            if let sinceTime, r.record.submittedAt.seconds < sinceTime { return false }
             if let queue, (r.record.spec?.effectiveQueue ?? "default") != queue { return false }
             if let name, r.record.name != name { return false }
             for (k, v) in labelFilter where r.record.spec?.labels?[k] != v { return false }

@@ -41,7 +41,18 @@ enum Status: Command {
         if let o = r.stdout { lines.append(("stdout", o)) }
         if let o = r.stderr { lines.append(("stderr", o)) }
         if let o = r.original { lines.append(("original", o)) }
+        if let e = p.etaSeconds, !r.status.isTerminal { lines.append(("eta", humanDuration(e))) }
+        if let retryOf = r.retryOf { lines.append(("retry of", retryOf.rawValue)) }
         for (k, v) in lines { print("\(k.padding(toLength: 10, withPad: " ", startingAt: 0)) \(v)") }
+        if let ops = r.operations {
+            print("operations:")
+            let rows = ops.prefix(50).map { op -> [String] in
+                [String(op.index), op.name ?? "-", op.status.rawValue, String(op.attempts), humanDuration(op.durationSeconds),
+                 op.error.map { "\($0.code.rawValue): \($0.message)" } ?? ""]
+            }
+            print(table(["#", "NAME", "STATUS", "ATTEMPTS", "DURATION", "ERROR"], rows).split(separator: "\n").map { "  \($0)" }.joined(separator: "\n"))
+            if ops.count > 50 { print("  ... \(ops.count - 50) more (spoolctl status \(r.id) --json)") }
+        }
         return Exit.ok
     }
 }

@@ -1,0 +1,175 @@
+// Strict decoding of the configuration file, in the manner of job files (SPEC §3): unknown
+// fields and wrong types are errors, every problem is collected, and each message names the
+// file, the field and what was expected: `config.json: field "workers" must be an integer >= 1, got 0`.
+import SpoolJSON
+
+extension DaemonConfig {
+    /// The top-level field names, in documentation order.
+    public static let fieldNames = fields.map(\.name)
+
+    /// Parses and validates configuration bytes; `file` names the file in messages.
+    public static func parse(_ bytes: [UInt8], file: String) throws(ConfigError) -> DaemonConfig {
+        let value: JSONValue
+        do {
+            value = try JSONParser().parse(bytes)
+        } catch {
+            throw ConfigError(["\(file): not valid JSON: \(error)"])
+        }
+        return try validate(value, file: file)
+    }
+
+    /// Validates a parsed configuration file.
+    public static func validate(_ value: JSONValue, file: String) throws(ConfigError) -> DaemonConfig {
+        var v = ConfigValidator(file: file)
+        let config = v.run(value)
+        guard v.problems.isEmpty else { throw ConfigError(v.problems) }
+        return config
+    }
+}
+
+/// Longest duration accepted anywhere in the file.
+private let maxSeconds = 365.0 * 86400
+private let terminalStatuses = JobStatus.allCases.filter(\.isTerminal)
+private let levelNames = Log.Level.allCases.map(\.word)
+
+private struct ConfigValidator {
+    let file: String
+    var problems: [String] = []
+
+    mutating func problem(_ field: String, _ expected: String, _ got: JSONValue?) {
+        problems.append("\(file): field \"\(field)\" must be \(expected)" + (got.map { ", got \(describe($0))" } ?? ""))
+    }
+
+    func describe(_ v: JSONValue) -> String {
+        switch v {
+        case .string(let s): return "\"\(s.count > 40 ? String(s.prefix(40)) + "..." : s)\""
+        case .number(let n): return n.integer.map(String.init) ?? "\(n.double)"
+        case .bool(let b): return b ? "true" : "false"
+        default: return v.typeDescription
+        }
+    }
+
+    mutating func unknownFields(_ obj: JSONObject, prefix: String, allowed: [String]) {
+        for key in obj.keys where !allowed.contains(key) {
+            problems.append("\(file): unknown field \"\(prefix)\(key)\" (allowed: \(allowed.joined(separator: ", ")))")
+        }
+    }
+
+    mutating func run(_ value: JSONValue) -> DaemonConfig {
+        var c = DaemonConfig()
+        guard case .object(let obj) = value else {
+            problems.append("\(file): a configuration file must be a JSON object, got \(value.typeDescription)")
+            return c
+        }
+        unknownFields(obj, prefix: "", allowed: DaemonConfig.fieldNames)
+        c.workers = obj["workers"].flatMap { integer("workers", $0, min: 1, max: 10_000) }
+        c.queues = obj["queues"].flatMap { queues($0) }
+        c.killGraceSeconds = obj["kill_grace_seconds"].flatMap { seconds("kill_grace_seconds", $0, min: 0) }
+        c.shutdownGraceSeconds = obj["shutdown_grace_seconds"].flatMap { seconds("shutdown_grace_seconds", $0, min: 0) }
+        c.maxJobBytes = obj["max_job_bytes"].flatMap { integer("max_job_bytes", $0, min: 64, max: 1 << 30) }
+        c.settleSeconds = obj["settle_seconds"].flatMap { seconds("settle_seconds", $0, min: 0) }
+        c.rescanSeconds = obj["rescan_seconds"].flatMap { seconds("rescan_seconds", $0, min: 0.1) }
+        c.retention = obj["retention"].flatMap { retention($0) }
+        c.minFreeBytes = obj["min_free_bytes"].flatMap { integer("min_free_bytes", $0, min: 0, max: Int.max) }
+        c.maxOutputBytes = obj["max_output_bytes"].flatMap { integer("max_output_bytes", $0, min: 1, max: Int.max) }
+        c.durable = obj["durable"].flatMap { v in
+            guard case .bool(let b) = v else { problem("durable", "true or false", v); return nil }
+            return b
+        }
+        c.logLevel = obj["log_level"].flatMap { v in
+            guard case .string(let s) = v, let level = Log.Level(name: s) else {
+                problem("log_level", "one of " + levelNames.map { "\"\($0)\"" }.joined(separator: ", "), v)
+                return nil
+            }
+            return level
+        }
+        c.metricsIntervalSeconds = obj["metrics_interval_seconds"].flatMap { seconds("metrics_interval_seconds", $0, min: 0.1) }
+        return c
+    }
+
+    mutating func integer(_ field: String, _ v: JSONValue, min: Int, max: Int) -> Int? {
+        guard case .number(let n) = v, let i = n.integer, i >= min else {
+            problem(field, "an integer >= \(min)", v)
+            return nil
+        }
+        guard i <= max else { problem(field, "an integer <= \(max)", v); return nil }
+        return Int(i)
+    }
+
+    /// A duration in seconds: at least `min` (more than `min` when `exclusive`), at most one year.
+    mutating func seconds(_ field: String, _ v: JSONValue, min: Double, exclusive: Bool = false) -> Double? {
+        let rule = "a number \(exclusive ? ">" : ">=") \(format(min))"
+        guard case .number(let n) = v, n.double.isFinite, exclusive ? n.double > min : n.double >= min else {
+            problem(field, rule, v)
+            return nil
+        }
+        guard n.double <= maxSeconds else { problem(field, "at most \(format(maxSeconds)) (one year)", v); return nil }
+        return n.double
+    }
+
+    func format(_ d: Double) -> String {
+        d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : "\(d)"
+    }
+
+    mutating func queues(_ v: JSONValue) -> [String: DaemonConfig.Queue]? {
+        guard case .object(let obj) = v else {
+            problem("queues", "an object of queue names to {\"max_running\": N}", v)
+            return nil
+        }
+        var out: [String: DaemonConfig.Queue] = [:]
+        for (name, value) in obj.members {
+            guard JobID.isValid(name) else {
+                problems.append("\(file): field \"queues\" must have queue names from [A-Za-z0-9._-] starting with a letter or digit, got \"\(name)\"")
+                continue
+            }
+            let field = "queues.\(name)"
+            guard case .object(let q) = value else {
+                problem(field, "an object such as {\"max_running\": 2}", value)
+                continue
+            }
+            unknownFields(q, prefix: field + ".", allowed: ["max_running"])
+            guard let limit = q["max_running"] else {
+                problems.append("\(file): field \"\(field).max_running\" is required (an integer >= 1)")
+                continue
+            }
+            if let n = integer("\(field).max_running", limit, min: 1, max: 10_000) { out[name] = .init(maxRunning: n) }
+        }
+        return out
+    }
+
+    mutating func retention(_ v: JSONValue) -> DaemonConfig.Retention? {
+        guard case .object(let obj) = v else {
+            problem("retention", "an object such as {\"done_max_age_seconds\": 604800}", v)
+            return nil
+        }
+        unknownFields(obj, prefix: "retention.", allowed: ["done_max_age_seconds", "statuses"])
+        var r = DaemonConfig.Retention()
+        r.doneMaxAgeSeconds = obj["done_max_age_seconds"].flatMap {
+            seconds("retention.done_max_age_seconds", $0, min: 0, exclusive: true)
+        }
+        if let list = obj["statuses"] {
+            r.statuses = statuses(list)
+            if obj["done_max_age_seconds"] == nil {
+                problems.append("\(file): field \"retention.statuses\" has no effect without \"retention.done_max_age_seconds\"")
+            }
+        }
+        return r
+    }
+
+    mutating func statuses(_ v: JSONValue) -> [JobStatus]? {
+        let names = terminalStatuses.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        guard case .array(let items) = v, !items.isEmpty else {
+            problem("retention.statuses", "a non-empty array of statuses from \(names)", v)
+            return nil
+        }
+        var out: [JobStatus] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(let s) = item, let status = JobStatus(rawValue: s), status.isTerminal else {
+                problem("retention.statuses[\(i)]", "one of \(names)", item)
+                continue
+            }
+            if !out.contains(status) { out.append(status) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,131 @@
+// The files in systemd/ checked by systemd's own tools: `systemd-analyze verify` on every unit
+// (ExecStart pointed at the built spoold, since verify wants an executable there), the offline
+// security score, and sysusers.d + tmpfiles.d applied to a scratch root. A missing tool fails
+// the test with the install command; it never passes silently.
+import Foundation
+import Testing
+
+private enum Repo {
+    /// The package root: Tests/SpooldIntegrationTests/SystemdUnitTests.swift is three levels down.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let systemd = root + "/systemd"
+    static let installedSpoold = "/usr/local/bin/spoold"
+
+    static func units() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: systemd).filter { $0.hasSuffix(".service") }.sorted()
+    }
+}
+
+/// A systemd tool from PATH (or /usr/bin, /bin); records an issue naming the fix when missing.
+private func systemdTool(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin"] {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    let fix = "run .ci/install-deps (apt-get install -y systemd)"
+    Issue.record("\(name) is not installed, so the files in systemd/ cannot be checked: \(fix)")
+    return nil
+}
+
+/// A scratch folder holding copies of the units with ExecStart pointing at the built spoold.
+private func stagedUnits() throws -> (dir: String, units: [String]) {
+    #expect(FileManager.default.isExecutableFile(atPath: Binaries.spoold), "spoold is not built at \(Binaries.spoold)")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-units-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    var units: [String] = []
+    for unit in try Repo.units() {
+        let text = try String(contentsOfFile: "\(Repo.systemd)/\(unit)", encoding: .utf8)
+        #expect(text.contains("ExecStart=\(Repo.installedSpoold) "), "\(unit): ExecStart must run \(Repo.installedSpoold)")
+        let staged = text.replacingOccurrences(of: "ExecStart=\(Repo.installedSpoold) ", with: "ExecStart=\(Binaries.spoold) ")
+        // A template is checked as itself and as an instance, so that %i is expanded once.
+        let names = unit.hasSuffix("@.service") ? [unit, unit.replacingOccurrences(of: "@.", with: "@check.")] : [unit]
+        for name in names {
+            try Data(staged.utf8).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
+            units.append(name)
+        }
+    }
+    return (dir, units)
+}
+
+@Suite("systemd units", .serialized)
+struct SystemdUnitTests {
+    @Test("systemd/ holds the units, tmpfiles.d and sysusers.d entries")
+    func filesPresent() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Repo.systemd)
+        for expected in ["spoold.service", "spoold@.service", "spoold.tmpfiles.conf", "spoold.sysusers.conf"] {
+            #expect(names.contains(expected), "systemd/\(expected) is missing")
+        }
+    }
+
+    @Test("every unit passes systemd-analyze verify without a warning")
+    func verify() throws {
+        guard let analyze = systemdTool("systemd-analyze") else { return }
+        let (dir, units) = try stagedUnits()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(units.count >= 3)
+        for unit in units {
+            let r = runCommand(analyze, ["verify", "--man=no", "\(dir)/\(unit)"], timeout: 60)
+            #expect(r.status == 0 && r.stderr.isEmpty && r.stdout.isEmpty,
+                    "systemd-analyze verify \(unit): exit \(r.status)\n\(r.stdout)\(r.stderr)")
+        }
+    }
+
+    @Test("the sandbox keeps systemd-analyze security's exposure at or below 2.0")
+    func securityScore() throws {
+        guard let analyze = systemdTool("systemd-analyze") else { return }
+        let (dir, units) = try stagedUnits()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for unit in units where !unit.hasSuffix("@.service") {
+            let r = runCommand(analyze, ["security", "--offline=yes", "--no-pager", "\(dir)/\(unit)"], timeout: 60)
+            let line = r.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }
+            let score = line.flatMap { $0.split(separator: ":").last?.split(separator: " ").first }.flatMap { Double($0) }
+            guard let score else {
+                Issue.record("no exposure level from systemd-analyze security \(unit): exit \(r.status)\n\(r.stdout)\(r.stderr)")
+                continue
+            }
+            #expect(score <= 2.0, "\(unit): exposure \(score)")
+        }
+    }
+
+    @Test("sysusers.d and tmpfiles.d create the user, group and folders with their modes",
+          .enabled(if: geteuid() == 0, "systemd-tmpfiles must chown into the scratch root, which needs root"))
+    func usersAndFolders() throws {
+        guard let sysusers = systemdTool("systemd-sysusers"), let tmpfiles = systemdTool("systemd-tmpfiles") else { return }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-root-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        for dir in ["etc", "usr/lib/sysusers.d", "usr/lib/tmpfiles.d"] {
+            try fm.createDirectory(atPath: "\(root)/\(dir)", withIntermediateDirectories: true)
+        }
+        try fm.copyItem(atPath: "\(Repo.systemd)/spoold.sysusers.conf", toPath: "\(root)/usr/lib/sysusers.d/spoold.conf")
+        try fm.copyItem(atPath: "\(Repo.systemd)/spoold.tmpfiles.conf", toPath: "\(root)/usr/lib/tmpfiles.d/spoold.conf")
+
+        let users = runCommand(sysusers, ["--root=\(root)", "spoold.conf"])
+        #expect(users.status == 0, "systemd-sysusers: \(users.stderr)")
+        let passwd = (try? String(contentsOfFile: "\(root)/etc/passwd", encoding: .utf8)) ?? ""
+        let group = (try? String(contentsOfFile: "\(root)/etc/group", encoding: .utf8)) ?? ""
+        let user = passwd.split(separator: "\n").first { $0.hasPrefix("spoold:") }?.split(separator: ":", omittingEmptySubsequences: false)
+        let spool = group.split(separator: "\n").first { $0.hasPrefix("spool:") }?.split(separator: ":", omittingEmptySubsequences: false)
+        let uid = try #require(user.flatMap { UInt32($0[2]) }, "no spoold user in \(passwd)")
+        let gid = try #require(spool.flatMap { UInt32($0[2]) }, "no spool group in \(group)")
+        #expect(user?[5] == "/var/spool/spoold")
+        #expect(spool?[3] == "spoold", "spoold must be a member of spool")
+
+        // Twice: the second run must change nothing and succeed (boot runs it every time).
+        for _ in 0..<2 {
+            let r = runCommand(tmpfiles, ["--root=\(root)", "--create", "spoold.conf"])
+            #expect(r.status == 0, "systemd-tmpfiles: \(r.stderr)")
+        }
+        let expected: [(String, mode_t)] = [("", 0o3771), ("/inbox", 0o3770), ("/control", 0o3770), ("/tmp", 0o3770),
+                                            ("/pending", 0o2750), ("/running", 0o2750), ("/done", 0o2750)]
+        for (folder, mode) in expected {
+            var st = stat()
+            let path = "\(root)/var/spool/spoold\(folder)"
+            guard stat(path, &st) == 0 else { Issue.record("\(path) was not created"); continue }
+            #expect(st.st_mode & 0o7777 == mode, "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
+            #expect(st.st_uid == uid && st.st_gid == gid, "\(path): owner \(st.st_uid):\(st.st_gid)")
+        }
+    }
+}

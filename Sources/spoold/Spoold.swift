@@ -1,4 +1,4 @@
-// spoold: parse the command line, run the daemon, exit with its code.
+// spoold: read the command line and the configuration file, run the daemon, exit with its code.
 import Foundation
 import SpoolCore
 
@@ -12,21 +12,28 @@ struct Spoold {
         sigprocmask(SIG_SETMASK, &none, nil)
         let options: DaemonOptions
         do {
-            guard let o = try parseOptions(Array(CommandLine.arguments.dropFirst())) else {
-                print(usage)
+            guard let o = try DaemonOptions.resolve(Array(CommandLine.arguments.dropFirst())) else {
+                print(DaemonOptions.usage)
                 exit(0)
             }
             options = o
+        } catch let e as DaemonOptions.UsageError {
+            fail("\(e.message)\nUsage: spoold [--spool DIR] [--workers N] [--drain] (see --help)", code: 64)
+        } catch let e as ConfigError {
+            fail("bad configuration: \(e)", code: 78)
         } catch {
-            FileHandle.standardError.write(Data("spoold: error: \(error.message)\nUsage: spoold [--spool DIR] [--workers N] [--drain] (see --help)\n".utf8))
-            exit(64)
+            fail("\(error)", code: 1)
         }
         do {
             let daemon = try Daemon(options: options)
             exit(daemon.run())
         } catch {
-            FileHandle.standardError.write(Data("spoold: error: \(error)\n".utf8))
-            exit(1)
+            fail("\(error)", code: 1)
         }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("spoold: error: \(message)\n".utf8))
+        exit(code)
     }
 }

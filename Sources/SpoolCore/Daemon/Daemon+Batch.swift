@@ -163,6 +163,7 @@ extension Daemon {
                 store.retire(name, from: .running)
                 return nil
             }
+            if let cap = options.maxOutputBytes { OutputCap.apply(dirFD: layout.fd(.running), name: name, limit: cap) }
             return (try? store.move(name, from: .running, to: .done, sync: &sync)) == true ? "done/\(name)" : nil
         }
         return (place(plan.stdoutName), place(plan.stderrName))

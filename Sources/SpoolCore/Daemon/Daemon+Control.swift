@@ -121,6 +121,7 @@ extension Daemon {
                 try store.commit(&sync)
                 store.retire(JobFiles.record(id), from: .pending)
                 log.info("job \(id): cancelled before it started")
+                recordFinished(record)
                 jobFinished(id, status: .cancelled)
             } catch {
                 log.error("control: cancel \(id): \(error); the job stays pending")

@@ -93,6 +93,7 @@ extension Daemon {
             return
         }
         log.warning("job \(id): \(record.status.rawValue): \(reason)")
+        recordFinished(record)
         jobFinished(id, status: record.status)
     }
 }

@@ -75,7 +75,10 @@ extension Daemon {
         }
         for w in written {
             logEnd(w.next)
-            if case .done(let r) = w.next { jobFinished(r.id, status: r.status) }
+            if case .done(let r) = w.next {
+                recordFinished(r)
+                jobFinished(r.id, status: r.status)
+            }
         }
         if !failed.isEmpty {
             let retry = failed
@@ -105,6 +108,7 @@ extension Daemon {
                 store.retire(name, from: .running)
                 continue
             }
+            if let cap = options.maxOutputBytes { OutputCap.apply(dirFD: layout.fd(.running), name: name, limit: cap) }
             syncIfNotEmpty(name)
             if try store.move(name, from: .running, to: .done, sync: &sync) || store.exists(name, in: .done) {
                 placed[name] = "done/\(name)"

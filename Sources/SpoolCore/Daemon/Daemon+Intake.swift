@@ -38,7 +38,7 @@ extension Daemon {
 
     /// Runs intake on `names` (on the intake queue).
     func takeFiles(_ names: [FileName]) {
-        guard !names.isEmpty, !isIntakeStopped else { return }
+        guard !names.isEmpty, !isIntakeStopped, hasFreeSpace() else { return }
         var unique: [FileName] = []
         var seen = Set<FileName>()
         for n in names where seen.insert(n).inserted { unique.append(n) }
@@ -47,7 +47,7 @@ extension Daemon {
 
     /// Scans the whole inbox (and finishes claims a crash or a full disk left behind).
     func rescanInbox() {
-        guard !isIntakeStopped else { return }
+        guard !isIntakeStopped, hasFreeSpace() else { return }
         handle(intake.recoverClaims(now: Timestamp.now()))
         InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 512) { names in
             guard !isIntakeStopped else { return }
@@ -56,7 +56,10 @@ extension Daemon {
     }
 
     private func handle(_ result: IntakeResult) {
-        for r in result.rejected { jobFinished(r.id, status: .rejected) }
+        for r in result.rejected {
+            recordFinished(r)
+            jobFinished(r.id, status: .rejected)
+        }
         if !result.accepted.isEmpty {
             enqueue(result.accepted, now: Timestamp.now())
             let waiting = deferredControls.withLock { Array($0) }

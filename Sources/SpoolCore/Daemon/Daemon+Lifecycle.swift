@@ -15,9 +15,7 @@ extension Daemon {
             made.append(s)
         }
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: timerQueue)
-        hup.setEventHandler { @Sendable [self] in
-            log.notice("spoold: SIGHUP received; this version has no configuration file to reload")
-        }
+        hup.setEventHandler { @Sendable [self] in reload() }
         hup.resume()
         made.append(hup)
         sources.withLock { $0 += made }
@@ -40,6 +38,8 @@ extension Daemon {
     /// Stops intake and starts; running jobs get the grace period.
     func beginStop(reason: String) {
         lifecycle.withLock { $0.isStopping = true }
+        _ = notify.stopping(status: "stopping (\(reason)): \(statusLine())",
+                            expectedSeconds: options.shutdownGraceSeconds + options.killGraceSeconds + 5)
         watcher.withLock { w in
             w?.cancel()
             w = nil
@@ -98,11 +98,26 @@ extension Daemon {
         sources.withLock { $0 += made }
     }
 
+    /// Keeps live output files under max_output_bytes while their jobs run.
+    private func capRunningOutputs() {
+        guard let cap = options.maxOutputBytes else { return }
+        let names = jobs.withLock { j -> [String] in
+            var out: [String] = []
+            for (id, job) in j {
+                if job.child != nil { out += [JobFiles.stdout(id), JobFiles.stderr(id)] }
+                for i in job.operationChildren.keys { out += [JobFiles.operationStdout(id, i), JobFiles.operationStderr(id, i)] }
+            }
+            return out
+        }
+        for n in names { OutputCap.apply(dirFD: layout.fd(.running), name: n, limit: cap) }
+    }
+
     /// Rewrites running/<id>.json for jobs that have run a while and have news (status, pid);
     /// short jobs never pay for it. Runs on the finish queue, so it never races a final record.
     func writeRunningStates(force: JobID? = nil) {
         let now = Timestamp.now()
         readProgressFiles()
+        capRunningOutputs()
         let (due, journals) = jobs.withLock { j -> ([JobRecord], [BatchJournal]) in
             var out: [JobRecord] = []
             for (id, job) in j where job.isDirty && (job.child != nil || job.batch != nil) {

@@ -11,8 +11,12 @@
 import Foundation
 
 public final class Daemon: Sendable {
-    let options: DaemonOptions
+    /// The settings; SIGHUP may change the live ones (see Daemon+Service.swift).
+    let settings: LockedBox<DaemonOptions>
+    var options: DaemonOptions { settings.withLock { $0 } }
     let log: Log
+    let notify: SystemdNotify
+    let metrics: LockedBox<SpoolMetrics>
     let layout: SpoolLayout
     let lock: SpoolLock
     let store: StateStore
@@ -46,6 +50,11 @@ public final class Daemon: Sendable {
         var exitCode: Int32?
         var intakePausedUntil: Timestamp?
         var diskFullLogged = false
+        var lowSpaceLogged = false
+        /// The worker count the semaphore was made for (a reload may change it).
+        var workers = 0
+        /// The configuration file as last loaded, for SIGHUP.
+        var config: DaemonConfig?
     }
 
     public enum StartError: Error, CustomStringConvertible {
@@ -56,8 +65,9 @@ public final class Daemon: Sendable {
     }
 
     public init(options: DaemonOptions) throws {
-        self.options = options
+        self.settings = LockedBox(options)
         self.log = Log(minimum: options.logLevel)
+        self.notify = SystemdNotify()
         do {
             layout = try SpoolLayout(path: options.spoolPath)
         } catch {
@@ -71,9 +81,15 @@ public final class Daemon: Sendable {
         store = StateStore(layout: layout, durable: options.durable)
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)
-        environment = ProcessInfo.processInfo.environment
+        // Jobs must not talk to systemd as if they were the daemon.
+        environment = ProcessInfo.processInfo.environment.filter { !SystemdNotify.environmentKeys.contains($0.key) }
+        metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
         scheduler.withLock { $0.queueLimits = options.queueLimits }
+        lifecycle.withLock {
+            $0.workers = max(1, options.workers)
+            $0.config = options.config
+        }
     }
 
     /// Recovers, starts every part, and blocks until the daemon should exit; returns the exit code.
@@ -94,8 +110,11 @@ public final class Daemon: Sendable {
         startTimers()
         let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
+        _ = notify.ready(status: statusLine())
+        startServiceTimers()
         exitSignal.wait()
         finishQueue.sync { store.removeSpares() }
+        timerQueue.sync { writeMetrics() }
         return lifecycle.withLock { $0.exitCode ?? 0 }
     }
 

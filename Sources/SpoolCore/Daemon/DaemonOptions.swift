@@ -19,6 +19,19 @@ public struct DaemonOptions: Sendable {
     public var logLevel = Log.Level.info
     /// Concurrency limits of named queues; `workers` stays the global bound.
     public var queueLimits: [String: Int] = [:]
+    /// Seconds between writes of metrics.prom and stats.json.
+    public var metricsIntervalSeconds = 5.0
+    /// Intake pauses while the spool's filesystem has less free space than this (0: off).
+    public var minFreeBytes: Int = 0
+    /// Each output file is cut to this size, keeping its head and tail (nil: no cap).
+    public var maxOutputBytes: Int?
+    /// Finished records older than this are pruned by the daemon (nil: kept).
+    public var retention: DaemonConfig.Retention?
+    /// The configuration file (--config, or config.json in the spool) and what it held at start.
+    public var configPath: String?
+    public var config: DaemonConfig?
+    /// Command-line arguments, re-applied over the file on every reload so that flags keep winning.
+    public var commandLine: [String] = []
 
     public init() {}
 }

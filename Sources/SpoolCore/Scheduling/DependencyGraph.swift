@@ -18,6 +18,13 @@ public struct DependencyGraph: Sendable {
     public func isWaiting(_ id: JobID) -> Bool { waiting[id] != nil }
     public func remaining(_ id: JobID) -> Set<JobID> { waiting[id]?.remaining ?? [] }
 
+    /// Waiting jobs per queue (they are pending too), for metrics.
+    public func countsPerQueue() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for w in waiting.values { out[w.job.queue, default: 0] += 1 }
+        return out
+    }
+
     /// Adds a job that waits for `dependencies` (none of them finished yet). Returns the cycle
     /// (job, ..., job) instead, without adding, if the job would wait for itself through others.
     public mutating func add(_ job: QueuedJob, waitingFor dependencies: Set<JobID>) -> [JobID]? {

@@ -99,6 +99,13 @@ public struct SchedulerState: Sendable {
 
     public func pendingCount(queue: String) -> Int { queued.values.filter { $0.queue == queue && !$0.isOperation }.count }
 
+    /// Pending jobs (not batch operations) per queue, for metrics.
+    public func pendingPerQueue() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for j in queued.values where !j.isOperation { out[j.queue, default: 0] += 1 }
+        return out
+    }
+
     public var pendingCount: Int { queued.count }
     public var runningCount: Int { running.count }
     public var isIdle: Bool { queued.isEmpty && running.isEmpty }

@@ -88,6 +88,10 @@ public struct DaemonConfig: Sendable, Equatable {
         if let rescanSeconds { options.rescanSeconds = rescanSeconds }
         if let durable { options.durable = durable }
         if let logLevel { options.logLevel = logLevel }
+        if let metricsIntervalSeconds { options.metricsIntervalSeconds = metricsIntervalSeconds }
+        if let minFreeBytes { options.minFreeBytes = minFreeBytes }
+        if let maxOutputBytes { options.maxOutputBytes = maxOutputBytes }
+        if let retention { options.retention = retention }
     }
 
     /// The fields (JSON names, in file order) that differ from `old`: those SIGHUP can apply

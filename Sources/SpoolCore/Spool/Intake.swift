@@ -34,8 +34,13 @@ public final class Intake: Sendable {
     let index: JobIndex
     let idGenerator: JobIDGenerator
     let sequence: SequenceClock
-    let config: IntakeConfig
+    private let configBox: LockedBox<IntakeConfig>
     let log: Log
+
+    /// The settings now (a reload may change them).
+    var config: IntakeConfig { configBox.withLock { $0 } }
+
+    public func update(config: IntakeConfig) { configBox.withLock { $0 = config } }
     /// Inbox files that do not parse yet and are waiting out the settle period.
     private let unsettled = LockedBox(Set<FileName>())
 
@@ -47,7 +52,7 @@ public final class Intake: Sendable {
         self.index = index
         self.idGenerator = idGenerator
         self.sequence = sequence
-        self.config = config
+        self.configBox = LockedBox(config)
         self.log = log
     }
 

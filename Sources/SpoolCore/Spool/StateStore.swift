@@ -48,6 +48,24 @@ public final class StateStore: Sendable {
         sync.add(folder)
     }
 
+    /// Replaces a file in the spool root (metrics.prom, stats.json) by tmp + rename, mode 0644 so that
+    /// a collector outside the service's group can read it. Not fsynced: it is rewritten every few seconds.
+    public func writeRootFile(_ bytes: [UInt8], name: String) throws {
+        let (fd, tmpName) = try openScratch()
+        fchmod(fd, 0o644)
+        let e = bytes.withUnsafeBytes { writeAll(fd, $0) }
+        close(fd)
+        if let e {
+            unlinkat(layout.fd(.tmp), tmpName, 0)
+            throw SystemError("write", "tmp/\(tmpName)", errno: e)
+        }
+        guard renameat(layout.fd(.tmp), tmpName, layout.rootFD, name) == 0 else {
+            let err = SystemError("rename", "tmp/\(tmpName) -> \(name)")
+            unlinkat(layout.fd(.tmp), tmpName, 0)
+            throw err
+        }
+    }
+
     /// An empty file in tmp/ open for writing: a recycled spare if there is one, else a new file.
     private func openScratch() throws -> (Int32, String) {
         let tmpFD = layout.fd(.tmp)
@@ -69,16 +87,17 @@ public final class StateStore: Sendable {
     /// Not durable by itself: for live output files.
     public func createFile(_ name: String, in folder: SpoolLayout.Folder) throws -> Int32 {
         let dirFD = layout.fd(folder)
+        // O_APPEND: an output cut to its head and tail (OutputCap) keeps growing at its new end.
         if let spare = spares.take() {
             if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
-                let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
+                let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
                 if fd >= 0 {
                     fchmod(fd, 0o644)
                     return fd
                 }
             }
         }
-        let fd = openat(dirFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let fd = openat(dirFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SystemError("create", "\(folder.rawValue)/\(name)") }
         return fd
     }

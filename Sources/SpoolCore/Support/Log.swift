@@ -47,13 +47,19 @@ public struct Log: Sendable {
         }
     }
 
-    public var minimum: Level
+    /// Shared by every copy of this logger, so a reload (SIGHUP) changes the level everywhere.
+    private let level: LockedBox<Level>
     public var isJournal: Bool
     public var fd: Int32
 
+    public var minimum: Level {
+        get { level.withLock { $0 } }
+        nonmutating set { level.withLock { $0 = newValue } }
+    }
+
     public init(minimum: Level = .info, isJournal: Bool = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil,
                 fd: Int32 = 2) {
-        self.minimum = minimum
+        self.level = LockedBox(minimum)
         self.isJournal = isJournal
         self.fd = fd
     }

@@ -1,0 +1,189 @@
+// Running as a service (SPEC §6): sd_notify (READY, STATUS, WATCHDOG from a timer that stops
+// when the queues stall, RELOADING/READY around a reload, STOPPING), metrics.prom and stats.json
+// rewritten every few seconds, retention of finished records, the free-space floor for intake,
+// and SIGHUP: the configuration is read again and what can change live does; a bad file keeps
+// the old settings and says why.
+import Foundation
+
+extension Daemon {
+    /// "3 running, 12 pending" (+ waiting, paused) for STATUS= and logs.
+    func statusLine() -> String {
+        let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
+        let waiting = dependencies.withLock { $0.count }
+        var parts = ["\(running) running", "\(pending + waiting) pending"]
+        if lifecycle.withLock({ $0.lowSpaceLogged || $0.diskFullLogged }) { parts.append("intake paused: low disk space") }
+        if access(layout.pausedPath, F_OK) == 0 { parts.append("spool paused") }
+        return parts.joined(separator: ", ")
+    }
+
+    func startServiceTimers() {
+        var made: [any DispatchSourceProtocol] = []
+        let metricsTimer = DispatchSource.makeTimerSource(queue: timerQueue)
+        let interval = max(0.5, options.metricsIntervalSeconds)
+        metricsTimer.schedule(deadline: .now(), repeating: interval, leeway: .milliseconds(200))
+        metricsTimer.setEventHandler { @Sendable [self] in
+            writeMetrics()
+            _ = notify.status(statusLine())
+        }
+        metricsTimer.resume()
+        made.append(metricsTimer)
+
+        if let every = notify.watchdogInterval {
+            let watchdog = DispatchSource.makeTimerSource(queue: timerQueue)
+            watchdog.schedule(deadline: .now(), repeating: every, leeway: .milliseconds(100))
+            // The ping has to pass through the intake and finish queues: if either stalls, it stops.
+            watchdog.setEventHandler { @Sendable [self] in
+                intakeQueue.async { [self] in finishQueue.async { [self] in _ = notify.watchdog() } }
+            }
+            watchdog.resume()
+            made.append(watchdog)
+        }
+
+        let retention = DispatchSource.makeTimerSource(queue: finishQueue)
+        retention.schedule(deadline: .now() + 2, repeating: 60, leeway: .seconds(5))
+        retention.setEventHandler { @Sendable [self] in pruneExpiredRecords() }
+        retention.resume()
+        made.append(retention)
+        sources.withLock { $0 += made }
+    }
+
+    /// metrics.prom and stats.json, written atomically (tmp + rename) and readable by node_exporter.
+    func writeMetrics() {
+        var counts: [JobStatus: [String: Int]] = [:]
+        scheduler.withLock { s in
+            for (queue, n) in s.pendingPerQueue() { counts[.pending, default: [:]][queue] = n }
+            for (queue, n) in s.runningPerQueue { counts[.running, default: [:]][queue] = n }
+        }
+        for (queue, n) in dependencies.withLock({ $0.countsPerQueue() }) { counts[.pending, default: [:]][queue, default: 0] += n }
+        let paused = jobs.withLock { j in j.values.filter { $0.record.status == .paused }.count }
+        if paused > 0 { counts[.paused, default: [:]]["default"] = paused }
+        let intakePaused = isIntakeStopped
+        let snapshot = metrics.withLock { m -> SpoolMetrics in
+            m.setJobCounts(counts)
+            m.isIntakePaused = intakePaused
+            return m
+        }
+        do {
+            try store.writeRootFile(Array(snapshot.prometheusText().utf8), name: "metrics.prom")
+            try store.writeRootFile(snapshot.statsJSON(), name: "stats.json")
+        } catch {
+            log.warning("metrics: cannot write metrics.prom/stats.json: \(error)")
+        }
+    }
+
+    /// Counts a job's end in the metrics.
+    func recordFinished(_ r: JobRecord) {
+        metrics.withLock { m in
+            if r.status == .rejected {
+                m.recordRejected(code: r.error?.code ?? .invalidJob)
+            } else {
+                m.recordFinished(status: r.status, queue: r.spec?.effectiveQueue ?? "default", duration: r.durationSeconds)
+            }
+        }
+    }
+
+    /// Removes finished records older than the configured retention, with their files.
+    func pruneExpiredRecords() {
+        guard let retention = options.retention, let age = retention.doneMaxAgeSeconds else { return }
+        let cutoff = Timestamp.now().seconds - age
+        let statuses = retention.statuses.map(Set.init)
+        var removed = 0
+        InboxReader.scan(layout.fd(.done), suffix: ".json", chunk: 1024) { names in
+            for n in names {
+                // The record's mtime is when it was written, i.e. when the job ended: only old ones are read.
+                var st = stat()
+                guard n.withCString({ fstatat(layout.fd(.done), $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
+                      Double(st.st_mtim.tv_sec) < cutoff, let s = n.string,
+                      let record = try? store.readRecord(named: s, in: .done)
+                else { continue }
+                guard (record.finishedAt ?? record.submittedAt).seconds < cutoff else { continue }
+                if let statuses, !statuses.contains(record.status) { continue }
+                removeFinishedFiles(record)
+                index.remove(record.id)
+                removed += 1
+            }
+        }
+        if removed > 0 { log.info("retention: removed \(removed) finished records older than \(Int(age)) s") }
+    }
+
+    private func removeFinishedFiles(_ record: JobRecord) {
+        var files = [record.stdout, record.stderr, record.original].compactMap { $0 }
+        for op in record.operations ?? [] { files += [op.stdout, op.stderr].compactMap { $0 } }
+        for f in files where f.hasPrefix("done/") && !f.contains("..") {
+            try? FileManager.default.removeItem(atPath: "\(layout.root)/\(f)")
+        }
+        store.remove(JobFiles.record(record.id), from: .done)
+    }
+
+    /// False (and intake paused, with a warning) while free space is under the configured floor.
+    func hasFreeSpace() -> Bool {
+        let floor = options.minFreeBytes
+        guard floor > 0 else { return true }
+        var vfs = statvfs()
+        guard statvfs(layout.root, &vfs) == 0 else { return true }
+        let free = Int(vfs.f_bavail) * Int(vfs.f_frsize)
+        let low = free < floor
+        let (wasLow, changed) = lifecycle.withLock { l -> (Bool, Bool) in
+            defer { l.lowSpaceLogged = low }
+            return (l.lowSpaceLogged, l.lowSpaceLogged != low)
+        }
+        if changed {
+            if low {
+                log.warning("intake: only \(free) bytes free on the spool's filesystem, under the floor of \(floor) (min_free_bytes); intake paused, files stay in the inbox")
+            } else if wasLow {
+                log.notice("intake: \(free) bytes free again; intake resumed")
+            }
+            _ = notify.status(statusLine())
+        }
+        if low {
+            intakeQueue.asyncAfter(deadline: .now() + 2) { [self] in rescanInbox() }
+        }
+        return !low
+    }
+
+    /// SIGHUP: read the configuration again; apply what can change live, log what cannot.
+    func reload() {
+        _ = notify.reloading(status: "reloading configuration")
+        defer { _ = notify.ready(status: statusLine()) }
+        let old = options
+        let next: DaemonOptions
+        do {
+            guard let n = try DaemonOptions.resolve(old.commandLine) else { return }
+            next = n
+        } catch {
+            log.error("reload: \(error); keeping the previous configuration")
+            return
+        }
+        let oldConfig = old.config ?? DaemonConfig()
+        let newConfig = next.config ?? DaemonConfig()
+        let (applied, restart) = newConfig.liveChanges(from: oldConfig)
+        settings.withLock { o in
+            var n = next
+            n.durable = o.durable      // fixed for the daemon's life
+            n.drain = o.drain
+            o = n
+        }
+        log.minimum = next.logLevel
+        intake.update(config: next.intake)
+        scheduler.update { $0.queueLimits = next.queueLimits }
+        resizeWorkers(to: max(1, next.workers))
+        if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }
+        log.notice("reload: configuration read from \(next.configPath ?? "-"); \(applied.isEmpty ? "nothing changed" : "applied: " + applied.joined(separator: ", "))")
+    }
+
+    /// Grows or shrinks the worker semaphore (shrinking waits for running work to end).
+    private func resizeWorkers(to target: Int) {
+        let current = lifecycle.withLock { l -> Int in
+            defer { l.workers = target }
+            return l.workers
+        }
+        if target > current {
+            for _ in 0..<(target - current) { slots.signal() }
+        } else if target < current {
+            let slots = self.slots
+            Thread.detachNewThread {
+                for _ in 0..<(current - target) { slots.wait() }
+            }
+        }
+    }
+}

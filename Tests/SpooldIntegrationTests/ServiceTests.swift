@@ -1,0 +1,179 @@
+// The daemon as a systemd service, with a fake NOTIFY_SOCKET: READY, STATUS, WATCHDOG, RELOADING
+// and STOPPING in order; SIGHUP with a changed and with a broken configuration; a bad file at
+// start; metrics.prom read by Prometheus' own parser; retention; the output cap; journald prefixes.
+import Foundation
+import Testing
+
+/// A SOCK_DGRAM receiver in python3 that appends every datagram (one per line) to a file.
+final class NotifyReceiver: @unchecked Sendable {
+    let socketPath: String
+    let logPath: String
+    let pid: pid_t
+
+    init(dir: String) {
+        socketPath = "\(dir)/notify.sock"
+        logPath = "\(dir)/notify.log"
+        let script = """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(sys.argv[1])
+            with open(sys.argv[2], "a") as out:
+                while True:
+                    data = s.recv(4096).decode()
+                    out.write(data.replace("\\n", " | ") + "\\n")
+                    out.flush()
+            """
+        pid = spawnProcess("/usr/bin/env", ["python3", "-c", script, socketPath, logPath], stdout: "/dev/null", stderr: "\(dir)/notify.err")
+        poll(timeout: 10, "notify socket bound") { FileManager.default.fileExists(atPath: socketPath) }
+    }
+
+    var messages: [String] {
+        ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    deinit {
+        kill(pid, SIGKILL)
+        var st: Int32 = 0
+        waitpid(pid, &st, 0)
+    }
+}
+
+@Suite("service", .serialized)
+struct ServiceTests {
+    @Test("sd_notify: READY, STATUS, WATCHDOG, RELOADING then READY on SIGHUP, STOPPING on SIGTERM, in that order")
+    func notifyOrder() throws {
+        let spool = try TempSpool()
+        let receiver = NotifyReceiver(dir: spool.root)
+        let d = DaemonProcess(spool: spool, environment: ["NOTIFY_SOCKET": receiver.socketPath, "WATCHDOG_USEC": "400000"])
+        poll(timeout: 10, "READY and WATCHDOG") { receiver.messages.contains("WATCHDOG=1") }
+        d.signal(SIGHUP)
+        poll(timeout: 10, "RELOADING") { receiver.messages.contains { $0.hasPrefix("RELOADING=1") } }
+        d.signal(SIGTERM)
+        #expect(d.waitExit(timeout: 20) == 0)
+        poll(timeout: 5, "STOPPING") { receiver.messages.contains { $0.hasPrefix("STOPPING=1") } }
+        let m = receiver.messages
+        func first(_ prefix: String, after: Int = -1) -> Int? { m.indices.first { $0 > after && m[$0].hasPrefix(prefix) } }
+        let ready = try #require(first("READY=1"))
+        #expect(m[ready].contains("STATUS=0 running, 0 pending"), "\(m[ready])")
+        let watchdog = try #require(first("WATCHDOG=1"))
+        let reloading = try #require(first("RELOADING=1"))
+        let readyAgain = try #require(first("READY=1", after: reloading))
+        let stopping = try #require(first("STOPPING=1"))
+        #expect(ready < watchdog && watchdog < reloading && reloading < readyAgain && readyAgain < stopping, "\(m)")
+        #expect(m[reloading].contains("MONOTONIC_USEC="))
+    }
+
+    @Test("SIGHUP applies a changed configuration and keeps the old one when the new file is broken")
+    func reload() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"workers": 1}"#)
+        let d = DaemonProcess(spool: spool)
+        d.waitReady()
+        try spool.write("config.json", #"{"workers": 3, "log_level": "debug"}"#)
+        d.signal(SIGHUP)
+        poll(timeout: 10, "reload applied") { d.log.contains("applied: workers, log_level") }
+        try spool.write("config.json", #"{"workers": "many"}"#)
+        d.signal(SIGHUP)
+        poll(timeout: 10, "broken reload refused") { d.log.contains("keeping the previous configuration") }
+        #expect(d.log.contains("field \"workers\""))
+        try spool.drop("ok.json", #"{"id": "ok", "command": ["true"]}"#)
+        poll(timeout: 10, "still running jobs") { spool.record("ok")?.status == "succeeded" }
+    }
+
+    @Test("a bad configuration file at start exits 78 naming the field; flags override the file")
+    func badConfigAtStart() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"workers": 0}"#)
+        let r = runCommand(Binaries.spoold, ["--spool", spool.root])
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("field \"workers\""), "\(r.stderr)")
+        try spool.write("config.json", #"{"workers": 1}"#)
+        let d = DaemonProcess(spool: spool, workers: 4)
+        d.waitReady()
+        #expect(d.log.contains("with 4 workers"))
+    }
+
+    @Test("metrics.prom parses with Prometheus' own parser and counts what happened")
+    func metrics() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"metrics_interval_seconds": 0.5}"#)
+        try spool.drop("a.json", #"{"command": ["true"]}"#)
+        try spool.drop("b.json", #"{"shell": "exit 1"}"#)
+        try spool.drop("c.json", #"{"command": "x"}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 15, "metrics written with 3 ends") {
+            let text = spool.read("metrics.prom") ?? ""
+            return text.contains(#"code="invalid_job"} 1"#) && text.contains(#"status="failed",queue="default"} 1"#)
+                && text.contains(#"status="succeeded",queue="default"} 1"#)
+        }
+        let script = """
+            import sys
+            from prometheus_client.parser import text_string_to_metric_families
+            for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+                for s in f.samples:
+                    print(s.name, sorted(s.labels.items()), s.value)
+            """
+        let parsed = runCommand("/usr/bin/env", ["python3", "-c", script, spool.path("metrics.prom")])
+        #expect(parsed.status == 0, "prometheus_client could not parse metrics.prom (run .ci/install-deps): \(parsed.stderr)")
+        #expect(parsed.stdout.contains("spoold_jobs_finished_total [('queue', 'default'), ('spool', '\(spool.root)'), ('status', 'succeeded')] 1"), "\(parsed.stdout)")
+        #expect(parsed.stdout.contains("spoold_job_duration_seconds_count"))
+        #expect(parsed.stdout.contains("spoold_start_time_seconds"))
+        let stats = try #require(try JSONSerialization.jsonObject(with: Data((spool.read("stats.json") ?? "").utf8)) as? [String: Any])
+        #expect(stats.keys.contains("jobs_finished_total"))
+        _ = d
+    }
+
+    @Test("retention removes exactly the records older than the configured age, with their files")
+    func retention() throws {
+        let spool = try TempSpool()
+        for id in ["old1", "old2", "new1"] { try spool.drop("\(id).json", #"{"id": "\#(id)", "shell": "echo \#(id)"}"#) }
+        drain(spool)
+        // Age two records by two days: their finished_at and their file times.
+        let twoDaysAgo = Date().addingTimeInterval(-2 * 86400)
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for id in ["old1", "old2"] {
+            let path = spool.path("done/\(id).json")
+            var text = try String(contentsOfFile: path, encoding: .utf8)
+            let finished = try #require(spool.record(id)?["finished_at"] as? String)
+            text = text.replacingOccurrences(of: finished, with: f.string(from: twoDaysAgo))
+            try text.write(toFile: path, atomically: false, encoding: .utf8)
+            var times = [timespec(tv_sec: Int(twoDaysAgo.timeIntervalSince1970), tv_nsec: 0), timespec(tv_sec: Int(twoDaysAgo.timeIntervalSince1970), tv_nsec: 0)]
+            utimensat(AT_FDCWD, path, &times, 0)
+        }
+        let oldOut = try #require(spool.record("old1")?["stdout"] as? String)
+        try spool.write("config.json", #"{"retention": {"done_max_age_seconds": 86400}}"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 15, "old records pruned") { spool.recordNames("done") == ["new1.json"] }
+        #expect(!spool.exists(oldOut))
+        #expect(spool.exists(spool.record("new1")?["stdout"] as? String ?? "missing"))
+        _ = d
+    }
+
+    @Test("an output over max_output_bytes keeps its head and its tail with a marker between")
+    func outputCap() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"max_output_bytes": 2000}"#)
+        try spool.drop("big.json", #"{"id": "big", "shell": "seq 1 50000"}"#)
+        drain(spool)
+        let r = try #require(spool.record("big"))
+        let out = try #require(spool.read(r["stdout"] as! String))
+        #expect(out.utf8.count <= 2000)
+        #expect(out.hasPrefix("1\n2\n3\n"))
+        #expect(out.hasSuffix("49999\n50000\n"))
+        #expect(out.contains("output cut here to keep it under max_output_bytes"))
+    }
+
+    @Test("under journald every log line carries a priority prefix")
+    func journaldPrefix() throws {
+        let spool = try TempSpool()
+        try spool.drop("bad.json", #"{"command": 1}"#)
+        let d = DaemonProcess(spool: spool, extra: ["--drain"], environment: ["JOURNAL_STREAM": "8:123"])
+        #expect(d.waitExit(timeout: 20) == 0)
+        let lines = d.log.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        #expect(lines.allSatisfy { $0.hasPrefix("<") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("<4>job ") && $0.contains("rejected") })
+        #expect(lines.contains { $0.hasPrefix("<6>spoold: ready") })
+    }
+}

@@ -120,7 +120,8 @@ private struct Reader {
             let keyStart = pos
             let key = try parseString()
             guard seen.insert(key).inserted else {
-                throw JSONParseError(message: "duplicate key \"\(key)\"", offset: keyStart)
+                let shown = key.count > 64 ? String(key.prefix(64)) + "..." : key
+                throw JSONParseError(message: "duplicate key \"\(shown)\"", offset: keyStart)
             }
             skipSpace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':' after a key") }

@@ -54,7 +54,7 @@ struct IntakeTests {
         ("dupkey.json", #"{"command": ["true"], "command": ["false"]}"#, "invalid_json", "duplicate key"),
         ("batch.json", #"{"operations": []}"#, "invalid_job", "field \"operations\" must be a non-empty array of operation objects"),
         ("badop.json", #"{"operations": [{"type": "nope"}]}"#, "invalid_job", "field \"operations[0].type\" must be one of"),
-        ("after.json", #"{"command": ["true"], "after": ["x"]}"#, "invalid_job", "not supported yet"),
+        ("after.json", #"{"command": ["true"], "after": "x"}"#, "invalid_job", "field \"after\" must be a non-empty array of at most 1000 job ids"),
     ]
 
     @Test("each bad job file is rejected with its code, a message naming file and field, and its bytes kept")

@@ -39,7 +39,8 @@ extension Daemon {
             case .wait(let until):
                 if !blocking { return .done(nil) }
                 // A held queue is released by removing its file, which wakes nobody: look again soon.
-                let recheck = s.pausedQueues.isEmpty ? nil : Date().addingTimeInterval(0.25)
+                let recheck = s.pausedQueues.isEmpty ? Date().addingTimeInterval(3600) : Date().addingTimeInterval(0.25)
+                // Never sleep past an hour at a time: far-future dates must not reach the clock calls.
                 return .sleep(until: [until?.date, recheck].compactMap { $0 }.min())
             }
         }

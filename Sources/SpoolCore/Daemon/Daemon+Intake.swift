@@ -12,21 +12,15 @@ extension Daemon {
                     log.warning("intake: inotify queue overflowed, rescanning the inbox")
                     rescanInbox()
                 case .names(let names, let created):
-                    // A created entry that is a regular file is still being written: wait for its close.
-                    let special = created.filter { !isRegularInboxFile($0) }
-                    takeFiles(names + special)
+                    // A created entry may be a link (hard or symbolic), a FIFO, or a file still being
+                    // written; the last does not parse yet and waits for its close or the settle period.
+                    takeFiles(names + created)
                 }
             }
             watcher.withLock { $0 = w }
         } catch {
             log.error("intake: cannot watch the inbox: \(error); relying on rescans every \(options.rescanSeconds) s")
         }
-    }
-
-    private func isRegularInboxFile(_ name: FileName) -> Bool {
-        var st = stat()
-        let rc = name.withCString { fstatat(layout.fd(.inbox), $0, &st, AT_SYMLINK_NOFOLLOW) }
-        return rc == 0 && st.st_mode & S_IFMT == S_IFREG
     }
 
     var isIntakeStopped: Bool {

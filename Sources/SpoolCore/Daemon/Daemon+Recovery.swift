@@ -98,12 +98,13 @@ extension Daemon {
         }
         do { try store.commit(&sync) } catch { log.error("recovery: \(error)") }
         for id in resolved { store.retire(JobFiles.record(id), from: .running) }
+        // Outputs and progress files may still be open in a process that outlived its job: never recycled.
         // Whatever else is left in running/ (outputs, journals, progress files of resolved jobs) is garbage now.
         let keep = Set(names).subtracting(resolved.map { JobFiles.record($0) })
         InboxReader.scan(layout.fd(.running), suffix: "") { batch in
             for n in batch {
                 guard let s = n.string, !keep.contains(s) else { continue }
-                store.retire(s, from: .running)
+                store.remove(s, from: .running)
             }
         }
     }

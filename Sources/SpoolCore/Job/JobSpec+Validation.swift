@@ -63,6 +63,11 @@ private struct Validator {
         problems.append(.invalidJob(file: file, field: field, expected: expected, got: got.map(describe)))
     }
 
+    /// A key or name as it may appear in a message: hostile files have megabyte-long keys.
+    func short(_ s: String) -> String {
+        s.count > 64 ? String(s.prefix(64)) + "...(\(s.utf8.count) bytes)" : s
+    }
+
     func describe(_ v: JSONValue) -> String {
         switch v {
         case .string(let s):
@@ -82,9 +87,9 @@ private struct Validator {
         let known = Set(JobSpec.CodingKeys.allCases.map(\.rawValue))
         for key in obj.keys where !known.contains(key) {
             if notYetSupported.contains(key) {
-                problems.append(SpoolError(.invalidJob, "\(file): field \"\(key)\" is not supported yet by this spoold"))
+                problems.append(SpoolError(.invalidJob, "\(file): field \"\(short(key))\" is not supported yet by this spoold"))
             } else {
-                problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(key)\" (allowed: \(JobSpec.CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))"))
+                problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(short(key))\" (allowed: \(JobSpec.CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))"))
             }
         }
         let command = obj["command"].flatMap { stringArray("command", $0, nonEmpty: true) }
@@ -119,7 +124,7 @@ private struct Validator {
                 if !ids.contains(id) { ids.append(id) }
             }
             if let own = obj["id"]?.stringValue, ids.contains(where: { $0.rawValue == own }) {
-                problems.append(SpoolError(.invalidJob, "\(file): field \"after\" names the job itself (\"\(own)\"): a job cannot wait for itself"))
+                problems.append(SpoolError(.invalidJob, "\(file): field \"after\" names the job itself (\"\(short(own))\"): a job cannot wait for itself"))
                 return nil
             }
             return ids
@@ -169,6 +174,11 @@ private struct Validator {
                 problem("not_before", "an RFC 3339 time such as \"2026-11-23T10:00:00Z\"", v)
                 return nil
             }
+            // Records print years with four digits: keep times inside what they can say.
+            guard t.seconds >= 0, t.seconds < 253_402_300_800 else {
+                problem("not_before", "a time between 1970-01-01 and 9999-12-31", v)
+                return nil
+            }
             return t
         }
         spec.onInterrupt = obj["on_interrupt"].flatMap { v in
@@ -208,7 +218,7 @@ private struct Validator {
         let allowed = OperationSpec.CodingKeys.allCases.map(\.rawValue)
         var ok = true
         for key in obj.keys where !allowed.contains(key) {
-            problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(field).\(key)\" (allowed: \(allowed.joined(separator: ", ")))"))
+            problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(field).\(short(key))\" (allowed: \(allowed.joined(separator: ", ")))"))
             ok = false
         }
         var op = OperationSpec()
@@ -289,10 +299,10 @@ private struct Validator {
         var out: [String: String] = [:]
         for m in obj.members {
             guard keyCheck(m.key), !m.key.utf8.contains(0) else {
-                problems.append(SpoolError(.invalidJob, "\(file): field \"\(field)\" must have \(keyRule), got key \"\(m.key)\""))
+                problems.append(SpoolError(.invalidJob, "\(file): field \"\(field)\" must have \(keyRule), got key \"\(short(m.key))\""))
                 return nil
             }
-            guard let s = string("\(field).\(m.key)", m.value, nonEmpty: false) else { return nil }
+            guard let s = string("\(field).\(short(m.key))", m.value, nonEmpty: false) else { return nil }
             out[m.key] = s
         }
         return out

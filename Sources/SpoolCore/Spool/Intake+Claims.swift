@@ -49,7 +49,7 @@ extension Intake {
             if case .reject(_, _, let isDir, _) = w.claim.outcome, isDir, let original = w.record.original {
                 placeDirectoryOriginal(token: w.claim.token, original: original)
             } else {
-                store.retire("\(w.claim.token.rawValue).claim", from: .tmp)
+                store.remove("\(w.claim.token.rawValue).claim", from: .tmp)  // its writer may still hold it open
             }
             if w.folder == .pending {
                 result.accepted.append(w.record)
@@ -60,7 +60,7 @@ extension Intake {
             }
         }
         for c in finishedClaims where !(c.outcomeIsDirectory) {
-            store.retire("\(c.token.rawValue).claim", from: .tmp)
+            store.remove("\(c.token.rawValue).claim", from: .tmp)
         }
     }
 

@@ -1,12 +1,14 @@
 // Recycled inodes. On this project's disk (ext4 without a journal) creating a file costs far more
 // than writing one: each new inode is found by a scan that skips every recently deleted inode
 // (`recently_deleted` was 33 % of all CPU samples under `perf record` while draining 2,000 jobs).
-// So files the daemon is done with (a superseded state file, an empty output, a claimed job file)
-// are not unlinked but renamed into tmp/ as spares, and the next state file or output is written
-// into a spare instead of a new file. Only files the daemon owns alone are recycled: a regular
-// file with one link, owned by the daemon's user, so a hard link to a file outside the spool is
-// never truncated. Spares are garbage by definition; a crash may leave them, and they are adopted
-// (or removed, past the cap) at the next start.
+// So state files the daemon has superseded are not unlinked but renamed into tmp/ as spares, and
+// the next state file or output is written into a spare instead of a new file.
+// Only the daemon's own state files are recycled (callers use `retire` for nothing else): no other
+// process ever holds one open for writing. Outputs and claimed job files are never recycled, since
+// a process that outlived its job, or a writer that kept its inbox file open, could still write
+// into them and would then write into another job's record. Even so a file is recycled only if it
+// is regular, has one link and is owned by the daemon's user. Spares are garbage by definition; a
+// crash may leave them, and they are adopted (or removed, past the cap) at the next start.
 import Foundation
 
 final class SparePool: Sendable {

@@ -20,3 +20,7 @@ int cshim_spawn_setsid_flag(void) { return POSIX_SPAWN_SETSID; }
 int cshim_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
     return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
 }
+
+int cshim_take_exclusive_lease(int fd) { return fcntl(fd, F_SETLEASE, F_WRLCK); }
+
+void cshim_release_lease(int fd) { (void)fcntl(fd, F_SETLEASE, F_UNLCK); }

@@ -9,4 +9,10 @@ int cshim_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
 int cshim_spawn_setsid_flag(void);
 // renameat2(RENAME_NOREPLACE): fails with EEXIST instead of silently replacing the target.
 int cshim_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+
+// A write lease on `fd` succeeds only if no other open file description refers to the file (any
+// process). Returns 0 and holds the lease, or -1 (errno EAGAIN: someone else has it open).
+int cshim_take_exclusive_lease(int fd);
+void cshim_release_lease(int fd);
 #endif

@@ -160,7 +160,7 @@ extension Daemon {
             var st = stat()
             guard fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
             if st.st_size == 0 {
-                store.remove(name, from: .running)
+                store.retire(name, from: .running)
                 return nil
             }
             if let cap = options.maxOutputBytes { OutputCap.apply(dirFD: layout.fd(.running), name: name, limit: cap) }

@@ -38,8 +38,8 @@ extension Daemon {
                     try store.write(record, to: .done, sync: &sync)
                     written.append((c.id, .done(record)))
                 case .requeue(let record):
-                    store.remove(JobFiles.stdout(c.id), from: .running)
-                    store.remove(JobFiles.stderr(c.id), from: .running)
+                    store.retire(JobFiles.stdout(c.id), from: .running)
+                    store.retire(JobFiles.stderr(c.id), from: .running)
                     store.remove(JobFiles.progress(c.id), from: .running)
                     try store.write(record, to: .pending, sync: &sync)
                     FaultInjection.hit(.afterRequeueRecord)
@@ -93,19 +93,19 @@ extension Daemon {
     }
 
     /// Moves the attempt's output files to done/ and points the record at them. An output the job
-    /// left empty is not kept: its path in the record is null.
+    /// left empty is not kept: its path in the record is null (and its inode may be recycled).
     private func moveOutputs(_ record: inout JobRecord, sync: inout DirectorySync) throws {
         let id = record.id
         guard record.stdout != nil else {
-            store.remove(JobFiles.stdout(id), from: .running)
-            store.remove(JobFiles.stderr(id), from: .running)
+            store.retire(JobFiles.stdout(id), from: .running)
+            store.retire(JobFiles.stderr(id), from: .running)
             return
         }
         var placed: [String: String] = [:]
         for name in [JobFiles.stdout(id), JobFiles.stderr(id)] {
             var st = stat()
             if fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_size == 0 {
-                store.remove(name, from: .running)
+                store.retire(name, from: .running)
                 continue
             }
             if let cap = options.maxOutputBytes { OutputCap.apply(dirFD: layout.fd(.running), name: name, limit: cap) }

@@ -41,9 +41,11 @@ extension JobSpec {
 public struct JobSpecProblems: Error, Sendable, Equatable {
     public var problems: [SpoolError]
 
-    /// One error for the record: the first problem's code, every message joined.
+    /// One error for the record: the first problem's code, the messages joined (at most 20 of them).
     public var combined: SpoolError {
-        SpoolError(problems.first?.code ?? .invalidJob, problems.map(\.message).joined(separator: "; "))
+        var text = problems.prefix(20).map(\.message).joined(separator: "; ")
+        if problems.count > 20 { text += "; and \(problems.count - 20) more problems" }
+        return SpoolError(problems.first?.code ?? .invalidJob, text)
     }
 }
 
@@ -85,12 +87,15 @@ private struct Validator {
             return nil
         }
         let known = Set(JobSpec.CodingKeys.allCases.map(\.rawValue))
-        for key in obj.keys where !known.contains(key) {
-            if notYetSupported.contains(key) {
-                problems.append(SpoolError(.invalidJob, "\(file): field \"\(short(key))\" is not supported yet by this spoold"))
-            } else {
-                problems.append(SpoolError(.invalidJob, "\(file): unknown field \"\(short(key))\" (allowed: \(JobSpec.CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))"))
-            }
+        let unknown = obj.keys.filter { !known.contains($0) && !notYetSupported.contains($0) }
+        for key in obj.keys where notYetSupported.contains(key) {
+            problems.append(SpoolError(.invalidJob, "\(file): field \"\(short(key))\" is not supported yet by this spoold"))
+        }
+        if !unknown.isEmpty {
+            // One message for all of them: a hostile file may have a million.
+            let shown = unknown.prefix(5).map { "\"\(short($0))\"" }.joined(separator: ", ")
+            let more = unknown.count > 5 ? " and \(unknown.count - 5) more" : ""
+            problems.append(SpoolError(.invalidJob, "\(file): unknown field\(unknown.count == 1 ? "" : "s") \(shown)\(more) (allowed: \(JobSpec.CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))"))
         }
         let command = obj["command"].flatMap { stringArray("command", $0, nonEmpty: true) }
         let shell = obj["shell"].flatMap { string("shell", $0, nonEmpty: true) }
@@ -174,12 +179,13 @@ private struct Validator {
                 problem("not_before", "an RFC 3339 time such as \"2026-11-23T10:00:00Z\"", v)
                 return nil
             }
-            // Records print years with four digits: keep times inside what they can say.
-            guard t.seconds >= 0, t.seconds < 253_402_300_800 else {
-                problem("not_before", "a time between 1970-01-01 and 9999-12-31", v)
+            // Records print years with four digits: keep times inside what they can say. Any time
+            // before 1970 means "now" just as well, so it is kept as 1970-01-01.
+            guard t.seconds < 253_402_300_800 else {
+                problem("not_before", "a time before 10000-01-01", v)
                 return nil
             }
-            return t
+            return t.seconds < 0 ? Timestamp(seconds: 0) : t
         }
         spec.onInterrupt = obj["on_interrupt"].flatMap { v in
             guard case .string(let s) = v, let p = InterruptPolicy(rawValue: s) else {

@@ -49,7 +49,7 @@ extension Intake {
             if case .reject(_, _, let isDir, _) = w.claim.outcome, isDir, let original = w.record.original {
                 placeDirectoryOriginal(token: w.claim.token, original: original)
             } else {
-                store.remove("\(w.claim.token.rawValue).claim", from: .tmp)  // its writer may still hold it open
+                store.retire("\(w.claim.token.rawValue).claim", from: .tmp)
             }
             if w.folder == .pending {
                 result.accepted.append(w.record)
@@ -60,7 +60,7 @@ extension Intake {
             }
         }
         for c in finishedClaims where !(c.outcomeIsDirectory) {
-            store.remove("\(c.token.rawValue).claim", from: .tmp)
+            store.retire("\(c.token.rawValue).claim", from: .tmp)
         }
     }
 
@@ -118,9 +118,16 @@ extension Intake {
         return nil
     }
 
-    /// Hard-links the claimed bytes to done/<id>.original before the record names it.
+    /// Keeps the claimed bytes as done/<id>.original before the record names it: a copy (durable,
+    /// like a record), so that a writer still holding the inbox file open cannot change what was
+    /// kept. A file over the size limit is hard-linked instead, since only its head was read.
     private func keepOriginal(token: JobID, id: JobID, sync: inout DirectorySync) throws {
         let claim = "\(token.rawValue).claim"
+        if case .file(let content) = InboxReader.read(FileName(claim), in: layout.fd(.tmp), limit: config.maxJobBytes),
+           !content.tooLarge {
+            try store.writeFile(bytes: content.bytes, name: JobFiles.original(id), folder: .done, sync: &sync)
+            return
+        }
         if linkat(layout.fd(.tmp), claim, layout.fd(.done), JobFiles.original(id), 0) != 0, errno != EEXIST {
             throw SystemError("link", "tmp/\(claim) -> done/\(JobFiles.original(id))")
         }

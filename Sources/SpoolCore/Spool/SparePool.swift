@@ -1,15 +1,19 @@
 // Recycled inodes. On this project's disk (ext4 without a journal) creating a file costs far more
 // than writing one: each new inode is found by a scan that skips every recently deleted inode
 // (`recently_deleted` was 33 % of all CPU samples under `perf record` while draining 2,000 jobs).
-// So state files the daemon has superseded are not unlinked but renamed into tmp/ as spares, and
-// the next state file or output is written into a spare instead of a new file.
-// Only the daemon's own state files are recycled (callers use `retire` for nothing else): no other
-// process ever holds one open for writing. Outputs and claimed job files are never recycled, since
-// a process that outlived its job, or a writer that kept its inbox file open, could still write
-// into them and would then write into another job's record. Even so a file is recycled only if it
-// is regular, has one link and is owned by the daemon's user. Spares are garbage by definition; a
-// crash may leave them, and they are adopted (or removed, past the cap) at the next start.
+// So files the daemon is done with (superseded state files, empty outputs, accepted job files) are
+// not unlinked but renamed into tmp/ as spares, and the next state file or output is written into
+// a spare instead of a new file.
+// A recycled inode must be one nobody else can write into: a process that outlived its job, or a
+// writer that kept its inbox file open, would otherwise write into another job's record. So a file
+// is recycled only if the daemon can take a write lease on it, which the kernel grants only when
+// no other open file description refers to it (in any process); the lease is held across the
+// rename, so an open racing with it waits until the file is a spare. It must also be regular, have
+// one link (never a hard link to a file outside the spool) and be owned by the daemon's user.
+// Anything else is unlinked. Spares are garbage by definition; a crash may leave them, and they
+// are adopted (or removed, past the cap) at the next start.
 import Foundation
+import CSpoolShim
 
 final class SparePool: Sendable {
     static let prefix = "spoold.spare."
@@ -41,14 +45,24 @@ final class SparePool: Sendable {
 
     /// Moves `name` out of `dirFD` into the pool, or unlinks it if it cannot be recycled.
     func retire(_ name: String, from dirFD: Int32) {
+        let fd = openat(dirFD, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else {
+            unlinkat(dirFD, name, 0)
+            return
+        }
+        defer { close(fd) }
         var st = stat()
-        let ownable = fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFREG
-            && st.st_nlink == 1 && st.st_uid == geteuid()
-        let spare: String? = ownable ? state.withLock { s in
+        let ownable = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_nlink == 1 && st.st_uid == geteuid()
+        guard ownable, cshim_take_exclusive_lease(fd) == 0 else {
+            unlinkat(dirFD, name, 0)
+            return
+        }
+        defer { cshim_release_lease(fd) }
+        let spare: String? = state.withLock { s in
             guard s.names.count < capacity else { return nil }
             s.counter += 1
             return "\(Self.prefix)\(getpid()).\(s.counter)"
-        } : nil
+        }
         if let spare, renameat(dirFD, name, tmpFD, spare) == 0 {
             state.withLock { $0.names.append(spare) }
             return

@@ -102,7 +102,8 @@ public final class StateStore: Sendable {
         return fd
     }
 
-    /// Removes a file the daemon is done with, keeping its inode for reuse when that is safe.
+    /// Removes a file the daemon is done with, keeping its inode for reuse when nobody else has it
+    /// open (see SparePool).
     public func retire(_ name: String, from folder: SpoolLayout.Folder) {
         spares.retire(name, from: layout.fd(folder))
     }

@@ -57,7 +57,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
               let hour = num(11, 2), b[13] == UInt8(ascii: ":"), let minute = num(14, 2),
               b[16] == UInt8(ascii: ":"), let second = num(17, 2)
         else { return nil }
-        guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+        let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, isLeap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), day >= 1, day <= monthDays[month - 1], hour < 24, minute < 60, second <= 60 else {
+            return nil
+        }
         var i = 19
         var fraction = 0.0
         if i < b.count, b[i] == UInt8(ascii: ".") {

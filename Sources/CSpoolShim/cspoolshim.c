@@ -24,3 +24,5 @@ int cshim_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
 int cshim_take_exclusive_lease(int fd) { return fcntl(fd, F_SETLEASE, F_WRLCK); }
 
 void cshim_release_lease(int fd) { (void)fcntl(fd, F_SETLEASE, F_UNLCK); }
+
+int cshim_syncfs(int fd) { return syncfs(fd); }

@@ -15,4 +15,6 @@ int cshim_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
 // process). Returns 0 and holds the lease, or -1 (errno EAGAIN: someone else has it open).
 int cshim_take_exclusive_lease(int fd);
 void cshim_release_lease(int fd);
+// syncfs(2): commits every dirty file and directory of the filesystem holding `fd`.
+int cshim_syncfs(int fd);
 #endif

@@ -98,7 +98,10 @@ extension Daemon {
     }
 
     private func cancel(_ id: JobID, file: String) -> Bool {
+        // Pending means: queued, waiting for dependencies, or just accepted and not queued yet.
         let removed = scheduler.update { $0.removeQueued(id) } || dependencies.withLock { $0.remove(id) }
+            || (store.exists(JobFiles.record(id), in: .pending) && !scheduler.withLock { $0.holds(id) }
+                && jobs.withLock { $0[id] == nil })
         if removed {
             guard var record = (try? store.read(id, in: .pending)) ?? nil else {
                 log.error("control: cancel \(id): its pending record is gone")

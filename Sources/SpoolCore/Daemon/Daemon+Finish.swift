@@ -22,7 +22,7 @@ extension Daemon {
             return list
         }
         guard !batch.isEmpty else { return }
-        var sync = DirectorySync()
+        var sync = DirectorySync(writes: batch.count)
         var written: [(id: JobID, next: AttemptResult.Next)] = []
         var failed: [Completion] = []
         for c in batch {

@@ -55,9 +55,14 @@ extension Daemon {
             jobFinished(r.id, status: .rejected)
         }
         if !result.accepted.isEmpty {
-            enqueue(result.accepted, now: Timestamp.now())
+            var accepted = result.accepted
             let waiting = deferredControls.withLock { Array($0) }
-            if !waiting.isEmpty { takeControl(waiting) }
+            if !waiting.isEmpty {
+                // Requests for jobs that were still in the inbox apply before the jobs can start.
+                takeControl(waiting)
+                accepted = accepted.filter { store.exists(JobFiles.record($0.id), in: .pending) }
+            }
+            enqueue(accepted, now: Timestamp.now())
         }
         if let at = result.recheckAt {
             let delay = max(0.05, at.seconds - Timestamp.now().seconds + 0.01)

@@ -6,7 +6,8 @@ import Foundation
 
 extension Daemon {
     func installSignalHandlers() {
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { signal(sig, SIG_IGN) }
+        // SIGIO: a lease break (SparePool) must never kill the daemon; the lease is released at once anyway.
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGIO] { signal(sig, SIG_IGN) }
         var made: [any DispatchSourceProtocol] = []
         for sig in [SIGTERM, SIGINT] {
             let s = DispatchSource.makeSignalSource(signal: sig, queue: timerQueue)

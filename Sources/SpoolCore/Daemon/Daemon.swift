@@ -98,12 +98,11 @@ public final class Daemon: Sendable {
         recover()
         startIntake()
         startControl()
-        // What waited while the daemon was down is taken before any job starts, so that a cancel
-        // dropped during the downtime wins over its job.
-        intakeQueue.sync {
-            rescanInbox()
-            rescanControl()
-        }
+        // Control requests that waited while the daemon was down are applied before any job starts,
+        // so that a cancel dropped during the downtime wins over its job. Those naming jobs still in
+        // the inbox wait, and are applied as those jobs are accepted, before they are queued.
+        intakeQueue.sync { rescanControl() }
+        intakeQueue.async { [self] in rescanInbox() }
         let dispatcher = Thread { [self] in dispatchLoop() }
         dispatcher.name = "spoold.dispatcher"
         dispatcher.start()

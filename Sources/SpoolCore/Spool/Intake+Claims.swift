@@ -5,7 +5,7 @@ import Foundation
 
 extension Intake {
     func finish(_ claims: [Claimed], now: Timestamp, result: inout IntakeResult) {
-        var sync = DirectorySync()
+        var sync = DirectorySync(writes: claims.count)
         var written: [(claim: Claimed, record: JobRecord, folder: SpoolFolder)] = []
         var finishedClaims: [Claimed] = []
         for c in claims {

@@ -57,17 +57,19 @@ final class SparePool: Sendable {
             unlinkat(dirFD, name, 0)
             return
         }
-        defer { cshim_release_lease(fd) }
         let spare: String? = state.withLock { s in
             guard s.names.count < capacity else { return nil }
             s.counter += 1
             return "\(Self.prefix)\(getpid()).\(s.counter)"
         }
-        if let spare, renameat(dirFD, name, tmpFD, spare) == 0 {
+        let moved = spare.map { renameat(dirFD, name, tmpFD, $0) == 0 } ?? false
+        // Released before the spare can be handed out: our own next open must not break our lease.
+        cshim_release_lease(fd)
+        if moved, let spare {
             state.withLock { $0.names.append(spare) }
-            return
+        } else {
+            unlinkat(dirFD, name, 0)
         }
-        unlinkat(dirFD, name, 0)
     }
 
     /// Unlinks every spare (at a clean exit, so that tmp/ is left empty).

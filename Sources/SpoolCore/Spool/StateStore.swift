@@ -1,7 +1,10 @@
 // Durable state files. A write is tmp (in tmp/) + fsync + rename into its folder; the folder's
 // fsync is left to the caller's `DirectorySync`, so that a batch of jobs moving at once pays one
-// directory fsync per folder instead of one per job. Nothing is acted on before `commit()`.
+// directory fsync per folder instead of one per job. For a large batch the per-file fsyncs are
+// grouped too: the files are written without them and `commit()` makes the whole filesystem
+// durable with one syncfs(2) (a group commit). Nothing is acted on before `commit()`.
 import Foundation
+import CSpoolShim
 
 /// Reads, writes and moves job state files.
 public final class StateStore: Sendable {
@@ -30,7 +33,7 @@ public final class StateStore: Sendable {
         let failed: SystemError? = bytes.withUnsafeBytes { buf in
             if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
-            if durable, fsync(fd) != 0 { return SystemError("fsync", "tmp/\(tmpName)") }
+            if durable, !sync.isGrouped, fsync(fd) != 0 { return SystemError("fsync", "tmp/\(tmpName)") }
             FaultInjection.hit(.afterTmpFsync)
             return nil
         }
@@ -172,6 +175,11 @@ public final class StateStore: Sendable {
     public func commit(_ sync: inout DirectorySync) throws {
         defer { sync.folders.removeAll() }
         guard durable else { return }
+        if sync.isGrouped {
+            if !sync.folders.isEmpty, cshim_syncfs(layout.rootFD) != 0 { throw SystemError("syncfs", layout.root) }
+            FaultInjection.hit(.afterDirFsync)
+            return
+        }
         for folder in sync.folders.sorted(by: { $0.rawValue < $1.rawValue }) {
             if fsync(layout.fd(folder)) != 0 { throw SystemError("fsync", folder.rawValue) }
         }
@@ -182,7 +190,15 @@ public final class StateStore: Sendable {
 /// Folders whose entries changed and must be fsynced before the change is acted on.
 public struct DirectorySync: Sendable {
     var folders: Set<SpoolLayout.Folder> = []
-    public init() {}
+    /// Files are not fsynced one by one; `commit` runs one syncfs for everything.
+    public let isGrouped: Bool
+
+    /// Batches of at least this many writes use one syncfs instead of a fsync per file and folder.
+    public static let groupThreshold = 8
+
+    public init(writes: Int = 1) {
+        isGrouped = writes >= DirectorySync.groupThreshold
+    }
     public mutating func add(_ folder: SpoolLayout.Folder) { folders.insert(folder) }
     public var isEmpty: Bool { folders.isEmpty }
 }

@@ -115,7 +115,7 @@ extension Daemon {
             for (k, v) in op.env ?? [:] { env[k] = v }
             let plan = ProcessPlan(id: id, action: action, cwd: op.cwd ?? spec.cwd, env: env, attempt: attempt,
                                    stdoutName: JobFiles.operationStdout(id, index), stderrName: JobFiles.operationStderr(id, index),
-                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(index)], label: label)
+                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(index)], label: label, owner: record.owner)
             switch launch(plan) {
             case .failure(let error):
                 slots.signal()

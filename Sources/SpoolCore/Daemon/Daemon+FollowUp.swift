@@ -27,7 +27,10 @@ extension Daemon {
         env["SPOOL_PARENT_RESULT"] = .string("\(layout.path(.done))/\(JobFiles.record(record.id))")
         o["env"] = .object(env)
         let bytes = Array(JSONValue.object(o).serialized(pretty: true).utf8) + [0x0A]
-        try store.writeFile(bytes: bytes, name: "\(Self.followUpPrefix)\(id.rawValue).json", folder: .tmp, sync: &sync)
+        let staged = "\(Self.followUpPrefix)\(id.rawValue).json"
+        try store.writeFile(bytes: bytes, name: staged, folder: .tmp, sync: &sync)
+        // Under a root daemon the follow-up belongs to (and so runs as) the parent's owner.
+        if let owner = record.owner { fchownat(layout.fd(.tmp), staged, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) }
     }
 
     /// Moves a staged follow-up into the inbox, where intake takes it like any job file.

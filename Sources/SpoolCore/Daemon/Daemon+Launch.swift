@@ -16,6 +16,8 @@ struct ProcessPlan {
     var extraEnv: [String: String] = [:]
     /// "job X" or "job X operations[3]", for messages.
     var label: String
+    /// Run as this user and group (spoold as root); nil: as the daemon.
+    var owner: JobOwner? = nil
 }
 
 extension Daemon {
@@ -23,7 +25,8 @@ extension Daemon {
     func plan(for record: JobRecord) -> ProcessPlan? {
         guard let spec = record.spec, !spec.isBatch else { return nil }
         return ProcessPlan(id: record.id, action: spec.action, cwd: spec.cwd, env: spec.env ?? [:], attempt: record.attempts,
-                           stdoutName: JobFiles.stdout(record.id), stderrName: JobFiles.stderr(record.id), label: "job \(record.id)")
+                           stdoutName: JobFiles.stdout(record.id), stderrName: JobFiles.stderr(record.id), label: "job \(record.id)",
+                           owner: record.owner)
     }
 
     func launch(_ plan: ProcessPlan) -> Result<pid_t, SpoolError> {
@@ -43,8 +46,8 @@ extension Daemon {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): working directory \"\(cwd)\" (cwd) does not exist or is not a directory"))
         }
 
-        let executable: String
-        let argv: [String]
+        var executable: String
+        var argv: [String]
         switch plan.action {
         case .command(let command):
             switch ExecutableLookup.resolve(command[0], searchPath: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", cwd: cwd) {
@@ -57,6 +60,20 @@ extension Daemon {
             argv = ["sh", "-c", line]
         }
 
+        if let owner = plan.owner, owner.uid != geteuid() || owner.gid != getegid() {
+            // posix_spawn cannot change users: setpriv (util-linux) drops to the owner, then execs the job.
+            guard ExecutableLookup.isExecutableFile("/usr/bin/setpriv") else {
+                return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot run as uid \(owner.uid): /usr/bin/setpriv (util-linux) is missing"))
+            }
+            let name = AccessPolicy.userName(owner.uid)
+            argv = ["setpriv", "--reuid=\(owner.uid)", "--regid=\(owner.gid)", name == nil ? "--clear-groups" : "--init-groups",
+                    "--", executable] + argv.dropFirst()
+            executable = "/usr/bin/setpriv"
+            if let name {
+                env["USER"] = name
+                env["LOGNAME"] = name
+            }
+        }
         let out: Int32, err: Int32
         do {
             out = try store.createFile(plan.stdoutName, in: .running)

@@ -42,6 +42,7 @@ extension Daemon {
         var record = JobRecord(id: newID, name: old.name, status: .pending, spec: spec, source: "retry of \(r.id) (\(file))",
                                submittedAt: now, sequence: sequence.next())
         record.retryOf = r.id
+        record.owner = old.owner  // a retry runs as the same user as the job it retries
         record.progress = Progress(total: spec.operations?.count ?? 1)
         var sync = DirectorySync()
         do {

@@ -78,6 +78,11 @@ public final class Daemon: Sendable {
         } catch {
             throw StartError.spool("\(error)")
         }
+        var st = stat()
+        if fstat(layout.fd(.inbox), &st) == 0, st.st_mode & S_IWOTH != 0, st.st_mode & S_ISVTX == 0,
+           !options.allowWorldWritableInbox {
+            throw StartError.spool("\(layout.path(.inbox)) is world-writable without the sticky bit: anyone could run commands as this daemon's user; restrict it (chmod o-w, or give it a group and mode 2770) or start with --allow-world-writable-inbox")
+        }
         store = StateStore(layout: layout, durable: options.durable)
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)

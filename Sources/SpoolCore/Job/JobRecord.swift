@@ -44,6 +44,12 @@ public struct Progress: Sendable, Equatable, Codable {
     }
 }
 
+/// The user and group a job runs as (spoold as root).
+public struct JobOwner: Sendable, Equatable, Codable {
+    public var uid: UInt32
+    public var gid: UInt32
+}
+
 /// A job's state file.
 public struct JobRecord: Sendable, Equatable, Codable {
     public var id: JobID
@@ -83,6 +89,8 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var operations: [OperationRecord]?
     /// The job this one was submitted to retry (`spoolctl retry`).
     public var retryOf: JobID?
+    /// When spoold runs as root: the dropped file's owner, whom the job runs as.
+    public var owner: JobOwner?
 
     enum CodingKeys: String, CodingKey {
         case id, name, status, spec, source
@@ -94,6 +102,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
         case failedAttempts = "failed_attempts"
         case operations
         case retryOf = "retry_of"
+        case owner
     }
 
     public init(id: JobID, name: String, status: JobStatus, spec: JobSpec?, source: String, submittedAt: Timestamp,
@@ -137,6 +146,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
         failedAttempts = try c.decodeIfPresent(Int.self, forKey: .failedAttempts) ?? 0
         operations = try c.decodeIfPresent([OperationRecord].self, forKey: .operations)
         retryOf = try c.decodeIfPresent(JobID.self, forKey: .retryOf)
+        owner = try c.decodeIfPresent(JobOwner.self, forKey: .owner)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -166,6 +176,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
         try c.encode(failedAttempts, forKey: .failedAttempts)
         try c.encodeIfPresent(operations, forKey: .operations)
         try c.encodeIfPresent(retryOf, forKey: .retryOf)
+        try c.encodeIfPresent(owner, forKey: .owner)
     }
 }
 

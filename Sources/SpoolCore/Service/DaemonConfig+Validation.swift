@@ -84,7 +84,32 @@ private struct ConfigValidator {
             return level
         }
         c.metricsIntervalSeconds = obj["metrics_interval_seconds"].flatMap { seconds("metrics_interval_seconds", $0, min: 0.1) }
+        c.allowedUsers = obj["allowed_users"].flatMap { names("allowed_users", $0) }
+        c.allowedGroups = obj["allowed_groups"].flatMap { names("allowed_groups", $0) }
+        c.allowRootJobs = obj["allow_root_jobs"].flatMap { v in
+            guard case .bool(let b) = v else { problem("allow_root_jobs", "true or false", v); return nil }
+            return b
+        }
+        c.allowWorldWritableInbox = obj["allow_world_writable_inbox"].flatMap { v in
+            guard case .bool(let b) = v else { problem("allow_world_writable_inbox", "true or false", v); return nil }
+            return b
+        }
         return c
+    }
+
+    /// A list of user or group names (or numeric ids).
+    mutating func names(_ field: String, _ v: JSONValue) -> [String]? {
+        guard case .array(let items) = v else { problem(field, "an array of names or numeric ids", v); return nil }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case .string(let s) = item, !s.isEmpty else {
+                if case .number(let n) = item, let id = n.integer, id >= 0 { out.append(String(id)); continue }
+                problem("\(field)[\(i)]", "a name or a numeric id", item)
+                continue
+            }
+            out.append(s)
+        }
+        return out
     }
 
     mutating func integer(_ field: String, _ v: JSONValue, min: Int, max: Int) -> Int? {

@@ -53,6 +53,15 @@ public struct DaemonConfig: Sendable, Equatable {
     /// `metrics_interval_seconds`: how often stats.json and metrics.prom are rewritten.
     public var metricsIntervalSeconds: Double?
 
+    /// When spoold runs as root: users (names or uids) whose files may run jobs; nil means anyone but root.
+    public var allowedUsers: [String]?
+    /// When spoold runs as root: groups (names or gids) a dropped file's group must be in; nil means any.
+    public var allowedGroups: [String]?
+    /// When spoold runs as root: whether files owned by root may run jobs as root.
+    public var allowRootJobs: Bool?
+    /// Start even if the inbox is world-writable without the sticky bit.
+    public var allowWorldWritableInbox: Bool?
+
     public init() {}
 
     /// The file name looked for in the spool root when no `--config` is given.
@@ -92,6 +101,10 @@ public struct DaemonConfig: Sendable, Equatable {
         if let minFreeBytes { options.minFreeBytes = minFreeBytes }
         if let maxOutputBytes { options.maxOutputBytes = maxOutputBytes }
         if let retention { options.retention = retention }
+        if let allowedUsers { options.intake.access.allowedUsers = allowedUsers }
+        if let allowedGroups { options.intake.access.allowedGroups = allowedGroups }
+        if let allowRootJobs { options.intake.access.allowRoot = allowRootJobs }
+        if let allowWorldWritableInbox { options.allowWorldWritableInbox = allowWorldWritableInbox }
     }
 
     /// The fields (JSON names, in file order) that differ from `old`: those SIGHUP can apply
@@ -126,6 +139,10 @@ public struct DaemonConfig: Sendable, Equatable {
         Field(name: "durable", isLive: false) { $0.durable == $1.durable },
         Field(name: "log_level", isLive: true) { $0.logLevel == $1.logLevel },
         Field(name: "metrics_interval_seconds", isLive: true) { $0.metricsIntervalSeconds == $1.metricsIntervalSeconds },
+        Field(name: "allowed_users", isLive: true) { $0.allowedUsers == $1.allowedUsers },
+        Field(name: "allowed_groups", isLive: true) { $0.allowedGroups == $1.allowedGroups },
+        Field(name: "allow_root_jobs", isLive: true) { $0.allowRootJobs == $1.allowRootJobs },
+        Field(name: "allow_world_writable_inbox", isLive: false) { $0.allowWorldWritableInbox == $1.allowWorldWritableInbox },
     ]
 }
 

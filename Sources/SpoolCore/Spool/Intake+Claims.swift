@@ -77,7 +77,8 @@ extension Intake {
             var record = JobRecord(id: id, name: spec.name ?? c.stem, status: .pending, spec: spec, source: c.source,
                                    submittedAt: now, sequence: sequence.next())
             record.intake = c.token.rawValue
-            record.progress = Progress(total: 1)
+            record.owner = c.owner
+            record.progress = Progress(total: spec.operations?.count ?? 1)
             if let nb = spec.notBefore, nb > now {
                 record.runAfter = nb
                 record.waitReason = "not_before \(nb.rfc3339)"
@@ -162,7 +163,9 @@ extension Intake {
                     outcome = .reject(SpoolError(.notARegularFile, "\(file) is \(kind); job files must be regular files (links are never followed)"),
                                       explicitID: nil, isDirectory: isDir, hasBytes: false)
                 case .file(let content):
-                    if content.tooLarge {
+                    if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
+                        outcome = .reject(denied, explicitID: nil, isDirectory: false, hasBytes: true)
+                    } else if content.tooLarge {
                         outcome = .reject(SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (--max-job-size)"),
                                           explicitID: nil, isDirectory: false, hasBytes: true)
                     } else {
@@ -175,6 +178,9 @@ extension Intake {
                 }
                 var c = Claimed(token: token, source: source, stem: stem, outcome: outcome)
                 c.mayExist = true
+                if AccessPolicy.runsAsOwner, case .file(let content) = InboxReader.read(name, in: layout.fd(.tmp), limit: 16) {
+                    c.owner = JobOwner(uid: content.uid, gid: content.gid)
+                }
                 claims.append(c)
             }
         }

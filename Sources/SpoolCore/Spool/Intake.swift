@@ -16,6 +16,7 @@ public struct IntakeConfig: Sendable {
     public var maxJobBytes = 1 << 20
     public var settleSeconds = 2.0
     public var limits = JobSpec.Limits()
+    public var access = AccessPolicy()
     public init() {}
 }
 
@@ -109,8 +110,10 @@ public final class Intake: Sendable {
         FaultInjection.hit(.afterClaim)
         finish(claims.map { c in
             switch c.decision {
-            case .accept(let name, let spec, _):
-                return Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name), outcome: .accept(spec))
+            case .accept(let name, let spec, let content):
+                var claimed = Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name), outcome: .accept(spec))
+                if AccessPolicy.runsAsOwner { claimed.owner = JobOwner(uid: content.uid, gid: content.gid) }
+                return claimed
             case .reject(let name, let error, let explicitID, let isDir, let hasBytes, _):
                 return Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name),
                                outcome: .reject(error, explicitID: explicitID, isDirectory: isDir, hasBytes: hasBytes))
@@ -131,6 +134,8 @@ public final class Intake: Sendable {
         var outcome: Outcome
         /// Set by recovery: the record may already exist.
         var mayExist = false
+        /// When spoold runs as root: who the job runs as.
+        var owner: JobOwner?
     }
 
     private func decide(_ name: FileName, now: Timestamp, result: inout IntakeResult) -> Decision? {
@@ -150,6 +155,9 @@ public final class Intake: Sendable {
             let message = "\(file) is \(kind); job files must be regular files (links are never followed)"
             return .reject(name, SpoolError(.notARegularFile, message), explicitID: nil, isDirectory: isDir, hasBytes: false, modified: now.seconds)
         case .file(let content):
+            if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
+                return .reject(name, denied, explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)
+            }
             if content.tooLarge {
                 return .reject(name, SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (--max-job-size)"),
                                explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)

@@ -367,6 +367,9 @@ class Spoold:
         if self.notify:
             env["NOTIFY_SOCKET"] = self.notify
         argv = [self.ctx.spoold, "--spool", self.spool, "--workers", str(self.ctx.workers)]
+        if os.geteuid() == 0:
+            # As root spoold runs each job as its file's owner and refuses root-owned files by default.
+            argv.append("--allow-root-jobs")
         if self.drain:
             argv.append("--drain")
         argv += self.extra

@@ -9,11 +9,13 @@ final class DaemonProcess: @unchecked Sendable {
     let logPath: String
     private var exitStatus: Int32?
 
-    /// Starts `spoold --spool <spool> --workers N` plus `extra` arguments.
-    init(spool: TempSpool, workers: Int = 2, extra: [String] = [], environment: [String: String]? = nil) {
+    /// Starts `spoold --spool <spool> --workers N` plus `extra` arguments. Tests run as root and drop
+    /// root-owned files, so `--allow-root-jobs` is passed unless `allowRoot` is false.
+    init(spool: TempSpool, workers: Int = 2, extra: [String] = [], environment: [String: String]? = nil, allowRoot: Bool = true) {
         self.spool = spool
         logPath = spool.path("daemon-\(UUID().uuidString.prefix(6)).log")
-        pid = spawnProcess(Binaries.spoold, ["--spool", spool.root, "--workers", String(workers), "--settle", "1"] + extra,
+        let root = allowRoot && geteuid() == 0 ? ["--allow-root-jobs"] : []
+        pid = spawnProcess(Binaries.spoold, ["--spool", spool.root, "--workers", String(workers), "--settle", "1"] + root + extra,
                            stdout: logPath, stderr: logPath, environment: environment)
     }
 

@@ -74,7 +74,7 @@ public final class Daemon: Sendable {
             throw StartError.spool("cannot open spool \(options.spoolPath): \(error)")
         }
         do {
-            lock = try SpoolLock(layout: layout)
+            lock = try SpoolLock(layout: layout, path: options.lockFile)
         } catch {
             throw StartError.spool("\(error)")
         }

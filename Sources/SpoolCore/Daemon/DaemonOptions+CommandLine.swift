@@ -22,6 +22,7 @@ extension DaemonOptions {
           --rescan SECONDS          safety-net inbox rescan interval (default: 10)
           --queue-limit QUEUE=N     at most N jobs of QUEUE at once (repeatable; also in config.json)
           --log-level LEVEL         trace, debug, info, notice, warning, error (default: info)
+          --lock-file PATH          lock another file than DIR/spoold.lock (daemons on several hosts sharing a spool)
           --allow-root-jobs         as root: let files owned by root run jobs as root (default: forbidden)
           --allow-world-writable-inbox  start even if anyone may drop jobs (inbox mode o+w without sticky bit)
           --no-fsync                skip fsync (only to measure its cost; a crash may lose records)
@@ -105,6 +106,7 @@ extension DaemonOptions {
             case "--no-fsync": durable = false
             case "--allow-world-writable-inbox": allowWorldWritableInbox = true
             case "--allow-root-jobs": intake.access.allowRoot = true
+            case "--lock-file": lockFile = try value(a)
             case "--queue-limit":
                 let v = try value(a)
                 let parts = v.split(separator: "=", maxSplits: 1).map(String.init)

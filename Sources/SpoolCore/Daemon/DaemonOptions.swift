@@ -30,6 +30,8 @@ public struct DaemonOptions: Sendable {
     /// The configuration file (--config, or config.json in the spool) and what it held at start.
     public var configPath: String?
     public var config: DaemonConfig?
+    /// Lock file other than <spool>/spoold.lock: only for daemons on different hosts sharing one spool.
+    public var lockFile: String?
     /// Start even if the inbox is world-writable without the sticky bit.
     public var allowWorldWritableInbox = false
     /// Command-line arguments, re-applied over the file on every reload so that flags keep winning.

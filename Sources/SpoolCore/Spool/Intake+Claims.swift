@@ -23,7 +23,7 @@ extension Intake {
                     if folder == .done, case .reject(_, _, _, let hasBytes) = c.outcome, hasBytes {
                         try keepOriginal(token: c.token, id: record.id, sync: &sync)
                     }
-                    try store.write(record, to: folder, sync: &sync)
+                    try store.write(record, to: folder, isNew: true, sync: &sync)
                 } catch {
                     index.remove(record.id)  // the claim is retried and must find its id free
                     throw error
@@ -69,7 +69,9 @@ extension Intake {
         switch c.outcome {
         case .accept(let spec):
             let id = spec.id ?? c.token
-            guard index.insert(id) else {
+            // The index knows this daemon's jobs; the folders also show those of another daemon on the spool.
+            let heldOnDisk = spec.id != nil && SpoolFolder.allCases.contains { store.exists(JobFiles.record(id), in: .init($0)) }
+            guard !heldOnDisk, index.insert(id) else {
                 let dup = SpoolError(.duplicateID, "inbox/\(c.source): id \"\(id)\" is already held by the spool; the job with that id was left untouched")
                 return try makeRecord(Claimed(token: c.token, source: c.source, stem: c.stem,
                                               outcome: .reject(dup, explicitID: nil, isDirectory: false, hasBytes: true)), now: now)

@@ -22,10 +22,12 @@ public final class SpoolLock: Sendable {
     }
 
     /// Takes the lock or fails at once.
-    public init(layout: SpoolLayout) throws(Failure) {
+    /// `path`: another lock file than `<spool>/spoold.lock` (for daemons on several hosts sharing a spool).
+    public init(layout: SpoolLayout, path custom: String? = nil) throws(Failure) {
         let name = "spoold.lock"
-        let path = "\(layout.root)/\(name)"
-        let fd = openat(layout.rootFD, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let path = custom ?? "\(layout.root)/\(name)"
+        let fd = custom.map { open($0, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644) }
+            ?? openat(layout.rootFD, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw .system(SystemError("open", path)) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno

@@ -22,12 +22,15 @@ public final class StateStore: Sendable {
     }
 
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
-    public func write(_ record: JobRecord, to folder: SpoolFolder, sync: inout DirectorySync) throws {
-        try writeFile(bytes: record.encoded(), name: JobFiles.record(record.id), folder: .init(folder), sync: &sync)
+    /// `isNew`: the record must not replace one that exists (a new job's id may have been taken
+    /// by another daemon sharing the spool); fails with EEXIST then.
+    public func write(_ record: JobRecord, to folder: SpoolFolder, isNew: Bool = false, sync: inout DirectorySync) throws {
+        try writeFile(bytes: record.encoded(), name: JobFiles.record(record.id), folder: .init(folder), noReplace: isNew, sync: &sync)
     }
 
     /// Writes any small file atomically into a folder (tmp + fsync + rename).
-    public func writeFile(bytes: [UInt8], name: String, folder: SpoolLayout.Folder, sync: inout DirectorySync) throws {
+    public func writeFile(bytes: [UInt8], name: String, folder: SpoolLayout.Folder, noReplace: Bool = false,
+                          sync: inout DirectorySync) throws {
         let tmpFD = layout.fd(.tmp)
         let (fd, tmpName) = try openScratch()
         let failed: SystemError? = bytes.withUnsafeBytes { buf in
@@ -42,7 +45,8 @@ public final class StateStore: Sendable {
             unlinkat(tmpFD, tmpName, 0)
             throw failed
         }
-        guard renameat(tmpFD, tmpName, layout.fd(folder), name) == 0 else {
+        let renamed = noReplace ? cshim_rename_noreplace(tmpFD, tmpName, layout.fd(folder), name) : renameat(tmpFD, tmpName, layout.fd(folder), name)
+        guard renamed == 0 else {
             let e = SystemError("rename", "tmp/\(tmpName) -> \(folder.rawValue)/\(name)")
             unlinkat(tmpFD, tmpName, 0)
             throw e

@@ -2,6 +2,7 @@
 // file in pending/, running/ or done/, list records, and drop a job atomically (tmp/ then rename
 // into inbox/), never needing the daemon to be up.
 import Foundation
+import CSpoolShim
 
 /// A job's state file and where it was found.
 public struct LocatedRecord: Sendable {
@@ -60,6 +61,7 @@ public final class SpoolClient: Sendable {
         let tmpName = "submit.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).json.part"
         let fd = openat(layout.fd(.tmp), tmpName, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("create", "\(layout.path(.tmp))/\(tmpName)") }
+        fchmod(fd, 0o644)  // readable by the daemon whatever the submitter's umask
         let failure: Int32? = bytes.withUnsafeBytes { writeAll(fd, $0) } ?? (fsync(fd) == 0 ? nil : errno)
         close(fd)
         if let failure {
@@ -67,7 +69,8 @@ public final class SpoolClient: Sendable {
             throw SystemError("write", "\(layout.path(.tmp))/\(tmpName)", errno: failure)
         }
         let target = "\(name).json"
-        guard renameat(layout.fd(.tmp), tmpName, layout.fd(folder), target) == 0 else {
+        // Never over a file already waiting there: that job would be lost without a trace.
+        guard cshim_rename_noreplace(layout.fd(.tmp), tmpName, layout.fd(folder), target) == 0 else {
             let e = SystemError("rename", "\(layout.path(folder))/\(target)")
             unlinkat(layout.fd(.tmp), tmpName, 0)
             throw e

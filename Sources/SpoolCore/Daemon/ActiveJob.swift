@@ -34,4 +34,6 @@ struct Completion: Sendable {
     var endedAt: Timestamp
     /// Set when the outcome is already decided (a batch's end); otherwise resolved from `termination`.
     var resolved: AttemptResult.Next? = nil
+    /// Its record could not be written for lack of space and its outputs were cut to make room.
+    var outputsCut = false
 }

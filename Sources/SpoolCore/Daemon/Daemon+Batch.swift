@@ -56,11 +56,19 @@ extension Daemon {
         guard let step else { return }
         if !step.ready.isEmpty {
             let seqs = step.ready.map { _ in sequence.next() }
-            scheduler.update { s in
+            // Decided under the scheduler's lock: a stop that began meanwhile must not find them queued.
+            let queued = scheduler.update { s -> Bool in
+                guard !s.isStopping else { return false }
                 for (i, index) in step.ready.enumerated() {
                     s.jobQueued(QueuedJob(item: .operation(id, index), priority: step.priority, sequence: seqs[i], runAfter: nil,
                                           queue: step.queue), now: now)
                 }
+                return true
+            }
+            if !queued {
+                jobs.withLock { $0[id]?.batch?.unqueue(step.ready) }
+                pumpBatch(id)
+                return
             }
         }
         if step.complete {
@@ -94,6 +102,13 @@ extension Daemon {
             return
         }
         let label = "job \(id) operations[\(index)]\(op.name.map { " (\($0))" } ?? "")"
+        if spec.effectiveOnInterrupt == .fail, let (journal, started) = jobs.withLock({ j in
+            j[id].flatMap { job in job.journal.map { ($0, job.batch?.operations[index]) } }
+        }), let started {
+            // Durable before it starts, so that after a crash it counts as interrupted, never as not run.
+            journal.append(started)
+            journal.sync()
+        }
         switch op.kind {
         case .builtin(let type, let params):
             DispatchQueue.global().async { [self] in

@@ -31,7 +31,9 @@ extension Daemon {
         for name in names where !name.isHidden && name.hasSuffix(".json") {
             let file = "control/\(name)"
             switch InboxReader.read(name, in: layout.fd(.control), limit: 64 * 1024) {
-            case .gone: continue
+            case .gone:
+                deferredControls.withLock { _ = $0.remove(name) }
+                continue
             case .changing:
                 intakeQueue.asyncAfter(deadline: .now() + options.intake.settleSeconds) { [self] in takeControl([name]) }
                 continue
@@ -67,11 +69,20 @@ extension Daemon {
                         let first = deferredControls.withLock { $0.insert(name).inserted }
                         if first {
                             log.notice("control: \(file): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
+                            // One look per second until it applies or expires (one chain per request).
+                            scheduleControlRecheck(name)
                         }
-                        intakeQueue.asyncAfter(deadline: .now() + 1) { [self] in takeControl([name]) }
                     }
                 }
             }
+        }
+    }
+
+    private func scheduleControlRecheck(_ name: FileName) {
+        intakeQueue.asyncAfter(deadline: .now() + 1) { [self] in
+            guard deferredControls.withLock({ $0.contains(name) }) else { return }
+            takeControl([name])
+            if deferredControls.withLock({ $0.contains(name) }) { scheduleControlRecheck(name) }
         }
     }
 
@@ -101,7 +112,8 @@ extension Daemon {
         // Pending means: queued, waiting for dependencies, or just accepted and not queued yet.
         let removed = scheduler.update { $0.removeQueued(id) } || dependencies.withLock { $0.remove(id) }
             || (store.exists(JobFiles.record(id), in: .pending) && !scheduler.withLock { $0.holds(id) }
-                && jobs.withLock { $0[id] == nil })
+                && jobs.withLock { $0[id] == nil } && !store.exists(JobFiles.record(id), in: .running)
+                && !store.exists(JobFiles.record(id), in: .done))
         if removed {
             guard var record = (try? store.read(id, in: .pending)) ?? nil else {
                 log.error("control: cancel \(id): its pending record is gone")
@@ -120,9 +132,11 @@ extension Daemon {
             }
             var sync = DirectorySync()
             do {
+                try stageFollowUp(of: record, sync: &sync)
                 try store.write(record, to: .done, sync: &sync)
                 try store.commit(&sync)
                 store.retire(JobFiles.record(id), from: .pending)
+                releaseFollowUp(of: record)
                 log.info("job \(id): cancelled before it started")
                 recordFinished(record)
                 jobFinished(id, status: .cancelled)

@@ -85,9 +85,11 @@ extension Daemon {
         record.progress = Progress(total: record.progress.total, skipped: record.progress.total, percent: 100, etaSeconds: 0)
         var sync = DirectorySync()
         do {
+            try stageFollowUp(of: record, sync: &sync)
             try store.write(record, to: .done, sync: &sync)
             try store.commit(&sync)
             store.retire(JobFiles.record(id), from: .pending)
+            releaseFollowUp(of: record)
         } catch {
             log.error("job \(id): cannot record its dependency failure: \(error)")
             return

@@ -7,6 +7,9 @@
 import Foundation
 
 extension Daemon {
+    /// What a job's outputs are cut to when its record cannot be written for lack of space.
+    static let diskFullOutputCap = 64 * 1024
+
     /// Hands an ended attempt to the finisher.
     func complete(_ completion: Completion) {
         let wasEmpty = completions.withLock { list -> Bool in
@@ -27,8 +30,13 @@ extension Daemon {
         var failed: [Completion] = []
         for c in batch {
             let now = Timestamp.now()
-            let next = c.resolved ?? AttemptResult.resolve(c.record, termination: c.termination, teardown: c.teardown,
+            var next = c.resolved ?? AttemptResult.resolve(c.record, termination: c.termination, teardown: c.teardown,
                                                            now: c.endedAt < now ? c.endedAt : now, random: Double.random(in: 0..<1))
+            if c.outputsCut, case .done(var r) = next {
+                r.status = .failed
+                r.error = SpoolError(.outputFailed, "job \(c.id): its output filled the spool's disk; it was cut to \(Self.diskFullOutputCap) bytes to make room for the record")
+                next = .done(r)
+            }
             do {
                 switch next {
                 case .done(var record):
@@ -46,8 +54,20 @@ extension Daemon {
                     written.append((c.id, next))
                 }
             } catch {
-                log.error("job \(c.id): cannot write its record: \(error); retrying in 1 s")
-                failed.append(c)
+                var again = c
+                if let e = error as? SystemError, e.isDiskFull, !c.outputsCut {
+                    // A job's own output may be what filled the disk: cut it so that its record fits.
+                    for folder in [SpoolLayout.Folder.running, .done] {
+                        for name in [JobFiles.stdout(c.id), JobFiles.stderr(c.id)] {
+                            OutputCap.apply(dirFD: layout.fd(folder), name: name, limit: Self.diskFullOutputCap)
+                        }
+                    }
+                    again.outputsCut = true
+                    log.error("job \(c.id): cannot write its record: \(error); its outputs were cut to \(Self.diskFullOutputCap) bytes; retrying in 1 s")
+                } else {
+                    log.error("job \(c.id): cannot write its record: \(error); retrying in 1 s")
+                }
+                failed.append(again)
             }
         }
         do {

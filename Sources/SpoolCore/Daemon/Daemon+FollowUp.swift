@@ -46,9 +46,12 @@ extension Daemon {
         }
         var sync = DirectorySync()
         do {
-            if try store.move(staged, from: .tmp, to: .inbox, newName: JobFiles.record(id), sync: &sync) {
+            // Never over a file a user put in the inbox under the same name.
+            var target = JobFiles.record(id)
+            if store.exists(target, in: .inbox) { target = "\(id.rawValue).\(UInt32.random(in: 0...UInt32.max)).json" }
+            if try store.move(staged, from: .tmp, to: .inbox, newName: target, sync: &sync) {
                 try store.commit(&sync)
-                log.info("job \(id): follow-up dropped into the inbox")
+                log.info("job \(id): follow-up dropped into the inbox as \(target)")
             }
         } catch {
             log.error("job \(id): cannot move its follow-up into the inbox: \(error); it stays in tmp/ for the next start")

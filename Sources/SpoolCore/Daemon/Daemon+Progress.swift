@@ -45,7 +45,8 @@ public struct ReportedProgress: Sendable, Equatable {
         } else {
             return nil
         }
-        guard done.isFinite, total.isFinite, done >= 0, total > 0 else { return nil }
+        // A job's numbers are not trusted: bounded so that nothing overflows or becomes infinite.
+        guard done.isFinite, total.isFinite, done >= 0, total >= 1, total <= 1e12, done <= 1e12 else { return nil }
     }
 
     /// As a record's progress: percent from done/total, ETA from the rate so far.
@@ -54,7 +55,8 @@ public struct ReportedProgress: Sendable, Equatable {
         var eta: Double? = nil
         if let s = startedAt, fraction > 0 {
             let elapsed = max(0, now.seconds - s.seconds)
-            eta = elapsed / fraction - elapsed
+            let e = elapsed / fraction - elapsed
+            eta = e.isFinite && e < 1e9 ? e : nil
         }
         return Progress(total: Int(total), succeeded: Int(min(done, total)), running: 1,
                         percent: (fraction * 1000).rounded() / 10, etaSeconds: eta, message: message)

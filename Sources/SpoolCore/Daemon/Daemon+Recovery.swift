@@ -16,16 +16,15 @@ extension Daemon {
         loadPending(now: now)
     }
 
-    /// Our half-written tmp files are removed; spares are adopted for reuse.
+    /// Our half-written tmp files and the spares of an earlier run are removed (a spare left in
+    /// tmp/ cannot be trusted: anyone who may write tmp/ could have put it there).
     private func removeStaleTemporaries() {
-        var spares: [String] = []
         InboxReader.scan(layout.fd(.tmp), suffix: "") { names in
             for n in names {
                 guard let s = n.string, s.hasPrefix("spoold.") else { continue }
-                if s.hasPrefix(SparePool.prefix) { spares.append(s) } else if s.hasSuffix(".tmp") { store.remove(s, from: .tmp) }
+                if s.hasPrefix(SparePool.prefix) || s.hasSuffix(".tmp") { store.remove(s, from: .tmp) }
             }
         }
-        store.adoptSpares(spares)
     }
 
     private func recoverRunning(now: Timestamp) {
@@ -56,6 +55,13 @@ extension Daemon {
                 record = r
             } catch {
                 log.error("job \(id): running/\(name) is unreadable (\(error)); leaving it for an operator")
+                continue
+            }
+            // A retry's pending record written before the crash is newer than the running file it replaces.
+            if let pending = (try? store.read(id, in: .pending)) ?? nil,
+               pending.attempts >= record.attempts + (record.status == .pending ? 1 : 0) {
+                log.notice("job \(id): found in pending/ and running/; the pending record is the newer one")
+                resolved.append(id)
                 continue
             }
             if record.spec?.isBatch == true {
@@ -100,10 +106,10 @@ extension Daemon {
         for id in resolved { store.retire(JobFiles.record(id), from: .running) }
         // Outputs and progress files may still be open in a process that outlived its job: never recycled.
         // Whatever else is left in running/ (outputs, journals, progress files of resolved jobs) is garbage now.
-        let keep = Set(names).subtracting(resolved.map { JobFiles.record($0) })
+        let unresolved = Set(names).subtracting(resolved.map { JobFiles.record($0) }).map { String($0.dropLast(5)) + "." }
         InboxReader.scan(layout.fd(.running), suffix: "") { batch in
             for n in batch {
-                guard let s = n.string, !keep.contains(s) else { continue }
+                guard let s = n.string, !unresolved.contains(where: { s.hasPrefix($0) }) else { continue }
                 store.remove(s, from: .running)
             }
         }

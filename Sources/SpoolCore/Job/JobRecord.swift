@@ -38,8 +38,8 @@ public struct Progress: Sendable, Equatable, Codable {
         try c.encode(failed, forKey: .failed)
         try c.encode(skipped, forKey: .skipped)
         try c.encode(running, forKey: .running)
-        try c.encode(percent, forKey: .percent)
-        try c.encode(etaSeconds, forKey: .etaSeconds)
+        try c.encode(percent.isFinite ? percent : 0, forKey: .percent)
+        try c.encode(etaSeconds.flatMap { $0.isFinite ? $0 : nil }, forKey: .etaSeconds)
         try c.encode(message, forKey: .message)
     }
 }

@@ -45,6 +45,7 @@ extension Intake {
             if let e = error as? SystemError, e.isDiskFull { result.diskFull = e }
         }
         FaultInjection.hit(.beforeClaimRemoved)
+        claimSources.withLock { m in for w in written { m[w.claim.token.rawValue] = nil } }
         for w in written {
             if case .reject(_, _, let isDir, _) = w.claim.outcome, isDir, let original = w.record.original {
                 placeDirectoryOriginal(token: w.claim.token, original: original)
@@ -155,7 +156,8 @@ extension Intake {
                 FaultInjection.hit(.duringRecovery)
                 // The token is "<stem>-<17 hex digits>": the stem is the inbox name without ".json".
                 let stem = String(token.rawValue.dropLast(18))
-                let source = "\(stem).json"
+                // This run's claims know their inbox name; after a crash only the id stem is left.
+                let source = claimSources.withLock { $0[token.rawValue] } ?? "\(stem).json"
                 let file = "inbox/\(source)"
                 let outcome: Claimed.Outcome
                 switch InboxReader.read(name, in: layout.fd(.tmp), limit: config.maxJobBytes) {

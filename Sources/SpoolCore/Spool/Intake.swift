@@ -42,6 +42,8 @@ public final class Intake: Sendable {
     var config: IntakeConfig { configBox.withLock { $0 } }
 
     public func update(config: IntakeConfig) { configBox.withLock { $0 = config } }
+    /// The inbox name of each claim of this run: recovery after a full disk names the right file.
+    let claimSources = LockedBox([String: String]())
     /// Inbox files that do not parse yet and are waiting out the settle period.
     private let unsettled = LockedBox(Set<FileName>())
 
@@ -89,6 +91,7 @@ public final class Intake: Sendable {
 
         // Claim every file by a no-replace rename, then make the claims durable together.
         var claims: [(token: JobID, decision: Decision)] = []
+        var replaced = false
         var sync = DirectorySync()
         for d in decisions {
             let name: FileName
@@ -96,6 +99,13 @@ public final class Intake: Sendable {
             case .accept(let n, _, _), .reject(let n, _, _, _, _, _): name = n
             }
             guard let token = claim(name) else { continue }
+            if case .accept(_, _, let content) = d, !isSameFile(token: token, as: content) {
+                // Replaced between the read and the claim: decided again from the claim by recovery below.
+                sync.add(.inbox)
+                sync.add(.tmp)
+                replaced = true
+                continue
+            }
             claims.append((token, d))
             sync.add(.inbox)
             sync.add(.tmp)
@@ -108,6 +118,13 @@ public final class Intake: Sendable {
             return result
         }
         FaultInjection.hit(.afterClaim)
+        defer {
+            if replaced {
+                let again = recoverClaims(now: now)
+                result.accepted += again.accepted
+                result.rejected += again.rejected
+            }
+        }
         finish(claims.map { c in
             switch c.decision {
             case .accept(let name, let spec, let content):
@@ -149,8 +166,13 @@ public final class Intake: Sendable {
             deferRecheck(name, at: now.adding(config.settleSeconds), result: &result)
             return nil
         case .unreadable(let e):
-            log.warning("intake: cannot read \(file): \(e); retrying at the next scan")
-            return nil
+            guard e.errno == EACCES || e.errno == EPERM else {
+                log.warning("intake: cannot read \(file): \(e); retrying at the next scan")
+                return nil
+            }
+            // It will not become readable by itself (a submitter's umask 077, say): say so in a record.
+            let message = "\(file) cannot be read by the daemon (\(String(cString: strerror(e.errno)))); make job files readable by the daemon's user or group (mode 0640 or 0644)"
+            return .reject(name, SpoolError(.forbidden, message), explicitID: nil, isDirectory: false, hasBytes: false, modified: now.seconds)
         case .notRegular(let kind, let isDir):
             let message = "\(file) is \(kind); job files must be regular files (links are never followed)"
             return .reject(name, SpoolError(.notARegularFile, message), explicitID: nil, isDirectory: isDir, hasBytes: false, modified: now.seconds)
@@ -192,13 +214,22 @@ public final class Intake: Sendable {
         return JobID(s)
     }
 
+    private func isSameFile(token: JobID, as content: FileContent) -> Bool {
+        var st = stat()
+        guard fstatat(layout.fd(.tmp), "\(token.rawValue).claim", &st, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
+        return UInt64(st.st_ino) == content.inode && UInt64(st.st_dev) == content.device && Int(st.st_size) == content.size
+    }
+
     /// Renames an inbox file to tmp/<token>.claim without replacing anything; nil if it is gone.
     private func claim(_ name: FileName) -> JobID? {
         let stem = JobID.stem(of: name)
         for _ in 0..<8 {
             let token = idGenerator.next(stem: stem)
             let rc = name.withCString { cshim_rename_noreplace(layout.fd(.inbox), $0, layout.fd(.tmp), "\(token.rawValue).claim") }
-            if rc == 0 { return token }
+            if rc == 0 {
+                claimSources.withLock { $0[token.rawValue] = name.description }
+                return token
+            }
             if errno == EEXIST { continue }
             if errno == ENOENT {
                 log.warning("intake: inbox/\(name) vanished before it could be claimed (taken by another process?)")

@@ -10,8 +10,8 @@
 // no other open file description refers to it (in any process); the lease is held across the
 // rename, so an open racing with it waits until the file is a spare. It must also be regular, have
 // one link (never a hard link to a file outside the spool) and be owned by the daemon's user.
-// Anything else is unlinked. Spares are garbage by definition; a crash may leave them, and they
-// are adopted (or removed, past the cap) at the next start.
+// Anything else is unlinked. Spares are garbage by definition; a crash may leave them, and the
+// next start removes them (it does not trust what it finds in tmp/).
 import Foundation
 import CSpoolShim
 
@@ -25,6 +25,9 @@ final class SparePool: Sendable {
         var names: [String] = []
         var counter: UInt64 = 0
     }
+
+    /// Per run, so that names never collide with an earlier run's (pids repeat, e.g. pid 1 in containers).
+    private let runToken = String(UInt64.random(in: 0...UInt64.max), radix: 36)
 
     init(tmpFD: Int32, capacity: Int = 512) {
         self.tmpFD = tmpFD
@@ -45,6 +48,12 @@ final class SparePool: Sendable {
 
     /// Moves `name` out of `dirFD` into the pool, or unlinks it if it cannot be recycled.
     func retire(_ name: String, from dirFD: Int32) {
+        // Only regular files are ever opened (a FIFO or device is never opened at all).
+        var lst = stat()
+        guard fstatat(dirFD, name, &lst, AT_SYMLINK_NOFOLLOW) == 0, lst.st_mode & S_IFMT == S_IFREG else {
+            unlinkat(dirFD, name, 0)
+            return
+        }
         let fd = openat(dirFD, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else {
             unlinkat(dirFD, name, 0)
@@ -60,7 +69,7 @@ final class SparePool: Sendable {
         let spare: String? = state.withLock { s in
             guard s.names.count < capacity else { return nil }
             s.counter += 1
-            return "\(Self.prefix)\(getpid()).\(s.counter)"
+            return "\(Self.prefix)\(runToken).\(s.counter)"
         }
         let moved = spare.map { renameat(dirFD, name, tmpFD, $0) == 0 } ?? false
         // Released before the spare can be handed out: our own next open must not break our lease.
@@ -79,17 +88,5 @@ final class SparePool: Sendable {
             return s.names
         }
         for n in names { unlinkat(tmpFD, n, 0) }
-    }
-
-    /// Adopts spares left in tmp/ by an earlier run (removing those past the capacity).
-    func adopt(_ names: [String]) {
-        for n in names where n.hasPrefix(Self.prefix) {
-            let kept = state.withLock { s -> Bool in
-                guard s.names.count < capacity else { return false }
-                s.names.append(n)
-                return true
-            }
-            if !kept { unlinkat(tmpFD, n, 0) }
-        }
     }
 }

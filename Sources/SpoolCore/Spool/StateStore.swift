@@ -120,10 +120,6 @@ public final class StateStore: Sendable {
         spares.removeAll()
     }
 
-    /// Takes over spares an earlier run left in tmp/.
-    public func adoptSpares(_ names: [String]) {
-        spares.adopt(names)
-    }
 
     /// Renames `name` from one folder to another; the target folder is added to `sync`.
     /// Returns false when the source is gone (a lost race, not an error).

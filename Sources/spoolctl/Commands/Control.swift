@@ -108,13 +108,19 @@ enum Retry: Command {
         guard ids.count == 1 else { throw UsageError(message: "give one job ID") }
         let id = try jobID(ids[0])
         let client = try openSpool(spool, create: true)
-        if let found = client.find(id) {
-            guard found.folder == .done else { throw CommandFailure(message: "job \(id) has not ended yet; only finished jobs can be retried") }
-            if failedOnly && found.record.operations == nil {
+        guard let found = client.find(id) else {
+            throw CommandFailure(message: "no job \"\(id)\" in pending/, running/ or done/ of \(client.layout.root)")
+        }
+        guard found.folder == .done else { throw CommandFailure(message: "job \(id) has not ended yet; only finished jobs can be retried") }
+        if found.record.status == .rejected {
+            throw CommandFailure(message: "job \(id) was rejected; fix its file and submit it again")
+        }
+        if failedOnly {
+            guard let ops = found.record.operations else {
                 throw CommandFailure(message: "job \(id) is not a batch; use retry without --failed-only")
             }
-            if found.record.status == .rejected {
-                throw CommandFailure(message: "job \(id) was rejected; fix its file and submit it again")
+            guard ops.contains(where: { $0.status != .succeeded }) else {
+                throw CommandFailure(message: "every operation of job \(id) succeeded; nothing to retry")
             }
         }
         let newID = JobIDGenerator().next(stem: String(id.rawValue.prefix(80)))

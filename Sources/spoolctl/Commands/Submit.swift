@@ -16,12 +16,24 @@ enum Submit: Command {
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
+        let idFlag = try args.value("--id")
+        let nameFlag = try args.value("--name")
+        let timeout = try args.double("--timeout", min: 0)
+        let retries = try args.int("--retries", min: 0)
+        let priority = try args.int("--priority")
+        let notBefore = try args.value("--not-before")
+        let queue = try args.value("--queue")
+        let cwd = try args.value("--cwd")
+        let envs = try args.values("--env")
+        let asShell = args.flag("--shell")
         var object: JSONObject
         var stem: String
+        var file = "the job"
         if let trailing = args.trailing {
             guard !trailing.isEmpty else { throw UsageError(message: "nothing to run after --") }
+            _ = try args.positionals()
             object = JSONObject()
-            if args.flag("--shell") {
+            if asShell {
                 object["shell"] = .string(trailing.joined(separator: " "))
             } else {
                 object["command"] = .array(trailing.map { .string($0) })
@@ -30,24 +42,24 @@ enum Submit: Command {
         } else {
             let files = try args.positionals()
             guard files.count == 1 else { throw UsageError(message: "give one job FILE, or -- CMD ARGS...") }
-            guard let data = FileManager.default.contents(atPath: files[0]) else {
-                throw CommandFailure(message: "cannot read \(files[0])")
+            file = files[0]
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CommandFailure(message: "cannot read \(file)")
             }
             guard case .object(let o) = try? JSONParser().parse([UInt8](data)) else {
-                throw CommandFailure(message: "\(files[0]) is not a JSON object; run `spoolctl validate \(files[0])` for details")
+                throw CommandFailure(message: "\(file) is not a JSON object; run `spoolctl validate \(file)` for details")
             }
             object = o
-            stem = URL(fileURLWithPath: files[0]).deletingPathExtension().lastPathComponent
+            stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         }
-        if let v = try args.value("--id") { object["id"] = .string(v) }
-        if let v = try args.value("--name") { object["name"] = .string(v) }
-        if let v = try args.double("--timeout", min: 0) { object["timeout_seconds"] = .number(v) }
-        if let v = try args.int("--retries", min: 0) { object["retries"] = .integer(v) }
-        if let v = try args.int("--priority") { object["priority"] = .integer(v) }
-        if let v = try args.value("--not-before") { object["not_before"] = .string(v) }
-        if let v = try args.value("--queue") { object["queue"] = .string(v) }
-        if let v = try args.value("--cwd") { object["cwd"] = .string(v) }
-        let envs = try args.values("--env")
+        if let v = idFlag { object["id"] = .string(v) }
+        if let v = nameFlag { object["name"] = .string(v) }
+        if let v = timeout { object["timeout_seconds"] = .number(v) }
+        if let v = retries { object["retries"] = .integer(v) }
+        if let v = priority { object["priority"] = .integer(v) }
+        if let v = notBefore { object["not_before"] = .string(v) }
+        if let v = queue { object["queue"] = .string(v) }
+        if let v = cwd { object["cwd"] = .string(v) }
         if !envs.isEmpty {
             var env = object["env"]?.objectValue ?? JSONObject()
             for e in envs {
@@ -56,23 +68,28 @@ enum Submit: Command {
             }
             object["env"] = .object(env)
         }
-        if args.trailing != nil { _ = try args.positionals() }
         if object["name"] == nil { object["name"] = .string(stem) }  // the inbox file is named after the id
 
         // Validate here too, so the user sees mistakes at once rather than as a rejection record.
         let id: String
-        if case .string(let given)? = object["id"] {
-            id = given
-        } else {
+        switch object["id"] {
+        case .string(let given)?: id = given
+        case nil:
             id = JobIDGenerator().next(stem: JobID.stem(of: FileName(stem + ".json"))).rawValue
             object["id"] = .string(id)
+        case let other?:
+            throw CommandFailure(message: "\(file): field \"id\" must be a string, got \(other.typeDescription)")
         }
         let bytes = Array(JSONValue.object(object).serialized(pretty: true).utf8) + [0x0A]
-        if case .failure(let problems) = JobSpec.parse(bytes, file: "the job") {
+        if case .failure(let problems) = JobSpec.parse(bytes, file: file) {
             throw CommandFailure(message: problems.problems.map(\.message).joined(separator: "; "))
         }
         let client = try openSpool(spool, create: true)
-        _ = try client.drop(bytes, name: id)
+        do {
+            _ = try client.drop(bytes, name: id)
+        } catch let e as SystemError where e.errno == EEXIST {
+            throw CommandFailure(message: "a job file for id \(id) is already waiting in \(client.layout.path(.inbox)); not replaced")
+        }
         print("submitted \(id)")
         return Exit.ok
     }

@@ -36,6 +36,10 @@ extension Daemon {
                 r.status = .failed
                 r.error = SpoolError(.outputFailed, "job \(c.id): its output filled the spool's disk; it was cut to \(Self.diskFullOutputCap) bytes to make room for the record")
                 next = .done(r)
+            } else if case .done(var r) = next, let e = r.error, e.code == .exitNonzero || e.code == .killedBySignal, isDiskFull() {
+                // A job that failed while the spool's disk was full most likely failed because of it: say so.
+                r.error = SpoolError(e.code, e.message + " (the spool's disk is full: No space left on device)")
+                next = .done(r)
             }
             do {
                 switch next {
@@ -137,6 +141,14 @@ extension Daemon {
         FaultInjection.hit(.afterOutputsMoved)
         record.stdout = placed[JobFiles.stdout(id)]
         record.stderr = placed[JobFiles.stderr(id)]
+    }
+
+    /// True when the spool's filesystem has no space left (or intake has just seen ENOSPC).
+    func isDiskFull() -> Bool {
+        if lifecycle.withLock({ $0.diskFullLogged }) { return true }
+        var vfs = statvfs()
+        guard statvfs(layout.root, &vfs) == 0 else { return false }
+        return Int(vfs.f_bavail) * Int(vfs.f_frsize) < 64 * 1024
     }
 
     /// Output with data is fsynced before its record names it; an empty file has nothing to lose.

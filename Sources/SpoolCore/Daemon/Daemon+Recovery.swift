@@ -9,9 +9,16 @@ extension Daemon {
     func recover() {
         let now = Timestamp.now()
         index.load(from: layout)
-        removeStaleTemporaries()
+        // With --lock-file other daemons may share the spool: their temporaries, claims and running
+        // jobs are alive, so only what is certainly ours is touched.
+        let shared = options.lockFile != nil
+        if !shared { removeStaleTemporaries() }
         _ = intake.recoverClaims(now: now)  // their records are in pending/ or done/ now, loaded below
-        recoverRunning(now: now)
+        if shared {
+            log.notice("spoold: --lock-file: running/ is left alone (it may hold other daemons' live jobs)")
+        } else {
+            recoverRunning(now: now)
+        }
         releaseStagedFollowUps()
         loadPending(now: now)
     }

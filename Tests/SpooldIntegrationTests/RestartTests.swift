@@ -77,11 +77,15 @@ struct RestartTests {
         #expect(runCommand(Binaries.spoold, ["--bogus"]).status == 64)
     }
 
+    /// The storm's size: 300 jobs in `swift test`; `SPOOLD_STORM_JOBS=5000 swift test --filter crashStorm`
+    /// is the long version (about one SIGKILL per 40 jobs, so 125 kills).
+    static let stormJobs = Int(ProcessInfo.processInfo.environment["SPOOLD_STORM_JOBS"] ?? "") ?? 300
+
     @Test("crash storm: repeated SIGKILLs while hundreds of jobs flow lose nothing and run no fail-job twice")
     func crashStorm() throws {
         let spool = try TempSpool()
         let log = spool.path("ran")
-        let total = 300
+        let total = Self.stormJobs
         var dropped = 0
         func dropSome(_ n: Int) throws {
             for _ in 0..<n where dropped < total {

@@ -40,18 +40,16 @@ extension Daemon {
         let stopping = lifecycle.withLock { $0.isStopping }
         struct Step { var ready: [Int]; var complete: Bool; var idle: Bool; var wake: Timestamp?; var priority: Int; var queue: String }
         let step: Step? = jobs.withLock { j in
-            guard var job = j[id], var batch = job.batch else { return nil }
-            let ready = stopping ? [] : batch.takeReady(now: now)
+            guard j[id]?.batch != nil else { return nil }
+            let ready = stopping ? [] : j[id]!.batch!.takeReady(now: now)
             var wake: Timestamp? = nil
-            if let at = batch.nextRetryAt, job.retryWake.map({ $0 > at }) ?? true {
-                job.retryWake = at
+            if let at = j[id]!.batch!.nextRetryAt, j[id]!.retryWake.map({ $0 > at }) ?? true {
+                j[id]!.retryWake = at
                 wake = at
             }
-            let step = Step(ready: ready, complete: batch.isComplete, idle: batch.inFlight.isEmpty, wake: wake,
-                            priority: job.record.spec?.effectivePriority ?? 0, queue: job.record.spec?.effectiveQueue ?? "default")
-            job.batch = batch
-            j[id] = job
-            return step
+            let job = j[id]!
+            return Step(ready: ready, complete: job.batch!.isComplete, idle: job.batch!.inFlight.isEmpty, wake: wake,
+                        priority: job.record.spec?.effectivePriority ?? 0, queue: job.record.spec?.effectiveQueue ?? "default")
         }
         guard let step else { return }
         if !step.ready.isEmpty {
@@ -86,15 +84,13 @@ extension Daemon {
     /// Starts operation `index` of a running batch (on the dispatcher, holding a worker slot).
     func startOperation(of id: JobID, index: Int) {
         let now = Timestamp.now()
+        // In place (j[id]!): a copy of the job would copy all of a big batch's operations.
         let started: (OperationSpec, JobRecord, Int)? = jobs.withLock { j in
-            guard var job = j[id], var batch = job.batch else { return nil }
-            batch.started(index, now: now)
-            job.batch = batch
-            job.record.operations = batch.operations
-            job.record.progress = batch.progress(message: job.record.progress.message)
-            job.isDirty = true
-            j[id] = job
-            return (batch.spec(index), job.record, batch.operations[index].attempts)
+            guard j[id]?.batch != nil else { return nil }
+            j[id]!.batch!.started(index, now: now)
+            j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)
+            j[id]!.isDirty = true
+            return (j[id]!.batch!.spec(index), j[id]!.record, j[id]!.batch!.operations[index].attempts)
         }
         guard let (op, record, attempt) = started, let spec = record.spec else {
             slots.signal()
@@ -189,15 +185,12 @@ extension Daemon {
         let now = Timestamp.now()
         let unit = Double.random(in: 0..<1)
         let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
-            guard var job = j[id], var batch = job.batch else { return nil }
-            batch.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1)
-            job.batch = batch
-            job.operationChildren[index] = nil
-            job.record.operations = batch.operations
-            job.record.progress = batch.progress(message: job.record.progress.message)
-            job.isDirty = true
-            j[id] = job
-            return (job.journal, batch.operations[index])
+            guard j[id]?.batch != nil else { return nil }
+            j[id]!.batch!.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1)
+            j[id]!.operationChildren[index] = nil
+            j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)
+            j[id]!.isDirty = true
+            return (j[id]!.journal, j[id]!.batch!.operations[index])
         }
         if let (journal, op) = checkpoint {
             FaultInjection.hit(.beforeCheckpoint)
@@ -212,13 +205,11 @@ extension Daemon {
     func operationInterrupted(_ id: JobID, _ index: Int) {
         let now = Timestamp.now()
         let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
-            guard var job = j[id], var batch = job.batch else { return nil }
-            batch.interrupted(index, policy: job.record.spec?.effectiveOnInterrupt ?? .requeue, now: now)
-            job.batch = batch
-            job.operationChildren[index] = nil
-            job.record.operations = batch.operations
-            j[id] = job
-            return (job.journal, batch.operations[index])
+            guard j[id]?.batch != nil else { return nil }
+            j[id]!.batch!.interrupted(index, policy: j[id]!.record.spec?.effectiveOnInterrupt ?? .requeue, now: now)
+            j[id]!.operationChildren[index] = nil
+            j[id]!.isDirty = true
+            return (j[id]!.journal, j[id]!.batch!.operations[index])
         }
         if let (journal, op) = checkpoint { journal?.append(op) }
         scheduler.update { $0.itemEnded(.operation(id, index)) }

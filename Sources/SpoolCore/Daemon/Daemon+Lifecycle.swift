@@ -125,7 +125,9 @@ extension Daemon {
                 guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 || id == force else { continue }
                 j[id]?.isDirty = false
                 j[id]?.stateWrites += 1
-                out.append(job.record)
+                var record = job.record
+                if let batch = job.batch { record.operations = batch.operations }  // materialized only here
+                out.append(record)
             }
             return (out, j.values.compactMap(\.journal))
         }

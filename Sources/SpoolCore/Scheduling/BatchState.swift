@@ -19,6 +19,11 @@ public struct BatchState: Sendable {
     public private(set) var isCancelled = false
     /// Every operation before this index is finished.
     private var cursor = 0
+    /// Counts by status and the sum of finished durations, kept as operations change, so that
+    /// progress costs O(1) however many operations the batch has.
+    private var counts: [OperationStatus: Int] = [:]
+    private var durationSum = 0.0
+    private var timed = 0
 
     public init(spec: JobSpec, operations existing: [OperationRecord]?) {
         let specs = spec.operations ?? []
@@ -32,6 +37,23 @@ public struct BatchState: Sendable {
         } else {
             operations = specs.enumerated().map { OperationRecord(index: $0.offset, name: $0.element.name) }
         }
+        for op in operations { count(op, +1) }
+        waitingRetry = Set(operations.indices.filter { operations[$0].status == .pending && operations[$0].runAfter != nil })
+    }
+
+    private mutating func count(_ op: OperationRecord, _ sign: Int) {
+        counts[op.status, default: 0] += sign
+        if op.status == .succeeded || op.status == .failed, let d = op.durationSeconds {
+            durationSum += Double(sign) * d
+            timed += sign
+        }
+    }
+
+    /// Changes operation `i` through `body`, keeping the counters right.
+    private mutating func update(_ i: Int, _ body: (inout OperationRecord) -> Void) {
+        count(operations[i], -1)
+        body(&operations[i])
+        count(operations[i], +1)
     }
 
     public func spec(_ index: Int) -> OperationSpec { specs[index] }
@@ -53,17 +75,23 @@ public struct BatchState: Sendable {
         return out
     }
 
+    /// Operations waiting for a retry's backoff.
+    private var waitingRetry: Set<Int> = []
+
     /// The earliest retry time of a pending operation, for a wake-up.
     public var nextRetryAt: Timestamp? {
-        operations.filter { $0.status == .pending && !inFlight.contains($0.index) }.compactMap(\.runAfter).min()
+        waitingRetry.compactMap { operations[$0].status == .pending ? operations[$0].runAfter : nil }.min()
     }
 
     public mutating func started(_ i: Int, now: Timestamp) {
-        operations[i].status = .running
-        operations[i].startedAt = now
-        operations[i].finishedAt = nil
-        operations[i].attempts += 1
-        operations[i].runAfter = nil
+        waitingRetry.remove(i)
+        update(i) { op in
+            op.status = .running
+            op.startedAt = now
+            op.finishedAt = nil
+            op.attempts += 1
+            op.runAfter = nil
+        }
     }
 
     /// How an operation attempt ended.
@@ -76,6 +104,7 @@ public struct BatchState: Sendable {
     public mutating func finished(_ i: Int, _ outcome: Outcome, now: Timestamp, random unit: Double,
                                   stdout: String?, stderr: String?) {
         inFlight.remove(i)
+        count(operations[i], -1)
         var op = operations[i]
         op.finishedAt = now
         op.durationSeconds = op.startedAt.map { max(0, now.seconds - $0.seconds) }
@@ -96,24 +125,28 @@ public struct BatchState: Sendable {
             if op.attempts <= retries && !isStopped {
                 op.status = .pending
                 op.runAfter = now.adding(Backoff.delay(base: retryDelay, failedAttempts: op.attempts, unit: unit))
+                waitingRetry.insert(i)
             } else {
                 op.status = .failed
-                if stopOnError { stop() }
             }
         }
         operations[i] = op
+        count(op, +1)
+        if op.status == .failed && stopOnError { stop() }
     }
 
     /// An operation interrupted by a daemon stop: back to pending (requeue) or failed (fail).
     public mutating func interrupted(_ i: Int, policy: InterruptPolicy, now: Timestamp) {
         inFlight.remove(i)
-        if policy == .fail {
-            operations[i].status = .failed
-            operations[i].finishedAt = now
-            operations[i].error = SpoolError(.interrupted, "operations[\(i)]: the daemon stopped during attempt \(operations[i].attempts) and on_interrupt is \"fail\"")
-        } else {
-            operations[i].status = .pending
-            operations[i].startedAt = nil
+        update(i) { op in
+            if policy == .fail {
+                op.status = .failed
+                op.finishedAt = now
+                op.error = SpoolError(.interrupted, "operations[\(i)]: the daemon stopped during attempt \(op.attempts) and on_interrupt is \"fail\"")
+            } else {
+                op.status = .pending
+                op.startedAt = nil
+            }
         }
     }
 
@@ -121,8 +154,10 @@ public struct BatchState: Sendable {
     public mutating func stop() {
         isStopped = true
         for i in operations.indices where operations[i].status == .pending && !inFlight.contains(i) {
-            operations[i].status = .skipped
-            operations[i].runAfter = nil
+            update(i) { op in
+                op.status = .skipped
+                op.runAfter = nil
+            }
         }
     }
 
@@ -137,27 +172,17 @@ public struct BatchState: Sendable {
         for i in indices where operations[i].status == .pending { inFlight.remove(i) }
     }
 
-    public var runningCount: Int { operations.filter { $0.status == .running }.count }
+    public var runningCount: Int { counts[.running, default: 0] }
 
     /// Every operation finished (or skipped), none in flight.
-    public var isComplete: Bool { inFlight.isEmpty && operations.allSatisfy { $0.status.isFinished } }
+    public var isComplete: Bool {
+        inFlight.isEmpty && counts[.succeeded, default: 0] + counts[.failed, default: 0] + counts[.skipped, default: 0] == operations.count
+    }
 
     public func progress(message: String? = nil) -> Progress {
-        var succeeded = 0, failed = 0, skipped = 0, running = 0
-        var durations = 0.0, timed = 0
-        for op in operations {
-            switch op.status {
-            case .succeeded: succeeded += 1
-            case .failed: failed += 1
-            case .skipped: skipped += 1
-            case .running: running += 1
-            case .pending: break
-            }
-            if op.status == .succeeded || op.status == .failed, let d = op.durationSeconds {
-                durations += d
-                timed += 1
-            }
-        }
+        let succeeded = counts[.succeeded, default: 0], failed = counts[.failed, default: 0]
+        let skipped = counts[.skipped, default: 0], running = counts[.running, default: 0]
+        let durations = durationSum
         let total = operations.count
         let finished = succeeded + failed + skipped
         let remaining = total - finished

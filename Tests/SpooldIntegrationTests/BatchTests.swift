@@ -174,7 +174,7 @@ final class LocalHTTPServer: @unchecked Sendable {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("SpoolBuiltinsTests/Fixtures/http_server.py").path
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("port-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: portFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: portFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script]
         process.standardInput = stdin

@@ -68,7 +68,7 @@ extension Daemon {
         for name in staged {
             guard let id = JobID(String(name.dropFirst(Self.followUpPrefix.count).dropLast(5))),
                   let bytes = try? store.readSmallFile(name, in: .tmp),
-                  case .object(let o)? = try? JSONParser().parse(bytes ?? []),
+                  case .object(let o)? = try? JSONParser().parse(bytes),
                   let parent = o["env"]?.objectValue?["SPOOL_PARENT_ID"]?.stringValue.flatMap(JobID.init)
             else {
                 store.remove(name, from: .tmp)

@@ -36,18 +36,29 @@ public final class SpoolClient: Sendable {
         return nil
     }
 
-    /// Every record in the given folders (unreadable files are skipped).
+    /// Every record in the given folders (unreadable files are skipped). Decoding is the cost on a
+    /// big spool, so the files are read and decoded on every core.
     public func records(in folders: [SpoolFolder] = SpoolFolder.allCases) -> [LocatedRecord] {
-        var out: [LocatedRecord] = []
+        var found: [(String, SpoolFolder)] = []
         for folder in folders {
-            InboxReader.scan(layout.fd(for: folder), suffix: ".json", chunk: 4096) { names in
-                for n in names {
-                    guard let s = n.string, let r = try? store.readRecord(named: s, in: .init(folder)) else { continue }
-                    out.append(LocatedRecord(record: r, folder: folder))
-                }
+            InboxReader.scan(layout.fd(for: folder), suffix: ".json", chunk: 4096) { batch in
+                found += batch.compactMap { $0.string.map { ($0, folder) } }
             }
         }
-        return out
+        let names = found
+        let chunks = max(1, min(64, names.count / 256))
+        let results = LockedBox([[LocatedRecord]](repeating: [], count: chunks))
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            var part: [LocatedRecord] = []
+            var i = c
+            while i < names.count {
+                let (name, folder) = names[i]
+                if let r = try? store.readRecord(named: name, in: .init(folder)) { part.append(LocatedRecord(record: r, folder: folder)) }
+                i += chunks
+            }
+            results.withLock { $0[c] = part }
+        }
+        return results.withLock { $0.flatMap { $0 } }
     }
 
     /// Drops a control request into control/ (tmp/ then rename); returns its path.

@@ -13,7 +13,7 @@ extension Daemon {
         // jobs are alive, so only what is certainly ours is touched.
         let shared = options.lockFile != nil
         if !shared { removeStaleTemporaries() }
-        _ = intake.recoverClaims(now: now)  // their records are in pending/ or done/ now, loaded below
+        _ = intake.recoverClaims(now: now, all: !shared)  // their records are in pending/ or done/ now, loaded below
         if shared {
             log.notice("spoold: --lock-file: running/ is left alone (it may hold other daemons' live jobs)")
         } else {

@@ -147,12 +147,21 @@ extension Intake {
     }
 
     /// Finishes claims left in tmp/ by a crash or a full disk. Returns records newly written.
-    public func recoverClaims(now: Timestamp) -> IntakeResult {
+    /// `all`: every claim in tmp/ (at start, when no other process can be working on one); otherwise
+    /// only this process's own claims and claims abandoned for a minute (another daemon sharing the
+    /// spool may be in the middle of its own).
+    public func recoverClaims(now: Timestamp, all: Bool = false) -> IntakeResult {
         var result = IntakeResult()
         var claims: [Claimed] = []
+        let own = claimSources.withLock { Set($0.keys) }
         InboxReader.scan(layout.fd(.tmp), suffix: ".claim") { names in
             for name in names {
                 guard let s = name.string, let token = JobID(String(s.dropLast(".claim".count))) else { continue }
+                if !all && !own.contains(token.rawValue) {
+                    var st = stat()
+                    guard fstatat(layout.fd(.tmp), s, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                          now.seconds - Double(st.st_ctim.tv_sec) > 60 else { continue }
+                }
                 FaultInjection.hit(.duringRecovery)
                 // The token is "<stem>-<17 hex digits>": the stem is the inbox name without ".json".
                 let stem = String(token.rawValue.dropLast(18))

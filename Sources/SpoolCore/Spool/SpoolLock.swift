@@ -29,7 +29,16 @@ public final class SpoolLock: Sendable {
         let fd = custom.map { open($0, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644) }
             ?? openat(layout.rootFD, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw .system(SystemError("open", path)) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        // A daemon that was just killed may hold the lock a moment longer through a child it was
+        // spawning (between clone and exec the child still has the fd): look for half a second.
+        var rc = flock(fd, LOCK_EX | LOCK_NB)
+        var attempts = 0
+        while rc != 0, errno == EWOULDBLOCK, attempts < 10 {
+            attempts += 1
+            usleep(50_000)
+            rc = flock(fd, LOCK_EX | LOCK_NB)
+        }
+        if rc != 0 {
             let e = errno
             var buf = [UInt8](repeating: 0, count: 32)
             let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 31, 0) }

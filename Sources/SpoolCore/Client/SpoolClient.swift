@@ -90,14 +90,9 @@ public final class SpoolClient: Sendable {
         return "\(layout.path(folder))/\(target)"
     }
 
-    /// Removes a finished job's record and the files it names (outputs, kept original).
-    /// The record goes last, so an interrupted prune leaves no file without its record.
+    /// Removes a finished job's record and the files it names (see `JobFiles.removeFinished`).
     public func removeFinished(_ record: JobRecord) {
-        var files = [record.stdout, record.stderr, record.original].compactMap { $0 }
-        for op in record.operations ?? [] { files += [op.stdout, op.stderr].compactMap { $0 } }
-        // An original may be a directory (a rejected `x.json/`); removeItem does not follow links.
-        for f in files where f.hasPrefix("done/") && !f.contains("..") { try? FileManager.default.removeItem(atPath: "\(layout.root)/\(f)") }
-        unlinkat(layout.fd(.done), JobFiles.record(record.id), 0)
+        JobFiles.removeFinished(record, layout: layout)
     }
 
     /// Reads a file of the spool by its path relative to the root (as records name outputs).

@@ -115,34 +115,16 @@ extension Daemon {
                 && jobs.withLock { $0[id] == nil } && !store.exists(JobFiles.record(id), in: .running)
                 && !store.exists(JobFiles.record(id), in: .done))
         if removed {
-            guard var record = (try? store.read(id, in: .pending)) ?? nil else {
+            guard let record = (try? store.read(id, in: .pending)) ?? nil else {
                 log.error("control: cancel \(id): its pending record is gone")
                 return true
             }
-            let now = Timestamp.now()
-            record.status = .cancelled
-            record.finishedAt = now
-            record.waitReason = nil
-            record.runAfter = nil
-            record.error = SpoolError(.cancelled, "job \(id): cancelled before it started (\(file))")
-            record.progress = Progress(total: record.progress.total, skipped: record.progress.total, percent: 100, etaSeconds: 0)
-            if var ops = record.operations {
-                for i in ops.indices where !ops[i].status.isFinished { ops[i].status = .skipped }
-                record.operations = ops
-            }
-            var sync = DirectorySync()
             do {
-                try stageFollowUp(of: record, sync: &sync)
-                try store.write(record, to: .done, sync: &sync)
-                try store.commit(&sync)
-                store.retire(JobFiles.record(id), from: .pending)
-                releaseFollowUp(of: record)
+                try endPendingJob(record, status: .cancelled, error: SpoolError(.cancelled, "job \(id): cancelled before it started (\(file))"))
                 log.info("job \(id): cancelled before it started")
-                recordFinished(record)
-                jobFinished(id, status: .cancelled)
             } catch {
                 log.error("control: cancel \(id): \(error); the job stays pending")
-                scheduler.update { $0.jobQueued(QueuedJob(record), now: now) }
+                enqueue([record], now: Timestamp.now())
             }
             return true
         }

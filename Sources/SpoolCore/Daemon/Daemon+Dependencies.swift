@@ -76,26 +76,39 @@ extension Daemon {
 
     /// Ends a pending job that can never run because of its dependencies.
     func failWaitingJob(_ id: JobID, because reason: String, rejected: Bool = false) {
-        guard var record = (try? store.read(id, in: .pending)) ?? nil else { return }
-        let now = Timestamp.now()
-        record.status = rejected ? .rejected : .failed
-        record.finishedAt = now
-        record.waitReason = nil
-        record.error = SpoolError(.dependencyFailed, "job \(id): \(reason)")
-        record.progress = Progress(total: record.progress.total, skipped: record.progress.total, percent: 100, etaSeconds: 0)
-        var sync = DirectorySync()
+        guard let record = (try? store.read(id, in: .pending)) ?? nil else { return }
         do {
-            try stageFollowUp(of: record, sync: &sync)
-            try store.write(record, to: .done, sync: &sync)
-            try store.commit(&sync)
-            store.retire(JobFiles.record(id), from: .pending)
-            releaseFollowUp(of: record)
+            let ended = try endPendingJob(record, status: rejected ? .rejected : .failed,
+                                          error: SpoolError(.dependencyFailed, "job \(id): \(reason)"))
+            log.warning("job \(id): \(ended.status.rawValue): \(reason)")
         } catch {
             log.error("job \(id): cannot record its dependency failure: \(error)")
-            return
         }
-        log.warning("job \(id): \(record.status.rawValue): \(reason)")
+    }
+
+    /// Ends a job that never left pending/ (cancelled, or failed by its dependencies): its final
+    /// record goes to done/ with its follow-up staged, and those waiting for it are told.
+    @discardableResult
+    func endPendingJob(_ pending: JobRecord, status: JobStatus, error: SpoolError) throws -> JobRecord {
+        var record = pending
+        record.status = status
+        record.finishedAt = Timestamp.now()
+        record.waitReason = nil
+        record.runAfter = nil
+        record.error = error
+        record.progress = Progress(total: record.progress.total, skipped: record.progress.total, percent: 100, etaSeconds: 0)
+        if var ops = record.operations {
+            for i in ops.indices where !ops[i].status.isFinished { ops[i].status = .skipped }
+            record.operations = ops
+        }
+        var sync = DirectorySync()
+        try stageFollowUp(of: record, sync: &sync)
+        try store.write(record, to: .done, sync: &sync)
+        try store.commit(&sync)
+        store.retire(JobFiles.record(record.id), from: .pending)
+        releaseFollowUp(of: record)
         recordFinished(record)
-        jobFinished(id, status: record.status)
+        jobFinished(record.id, status: status)
+        return record
     }
 }

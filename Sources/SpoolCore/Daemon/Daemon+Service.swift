@@ -98,21 +98,12 @@ extension Daemon {
                 else { continue }
                 guard (record.finishedAt ?? record.submittedAt).seconds < cutoff else { continue }
                 if let statuses, !statuses.contains(record.status) { continue }
-                removeFinishedFiles(record)
+                JobFiles.removeFinished(record, layout: layout)
                 index.remove(record.id)
                 removed += 1
             }
         }
         if removed > 0 { log.info("retention: removed \(removed) finished records older than \(Int(age)) s") }
-    }
-
-    private func removeFinishedFiles(_ record: JobRecord) {
-        var files = [record.stdout, record.stderr, record.original].compactMap { $0 }
-        for op in record.operations ?? [] { files += [op.stdout, op.stderr].compactMap { $0 } }
-        for f in files where f.hasPrefix("done/") && !f.contains("..") {
-            try? FileManager.default.removeItem(atPath: "\(layout.root)/\(f)")
-        }
-        store.remove(JobFiles.record(record.id), from: .done)
     }
 
     /// False (and intake paused, with a warning) while free space is under the configured floor.

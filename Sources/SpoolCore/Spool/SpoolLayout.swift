@@ -82,4 +82,16 @@ public enum JobFiles {
     public static func journal(_ id: JobID) -> String { "\(id.rawValue).journal" }
     public static func operationStdout(_ id: JobID, _ index: Int) -> String { "\(id.rawValue).op\(index).stdout" }
     public static func operationStderr(_ id: JobID, _ index: Int) -> String { "\(id.rawValue).op\(index).stderr" }
+
+    /// Removes a finished job's record and the files it names in done/ (outputs, operation outputs,
+    /// the kept original, which may be a directory). The record goes last, so an interrupted removal
+    /// leaves no file without its record.
+    public static func removeFinished(_ record: JobRecord, layout: SpoolLayout) {
+        var files = [record.stdout, record.stderr, record.original].compactMap { $0 }
+        for op in record.operations ?? [] { files += [op.stdout, op.stderr].compactMap { $0 } }
+        for f in files where f.hasPrefix("done/") && !f.contains("..") {
+            try? FileManager.default.removeItem(atPath: "\(layout.root)/\(f)")
+        }
+        unlinkat(layout.fd(.done), JobFiles.record(record.id), 0)
+    }
 }

@@ -30,7 +30,7 @@ extension Daemon {
         let now = Timestamp.now()
         for name in names where !name.isHidden && name.hasSuffix(".json") {
             let file = "control/\(name)"
-            switch InboxReader.read(name, in: layout.fd(.control), limit: 64 * 1024) {
+            switch InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024) {
             case .gone:
                 deferredControls.withLock { _ = $0.remove(name) }
                 continue

@@ -13,7 +13,7 @@ extension Daemon {
                 log.notice("control: \(file): retry \(r.id): the job has not ended yet; only finished jobs can be retried")
                 return true
             }
-            return unknownJob(r.id, "retry", file: file)
+            return false  // not known yet: takeControl keeps the request a while and says so
         }
         guard var spec = old.spec else {
             log.error("control: \(file): retry \(r.id): the job was rejected (\(old.error?.code.rawValue ?? "")); fix its file and submit it again")
@@ -57,9 +57,5 @@ extension Daemon {
         let what = r.failedOnly ? "\(indexMap.count) failed or skipped operations of" : "all of"
         log.info("job \(newID): retries \(what) job \(r.id)")
         return true
-    }
-
-    func unknownJob(_ id: JobID, _ what: String, file: String) -> Bool {
-        false  // takeControl keeps the request a while and says so
     }
 }

@@ -115,7 +115,7 @@ public final class Daemon: Sendable {
         let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
         if AccessPolicy.runsAsOwner {
-            log.notice("spoold: running as root: each job runs as the owner of its file; files owned by root are \(options.intake.access.allowRoot ? "allowed (--allow-root-jobs)" : "rejected as forbidden unless --allow-root-jobs (or allow_root_jobs in config.json)")")
+            log.notice("spoold: running as root: each job runs as the owner of its file; files owned by root are \(options.intake.access.allowRoot ? "allowed (--allow-root-jobs or allow_root_jobs)" : "rejected as forbidden unless --allow-root-jobs (or allow_root_jobs in config.json)")")
         }
         _ = notify.ready(status: statusLine())
         startServiceTimers()

@@ -16,7 +16,6 @@ public struct DependencyGraph: Sendable {
     public var count: Int { waiting.count }
     public var isEmpty: Bool { waiting.isEmpty }
     public func isWaiting(_ id: JobID) -> Bool { waiting[id] != nil }
-    public func remaining(_ id: JobID) -> Set<JobID> { waiting[id]?.remaining ?? [] }
 
     /// Waiting jobs per queue (they are pending too), for metrics.
     public func countsPerQueue() -> [String: Int] {

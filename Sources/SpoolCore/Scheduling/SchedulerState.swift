@@ -97,8 +97,6 @@ public struct SchedulerState: Sendable {
 
     public init() {}
 
-    public func pendingCount(queue: String) -> Int { queued.values.filter { $0.queue == queue && !$0.isOperation }.count }
-
     /// Pending jobs (not batch operations) per queue, for metrics.
     public func pendingPerQueue() -> [String: Int] {
         var out: [String: Int] = [:]

@@ -47,11 +47,12 @@ enum InboxReader {
     }
 
     /// Inspects and reads `name` in the directory `dirFD`.
-    static func read(_ name: FileName, in dirFD: Int32, limit: Int) -> InboxEntry {
+    /// `folder` names the directory in error messages.
+    static func read(_ name: FileName, in dirFD: Int32, folder: String = "inbox", limit: Int) -> InboxEntry {
         var lst = stat()
         let rc = name.withCString { fstatat(dirFD, $0, &lst, AT_SYMLINK_NOFOLLOW) }
         if rc != 0 {
-            return errno == ENOENT ? .gone : .unreadable(SystemError("stat", "inbox/\(name)"))
+            return errno == ENOENT ? .gone : .unreadable(SystemError("stat", "\(folder)/\(name)"))
         }
         guard lst.st_mode & S_IFMT == S_IFREG else {
             return .notRegular(kind: kind(of: lst.st_mode), isDirectory: lst.st_mode & S_IFMT == S_IFDIR)
@@ -61,19 +62,19 @@ enum InboxReader {
             switch errno {
             case ENOENT: return .gone
             case ELOOP: return .notRegular(kind: "a symbolic link", isDirectory: false)
-            default: return .unreadable(SystemError("open", "inbox/\(name)"))
+            default: return .unreadable(SystemError("open", "\(folder)/\(name)"))
             }
         }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { return .unreadable(SystemError("fstat", "inbox/\(name)")) }
+        guard fstat(fd, &st) == 0 else { return .unreadable(SystemError("fstat", "\(folder)/\(name)")) }
         guard st.st_mode & S_IFMT == S_IFREG else {
             return .notRegular(kind: kind(of: st.st_mode), isDirectory: st.st_mode & S_IFMT == S_IFDIR)
         }
         guard st.st_ino == lst.st_ino else { return .changing }
-        guard let r = readUpTo(fd, limit: limit) else { return .unreadable(SystemError("read", "inbox/\(name)")) }
+        guard let r = readUpTo(fd, limit: limit) else { return .unreadable(SystemError("read", "\(folder)/\(name)")) }
         var after = stat()
-        guard fstat(fd, &after) == 0 else { return .unreadable(SystemError("fstat", "inbox/\(name)")) }
+        guard fstat(fd, &after) == 0 else { return .unreadable(SystemError("fstat", "\(folder)/\(name)")) }
         if !r.tooLarge && (after.st_size != st.st_size || modified(after) != modified(st) || r.bytes.count != Int(after.st_size)) {
             return .changing
         }

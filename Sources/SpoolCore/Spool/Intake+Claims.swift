@@ -127,7 +127,7 @@ extension Intake {
     /// kept. A file over the size limit is hard-linked instead, since only its head was read.
     private func keepOriginal(token: JobID, id: JobID, sync: inout DirectorySync) throws {
         let claim = "\(token.rawValue).claim"
-        if case .file(let content) = InboxReader.read(FileName(claim), in: layout.fd(.tmp), limit: config.maxJobBytes),
+        if case .file(let content) = InboxReader.read(FileName(claim), in: layout.fd(.tmp), folder: "tmp", limit: config.maxJobBytes),
            !content.tooLarge {
             try store.writeFile(bytes: content.bytes, name: JobFiles.original(id), folder: .done, sync: &sync)
             return
@@ -169,13 +169,15 @@ extension Intake {
                 let source = claimSources.withLock { $0[token.rawValue] } ?? "\(stem).json"
                 let file = "inbox/\(source)"
                 let outcome: Claimed.Outcome
-                switch InboxReader.read(name, in: layout.fd(.tmp), limit: config.maxJobBytes) {
+                var owner: JobOwner? = nil
+                switch InboxReader.read(name, in: layout.fd(.tmp), folder: "tmp", limit: config.maxJobBytes) {
                 case .gone, .changing, .unreadable:
                     continue
                 case .notRegular(let kind, let isDir):
                     outcome = .reject(SpoolError(.notARegularFile, "\(file) is \(kind); job files must be regular files (links are never followed)"),
                                       explicitID: nil, isDirectory: isDir, hasBytes: false)
                 case .file(let content):
+                    if AccessPolicy.runsAsOwner { owner = JobOwner(uid: content.uid, gid: content.gid) }
                     if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
                         outcome = .reject(denied, explicitID: nil, isDirectory: false, hasBytes: true)
                     } else if content.tooLarge {
@@ -191,9 +193,7 @@ extension Intake {
                 }
                 var c = Claimed(token: token, source: source, stem: stem, outcome: outcome)
                 c.mayExist = true
-                if AccessPolicy.runsAsOwner, case .file(let content) = InboxReader.read(name, in: layout.fd(.tmp), limit: 16) {
-                    c.owner = JobOwner(uid: content.uid, gid: content.gid)
-                }
+                c.owner = owner
                 claims.append(c)
             }
         }

@@ -41,11 +41,6 @@ final class SparePool: Sendable {
         state.withLock { $0.names.popLast() }
     }
 
-    /// Gives a spare back unused.
-    func giveBack(_ name: String) {
-        state.withLock { $0.names.append(name) }
-    }
-
     /// Moves `name` out of `dirFD` into the pool, or unlinks it if it cannot be recycled.
     func retire(_ name: String, from dirFD: Int32) {
         // Only regular files are ever opened (a FIFO or device is never opened at all).

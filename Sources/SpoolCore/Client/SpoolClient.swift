@@ -36,6 +36,25 @@ public final class SpoolClient: Sendable {
         return nil
     }
 
+    /// True when the spool holds a state file of `id` (pending/, running/ or done/).
+    public func holds(_ id: JobID) -> Bool { store.holds(id) }
+
+    /// The ids that retry requests still waiting in control/ give their new jobs, so that a
+    /// second retry asked for before the daemon took the first picks another one.
+    public func requestedRetryIDs() -> Set<JobID> {
+        var out = Set<JobID>()
+        InboxReader.scan(layout.fd(.control), suffix: ".json") { names in
+            for n in names {
+                guard let s = n.string, s.hasPrefix("retry-"),
+                      let bytes = try? store.readSmallFile(s, in: .control, limit: 64 * 1024),
+                      case .success(let r) = ControlRequest.parse(bytes, file: s), let id = r.newID
+                else { continue }
+                out.insert(id)
+            }
+        }
+        return out
+    }
+
     /// Every record in the given folders (unreadable files are skipped). Decoding is the cost on a
     /// big spool, so the files are read and decoded on every core.
     public func records(in folders: [SpoolFolder] = SpoolFolder.allCases) -> [LocatedRecord] {

@@ -81,23 +81,44 @@ extension Daemon {
         }
     }
 
+    /// How many operations of batch `id` can run at once apart from its max_parallel: the workers
+    /// not held by other work, within its queue's limit (SPEC §4 `eta_seconds`). Read under the
+    /// scheduler's lock alone, before the jobs lock is taken.
+    func batchCapacity(of id: JobID) -> Int {
+        let workers = lifecycle.withLock { $0.workers }
+        let queue = jobs.withLock { $0[id]?.record.spec?.effectiveQueue } ?? "default"
+        return scheduler.withLock { s in
+            let own = s.running.reduce(0) { $0 + ($1.jobID == id ? 1 : 0) }
+            var capacity = workers - (s.runningCount - own)
+            if let limit = s.queueLimits[queue] {
+                capacity = min(capacity, limit - (s.runningPerQueue[queue, default: 0] - own))
+            }
+            return max(1, capacity)
+        }
+    }
+
     /// Starts operation `index` of a running batch (on the dispatcher, holding a worker slot).
     func startOperation(of id: JobID, index: Int) {
         let now = Timestamp.now()
+        let capacity = batchCapacity(of: id)
         // In place (j[id]!): a copy of the job would copy all of a big batch's operations.
-        let started: (OperationSpec, JobRecord, Int)? = jobs.withLock { j in
+        let started: (OperationSpec, JobRecord, Int, Int)? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
+            j[id]!.batch!.capacity = capacity
             j[id]!.batch!.started(index, now: now)
             j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)
             j[id]!.isDirty = true
-            return (j[id]!.batch!.spec(index), j[id]!.record, j[id]!.batch!.operations[index].attempts)
+            let op = j[id]!.batch!.operations[index]
+            return (j[id]!.batch!.spec(index), j[id]!.record, op.attempts, op.index)
         }
-        guard let (op, record, attempt) = started, let spec = record.spec else {
+        guard let (op, record, attempt, shown) = started, let spec = record.spec else {
             slots.signal()
             scheduler.update { $0.itemEnded(.operation(id, index)) }
             return
         }
-        let label = "job \(id) operations[\(index)]\(op.name.map { " (\($0))" } ?? "")"
+        // `shown` is the operation's index in the job file: a failed-only retry keeps the original
+        // ones, so messages, output names and SPOOL_OPERATION_INDEX use it, not the position.
+        let label = "job \(id) operations[\(shown)]\(op.name.map { " (\($0))" } ?? "")"
         if spec.effectiveOnInterrupt == .fail, let (journal, started) = jobs.withLock({ j in
             j[id].flatMap { job in job.journal.map { ($0, job.batch?.operations[index]) } }
         }), let started {
@@ -125,8 +146,8 @@ extension Daemon {
             var env = spec.env ?? [:]
             for (k, v) in op.env ?? [:] { env[k] = v }
             let plan = ProcessPlan(id: id, action: action, cwd: op.cwd ?? spec.cwd, env: env, attempt: attempt,
-                                   stdoutName: JobFiles.operationStdout(id, index), stderrName: JobFiles.operationStderr(id, index),
-                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(index)], label: label, owner: record.owner)
+                                   stdoutName: JobFiles.operationStdout(id, shown), stderrName: JobFiles.operationStderr(id, shown),
+                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(shown)], label: label, owner: record.owner)
             switch launch(plan) {
             case .failure(let error):
                 slots.signal()
@@ -135,7 +156,7 @@ extension Daemon {
                 let child = ChildProcess(pid: pid)
                 jobs.withLock { $0[id]?.operationChildren[index] = child }
                 watch(child, timeout: op.timeoutSeconds ?? spec.timeoutSeconds) { [self] termination in
-                    let outputs = placeOperationOutputs(plan)
+                    let outputs = placeOperationOutputs(plan, startedAt: now)
                     if child.teardownReason == .shutdown {
                         operationInterrupted(id, index)
                         return
@@ -164,18 +185,17 @@ extension Daemon {
         }
     }
 
-    /// Moves an operation's outputs to done/ at once (empty ones are dropped); returns their paths.
-    private func placeOperationOutputs(_ plan: ProcessPlan) -> (String?, String?) {
+    /// Moves an operation attempt's outputs to done/ at once, after those of its earlier attempts
+    /// (empty ones are dropped); returns their paths, null where no attempt wrote anything.
+    private func placeOperationOutputs(_ plan: ProcessPlan, startedAt: Timestamp) -> (String?, String?) {
         var sync = DirectorySync()
         func place(_ name: String) -> String? {
-            var st = stat()
-            guard fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
-            if st.st_size == 0 {
-                store.retire(name, from: .running)
-                return nil
+            do {
+                return try store.placeAttemptOutput(name, attempt: plan.attempt, startedAt: startedAt, capBytes: options.maxOutputBytes, sync: &sync)
+            } catch {
+                log.error("\(plan.label): cannot keep its output \(name): \(error)")
+                return store.exists(name, in: .done) ? "done/\(name)" : nil
             }
-            if let cap = options.maxOutputBytes { OutputCap.apply(dirFD: layout.fd(.running), name: name, limit: cap) }
-            return (try? store.move(name, from: .running, to: .done, sync: &sync)) == true ? "done/\(name)" : nil
         }
         return (place(plan.stdoutName), place(plan.stderrName))
     }
@@ -184,8 +204,10 @@ extension Daemon {
     func operationEnded(_ id: JobID, _ index: Int, _ outcome: BatchState.Outcome, outputs: (String?, String?)) {
         let now = Timestamp.now()
         let unit = Double.random(in: 0..<1)
+        let capacity = batchCapacity(of: id)
         let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
+            j[id]!.batch!.capacity = capacity
             j[id]!.batch!.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1)
             j[id]!.operationChildren[index] = nil
             j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)

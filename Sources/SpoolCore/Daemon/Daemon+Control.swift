@@ -1,7 +1,8 @@
 // Control requests (SPEC §5): JSON files in control/, taken like inbox files (after a rename,
 // or once a plain write has settled), applied, then removed. A request for an id the spool does
-// not hold yet is kept for a minute, since its job may still be on its way through the inbox;
-// then it is dropped with a log line. Nothing here can crash the daemon.
+// not hold is answered in the log and removed at once, unless job files wait in the inbox (its
+// job may be one of them): then it is kept for up to a minute, and applied when that job is
+// accepted or dropped with a log line. Nothing here can crash the daemon.
 import Foundation
 
 extension Daemon {
@@ -61,8 +62,12 @@ extension Daemon {
                     if apply(request, file: file) {
                         removeControl(name)
                         deferredControls.withLock { _ = $0.remove(name) }
+                    } else if !inboxHasJobFiles() {
+                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job in this spool (none in inbox/, pending/, running/ or done/); request removed")
+                        removeControl(name)
+                        deferredControls.withLock { _ = $0.remove(name) }
                     } else if now.seconds > content.modified + Self.controlPatience {
-                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job appeared within \(Int(Self.controlPatience)) s; request dropped")
+                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job appeared within \(Int(Self.controlPatience)) s; request removed")
                         removeControl(name)
                         deferredControls.withLock { _ = $0.remove(name) }
                     } else {
@@ -86,6 +91,15 @@ extension Daemon {
         }
     }
 
+    /// True while job files wait in the inbox (a request's job may be among them).
+    private func inboxHasJobFiles() -> Bool {
+        var found = false
+        InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 1) { names in
+            if !names.isEmpty { found = true }
+        }
+        return found
+    }
+
     private func removeControl(_ name: FileName) {
         _ = name.withCString { unlinkat(layout.fd(.control), $0, 0) }
     }
@@ -97,6 +111,7 @@ extension Daemon {
         case .cancel: return cancel(id, file: file)
         case .pause, .resume: return pauseOrResume(id, pause: r.action == .pause, file: file)
         case .retry: return retry(r, file: file)
+        case .delete: return delete(id, file: file)
         }
     }
 
@@ -106,6 +121,38 @@ extension Daemon {
             return true
         }
         return false  // unknown so far, or in flight between folders: look again
+    }
+
+    /// `delete` (SPEC §5): a finished job's record and outputs are removed and its id is free
+    /// again; a job that has not finished is cancelled first and removed when it has ended.
+    private func delete(_ id: JobID, file: String) -> Bool {
+        if let done = (try? store.read(id, in: .done)) ?? nil {
+            removeFinished(done, why: "deleted (\(file))")
+            return true
+        }
+        deletions.withLock { _ = $0.insert(id) }
+        guard cancel(id, file: file) else {
+            deletions.withLock { _ = $0.remove(id) }
+            return false
+        }
+        // Cancelled before it started: it has ended and jobFinished removed it. Running: it ends
+        // when its processes are gone, and jobFinished removes it then. Ended meanwhile: now.
+        if store.exists(JobFiles.record(id), in: .done) { finishDeletion(id) }
+        return true
+    }
+
+    /// Removes a finished job's record and the outputs it names; its id is free again.
+    func removeFinished(_ record: JobRecord, why: String) {
+        JobFiles.removeFinished(record, layout: layout)
+        index.remove(record.id)
+        log.info("job \(record.id): \(why): its record and outputs were removed")
+    }
+
+    /// Called when a job has ended: a delete that waited for it removes it now.
+    func finishDeletion(_ id: JobID) {
+        guard deletions.withLock({ $0.remove(id) != nil }) else { return }
+        guard let done = (try? store.read(id, in: .done)) ?? nil else { return }
+        removeFinished(done, why: "deleted after it was cancelled")
     }
 
     private func cancel(_ id: JobID, file: String) -> Bool {

@@ -65,6 +65,7 @@ extension Daemon {
 
     /// A terminal record is durable: free or fail the jobs that waited for it.
     func jobFinished(_ id: JobID, status: JobStatus) {
+        defer { finishDeletion(id) }
         let (ready, failed) = dependencies.withLock { $0.ended(id, succeeded: status == .succeeded) }
         if !ready.isEmpty {
             let now = Timestamp.now()
@@ -96,7 +97,17 @@ extension Daemon {
         record.waitReason = nil
         record.runAfter = nil
         record.error = error
-        record.progress = Progress(total: record.progress.total, skipped: record.progress.total, percent: 100, etaSeconds: 0)
+        // It never (or never again) ran: what earlier attempts finished stays counted, the rest is skipped.
+        let ops = record.operations ?? []
+        let succeeded = ops.filter { $0.status == .succeeded }.count, failed = ops.filter { $0.status == .failed }.count
+        let total = record.progress.total
+        record.progress = Progress(total: total, succeeded: succeeded, failed: failed, skipped: max(0, total - succeeded - failed),
+                                   percent: total == 0 ? 0 : (Double(succeeded + failed) * 1000 / Double(total)).rounded() / 10,
+                                   etaSeconds: nil)
+        if record.spec?.isBatch != true {
+            // Outputs of attempts that ran before it was cancelled (a retry waiting for its backoff).
+            (record.stdout, record.stderr) = store.keptOutputs((JobFiles.stdout(record.id), JobFiles.stderr(record.id)))
+        }
         if var ops = record.operations {
             for i in ops.indices where !ops[i].status.isFinished { ops[i].status = .skipped }
             record.operations = ops

@@ -49,9 +49,9 @@ extension Daemon {
                     store.remove(JobFiles.progress(c.id), from: .running)
                     try store.write(record, to: .done, sync: &sync)
                     written.append((c.id, .done(record)))
-                case .requeue(let record):
-                    store.retire(JobFiles.stdout(c.id), from: .running)
-                    store.retire(JobFiles.stderr(c.id), from: .running)
+                case .requeue(var record):
+                    // The attempt's output is kept in done/ (appended to earlier ones) for the final record.
+                    try keepAttemptOutputs(&record, attempt: c.record.attempts, sync: &sync)
                     store.remove(JobFiles.progress(c.id), from: .running)
                     try store.write(record, to: .pending, sync: &sync)
                     FaultInjection.hit(.afterRequeueRecord)
@@ -116,31 +116,19 @@ extension Daemon {
         }
     }
 
-    /// Moves the attempt's output files to done/ and points the record at them. An output the job
-    /// left empty is not kept: its path in the record is null (and its inode may be recycled).
+    /// Moves the attempt's output files to done/ (after those of earlier attempts) and points the
+    /// record at them. An output the job left empty is not kept; a path is null when no attempt wrote any.
     private func moveOutputs(_ record: inout JobRecord, sync: inout DirectorySync) throws {
-        let id = record.id
-        guard record.stdout != nil else {
-            store.retire(JobFiles.stdout(id), from: .running)
-            store.retire(JobFiles.stderr(id), from: .running)
-            return
-        }
-        var placed: [String: String] = [:]
-        for name in [JobFiles.stdout(id), JobFiles.stderr(id)] {
-            var st = stat()
-            if fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_size == 0 {
-                store.retire(name, from: .running)
-                continue
-            }
-            if let cap = options.maxOutputBytes { OutputCap.apply(dirFD: layout.fd(.running), name: name, limit: cap) }
-            syncIfNotEmpty(name)
-            if try store.move(name, from: .running, to: .done, sync: &sync) || store.exists(name, in: .done) {
-                placed[name] = "done/\(name)"
-            }
-        }
+        try keepAttemptOutputs(&record, attempt: record.attempts, sync: &sync)
         FaultInjection.hit(.afterOutputsMoved)
-        record.stdout = placed[JobFiles.stdout(id)]
-        record.stderr = placed[JobFiles.stderr(id)]
+    }
+
+    /// Places a command job's attempt outputs in done/ and names them in `record`.
+    func keepAttemptOutputs(_ record: inout JobRecord, attempt: Int, sync: inout DirectorySync) throws {
+        let id = record.id
+        guard record.spec?.isBatch != true else { return }
+        record.stdout = try store.placeAttemptOutput(JobFiles.stdout(id), attempt: attempt, startedAt: record.startedAt, capBytes: options.maxOutputBytes, sync: &sync)
+        record.stderr = try store.placeAttemptOutput(JobFiles.stderr(id), attempt: attempt, startedAt: record.startedAt, capBytes: options.maxOutputBytes, sync: &sync)
     }
 
     /// True when the spool's filesystem has no space left (or intake has just seen ENOSPC).
@@ -149,17 +137,6 @@ extension Daemon {
         var vfs = statvfs()
         guard statvfs(layout.root, &vfs) == 0 else { return false }
         return Int(vfs.f_bavail) * Int(vfs.f_frsize) < 64 * 1024
-    }
-
-    /// Output with data is fsynced before its record names it; an empty file has nothing to lose.
-    private func syncIfNotEmpty(_ name: String) {
-        guard store.durable else { return }
-        var st = stat()
-        guard fstatat(layout.fd(.running), name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_size > 0 else { return }
-        let fd = openat(layout.fd(.running), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
     }
 
     private func logEnd(_ next: AttemptResult.Next) {

@@ -106,7 +106,10 @@ extension Daemon {
             var out: [String] = []
             for (id, job) in j {
                 if job.child != nil { out += [JobFiles.stdout(id), JobFiles.stderr(id)] }
-                for i in job.operationChildren.keys { out += [JobFiles.operationStdout(id, i), JobFiles.operationStderr(id, i)] }
+                for i in job.operationChildren.keys {
+                    let shown = job.batch?.operations[i].index ?? i  // output files carry the job file's index
+                    out += [JobFiles.operationStdout(id, shown), JobFiles.operationStderr(id, shown)]
+                }
             }
             return out
         }

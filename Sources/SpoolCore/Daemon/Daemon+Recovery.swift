@@ -91,16 +91,12 @@ extension Daemon {
                 switch next {
                 case .done(var final):
                     final.error = SpoolError(.interrupted, "job \(id): the daemon stopped or died during attempt \(r.attempts) and on_interrupt is \"fail\"")
-                    var placed: [String: String] = [:]
-                    for out in [JobFiles.stdout(id), JobFiles.stderr(id)] {
-                        if try store.move(out, from: .running, to: .done, sync: &sync) { placed[out] = "done/\(out)" }
-                    }
-                    final.stdout = placed[JobFiles.stdout(id)]
-                    final.stderr = placed[JobFiles.stderr(id)]
+                    try keepAttemptOutputs(&final, attempt: r.attempts, sync: &sync)
                     try store.write(final, to: .done, sync: &sync)
                     log.warning("job \(id): failed: interrupted (on_interrupt: fail)")
                 case .requeue(var again):
                     again.waitReason = "requeued after the daemon stopped or died during attempt \(r.attempts)"
+                    try keepAttemptOutputs(&again, attempt: r.attempts, sync: &sync)
                     try store.write(again, to: .pending, sync: &sync)
                     log.notice("job \(id): requeued after an interrupted attempt \(r.attempts)")
                 }
@@ -129,7 +125,9 @@ extension Daemon {
         guard let spec = record.spec else { return }
         var ops = BatchState(spec: spec, operations: record.operations).operations
         if let journal = try store.readSmallFile(JobFiles.journal(id), in: .running) {
-            for op in BatchJournal.read(journal) where op.index >= 0 && op.index < ops.count { ops[op.index] = op }
+            // Entries carry the operation's index in the job file (a failed-only retry keeps the original ones).
+            let position = Dictionary(ops.enumerated().map { ($0.element.index, $0.offset) }, uniquingKeysWith: { a, _ in a })
+            for op in BatchJournal.read(journal) { if let p = position[op.index] { ops[p] = op } }
         }
         var interrupted = 0
         for i in ops.indices where ops[i].status == .running {
@@ -137,7 +135,7 @@ extension Daemon {
             if spec.effectiveOnInterrupt == .fail {
                 ops[i].status = .failed
                 ops[i].finishedAt = now
-                ops[i].error = SpoolError(.interrupted, "operations[\(i)]: the daemon stopped or died during attempt \(ops[i].attempts) and on_interrupt is \"fail\"")
+                ops[i].error = SpoolError(.interrupted, "operations[\(ops[i].index)]: the daemon stopped or died during attempt \(ops[i].attempts) and on_interrupt is \"fail\"")
             } else {
                 ops[i].status = .pending
                 ops[i].startedAt = nil

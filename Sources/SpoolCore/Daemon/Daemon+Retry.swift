@@ -32,11 +32,13 @@ extension Daemon {
             }
             spec.operations = indexMap.map { specs[$0] }
         }
-        let newID = r.newID ?? idGenerator.next(stem: String(r.id.rawValue.prefix(80)))
-        guard index.insert(newID) else {
+        let failedOnlyOperations = r.failedOnly ? indexMap.map { OperationRecord(index: $0, name: old.operations?[$0].name) } : nil
+        let newID = r.newID ?? JobID.retry(of: r.id) { store.holds($0) }
+        guard !store.holds(newID) else {
             log.error("control: \(file): retry \(r.id): the new id \(newID) is already held by the spool")
             return true
         }
+        index.reserve(newID)
         spec.id = newID
         let now = Timestamp.now()
         var record = JobRecord(id: newID, name: old.name, status: .pending, spec: spec, source: "retry of \(r.id) (\(file))",
@@ -44,6 +46,9 @@ extension Daemon {
         record.retryOf = r.id
         record.owner = old.owner  // a retry runs as the same user as the job it retries
         record.progress = Progress(total: spec.operations?.count ?? 1)
+        // The retried operations keep their index and name in the job file retried (SPEC §5), so
+        // the two records together give every operation's latest result.
+        record.operations = failedOnlyOperations
         var sync = DirectorySync()
         do {
             try store.write(record, to: .pending, sync: &sync)

@@ -1,6 +1,7 @@
 // Running as a service (SPEC §6): sd_notify (READY, STATUS, WATCHDOG from a timer that stops
 // when the queues stall, RELOADING/READY around a reload, STOPPING), metrics.prom and stats.json
-// rewritten every few seconds, retention of finished records, the free-space floor for intake,
+// rewritten every few seconds, the timers of retention and ttl (Daemon+Retention.swift), the
+// free-space floor for intake,
 // and SIGHUP: the configuration is read again and what can change live does; a bad file keeps
 // the old settings and says why.
 import Foundation
@@ -44,6 +45,14 @@ extension Daemon {
         retention.setEventHandler { @Sendable [self] in pruneExpiredRecords() }
         retention.resume()
         made.append(retention)
+
+        // ttl_seconds promises removal at most a minute late: a sweep every 10 s is well inside it.
+        let ttl = DispatchSource.makeTimerSource(queue: finishQueue)
+        ttl.schedule(deadline: .now() + 1, repeating: 10, leeway: .seconds(1))
+        ttl.setEventHandler { @Sendable [self] in removeDueRecords() }
+        ttl.resume()
+        made.append(ttl)
+        DispatchQueue.global(qos: .utility).async { [self] in loadExpiries() }
         sources.withLock { $0 += made }
     }
 
@@ -73,6 +82,7 @@ extension Daemon {
 
     /// Counts a job's end in the metrics.
     func recordFinished(_ r: JobRecord) {
+        if ExpirySchedule.expiry(of: r) != nil { expiries.withLock { $0.add(r) } }
         metrics.withLock { m in
             if r.status == .rejected {
                 m.recordRejected(code: r.error?.code ?? .invalidJob)
@@ -80,30 +90,6 @@ extension Daemon {
                 m.recordFinished(status: r.status, queue: r.spec?.effectiveQueue ?? "default", duration: r.durationSeconds)
             }
         }
-    }
-
-    /// Removes finished records older than the configured retention, with their files.
-    func pruneExpiredRecords() {
-        guard let retention = options.retention, let age = retention.doneMaxAgeSeconds else { return }
-        let cutoff = Timestamp.now().seconds - age
-        let statuses = retention.statuses.map(Set.init)
-        var removed = 0
-        InboxReader.scan(layout.fd(.done), suffix: ".json", chunk: 1024) { names in
-            for n in names {
-                // The record's mtime is when it was written, i.e. when the job ended: only old ones are read.
-                var st = stat()
-                guard n.withCString({ fstatat(layout.fd(.done), $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
-                      Double(st.st_mtim.tv_sec) < cutoff, let s = n.string,
-                      let record = try? store.readRecord(named: s, in: .done)
-                else { continue }
-                guard (record.finishedAt ?? record.submittedAt).seconds < cutoff else { continue }
-                if let statuses, !statuses.contains(record.status) { continue }
-                JobFiles.removeFinished(record, layout: layout)
-                index.remove(record.id)
-                removed += 1
-            }
-        }
-        if removed > 0 { log.info("retention: removed \(removed) finished records older than \(Int(age)) s") }
     }
 
     /// False (and intake paused, with a warning) while free space is under the configured floor.

@@ -43,6 +43,10 @@ public final class Daemon: Sendable {
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
     /// Control files whose job was not known yet; looked at again when jobs are accepted.
     let deferredControls = LockedBox(Set<FileName>())
+    /// Jobs to remove once they have ended (`delete` of a job that had not finished).
+    let deletions = LockedBox(Set<JobID>())
+    /// Finished jobs with `ttl_seconds`, by the time they are removed.
+    let expiries = LockedBox(ExpirySchedule())
 
     struct Lifecycle {
         var isStopping = false

@@ -79,3 +79,23 @@ public final class JobIDGenerator: Sendable {
         return JobID(unchecked: "\(stem)-\(hex)\(tail)")
     }
 }
+
+extension JobID {
+    /// The id of a retry of `id`: `<root>.r<N>` with the smallest N ≥ 1 not taken, where root is
+    /// `id` without a `.r<N>` of its own, so retries of retries stay short and readable
+    /// (`report`, `report.r1`, `report.r2`) instead of growing by a generated tail each time.
+    public static func retry(of id: JobID, isTaken: (JobID) -> Bool) -> JobID {
+        var root = Substring(id.rawValue)
+        if let dot = root.lastIndex(of: "."), root[root.index(after: dot)...].first == "r" {
+            let digits = root[root.index(dot, offsetBy: 2)...]
+            if !digits.isEmpty && digits.allSatisfy(\.isASCII) && digits.allSatisfy(\.isNumber) { root = root[..<dot] }
+        }
+        root = root.prefix(maxLength - 8)  // room for ".r" and six digits
+        var n = 1
+        while true {
+            let candidate = JobID(unchecked: "\(root).r\(n)")
+            if !isTaken(candidate) { return candidate }
+            n += 1
+        }
+    }
+}

@@ -162,6 +162,7 @@ private struct Validator {
         spec.labels = obj["labels"].flatMap { stringMap("labels", $0, keyCheck: { !$0.isEmpty }, keyRule: "non-empty names") }
         spec.timeoutSeconds = obj["timeout_seconds"].flatMap { positiveNumber("timeout_seconds", $0, allowZero: false) }
         spec.retryDelaySeconds = obj["retry_delay_seconds"].flatMap { positiveNumber("retry_delay_seconds", $0, allowZero: true) }
+        spec.ttlSeconds = obj["ttl_seconds"].flatMap { positiveNumber("ttl_seconds", $0, allowZero: false) }
         spec.retries = obj["retries"].flatMap { integer("retries", $0, range: 0...1000, rule: "an integer from 0 to 1000") }
         spec.priority = obj["priority"].flatMap {
             integer("priority", $0, range: -1_000_000...1_000_000, rule: "an integer from -1000000 to 1000000")

@@ -38,6 +38,8 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var after: [JobID]?
     /// A follow-up job object, dropped into the inbox when this job ends.
     public var onComplete: JSONValue?
+    /// The record and outputs are removed this long after the job ended (overrides retention).
+    public var ttlSeconds: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, name, command, shell, cwd, env
@@ -52,6 +54,7 @@ public struct JobSpec: Sendable, Equatable, Codable {
         case stopOnError = "stop_on_error"
         case after
         case onComplete = "on_complete"
+        case ttlSeconds = "ttl_seconds"
     }
 
     public init(action: JobAction) {

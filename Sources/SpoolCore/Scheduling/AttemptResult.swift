@@ -50,7 +50,10 @@ public enum AttemptResult {
         if teardown == .cancel {
             r.status = .cancelled
             r.error = SpoolError(.cancelled, "job \(r.id): cancelled while running")
-            return .done(finalized(r, succeeded: false))
+            // Cut short: its percent stays what it reported itself (0 if it never did), nothing finished.
+            var f = finalized(r, succeeded: false)
+            f.progress = Progress(total: 1, percent: r.progress.percent, etaSeconds: nil, message: r.progress.message)
+            return .done(f)
         }
 
         let error: SpoolError?

@@ -17,6 +17,9 @@ public struct BatchState: Sendable {
     public var isPaused = false
     /// Set by a cancel: the job ends `cancelled`.
     public private(set) var isCancelled = false
+    /// How many operations can really run at once besides max_parallel: the daemon's workers and
+    /// the queue's limit (SPEC §4 `eta_seconds`). Set by the daemon; unbounded in pure tests.
+    public var capacity = Int.max
     /// Every operation before this index is finished.
     private var cursor = 0
     /// Counts by status and the sum of finished durations, kept as operations change, so that
@@ -142,7 +145,7 @@ public struct BatchState: Sendable {
             if policy == .fail {
                 op.status = .failed
                 op.finishedAt = now
-                op.error = SpoolError(.interrupted, "operations[\(i)]: the daemon stopped during attempt \(op.attempts) and on_interrupt is \"fail\"")
+                op.error = SpoolError(.interrupted, "operations[\(op.index)]: the daemon stopped during attempt \(op.attempts) and on_interrupt is \"fail\"")
             } else {
                 op.status = .pending
                 op.startedAt = nil
@@ -190,13 +193,21 @@ public struct BatchState: Sendable {
         if remaining == 0 {
             eta = 0
         } else if timed > 0 {
-            // Mean duration of finished operations times the waves still to run at this parallelism.
+            // Mean duration of finished operations times the waves still to run at the width the
+            // batch really gets: max_parallel, the workers and queue limit, and what is left.
             let mean = durations / Double(timed)
-            eta = mean * Double(remaining) / Double(max(1, min(maxParallel, remaining)))
+            eta = mean * Double(remaining) / Double(width(remaining: remaining))
         }
-        let percent = total == 0 ? 100 : (Double(finished) * 100 / Double(total) * 10).rounded() / 10
+        // Percent counts work done: skipped operations (after a cancel or stop_on_error) are not.
+        let worked = succeeded + failed
+        let percent = total == 0 ? 100 : (Double(worked) * 100 / Double(total) * 10).rounded() / 10
         return Progress(total: total, succeeded: succeeded, failed: failed, skipped: skipped, running: running,
                         percent: percent, etaSeconds: eta, message: message)
+    }
+
+    /// Operations that can run at once: the smallest of max_parallel, the capacity and `remaining`.
+    public func width(remaining: Int) -> Int {
+        max(1, min(maxParallel, capacity, remaining))
     }
 
     /// The job's status once complete: succeeded (all), failed (none, or stop_on_error hit), partial.

@@ -70,9 +70,18 @@ extension Intake {
         switch c.outcome {
         case .accept(let spec):
             let id = spec.id ?? c.token
-            // The index knows this daemon's jobs; the folders also show those of another daemon on the spool.
-            let heldOnDisk = spec.id != nil && SpoolFolder.allCases.contains { store.exists(JobFiles.record(id), in: .init($0)) }
-            guard !heldOnDisk, index.insert(id) else {
+            // An explicit id is checked in the folders, the truth: they show another daemon's jobs on a
+            // shared spool, and an id whose record was removed (by hand, `spoolctl prune`) is free
+            // again although the index still remembers it. Records are written as each claim is
+            // decided, so a second file with the same id in this batch finds the first one's.
+            let free: Bool
+            if spec.id != nil {
+                free = !store.holds(id)
+                if free { index.reserve(id) }
+            } else {
+                free = index.insert(id)
+            }
+            guard free else {
                 let dup = SpoolError(.duplicateID, "inbox/\(c.source): id \"\(id)\" is already held by the spool; the job with that id was left untouched")
                 return try makeRecord(Claimed(token: c.token, source: c.source, stem: c.stem,
                                               outcome: .reject(dup, explicitID: nil, isDirectory: false, hasBytes: true)), now: now)
@@ -89,7 +98,8 @@ extension Intake {
             return (record, .pending)
         case .reject(let error, let explicitID, _, let hasBytes):
             var id = c.token
-            if let e = explicitID, error.code != .duplicateID, index.insert(e) {
+            if let e = explicitID, error.code != .duplicateID, !store.holds(e) {
+                index.reserve(e)
                 id = e
             } else {
                 _ = index.insert(c.token)
@@ -99,7 +109,7 @@ extension Intake {
             record.error = error
             record.finishedAt = now
             record.intake = c.token.rawValue
-            record.progress = Progress(total: 1, failed: 1, percent: 100)
+            record.progress = Progress(total: 1, skipped: 1, percent: 0)  // nothing ran
             if hasBytes || c.outcomeIsDirectory { record.original = "done/\(JobFiles.original(id))" }
             return (record, .done)
         }

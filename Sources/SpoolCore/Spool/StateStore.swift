@@ -145,6 +145,13 @@ public final class StateStore: Sendable {
         return fstatat(layout.fd(folder), name, &st, AT_SYMLINK_NOFOLLOW) == 0
     }
 
+    /// True when a state file of `id` is in pending/, running/ or done/. The folders are the truth
+    /// about which ids are held: checked in the order a job moves, so a move in between is not missed.
+    public func holds(_ id: JobID) -> Bool {
+        let name = JobFiles.record(id)
+        return exists(name, in: .pending) || exists(name, in: .running) || exists(name, in: .done)
+    }
+
     /// Reads and decodes `<folder>/<id>.json`; nil if it does not exist.
     public func read(_ id: JobID, in folder: SpoolFolder) throws -> JobRecord? {
         try readRecord(named: JobFiles.record(id), in: .init(folder))

@@ -123,7 +123,8 @@ enum Retry: Command {
                 throw CommandFailure(message: "every operation of job \(id) succeeded; nothing to retry")
             }
         }
-        let newID = JobIDGenerator().next(stem: String(id.rawValue.prefix(80)))
+        let requested = client.requestedRetryIDs()
+        let newID = JobID.retry(of: id) { requested.contains($0) || client.holds($0) }
         _ = try client.dropControl(ControlRequest(action: .retry, id: id, failedOnly: failedOnly, newID: newID))
         print("retry of \(id) submitted as \(newID)")
         return Exit.ok

@@ -51,4 +51,17 @@ struct ProgressTests {
         #expect(spool.record("bad")?.status == "rejected")
         #expect(bad["percent"] as? Double == 0 && bad["succeeded"] as? Int == 0)
     }
+
+    @Test("the stop message counts a batch as one job, with its running operations apart")
+    func stopMessageCountsJobs() throws {
+        let spool = try TempSpool()
+        let items = (0..<3).map { i in #"{"shell": "touch \#(spool.path("op\(i)")); exec sleep 30"}"# }.joined(separator: ",")
+        try spool.drop("b.json", #"{"id": "b", "max_parallel": 3, "operations": [\#(items)]}"#)
+        let d = DaemonProcess(spool: spool, workers: 3, extra: ["--shutdown-grace", "0"])
+        d.waitReady()
+        poll(timeout: 20, "three operations running") { (0..<3).allSatisfy { spool.exists("op\($0)") } }
+        d.signal(SIGTERM)
+        #expect(d.waitExit(timeout: 30) == 0)
+        #expect(d.log.contains("grace for 1 running job (1 batch with 3 operations running) to finish"), "\(d.log)")
+    }
 }

@@ -35,6 +35,18 @@ struct RetryTests {
         #expect(ops(again).map { $0["stdout"] as? String } == ["done/r.r1.op1.stdout", "done/r.r1.op3.stdout"])
         #expect(spool.read("done/r.r1.op3.stdout") == "index 3\n")
 
+        // A failed-only retry of a failed-only retry still names the operations of the first job file.
+        unlink(flag)
+        try spool.drop("r2.json", #"{"id": "s", "operations": [{"shell": "true"}, {"shell": "\#(failing)"}, {"shell": "\#(failing)"}]}"#)
+        drain(spool)
+        let s1 = try retry(spool, ["s", "--failed-only"])
+        drain(spool)
+        let s2 = try retry(spool, [s1, "--failed-only"])
+        drain(spool)
+        #expect(ops(try #require(spool.record(s2))).map { $0["index"] as? Int } == [1, 2])
+        #expect(spool.read("done/\(s2).op2.stdout") == "index 2\n")
+        #expect(FileManager.default.createFile(atPath: flag, contents: nil))
+
         // A retry of the retry, and a second retry of the original: short ids, never growing.
         #expect(try retry(spool, [first]) == "r.r2")
         #expect(try retry(spool, ["r"]) == "r.r3")

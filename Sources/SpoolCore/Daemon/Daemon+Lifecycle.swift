@@ -56,8 +56,19 @@ extension Daemon {
             }
             return
         }
-        log.info("spoold: \(reason): stopping; \(running) running jobs get \(options.shutdownGraceSeconds) s to finish")
+        log.info("spoold: \(reason): stopping; \(options.shutdownGraceSeconds) s of grace for \(runningSummary()) to finish")
         timerQueue.asyncAfter(deadline: .now() + options.shutdownGraceSeconds) { [self] in tearDownRunningJobs() }
+    }
+
+    /// "2 running jobs" or "1 running job (a batch with 3 operations running)": a batch's
+    /// operations are not jobs.
+    func runningSummary() -> String {
+        let (count, batches, operations) = jobs.withLock { j in
+            (j.count, j.values.filter { $0.batch != nil }.count, j.values.reduce(0) { $0 + ($1.batch?.runningCount ?? 0) })
+        }
+        var text = plural(count, "running job")
+        if batches > 0 { text += " (\(plural(batches, "batch", "batches")) with \(plural(operations, "operation")) running)" }
+        return text
     }
 
     /// Stops every running job's group; they end as interrupted.
@@ -65,7 +76,7 @@ extension Daemon {
         lifecycle.withLock { $0.isTearingDown = true }
         let children = jobs.withLock { $0.values.flatMap(\.children) }
         if !children.isEmpty {
-            log.notice("spoold: stopping \(children.count) running jobs (SIGTERM, SIGKILL after \(options.killGraceSeconds) s)")
+            log.notice("spoold: stopping \(runningSummary()) (SIGTERM to \(plural(children.count, "process group")), SIGKILL after \(options.killGraceSeconds) s)")
         }
         for c in children { c.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
     }

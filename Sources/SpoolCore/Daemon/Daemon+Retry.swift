@@ -32,7 +32,7 @@ extension Daemon {
             }
             spec.operations = indexMap.map { specs[$0] }
         }
-        let failedOnlyOperations = r.failedOnly ? indexMap.map { OperationRecord(index: $0, name: old.operations?[$0].name) } : nil
+        let failedOnlyOperations = r.failedOnly ? indexMap.map { OperationRecord(index: old.operations?[$0].index ?? $0, name: old.operations?[$0].name) } : nil
         let newID = r.newID ?? JobID.retry(of: r.id) { store.holds($0) }
         guard !store.holds(newID) else {
             log.error("control: \(file): retry \(r.id): the new id \(newID) is already held by the spool")

@@ -123,4 +123,32 @@ struct RemovalTests {
             #expect(r.errorMessage?.contains("ttl_seconds") == true, "\(r.errorMessage ?? "")")
         }
     }
+
+    @Test("a cancel or delete of a running job survives a daemon killed before the job ended: applied again at the next start")
+    func requestsSurviveACrash() throws {
+        let spool = try TempSpool()
+        let runs = spool.path("runs")
+        // Both jobs ignore SIGTERM, and the kill grace is long: they outlive the daemon's SIGKILL.
+        for id in ["c", "d"] {
+            try spool.drop("\(id).json", #"{"id": "\#(id)", "shell": "echo run >> \#(runs).\#(id); trap '' TERM; sleep 60"}"#)
+        }
+        let first = DaemonProcess(spool: spool, extra: ["--kill-grace", "60"])
+        first.waitReady()
+        poll(timeout: 20, "both running") { spool.exists("runs.c") && spool.exists("runs.d") }
+        try dropControl(spool, #"{"action": "cancel", "id": "c"}"#)
+        try dropControl(spool, #"{"action": "delete", "id": "d"}"#)
+        poll(timeout: 20, "both requests applied\n\(first.log)") {
+            first.log.contains("job c: cancel requested") && first.log.contains("job d: cancel requested")
+        }
+        #expect(spool.names("control").count == 2, "the requests wait for their jobs to end")
+        first.crash()
+        let second = DaemonProcess(spool: spool)
+        second.waitReady()
+        poll(timeout: 30, "c cancelled, d deleted\n\(second.log)") {
+            spool.record("c")?.status == "cancelled" && second.log.contains("job d: deleted after it was cancelled")
+        }
+        poll(timeout: 10, "requests removed") { spool.names("control").isEmpty }
+        #expect(spool.read("runs.c") == "run\n" && spool.read("runs.d") == "run\n", "neither ran again")
+        #expect(doneFiles(spool, "d").isEmpty)
+    }
 }

@@ -2,7 +2,9 @@
 // or once a plain write has settled), applied, then removed. A request for an id the spool does
 // not hold is answered in the log and removed at once, unless job files wait in the inbox (its
 // job may be one of them): then it is kept for up to a minute, and applied when that job is
-// accepted or dropped with a log line. Nothing here can crash the daemon.
+// accepted or dropped with a log line. A cancel or delete of a running job stays in control/
+// until its job has ended, so that a daemon that dies meanwhile applies it again at its next
+// start (the job is then back in pending/). Nothing here can crash the daemon.
 import Foundation
 
 extension Daemon {
@@ -26,10 +28,21 @@ extension Daemon {
         InboxReader.scan(layout.fd(.control), suffix: ".json", chunk: 256) { names in takeControl(names) }
     }
 
+    /// What applying a request did.
+    enum Applied {
+        /// Done: the request file is removed.
+        case applied
+        /// Its job is not known (yet).
+        case unknown
+        /// Under way until job `id` ends (a running job being stopped): the file stays until then.
+        case untilEnd(JobID)
+    }
+
     /// Applies control files (on the intake queue).
     func takeControl(_ names: [FileName]) {
         let now = Timestamp.now()
-        for name in names where !name.isHidden && name.hasSuffix(".json") {
+        let open = openControls.withLock { $0.names }
+        for name in names where !name.isHidden && name.hasSuffix(".json") && !open.contains(name) {
             let file = "control/\(name)"
             switch InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024) {
             case .gone:
@@ -59,7 +72,11 @@ extension Daemon {
                     log.error("control: \(e.message); request removed")
                     removeControl(name)
                 case .success(let request):
-                    if apply(request, file: file) {
+                    let applied = apply(request, file: file)
+                    if case .untilEnd(let id) = applied {
+                        deferredControls.withLock { _ = $0.remove(name) }
+                        openControls.withLock { $0.add(name, for: id) }
+                    } else if case .applied = applied {
                         removeControl(name)
                         deferredControls.withLock { _ = $0.remove(name) }
                     } else if !inboxHasJobFiles() {
@@ -100,45 +117,54 @@ extension Daemon {
         return found
     }
 
+    /// Removes the requests that waited for job `id` to end.
+    func closeControls(of id: JobID) {
+        for name in openControls.withLock({ $0.take(id) }) { removeControl(name) }
+    }
+
     private func removeControl(_ name: FileName) {
         _ = name.withCString { unlinkat(layout.fd(.control), $0, 0) }
     }
 
-    /// Applies one request; false when its job is unknown so far (the request is kept a while).
-    func apply(_ r: ControlRequest, file: String) -> Bool {
+    /// Applies one request.
+    func apply(_ r: ControlRequest, file: String) -> Applied {
         let id = r.id
         switch r.action {
         case .cancel: return cancel(id, file: file)
         case .pause, .resume: return pauseOrResume(id, pause: r.action == .pause, file: file)
-        case .retry: return retry(r, file: file)
+        case .retry: return retry(r, file: file) ? .applied : .unknown
         case .delete: return delete(id, file: file)
         }
     }
 
-    private func unknownOrFinished(_ id: JobID, _ what: String, file: String) -> Bool {
+    private func unknownOrFinished(_ id: JobID, _ what: String, file: String) -> Applied {
         if let done = try? store.read(id, in: .done) {
             log.notice("control: \(file): \(what) job \(id): it has already ended (\(done.status.rawValue)); nothing to do")
-            return true
+            return .applied
         }
-        return false  // unknown so far, or in flight between folders: look again
+        return .unknown  // unknown so far, or in flight between folders: look again
     }
 
     /// `delete` (SPEC §5): a finished job's record and outputs are removed and its id is free
     /// again; a job that has not finished is cancelled first and removed when it has ended.
-    private func delete(_ id: JobID, file: String) -> Bool {
+    private func delete(_ id: JobID, file: String) -> Applied {
         if let done = (try? store.read(id, in: .done)) ?? nil {
             removeFinished(done, why: "deleted (\(file))")
-            return true
+            return .applied
         }
         deletions.withLock { _ = $0.insert(id) }
-        guard cancel(id, file: file) else {
+        let cancelled = cancel(id, file: file)
+        if case .unknown = cancelled {
             deletions.withLock { _ = $0.remove(id) }
-            return false
+            return .unknown
         }
         // Cancelled before it started: it has ended and jobFinished removed it. Running: it ends
         // when its processes are gone, and jobFinished removes it then. Ended meanwhile: now.
-        if store.exists(JobFiles.record(id), in: .done) { finishDeletion(id) }
-        return true
+        if store.exists(JobFiles.record(id), in: .done) {
+            finishDeletion(id)
+            return .applied
+        }
+        return cancelled
     }
 
     /// Removes a finished job's record and the outputs it names; its id is free again.
@@ -155,7 +181,7 @@ extension Daemon {
         removeFinished(done, why: "deleted after it was cancelled")
     }
 
-    private func cancel(_ id: JobID, file: String) -> Bool {
+    private func cancel(_ id: JobID, file: String) -> Applied {
         // Pending means: queued, waiting for dependencies, or just accepted and not queued yet.
         let removed = scheduler.update { $0.removeQueued(id) } || dependencies.withLock { $0.remove(id) }
             || (store.exists(JobFiles.record(id), in: .pending) && !scheduler.withLock { $0.holds(id) }
@@ -164,7 +190,7 @@ extension Daemon {
         if removed {
             guard let record = (try? store.read(id, in: .pending)) ?? nil else {
                 log.error("control: cancel \(id): its pending record is gone")
-                return true
+                return .applied
             }
             do {
                 try endPendingJob(record, status: .cancelled, error: SpoolError(.cancelled, "job \(id): cancelled before it started (\(file))"))
@@ -173,7 +199,7 @@ extension Daemon {
                 log.error("control: cancel \(id): \(error); the job stays pending")
                 enqueue([record], now: Timestamp.now())
             }
-            return true
+            return .applied
         }
         let found: (children: [ChildProcess], isBatch: Bool)? = jobs.withLock { j in
             guard let job = j[id] else { return nil }
@@ -194,10 +220,10 @@ extension Daemon {
         }
         for c in found.children { c.teardown(.cancel, grace: options.killGraceSeconds, timers: timerQueue) }
         if found.isBatch { pumpBatch(id) }
-        return true
+        return .untilEnd(id)
     }
 
-    private func pauseOrResume(_ id: JobID, pause: Bool, file: String) -> Bool {
+    private func pauseOrResume(_ id: JobID, pause: Bool, file: String) -> Applied {
         let verb = pause ? "pause" : "resume"
         let found: ([ChildProcess], Bool)? = jobs.withLock { j in
             guard var job = j[id] else { return nil }
@@ -210,7 +236,7 @@ extension Daemon {
         guard let (children, isBatch) = found else {
             if scheduler.withLock({ $0.holds(id) }) {
                 log.notice("control: \(file): \(verb) job \(id): it is pending, not running; nothing to do")
-                return true
+                return .applied
             }
             return unknownOrFinished(id, verb, file: file)
         }
@@ -227,6 +253,6 @@ extension Daemon {
         if isBatch && !pause { pumpBatch(id) }
         // The state file shows `paused` at once, not at the next coalesced write.
         finishQueue.async { [self] in writeRunningStates(force: id) }
-        return true
+        return .applied
     }
 }

@@ -65,7 +65,10 @@ extension Daemon {
 
     /// A terminal record is durable: free or fail the jobs that waited for it.
     func jobFinished(_ id: JobID, status: JobStatus) {
-        defer { finishDeletion(id) }
+        defer {
+            finishDeletion(id)
+            closeControls(of: id)
+        }
         let (ready, failed) = dependencies.withLock { $0.ended(id, succeeded: status == .succeeded) }
         if !ready.isEmpty {
             let now = Timestamp.now()

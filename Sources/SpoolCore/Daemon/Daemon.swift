@@ -45,6 +45,8 @@ public final class Daemon: Sendable {
     let deferredControls = LockedBox(Set<FileName>())
     /// Jobs to remove once they have ended (`delete` of a job that had not finished).
     let deletions = LockedBox(Set<JobID>())
+    /// Requests kept in control/ until their job has ended (cancel or delete of a running job).
+    let openControls = LockedBox(OpenControls())
     /// Finished jobs with `ttl_seconds`, by the time they are removed.
     let expiries = LockedBox(ExpirySchedule())
 

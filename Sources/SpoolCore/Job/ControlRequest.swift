@@ -4,7 +4,7 @@ import SpoolJSON
 
 public struct ControlRequest: Sendable, Equatable {
     public enum Action: String, Sendable, CaseIterable {
-        case cancel, pause, resume, retry
+        case cancel, pause, resume, retry, delete
     }
 
     public var action: Action

@@ -33,14 +33,18 @@ public enum DaemonPresence: Sendable, Equatable {
 
 extension SpoolClient {
     /// Where the spool holds `id`: in pending/, running/ or done/, else as the explicit id of a job
-    /// file waiting in inbox/. Folders are looked at in the order a job moves through them, and the
-    /// whole look is repeated (`attempts` in all) when nothing is found, so a job moving meanwhile is not missed.
+    /// file waiting in inbox/. Folders are looked at in the order a job moves through them (the
+    /// inbox file named `<id>.json` first, any other inbox file last, as reading them all is the
+    /// slow part), and the whole look is repeated (`attempts` in all) when nothing is found, so a
+    /// job moving meanwhile is not missed.
     public func held(_ id: JobID, attempts: Int = 3, maxInboxFileBytes: Int = 1 << 20) -> HeldJob? {
+        let named = FileName(JobFiles.record(id))
         for attempt in 0..<attempts {
-            if let file = inboxFile(carrying: id, maxBytes: maxInboxFileBytes) { return .inbox(file: file) }
+            if carries(named, id, maxInboxFileBytes) { return .inbox(file: named.description) }
             for folder in [SpoolFolder.pending, .running, .done] {
                 if let r = try? store.read(id, in: folder) { return .record(LocatedRecord(record: r, folder: folder)) }
             }
+            if let file = inboxFile(carrying: id, maxBytes: maxInboxFileBytes) { return .inbox(file: file) }
             if attempt < attempts - 1 { usleep(20_000) }
         }
         return nil

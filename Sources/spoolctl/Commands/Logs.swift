@@ -42,7 +42,7 @@ enum Logs: Command {
                     throw CommandFailure(message: "job \(id) is not a batch; use logs without --op")
                 }
                 guard let entry = ops.first(where: { $0.index == op }) else {
-                    throw CommandFailure(message: "job \(id) has no operation \(op) (its operations are 0 to \(ops.count - 1))")
+                    throw CommandFailure(message: "job \(id) has no operation \(op) (" + (ops.count == 1 ? "its only operation is 0)" : "its operations are 0 to \(ops.count - 1))"))
                 }
                 // A finished operation's output is in done/ already; a running one's in running/.
                 file = (useStderr ? entry.stderr : entry.stdout).map { String($0.split(separator: "/").last ?? "") }

@@ -271,6 +271,17 @@ struct SpoolctlFirstUseTests {
         // Without the file, the defaults apply.
         let other = try TempSpool()
         #expect(ctl(other, ["validate", file]).status == 0)
+        // --config FILE applies that file; one that cannot be read is an error, not the defaults.
+        #expect(ctl(other, ["validate", file, "--config", spool.path("config.json")]).status == 1)
+        let missing = ctl(other, ["validate", file, "--config", other.path("nope.json")])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nope.json: cannot read the configuration file"), "\(missing.stderr)")
+        #expect(missing.stdout.isEmpty)
+        // A broken spool config.json is reported, and the defaults are used.
+        try other.write("config.json", #"{"max_operations": 0}"#)
+        let broken = ctl(other, ["validate", file])
+        #expect(broken.status == 0)
+        #expect(broken.stderr.contains("field \"max_operations\" must be an integer >= 1"), "\(broken.stderr)")
         // The daemon's intake uses the configured limit.
         try spool.drop("four.json", String(decoding: FileManager.default.contents(atPath: file)!, as: UTF8.self))
         drain(spool)
@@ -315,6 +326,32 @@ struct SpoolctlFirstUseTests {
         #expect(c.contains("progress   cancelled before it started"), "\(c)")
         #expect(!c.contains("100%"))
         _ = d
+    }
+
+    @Test("bad inputs of the new flags are usage errors or one clear sentence, and drop nothing")
+    func badInputs() throws {
+        let spool = try TempSpool()
+        try spool.drop("a.json", #"{"id": "a", "command": ["true"]}"#)
+        drain(spool)
+        let cases: [([String], Int32, String)] = [
+            (["delete"], 64, "give at least one job ID"),
+            (["delete", "a", "--timeout", "x"], 64, "--timeout must be a number"),
+            (["logs", "a", "--op", "x"], 64, "--op must be an integer >= 0"),
+            (["logs", "a", "--op", "0"], 1, "job a is not a batch; use logs without --op"),
+            (["list", "--status", "failed", "--status", "bogus"], 64, "--status must be one of"),
+            (["list", "--count", "--count"], 64, "--count given twice"),
+            (["submit", "x.json", "--", "true"], 64, "give either a job FILE or -- CMD ARGS..., not both"),
+            (["pause", "a", "--queue", "q"], 64, "give either job ids or --queue, not both"),
+            (["cancel", "../a"], 64, "is not a valid job id"),
+        ]
+        for (args, code, text) in cases {
+            let r = ctl(spool, args)
+            #expect(r.status == code, "\(args): \(r.status) \(r.stderr)")
+            #expect(r.stderr.hasPrefix("spoolctl: error: ") && r.stderr.contains(text), "\(args): \(r.stderr)")
+        }
+        #expect(spool.names("control").isEmpty)
+        #expect(spool.names("inbox").isEmpty)
+        #expect(spool.recordNames("done") == ["a.json"])
     }
 
     // MARK: 8. usage, help, plurals

@@ -8,7 +8,7 @@ import SpoolCore
 var mainUsage: String {
     var lines = ["Usage: spoolctl [--spool DIR] COMMAND [ARGS]", "", "Commands:"]
     for c in commands {
-        for s in synopses(c.usage) { lines.append("  " + s) }
+        for s in synopses(c.usage) { lines += wrap(s, width: 100, first: "  ", rest: String(repeating: " ", count: 3 + c.name.count)) }
         lines.append("      " + c.summary)
     }
     lines += ["",
@@ -17,6 +17,32 @@ var mainUsage: String {
               "Exit codes: 0 ok, 1 a job failed, was not found, or a request was refused, 64 usage error.",
               "`spoolctl help COMMAND` (or `spoolctl COMMAND --help`) shows a command's usage."]
     return lines.joined(separator: "\n")
+}
+
+/// Words laid out in lines of at most `width` characters; a bracketed group (`[--queue Q]`) is
+/// one word, and a word longer than a line stands alone.
+func wrap(_ text: String, width: Int, first: String, rest: String) -> [String] {
+    var words: [String] = []
+    var depth = 0
+    for part in text.split(separator: " ") {
+        if depth > 0 { words[words.count - 1] += " " + part } else { words.append(String(part)) }
+        depth += part.filter { $0 == "[" }.count - part.filter { $0 == "]" }.count
+        depth = max(0, depth)
+    }
+    var lines: [String] = []
+    var line = first
+    var empty = true
+    for word in words {
+        if !empty && line.count + 1 + word.count > width {
+            lines.append(line)
+            line = rest
+            empty = true
+        }
+        line += (empty ? "" : " ") + word
+        empty = false
+    }
+    lines.append(line)
+    return lines
 }
 
 /// The synopsis lines of a usage text (its first paragraph), without "Usage: spoolctl ", with

@@ -1,5 +1,6 @@
 // A small argument reader for spoolctl's commands: flags with values, boolean flags, and
-// positionals, with one-line usage errors (exit 64).
+// positionals. A flag that may appear once and is given twice is a usage error that says so;
+// flags that may repeat are read with `values`. Usage errors exit 64 with the command's usage.
 
 struct UsageError: Error {
     var message: String
@@ -20,8 +21,8 @@ struct Arguments {
         }
     }
 
-    /// Removes `--name VALUE` (or `--name=VALUE`) and returns VALUE.
-    mutating func value(_ name: String) throws(UsageError) -> String? {
+    /// Removes the first `--name VALUE` (or `--name=VALUE`) and returns VALUE.
+    private mutating func take(_ name: String) throws(UsageError) -> String? {
         for (i, a) in rest.enumerated() {
             if a == name {
                 guard i + 1 < rest.count else { throw UsageError(message: "\(name) needs a value") }
@@ -37,17 +38,35 @@ struct Arguments {
         return nil
     }
 
-    /// Removes every `--name VALUE` and returns the values.
+    private func has(_ name: String) -> Bool {
+        rest.contains { $0 == name || $0.hasPrefix(name + "=") }
+    }
+
+    /// Removes `--name VALUE` (or `--name=VALUE`) and returns VALUE; given twice is an error.
+    mutating func value(_ name: String) throws(UsageError) -> String? {
+        guard let v = try take(name) else { return nil }
+        if has(name) { throw UsageError(message: "\(name) given twice") }
+        return v
+    }
+
+    /// Removes every `--name VALUE` and returns the values (a flag that may repeat).
     mutating func values(_ name: String) throws(UsageError) -> [String] {
         var out: [String] = []
-        while let v = try value(name) { out.append(v) }
+        while let v = try take(name) { out.append(v) }
         return out
     }
 
-    mutating func flag(_ name: String) -> Bool {
-        guard let i = rest.firstIndex(of: name) else { return false }
-        rest.remove(at: i)
-        return true
+    /// Removes a boolean flag (or any of its spellings); given twice is an error.
+    mutating func flag(_ names: String...) throws(UsageError) -> Bool {
+        var seen: String?
+        for name in names {
+            while let i = rest.firstIndex(of: name) {
+                if seen != nil { throw UsageError(message: "\(name) given twice") }
+                rest.remove(at: i)
+                seen = name
+            }
+        }
+        return seen != nil
     }
 
     mutating func int(_ name: String, min: Int = Int.min) throws(UsageError) -> Int? {

@@ -2,6 +2,7 @@
 // 0 (ok), 1 (a job failed, or was not found), 64 (usage).
 import Foundation
 import SpoolCore
+import SpoolJSON
 
 enum Exit {
     static let ok: Int32 = 0
@@ -48,4 +49,51 @@ func jsonText<T: Encodable>(_ value: T) -> String {
 func jobID(_ text: String) throws(UsageError) -> JobID {
     guard let id = JobID(text) else { throw UsageError(message: "\"\(text)\" is not a valid job id") }
     return id
+}
+
+/// "1 job", "2 jobs": a count with its noun, singular or plural.
+func plural(_ n: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
+    "\(n) \(n == 1 ? singular : pluralForm ?? singular + "s")"
+}
+
+/// Prints a JSON value: pretty by default, one line for NDJSON streams.
+func printJSON(_ value: JSONValue, pretty: Bool = true) {
+    print(value.serialized(pretty: pretty))
+    if !pretty { fflush(nil) }
+}
+
+/// Any Encodable (a record) as a JSONValue, so that fields can be added to it.
+func jsonValue<T: Encodable>(_ value: T) -> JSONValue {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? e.encode(value), let v = try? JSONParser().parse([UInt8](data)) else { return .null }
+    return v
+}
+
+extension JSONValue {
+    static func str(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+    static func num(_ d: Double?) -> JSONValue { d.map { .number($0) } ?? .null }
+
+    /// An object with one more member (values other than objects are returned unchanged).
+    func adding(_ key: String, _ value: JSONValue) -> JSONValue {
+        guard case .object(var o) = self else { return self }
+        o[key] = value
+        return .object(o)
+    }
+}
+
+/// The daemon's presence, and the stderr line of SPEC §7 when none holds the spool.
+func daemonRunning(_ client: SpoolClient, quiet: Bool) -> Bool {
+    if case .running = client.daemonPresence() { return true }
+    if !quiet { printNote(noDaemonSentence(client)) }
+    return false
+}
+
+func noDaemonSentence(_ client: SpoolClient) -> String {
+    "no daemon is running on spool \(client.layout.root) (start it with: spoold --spool \(client.layout.root))"
+}
+
+/// A notice on stderr that is not an error: `spoolctl: ...`.
+func printNote(_ message: String) {
+    FileHandle.standardError.write(Data("spoolctl: \(message)\n".utf8))
 }

@@ -3,38 +3,75 @@
 import Foundation
 import SpoolCore
 
-let mainUsage = """
-    Usage: spoolctl [--spool DIR] COMMAND [ARGS]
+/// `spoolctl --help`: every command's synopsis, taken from the command's own usage so that no
+/// flag is forgotten, with its one-line summary.
+var mainUsage: String {
+    var lines = ["Usage: spoolctl [--spool DIR] COMMAND [ARGS]", "", "Commands:"]
+    for c in commands {
+        for s in synopses(c.usage) { lines += wrap(s, width: 100, first: "  ", rest: String(repeating: " ", count: 3 + c.name.count)) }
+        lines.append("      " + c.summary)
+    }
+    lines += ["",
+              "The spool is --spool DIR, else $SPOOL_DIR, else ./spool.",
+              "Every command takes --json (anywhere after the command) for output made for programs.",
+              "Exit codes: 0 ok, 1 a job failed, was not found, or a request was refused, 64 usage error.",
+              "`spoolctl help COMMAND` (or `spoolctl COMMAND --help`) shows a command's usage."]
+    return lines.joined(separator: "\n")
+}
 
-    Commands:
-      submit FILE | submit [flags] -- CMD ARGS...   drop a job; prints its id
-      status ID [--json]                            show one job
-      list [--json] [--state S] [--status S] [--limit N]   list jobs, newest first
-      wait ID... [--timeout SECONDS]                block until the jobs end; exit 0 if all succeeded
-      logs ID [--stderr] [--follow]                 print a job's output
-      cancel ID...                                  cancel pending or running jobs
-      pause [ID...] / resume [ID...]                stop/continue running jobs, or hold/release the spool
-      retry ID [--failed-only]                      run a finished job again under a new id
-      stats [--json]                                counts, success rate, durations, throughput
-      prune --older-than DURATION [--status S]      remove old finished records and their files
-      estimate FILE [--json]                        expected duration and finish time
-      watch [--once]                                live view: progress bars, queues, failures
-      validate FILE                                 check a job file, print every problem
+/// Words laid out in lines of at most `width` characters; a bracketed group (`[--queue Q]`) is
+/// one word, and a word longer than a line stands alone.
+func wrap(_ text: String, width: Int, first: String, rest: String) -> [String] {
+    var words: [String] = []
+    var depth = 0
+    for part in text.split(separator: " ") {
+        if depth > 0 { words[words.count - 1] += " " + part } else { words.append(String(part)) }
+        depth += part.filter { $0 == "[" }.count - part.filter { $0 == "]" }.count
+        depth = max(0, depth)
+    }
+    var lines: [String] = []
+    var line = first
+    var empty = true
+    for word in words {
+        if !empty && line.count + 1 + word.count > width {
+            lines.append(line)
+            line = rest
+            empty = true
+        }
+        line += (empty ? "" : " ") + word
+        empty = false
+    }
+    lines.append(line)
+    return lines
+}
 
-    The spool is --spool DIR, else $SPOOL_DIR, else ./spool.
-    Exit codes: 0 ok, 1 a job failed or was not found, 64 usage error.
-    Run `spoolctl COMMAND --help` for a command's flags.
-    """
+/// The synopsis lines of a usage text (its first paragraph), without "Usage: spoolctl ", with
+/// wrapped lines joined.
+func synopses(_ usage: String) -> [String] {
+    var out: [String] = []
+    for raw in usage.split(separator: "\n", omittingEmptySubsequences: false) {
+        var line = raw.trimmingCharacters(in: .whitespaces)
+        if line.isEmpty { break }
+        if line.hasPrefix("Usage: ") { line = String(line.dropFirst("Usage: ".count)) }
+        if line.hasPrefix("spoolctl ") {
+            out.append(String(line.dropFirst("spoolctl ".count)))
+        } else if !out.isEmpty {
+            out[out.count - 1] += " " + line
+        }
+    }
+    return out
+}
 
 protocol Command: Sendable {
     static var name: String { get }
     static var usage: String { get }
+    /// One line for `spoolctl --help`.
+    static var summary: String { get }
     static func run(_ args: inout Arguments, spool: String) throws -> Int32
 }
 
 let commands: [any Command.Type] = [Submit.self, Status.self, List.self, Wait.self, Logs.self, Cancel.self, Pause.self, Resume.self,
-                                    Stats.self, Prune.self, Estimate.self, Watch.self,
-                                    Retry.self, Validate.self]
+                                    Retry.self, Delete.self, Stats.self, Prune.self, Estimate.self, Watch.self, Validate.self]
 
 @main
 struct Spoolctl {
@@ -56,11 +93,22 @@ struct Spoolctl {
             }
         }
         guard let name = args.first else { fail(usage: "no command given", help: mainUsage) }
+        if name == "help" {
+            guard args.count > 1 else {
+                print(mainUsage)
+                exit(Exit.ok)
+            }
+            guard args.count == 2, let command = commands.first(where: { $0.name == args[1] }) else {
+                fail(usage: args.count == 2 ? "unknown command \"\(args[1])\"" : "help takes one COMMAND", help: mainUsage)
+            }
+            print(command.usage)
+            exit(Exit.ok)
+        }
         guard let command = commands.first(where: { $0.name == name }) else {
             fail(usage: "unknown command \"\(name)\"", help: mainUsage)
         }
         var rest = Arguments(Array(args.dropFirst()))
-        if rest.flag("--help") || rest.flag("-h") {
+        if (try? rest.flag("--help", "-h")) != false {
             print(command.usage)
             exit(Exit.ok)
         }
@@ -77,10 +125,10 @@ struct Spoolctl {
         }
     }
 
+    /// A usage error: the reason, then the command's whole usage, on stderr; exit 64.
     static func fail(usage message: String, help: String) -> Never {
         printError(message)
-        let first = help.split(separator: "\n").first.map(String.init) ?? ""
-        FileHandle.standardError.write(Data("\(first)\n".utf8))
+        FileHandle.standardError.write(Data("\n\(help)\n".utf8))
         exit(Exit.usage)
     }
 }

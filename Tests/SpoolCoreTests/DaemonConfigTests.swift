@@ -88,7 +88,7 @@ struct DaemonConfigTests {
 
     @Test("unknown fields are rejected with the allowed list, and every problem is reported")
     func unknownAndSeveral() {
-        let allowed = "workers, queues, kill_grace_seconds, shutdown_grace_seconds, max_job_bytes, settle_seconds, "
+        let allowed = "workers, queues, kill_grace_seconds, shutdown_grace_seconds, max_job_bytes, max_operations, settle_seconds, "
             + "rescan_seconds, retention, min_free_bytes, max_output_bytes, durable, log_level, metrics_interval_seconds, "
             + "allowed_users, allowed_groups, allow_root_jobs, allow_world_writable_inbox"
         #expect(problems(#"{"worker": 2, "durable": 1}"#) == [

@@ -79,7 +79,7 @@ struct ControlTests {
         try spool.write("control/junk.json", "not json")
         let d = DaemonProcess(spool: spool, extra: ["--settle", "0"])
         poll(timeout: 10, "bad requests removed") { spool.names("control").isEmpty }
-        #expect(d.log.contains("field \"action\" must be one of cancel, pause, resume, retry"))
+        #expect(d.log.contains("field \"action\" must be one of cancel, pause, resume, retry, delete"))
         #expect(d.log.contains("control/junk.json: not valid JSON"))
         try spool.drop("ok.json", #"{"id": "ok", "command": ["true"]}"#)
         poll(timeout: 10, "daemon still works") { spool.record("ok")?.status == "succeeded" }

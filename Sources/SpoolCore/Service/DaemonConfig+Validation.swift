@@ -67,6 +67,7 @@ private struct ConfigValidator {
         c.killGraceSeconds = obj["kill_grace_seconds"].flatMap { seconds("kill_grace_seconds", $0, min: 0) }
         c.shutdownGraceSeconds = obj["shutdown_grace_seconds"].flatMap { seconds("shutdown_grace_seconds", $0, min: 0) }
         c.maxJobBytes = obj["max_job_bytes"].flatMap { integer("max_job_bytes", $0, min: 64, max: 1 << 30) }
+        c.maxOperations = obj["max_operations"].flatMap { integer("max_operations", $0, min: 1, max: 1_000_000) }
         c.settleSeconds = obj["settle_seconds"].flatMap { seconds("settle_seconds", $0, min: 0) }
         c.rescanSeconds = obj["rescan_seconds"].flatMap { seconds("rescan_seconds", $0, min: 0.1) }
         c.retention = obj["retention"].flatMap { retention($0) }

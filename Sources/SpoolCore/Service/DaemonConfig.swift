@@ -36,6 +36,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var shutdownGraceSeconds: Double?
     /// `max_job_bytes`: largest accepted job file.
     public var maxJobBytes: Int?
+    /// `max_operations`: most operations in one batch job.
+    public var maxOperations: Int?
     /// `settle_seconds`: how long an unparsable inbox file must be unchanged before it is rejected.
     public var settleSeconds: Double?
     /// `rescan_seconds`: safety-net inbox rescan interval.
@@ -93,6 +95,7 @@ public struct DaemonConfig: Sendable, Equatable {
         if let killGraceSeconds { options.killGraceSeconds = killGraceSeconds }
         if let shutdownGraceSeconds { options.shutdownGraceSeconds = shutdownGraceSeconds }
         if let maxJobBytes { options.intake.maxJobBytes = maxJobBytes }
+        if let maxOperations { options.intake.limits.maxOperations = maxOperations }
         if let settleSeconds { options.intake.settleSeconds = settleSeconds }
         if let rescanSeconds { options.rescanSeconds = rescanSeconds }
         if let durable { options.durable = durable }
@@ -131,6 +134,7 @@ public struct DaemonConfig: Sendable, Equatable {
         Field(name: "kill_grace_seconds", isLive: true) { $0.killGraceSeconds == $1.killGraceSeconds },
         Field(name: "shutdown_grace_seconds", isLive: true) { $0.shutdownGraceSeconds == $1.shutdownGraceSeconds },
         Field(name: "max_job_bytes", isLive: true) { $0.maxJobBytes == $1.maxJobBytes },
+        Field(name: "max_operations", isLive: true) { $0.maxOperations == $1.maxOperations },
         Field(name: "settle_seconds", isLive: true) { $0.settleSeconds == $1.settleSeconds },
         Field(name: "rescan_seconds", isLive: true) { $0.rescanSeconds == $1.rescanSeconds },
         Field(name: "retention", isLive: true) { $0.retention == $1.retention },

@@ -1,38 +1,50 @@
-// spoolctl cancel / pause / resume / retry: control requests written as files into control/, so
-// they work while the daemon is down (it applies them when it starts). pause and resume without
-// an id hold and release the whole spool through its `paused` file.
+// spoolctl cancel / pause / resume / retry / delete: control requests written as files into
+// control/, so they work while the daemon is down (it applies them when it starts). pause and
+// resume without an id hold and release the whole spool through its `paused` file.
+//
+// Every id is checked before anything is dropped (SPEC §5): an id the spool does not hold (in
+// none of inbox/, pending/, running/, done/), or a job the request cannot apply to (a finished
+// job for cancel, pause, resume), is answered with exit 1 and no request at all is dropped.
 import Foundation
 import SpoolCore
+import SpoolJSON
 
 enum Cancel: Command {
     static let name = "cancel"
+    static let summary = "cancel pending or running jobs"
     static let usage = """
-        Usage: spoolctl cancel ID...
+        Usage: spoolctl cancel ID... [--json]
 
         Cancels jobs: a pending job ends cancelled without running; a running one gets SIGTERM on its
-        process group, SIGKILL after the grace period, and ends cancelled.
+        process group, SIGKILL after the grace period, and ends cancelled. A job still in inbox/ is
+        cancelled as soon as the daemon takes it.
+        Exit 1, dropping no request, if an id is unknown or its job has already ended.
+        --json: {"action": "cancel", "ids": [...], "requests": [...], "daemon_running": bool}
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
-        let ids = try args.positionals()
-        guard !ids.isEmpty else { throw UsageError(message: "give at least one job ID") }
+        let json = try args.flag("--json")
+        let ids = try ControlIDs.parse(try args.positionals())
         let client = try openSpool(spool, create: true)
-        for text in ids {
-            let id = try jobID(text)
-            _ = try client.dropControl(ControlRequest(action: .cancel, id: id))
-            print("cancel requested for \(id)")
+        try ControlIDs.check(ids, client: client) { id, held in
+            held.isFinished ? "job \(id) has already ended (\(held.place)); nothing to cancel" : nil
         }
-        return Exit.ok
+        return try ControlIDs.drop(.cancel, ids, client: client, json: json)
     }
 }
 
 enum Pause: Command {
     static let name = "pause"
+    static let summary = "stop running jobs (SIGSTOP), or hold the whole spool or one queue"
     static let usage = """
-        Usage: spoolctl pause [ID... | --queue Q]
+        Usage: spoolctl pause ID... [--json]
+               spoolctl pause [--queue Q] [--json]
 
         With ids: stops running jobs (SIGSTOP to their process groups); their timeouts do not count
-        paused time. Without: holds the whole spool (no new job starts) by creating its `paused` file.
+        paused time. Exit 1, dropping no request, if an id is unknown or its job is not running
+        (pending jobs are held with `spoolctl pause` or `spoolctl pause --queue Q` instead).
+        Without: holds the whole spool (no new job starts) by creating its `paused` file; with
+        --queue, holds one queue (`paused.queue.Q`).
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
@@ -42,10 +54,14 @@ enum Pause: Command {
 
 enum Resume: Command {
     static let name = "resume"
+    static let summary = "continue paused jobs (SIGCONT), or release the spool or one queue"
     static let usage = """
-        Usage: spoolctl resume [ID... | --queue Q]
+        Usage: spoolctl resume ID... [--json]
+               spoolctl resume [--queue Q] [--json]
 
-        With ids: continues paused jobs (SIGCONT). Without: releases the spool (removes `paused`).
+        With ids: continues paused jobs (SIGCONT). Exit 1, dropping no request, if an id is unknown
+        or its job is not running. Without: releases the spool (removes `paused`); with --queue,
+        releases one queue.
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
@@ -55,39 +71,42 @@ enum Resume: Command {
 
 enum PauseResume {
     static func run(_ args: inout Arguments, spool: String, pause: Bool) throws -> Int32 {
+        let json = try args.flag("--json")
         let queue = try args.value("--queue")
-        let ids = try args.positionals()
-        let client = try openSpool(spool, create: true)
+        let texts = try args.positionals()
+        let action = pause ? "pause" : "resume"
         if let queue {
-            guard ids.isEmpty else { throw UsageError(message: "give either job ids or --queue, not both") }
+            guard texts.isEmpty else { throw UsageError(message: "give either job ids or --queue, not both") }
             guard JobID.isValid(queue) else { throw UsageError(message: "\"\(queue)\" is not a valid queue name") }
-            let path = PausedQueues.path(root: client.layout.root, queue: queue)
-            if pause {
-                guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw CommandFailure(message: "cannot create \(path)") }
-                print("queue \(queue) paused: none of its jobs starts until `spoolctl resume --queue \(queue)`")
-            } else {
-                if unlink(path) != 0 && errno != ENOENT { throw CommandFailure(message: "cannot remove \(path): \(String(cString: strerror(errno)))") }
-                print("queue \(queue) resumed")
-            }
-            return Exit.ok
         }
-        if ids.isEmpty {
-            let path = client.layout.pausedPath
-            if pause {
-                guard FileManager.default.createFile(atPath: path, contents: Data()) else {
-                    throw CommandFailure(message: "cannot create \(path)")
+        let ids = texts.isEmpty ? [] : try ControlIDs.parse(texts)
+        let client = try openSpool(spool, create: true)
+        if !ids.isEmpty {
+            try ControlIDs.check(ids, client: client) { id, held in
+                switch held {
+                case .record(let l) where l.folder == .running: return nil
+                case .record(let l) where l.folder == .done:
+                    return "job \(id) has already ended (\(held.place)); nothing to \(action)"
+                default:
+                    return pause
+                        ? "job \(id) is not running (\(held.place)); only a running job can be paused (hold pending jobs with `spoolctl pause` or `spoolctl pause --queue Q`)"
+                        : "job \(id) is not running (\(held.place)); nothing to resume"
                 }
-                print("spool paused: no new job starts until `spoolctl resume`")
-            } else {
-                if unlink(path) != 0 && errno != ENOENT { throw CommandFailure(message: "cannot remove \(path): \(String(cString: strerror(errno)))") }
-                print("spool resumed")
             }
-            return Exit.ok
+            return try ControlIDs.drop(pause ? .pause : .resume, ids, client: client, json: json)
         }
-        for text in ids {
-            let id = try jobID(text)
-            _ = try client.dropControl(ControlRequest(action: pause ? .pause : .resume, id: id))
-            print("\(pause ? "pause" : "resume") requested for \(id)")
+        let path = queue.map { PausedQueues.path(root: client.layout.root, queue: $0) } ?? client.layout.pausedPath
+        if pause {
+            guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw CommandFailure(message: "cannot create \(path)") }
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw CommandFailure(message: "cannot remove \(path): \(String(cString: strerror(errno)))")
+        }
+        if json {
+            printJSON(["action": .string(action), "target": queue == nil ? "spool" : "queue", "queue": .str(queue), "path": .string(path)])
+        } else if let queue {
+            print(pause ? "queue \(queue) paused: none of its jobs starts until `spoolctl resume --queue \(queue)`" : "queue \(queue) resumed")
+        } else {
+            print(pause ? "spool paused: no new job starts until `spoolctl resume`" : "spool resumed")
         }
         return Exit.ok
     }
@@ -95,23 +114,26 @@ enum PauseResume {
 
 enum Retry: Command {
     static let name = "retry"
+    static let summary = "run a finished job again under a new id"
     static let usage = """
-        Usage: spoolctl retry ID [--failed-only]
+        Usage: spoolctl retry ID [--failed-only] [--json]
 
         Submits a finished job again under a new id (printed as the last word). With --failed-only,
         only the failed and skipped operations of a batch run again. The new record's retry_of names ID.
+        --json: {"id": NEW, "retry_of": ID, "failed_only": bool, "request": PATH, "daemon_running": bool}
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
-        let failedOnly = args.flag("--failed-only")
+        let failedOnly = try args.flag("--failed-only")
+        let json = try args.flag("--json")
         let ids = try args.positionals()
         guard ids.count == 1 else { throw UsageError(message: "give one job ID") }
         let id = try jobID(ids[0])
         let client = try openSpool(spool, create: true)
-        guard let found = client.find(id) else {
-            throw CommandFailure(message: "no job \"\(id)\" in pending/, running/ or done/ of \(client.layout.root)")
+        guard let held = client.held(id) else { throw ControlIDs.unknown(id, client) }
+        guard case .record(let found) = held, found.folder == .done else {
+            throw CommandFailure(message: "job \(id) has not ended yet (\(held.place)); only finished jobs can be retried")
         }
-        guard found.folder == .done else { throw CommandFailure(message: "job \(id) has not ended yet; only finished jobs can be retried") }
         if found.record.status == .rejected {
             throw CommandFailure(message: "job \(id) was rejected; fix its file and submit it again")
         }
@@ -125,8 +147,133 @@ enum Retry: Command {
         }
         let requested = client.requestedRetryIDs()
         let newID = JobID.retry(of: id) { requested.contains($0) || client.holds($0) }
-        _ = try client.dropControl(ControlRequest(action: .retry, id: id, failedOnly: failedOnly, newID: newID))
-        print("retry of \(id) submitted as \(newID)")
+        let path = try client.dropControl(ControlRequest(action: .retry, id: id, failedOnly: failedOnly, newID: newID))
+        let running = daemonRunning(client, quiet: true)
+        if json {
+            printJSON(["id": .string(newID.rawValue), "retry_of": .string(id.rawValue), "failed_only": .bool(failedOnly),
+                       "request": .string(path), "daemon_running": .bool(running)])
+        } else {
+            if !running { printNote(noDaemonSentence(client) + "; the request waits in control/ until it starts") }
+            print("retry of \(id) submitted as \(newID)")
+        }
         return Exit.ok
     }
+}
+
+enum Delete: Command {
+    static let name = "delete"
+    static let summary = "remove jobs' records and outputs (cancelling unfinished ones first); frees their ids"
+    static let usage = """
+        Usage: spoolctl delete ID... [--timeout SECONDS] [--json]
+
+        Asks the daemon to remove each job's record and output files; its id is then free again. A job
+        that has not finished is cancelled first, then removed. When a daemon holds the spool, waits
+        (up to --timeout, default 10 s) until the records are gone and prints `deleted ID` for each;
+        without a daemon, the requests wait in control/ until one starts.
+        Exit 1, dropping no request, if an id is unknown; exit 1 if the wait times out.
+        --json: {"action": "delete", "ids": [...], "requests": [...], "daemon_running": bool,
+                 "deleted": [...], "still_held": [...]}
+        """
+
+    static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
+        let json = try args.flag("--json")
+        let timeout = try args.double("--timeout", min: 0) ?? 10
+        let ids = try ControlIDs.parse(try args.positionals())
+        let client = try openSpool(spool, create: true)
+        try ControlIDs.check(ids, client: client) { _, _ in nil }
+        var requests: [String] = []
+        for id in ids { requests.append(try client.dropControl(ControlRequest(action: .delete, id: id))) }
+        let running = daemonRunning(client, quiet: true)
+        guard running else {
+            if json {
+                printJSON(["action": "delete", "ids": .array(ids.map { .string($0.rawValue) }), "requests": .array(requests.map { .string($0) }),
+                           "daemon_running": false, "deleted": [], "still_held": .array(ids.map { .string($0.rawValue) })])
+            } else {
+                for id in ids { print("delete requested for \(id)") }
+                printNote(noDaemonSentence(client) + "; the delete " + (ids.count == 1 ? "request waits" : "requests wait")
+                          + " in control/ until it starts")
+            }
+            return Exit.ok
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var left = ids
+        var deleted: [JobID] = []
+        while true {
+            let gone = left.filter { client.held($0, attempts: 1) == nil && client.held($0) == nil }
+            for id in gone {
+                deleted.append(id)
+                if !json { print("deleted \(id)") }
+            }
+            left.removeAll { gone.contains($0) }
+            if left.isEmpty || Date() >= deadline { break }
+            usleep(50_000)
+        }
+        if json {
+            printJSON(["action": "delete", "ids": .array(ids.map { .string($0.rawValue) }), "requests": .array(requests.map { .string($0) }),
+                       "daemon_running": true, "deleted": .array(deleted.map { .string($0.rawValue) }),
+                       "still_held": .array(left.map { .string($0.rawValue) })])
+        }
+        guard left.isEmpty else {
+            let pending = zip(ids, requests).filter { left.contains($0.0) && FileManager.default.fileExists(atPath: $0.1) }.map(\.0)
+            let why = pending.isEmpty
+                ? "the daemon took the request but the job is still there; see the daemon's log (a daemon older than `delete` removes such requests unapplied)"
+                : "the request still waits in control/ (is the daemon busy or stopping?)"
+            throw CommandFailure(message: "still held after \(humanSeconds(timeout)): \(left.map(\.rawValue).joined(separator: ", ")); \(why)")
+        }
+        return Exit.ok
+    }
+}
+
+/// What cancel, pause, resume and delete share: reading the ids, checking them all before
+/// dropping anything, and dropping one request per id.
+enum ControlIDs {
+    static func parse(_ texts: [String]) throws(UsageError) -> [JobID] {
+        guard !texts.isEmpty else { throw UsageError(message: "give at least one job ID") }
+        var ids: [JobID] = []
+        for t in texts {
+            let id = try jobID(t)
+            if !ids.contains(id) { ids.append(id) }
+        }
+        return ids
+    }
+
+    static func unknown(_ id: JobID, _ client: SpoolClient) -> CommandFailure {
+        CommandFailure(message: "no job \"\(id)\" in inbox/, pending/, running/ or done/ of \(client.layout.root)")
+    }
+
+    /// Fails (one line naming every problem, nothing dropped) if an id is unknown or `refuse` has a reason.
+    static func check(_ ids: [JobID], client: SpoolClient, refuse: (JobID, HeldJob) -> String?) throws {
+        var problems: [String] = []
+        for id in ids {
+            guard let held = client.held(id) else {
+                problems.append(unknown(id, client).message)
+                continue
+            }
+            if let reason = refuse(id, held) { problems.append(reason) }
+        }
+        guard problems.isEmpty else {
+            throw CommandFailure(message: problems.joined(separator: "; ") + (ids.count > 1 ? "; no request was dropped" : ""))
+        }
+    }
+
+    static func drop(_ action: ControlRequest.Action, _ ids: [JobID], client: SpoolClient, json: Bool) throws -> Int32 {
+        var requests: [String] = []
+        for id in ids { requests.append(try client.dropControl(ControlRequest(action: action, id: id))) }
+        let running = daemonRunning(client, quiet: true)
+        if json {
+            printJSON(["action": .string(action.rawValue), "ids": .array(ids.map { .string($0.rawValue) }),
+                       "requests": .array(requests.map { .string($0) }), "daemon_running": .bool(running)])
+            return Exit.ok
+        }
+        for id in ids { print("\(action.rawValue) requested for \(id)") }
+        if !running {
+            printNote(noDaemonSentence(client) + "; the " + (ids.count == 1 ? "request waits" : "requests wait") + " in control/ until it starts")
+        }
+        return Exit.ok
+    }
+}
+
+/// Seconds as people write them: "10 s", "0.5 s".
+func humanSeconds(_ s: Double) -> String {
+    s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
 }

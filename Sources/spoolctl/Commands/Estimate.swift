@@ -7,31 +7,20 @@ import SpoolJSON
 
 enum Estimate: Command {
     static let name = "estimate"
+    static let summary = "expected duration and finish time of a job file"
     static let usage = """
         Usage: spoolctl estimate FILE [--workers N] [--history N] [--json]
 
         Predicts the job's duration from the last N (default 10) succeeded jobs with the same name,
         and its finish time given the running and pending work ahead of it on N workers (default:
-        the number of CPUs, as spoold's default). --json gives expected_duration_seconds and
-        expected_finish_at.
+        the number of CPUs, as spoold's default). Exit 1 (human output) when there is no history.
+        --json (exit 0 whenever FILE is valid; the same keys with or without history, null when unknown):
+          {"name", "samples", "history", "workers", "expected_duration_seconds", "ahead_seconds",
+           "expected_start_at", "expected_finish_at"}
         """
 
-    struct Result: Encodable {
-        var name: String
-        var samples: Int
-        var expectedDurationSeconds: Double?
-        var aheadSeconds: Double
-        var expectedStartAt: String?
-        var expectedFinishAt: String?
-        enum CodingKeys: String, CodingKey {
-            case name, samples
-            case expectedDurationSeconds = "expected_duration_seconds", aheadSeconds = "ahead_seconds"
-            case expectedStartAt = "expected_start_at", expectedFinishAt = "expected_finish_at"
-        }
-    }
-
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
-        let json = args.flag("--json")
+        let json = try args.flag("--json")
         let workers = try args.int("--workers", min: 1) ?? ProcessInfo.processInfo.activeProcessorCount
         let history = try args.int("--history", min: 1) ?? 10
         let files = try args.positionals()
@@ -60,21 +49,23 @@ enum Estimate: Command {
         }
         let expected = model.mean(for: name)
         let start = now + ahead / Double(workers)
-        let result = Result(name: name, samples: model.samples(for: name), expectedDurationSeconds: expected, aheadSeconds: ahead,
-                            expectedStartAt: Timestamp(seconds: start).rfc3339,
-                            expectedFinishAt: expected.map { Timestamp(seconds: start + $0).rfc3339 })
+        let samples = model.samples(for: name)
+        let startAt = Timestamp(seconds: start).rfc3339
+        let finishAt = expected.map { Timestamp(seconds: start + $0).rfc3339 }
         if json {
-            print(jsonText(result))
+            printJSON(["name": .string(name), "samples": .integer(samples), "history": .integer(history), "workers": .integer(workers),
+                       "expected_duration_seconds": .num(expected), "ahead_seconds": .num(ahead),
+                       "expected_start_at": .string(startAt), "expected_finish_at": .str(finishAt)])
             return Exit.ok
         }
         guard let expected else {
-            print("no finished job named \"\(name)\" yet: no estimate (work ahead: \(humanDuration(ahead)) on \(workers) workers)")
+            print("no finished job named \"\(name)\" yet: no estimate (work ahead: \(humanDuration(ahead)) on \(plural(workers, "worker")))")
             return Exit.failure
         }
-        print("name:      \(name) (\(result.samples) recent runs)")
+        print("name:      \(name) (\(plural(samples, "recent run")))")
         print("duration:  \(humanDuration(expected))")
-        print("starts:    \(result.expectedStartAt ?? "-") (work ahead: \(humanDuration(ahead)) on \(workers) workers)")
-        print("finishes:  \(result.expectedFinishAt ?? "-")")
+        print("starts:    \(startAt) (work ahead: \(humanDuration(ahead)) on \(plural(workers, "worker")))")
+        print("finishes:  \(finishAt ?? "-")")
         return Exit.ok
     }
 }

@@ -1,34 +1,49 @@
-// spoolctl list: jobs newest first, as a table or JSON, with filters.
+// spoolctl list: jobs newest first, as a table or JSON, with filters. A filter given several
+// times matches any of its values; different filters must all match.
 import Foundation
 import SpoolCore
+import SpoolJSON
 
 enum List: Command {
     static let name = "list"
+    static let summary = "list jobs newest first, filtered; or count them"
     static let usage = """
-        Usage: spoolctl list [--state pending|running|done] [--status STATUS] [--queue Q] [--name NAME]
-                             [--label K=V] [--since TIME|DURATION] [--limit N] [--offset N] [--json]
+        Usage: spoolctl list [--state pending|running|done]... [--status STATUS]... [--queue Q]... [--name NAME]...
+                             [--label K=V]... [--since TIME|DURATION] [--limit N] [--offset N] [--count] [--json]
 
-        Lists jobs newest first (by submission time).
+        Lists jobs newest first (by submission time). A filter given several times matches any of
+        its values (--status failed --status partial); different filters must all match; --label
+        matches jobs with every label given. --count prints only how many jobs match.
+        When no daemon holds the spool, a line on stderr says so.
+        --json: {"daemon_running": bool, "total": N, "offset": N, "limit": N|null, "jobs": [RECORD...]}
+                (total counts every match, before --offset and --limit)
+        --count --json: {"count": N, "daemon_running": bool}
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
-        let json = args.flag("--json")
-        let state = try args.value("--state")
-        let status = try args.value("--status")
-        let queue = try args.value("--queue")
-        let name = try args.value("--name")
+        let json = try args.flag("--json")
+        let count = try args.flag("--count")
+        let states = try args.values("--state")
+        let statuses = try args.values("--status")
+        let queues = Set(try args.values("--queue"))
+        let names = Set(try args.values("--name"))
         let labels = try args.values("--label")
         let since = try args.value("--since")
         let limit = try args.int("--limit", min: 0)
         let offset = try args.int("--offset", min: 0) ?? 0
         _ = try args.positionals()
-        var folders = SpoolFolder.allCases
-        if let state {
-            guard let f = SpoolFolder(rawValue: state) else { throw UsageError(message: "--state must be pending, running or done") }
-            folders = [f]
+        var folders: [SpoolFolder] = []
+        for state in states {
+            guard let f = SpoolFolder(rawValue: state) else { throw UsageError(message: "--state must be pending, running or done, got \"\(state)\"") }
+            if !folders.contains(f) { folders.append(f) }
         }
-        if let status, JobStatus(rawValue: status) == nil {
-            throw UsageError(message: "--status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        if folders.isEmpty { folders = SpoolFolder.allCases }
+        var statusFilter: Set<JobStatus> = []
+        for s in statuses {
+            guard let status = JobStatus(rawValue: s) else {
+                throw UsageError(message: "--status must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(s)\"")
+            }
+            statusFilter.insert(status)
         }
         var labelFilter: [(String, String)] = []
         for l in labels {
@@ -42,24 +57,31 @@ enum List: Command {
             else { throw UsageError(message: "--since must be an RFC 3339 time or a duration such as 30m, 24h; got \"\(since)\"") }
         }
         let client = try openSpool(spool)
+        let running = daemonRunning(client, quiet: json)
         var found = client.records(in: folders).filter { r in
-            if let status, r.effectiveStatus.rawValue != status { return false }
+            if !statusFilter.isEmpty, !statusFilter.contains(r.effectiveStatus) { return false }
             if let sinceTime, r.record.submittedAt.seconds < sinceTime { return false }
-            if let queue, (r.record.spec?.effectiveQueue ?? "default") != queue { return false }
-            if let name, r.record.name != name { return false }
+            if !queues.isEmpty, !queues.contains(r.record.spec?.effectiveQueue ?? "default") { return false }
+            if !names.isEmpty, !names.contains(r.record.name) { return false }
             for (k, v) in labelFilter where r.record.spec?.labels?[k] != v { return false }
             return true
+        }
+        if count {
+            if json { printJSON(["count": .integer(found.count), "daemon_running": .bool(running)]) } else { print(found.count) }
+            return Exit.ok
         }
         found.sort { a, b in
             a.record.submittedAt != b.record.submittedAt ? a.record.submittedAt > b.record.submittedAt : a.record.sequence > b.record.sequence
         }
         let page = Array(found.dropFirst(offset).prefix(limit ?? Int.max))
         if json {
-            print(jsonText(page.map { l -> JobRecord in
+            let jobs = page.map { l -> JSONValue in
                 var r = l.record
                 r.status = l.effectiveStatus
-                return r
-            }))
+                return jsonValue(r)
+            }
+            printJSON(["daemon_running": .bool(running), "total": .integer(found.count), "offset": .integer(offset),
+                       "limit": limit.map { .integer($0) } ?? .null, "jobs": .array(jobs)])
             return Exit.ok
         }
         let rows = page.map { l -> [String] in

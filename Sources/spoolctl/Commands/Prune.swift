@@ -2,14 +2,18 @@
 // kept originals. Only done/ is touched; pending and running jobs are never removed.
 import Foundation
 import SpoolCore
+import SpoolJSON
 
 enum Prune: Command {
     static let name = "prune"
+    static let summary = "remove old finished records and their files"
     static let usage = """
-        Usage: spoolctl prune --older-than DURATION [--status STATUS]... [--dry-run]
+        Usage: spoolctl prune --older-than DURATION [--status STATUS]... [--dry-run] [--json]
 
         Removes records in done/ that finished more than DURATION ago (e.g. 90s, 30m, 24h, 7d),
-        with their output files. --status limits it to those statuses. Prints how many were removed.
+        with their output files. --status (repeatable: any of them) limits it to those statuses.
+        Prints how many were removed (--dry-run: the ids that would be, and how many).
+        --json: {"removed": N, "dry_run": bool, "ids": [ID...]}
         """
 
     /// Seconds in "90", "90s", "30m", "24h", "7d".
@@ -21,26 +25,34 @@ enum Prune: Command {
     }
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
+        let json = try args.flag("--json")
         guard let ageText = try args.value("--older-than") else { throw UsageError(message: "--older-than DURATION is required") }
         guard let age = seconds(ageText) else { throw UsageError(message: "--older-than must be a duration such as 90s, 30m, 24h or 7d, got \"\(ageText)\"") }
         let statuses = try args.values("--status")
         for s in statuses where JobStatus(rawValue: s)?.isTerminal != true {
             throw UsageError(message: "--status must be a finished status (succeeded, failed, partial, cancelled, rejected), got \"\(s)\"")
         }
-        let dryRun = args.flag("--dry-run")
+        let dryRun = try args.flag("--dry-run")
         _ = try args.positionals()
         let client = try openSpool(spool)
         let cutoff = Date().timeIntervalSince1970 - age
-        var removed = 0
+        var ids: [String] = []
         for l in client.records(in: [.done]) {
             let r = l.record
             guard let finished = r.finishedAt?.seconds ?? Optional(r.submittedAt.seconds), finished < cutoff else { continue }
             if !statuses.isEmpty && !statuses.contains(r.status.rawValue) { continue }
-            removed += 1
-            if dryRun { print(r.id); continue }
+            ids.append(r.id.rawValue)
+            if dryRun {
+                if !json { print(r.id) }
+                continue
+            }
             client.removeFinished(r)
         }
-        print("\(dryRun ? "would remove" : "removed") \(removed) finished jobs older than \(ageText)")
+        if json {
+            printJSON(["removed": .integer(dryRun ? 0 : ids.count), "dry_run": .bool(dryRun), "ids": .array(ids.map { .string($0) })])
+        } else {
+            print("\(dryRun ? "would remove" : "removed") \(plural(ids.count, "finished job")) older than \(ageText)")
+        }
         return Exit.ok
     }
 }

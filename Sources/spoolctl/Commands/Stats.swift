@@ -2,14 +2,18 @@
 // throughput, computed from the records in the spool.
 import Foundation
 import SpoolCore
+import SpoolJSON
 
 enum Stats: Command {
     static let name = "stats"
+    static let summary = "counts, success rate, durations, throughput"
     static let usage = """
         Usage: spoolctl stats [--json]
 
         Counts by status and by queue, success rate, mean and p95 duration of finished jobs, and
         throughput (jobs finished per minute) over the last 1, 5 and 15 minutes.
+        --json: {"by_status": {...}, "by_queue": {...}, "success_rate", "mean_duration_seconds",
+                 "p95_duration_seconds", "finished_per_minute": {"1m", "5m", "15m"}} (null when unknown)
         """
 
     struct Report: Encodable {
@@ -56,12 +60,19 @@ enum Stats: Command {
     }
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
-        let json = args.flag("--json")
+        let json = try args.flag("--json")
         _ = try args.positionals()
         let client = try openSpool(spool)
         let r = report(client.records(), now: Date().timeIntervalSince1970)
         if json {
-            print(jsonText(r))
+            func counts(_ d: [String: Int]) -> JSONValue {
+                .object(JSONObject(d.sorted { $0.key < $1.key }.map { (key: $0.key, value: .integer($0.value)) }))
+            }
+            printJSON(["by_status": counts(r.byStatus),
+                       "by_queue": .object(JSONObject(r.byQueue.sorted { $0.key < $1.key }.map { (key: $0.key, value: counts($0.value)) })),
+                       "success_rate": .num(r.successRate), "mean_duration_seconds": .num(r.meanDurationSeconds),
+                       "p95_duration_seconds": .num(r.p95DurationSeconds),
+                       "finished_per_minute": .object(JSONObject(["1m", "5m", "15m"].map { (key: $0, value: .num(r.finishedPerMinute[$0] ?? 0)) }))])
             return Exit.ok
         }
         print("jobs by status:")

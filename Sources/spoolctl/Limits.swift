@@ -45,9 +45,9 @@ struct JobLimits {
         case .success: return []
         case .failure(let problems):
             return problems.problems.map { p in
-                guard p.message.contains("(--max-operations)") else { return p }
-                let field = "max_operations\(source.map { " in \($0)" } ?? " in config.json")"
-                return SpoolError(p.code, p.message.replacingOccurrences(of: "(--max-operations)", with: "(\(field), or spoold --max-operations)"))
+                let daemonWords = "(max_operations in config.json, or --max-operations)"
+                guard p.message.contains(daemonWords), let source else { return p }
+                return SpoolError(p.code, p.message.replacingOccurrences(of: daemonWords, with: "(max_operations in \(source), or spoold --max-operations)"))
             }
         }
     }

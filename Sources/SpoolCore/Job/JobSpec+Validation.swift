@@ -205,7 +205,7 @@ private struct Validator {
             return nil
         }
         guard items.count <= limits.maxOperations else {
-            problems.append(SpoolError(.invalidJob, "\(file): field \"operations\" has \(items.count) operations; the limit is \(limits.maxOperations) (--max-operations)"))
+            problems.append(SpoolError(.invalidJob, "\(file): field \"operations\" has \(items.count) operations; the limit is \(limits.maxOperations) (max_operations in config.json, or --max-operations)"))
             return nil
         }
         var out: [OperationSpec] = []

@@ -191,7 +191,7 @@ extension Intake {
                     if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
                         outcome = .reject(denied, explicitID: nil, isDirectory: false, hasBytes: true)
                     } else if content.tooLarge {
-                        outcome = .reject(SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (--max-job-size)"),
+                        outcome = .reject(SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (max_job_bytes in config.json, or --max-job-size)"),
                                           explicitID: nil, isDirectory: false, hasBytes: true)
                     } else {
                         switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {

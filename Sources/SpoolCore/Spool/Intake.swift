@@ -181,7 +181,7 @@ public final class Intake: Sendable {
                 return .reject(name, denied, explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)
             }
             if content.tooLarge {
-                return .reject(name, SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (--max-job-size)"),
+                return .reject(name, SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (max_job_bytes in config.json, or --max-job-size)"),
                                explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)
             }
             switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {

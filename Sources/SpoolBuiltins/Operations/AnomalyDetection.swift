@@ -21,13 +21,19 @@ public struct AnomalyDetection: BuiltinOperation {
     }
 
     /// Creates the operation; it holds no state.
+    public static let schema = ParamSchema([
+        .numbers("data", minCount: 3),
+        .choice("method", Method.allCases.map(\.rawValue)),
+        .number("threshold", .positive),
+    ])
+
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["data", "method", "threshold"])
-        let data = try p.numbers("data", minCount: 3)
-        let method = Method(rawValue: try p.choice("method", Method.allCases.map(\.rawValue), default: nil)) ?? .zscore
-        let threshold = try p.number("threshold", default: method.defaultThreshold, .positive)
+        let p = try Params(params, schema: Self.schema)
+        let data = try p.numbers("data")
+        let method = Method(rawValue: try p.string("method")) ?? .zscore
+        let threshold = try p.optionalNumber("threshold") ?? method.defaultThreshold
 
         var r = ResultFields()
         let scores: [Double?]

@@ -8,11 +8,13 @@ public struct DescriptiveStats: BuiltinOperation {
     public static let typeName = "descriptive_stats"
 
     /// Creates the operation; it holds no state.
+    public static let schema = ParamSchema([.numbers("data", minCount: 2)])
+
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["data"])
-        let data = try p.numbers("data", minCount: 2)
+        let p = try Params(params, schema: Self.schema)
+        let data = try p.numbers("data")
         let sorted = data.sorted()
         let variance = Summary.sampleVariance(data)
 

@@ -160,6 +160,10 @@ struct BatchTests {
         #expect(result["body"] as? [String: Any] != nil)
         #expect(o[1]["status"] as? String == "failed")
         #expect(((o[1]["error"] as? [String: Any])?["message"] as? String)?.contains("404") == true)
+        // A failed http operation keeps the response it got (SPEC §4).
+        let failed = try #require(o[1]["result"] as? [String: Any])
+        #expect(failed["status"] as? Int == 404)
+        #expect((failed["body"] as? [String: Any])?["status"] as? Int == 404)
     }
 }
 

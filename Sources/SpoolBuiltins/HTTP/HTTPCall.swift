@@ -54,17 +54,20 @@ public struct HTTPCall: BuiltinOperation {
         }
 
         let label = "http \(method) \(url.absoluteString)"
+        // Blocks this thread until the response: call `run` on a thread of its own, not on a libdispatch
+        // worker (FoundationNetworking needs those to progress; see HTTPTransport).
         let response = try HTTPTransport.perform(request, timeout: timeout, limit: HTTPResponseBody.limit, label: label)
         let body = HTTPResponseBody(data: response.body, truncated: response.truncated)
-        guard expected.contains(response.status) else {
-            throw BuiltinError("\(label) returned status \(response.status), expected \(expected.description); body: \(body.snippet)")
-        }
-
         var r = ResultFields()
         r.integer("status", response.status)
         r.set("headers", .object(JSONObject(response.headers.map { (key: $0.name, value: JSONValue.string($0.value)) })))
         r.set("body", body.value)
         r.set("body_truncated", .bool(response.truncated))
+        guard expected.contains(response.status) else {
+            // The operation fails, and its record keeps what it got (SPEC §4).
+            throw BuiltinError("\(label) returned status \(response.status), expected \(expected.description); body: \(body.snippet)",
+                               result: r.value)
+        }
         return r.value
     }
 

@@ -113,7 +113,8 @@ extension Daemon {
                     do {
                         outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
                     } catch {
-                        outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil)
+                        outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil,
+                                          result: (error as? BuiltinError)?.result.map(JSONValueBox.init))
                     }
                 } else {
                     outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)

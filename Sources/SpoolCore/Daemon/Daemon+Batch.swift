@@ -107,7 +107,9 @@ extension Daemon {
         }
         switch op.kind {
         case .builtin(let type, let params):
-            DispatchQueue.global().async { [self] in
+            // Its own thread, not a libdispatch worker: `run` may block (http), and FoundationNetworking
+            // needs libdispatch workers to progress; on Linux the pool grows past the cores about once a second.
+            Thread.detachNewThread { [self] in
                 let outcome: BatchState.Outcome
                 if let builtin = BuiltinRegistry.operation(named: type) {
                     do {

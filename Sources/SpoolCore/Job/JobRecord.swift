@@ -220,6 +220,12 @@ struct JSONEncoderBox: Sendable {
     }
 }
 
+/// Pretty JSON text in the style and key order of state files (for `spoolctl ... --json`), so that a
+/// record shown by spoolctl has its params in the order of the job file.
+public func orderedJSONText<T: Encodable>(_ value: T) -> String {
+    String(decoding: JSONEncoderBox().encode(value).dropLast(), as: UTF8.self)
+}
+
 /// Decoding of what JSONEncoderBox wrote, keeping the order of JSON objects.
 enum JSONDecoderBox {
     /// Records nest a job file (parsed at most 64 deep) a few levels down.

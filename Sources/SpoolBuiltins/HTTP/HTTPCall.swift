@@ -18,6 +18,7 @@ public struct HTTPCall: BuiltinOperation {
     static let defaultTimeout = 30.0
     static let maxTimeout = 300.0
 
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([
         .parsed("method", required: true, expected: "a string", method),
         .parsed("url", required: true, expected: "a string", url),

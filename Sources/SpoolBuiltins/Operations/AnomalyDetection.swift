@@ -20,13 +20,14 @@ public struct AnomalyDetection: BuiltinOperation {
         }
     }
 
-    /// Creates the operation; it holds no state.
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([
         .numbers("data", minCount: 3),
         .choice("method", Method.allCases.map(\.rawValue)),
         .number("threshold", .positive),
     ])
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

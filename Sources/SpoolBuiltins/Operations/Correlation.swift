@@ -7,7 +7,7 @@ public struct Correlation: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "correlation"
 
-    /// Creates the operation; it holds no state.
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([
         .numbers("x", minCount: 3),
         .numbers("y", minCount: 3),
@@ -17,6 +17,7 @@ public struct Correlation: BuiltinOperation {
     /// The `method` param, shared with correlation_matrix.
     static let methodParam = ParamSpec.choice("method", CorrelationMethod.allCases.map(\.rawValue), default: CorrelationMethod.pearson.rawValue)
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

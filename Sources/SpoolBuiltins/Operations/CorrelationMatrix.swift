@@ -9,6 +9,7 @@ public struct CorrelationMatrix: BuiltinOperation {
 
     static let columnsExpected = "an object of at least 2 named arrays of numbers"
 
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([
         .parsed("columns", required: true, expected: columnsExpected, columns),
         Correlation.methodParam,

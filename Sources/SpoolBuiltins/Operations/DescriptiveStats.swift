@@ -7,9 +7,10 @@ public struct DescriptiveStats: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "descriptive_stats"
 
-    /// Creates the operation; it holds no state.
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([.numbers("data", minCount: 2)])
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -18,7 +18,7 @@ public struct Forecast: BuiltinOperation {
         case holt
     }
 
-    /// Creates the operation; it holds no state.
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([
         .numbers("data", minCount: 2),
         .integer("horizon", in: 1...maxHorizon, required: true),
@@ -34,6 +34,7 @@ public struct Forecast: BuiltinOperation {
         return problem { () throws(BuiltinError) in try rejectUnused(p, method: method) }
     }
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

@@ -8,7 +8,7 @@ public struct TTest: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "t_test"
 
-    /// Creates the operation; it holds no state.
+    /// Its params, checked at submit time and again by `run`.
     public static let schema = ParamSchema([
         .numbers("a", minCount: 2),
         .numbers("b", minCount: 2, required: false),
@@ -30,6 +30,7 @@ public struct TTest: BuiltinOperation {
         return nil
     }
 
+    /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {

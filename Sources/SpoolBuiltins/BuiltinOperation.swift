@@ -5,7 +5,13 @@ import SpoolJSON
 /// Why a built-in operation failed: a sentence naming the param and what was expected.
 public struct BuiltinError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// What the operation got before it failed, kept in the record's `result` (an http response
+    /// with an unexpected status); nil when there is nothing to show.
+    public var result: JSONValue?
+    public init(_ message: String, result: JSONValue? = nil) {
+        self.message = message
+        self.result = result
+    }
     public var description: String { message }
 }
 
@@ -13,6 +19,17 @@ public struct BuiltinError: Error, Sendable, Equatable, CustomStringConvertible 
 public protocol BuiltinOperation: Sendable {
     /// The `type` string of the operation object.
     static var typeName: String { get }
+    /// The params it accepts: checked by `validate(params:)` at submit time and again by `run`.
+    static var schema: ParamSchema { get }
     /// Runs the operation. `params` is the operation's `params` value (an object, or null when absent).
     func run(params: JSONValue) throws(BuiltinError) -> JSONValue
+}
+
+extension BuiltinOperation {
+    /// Every problem with `params` that can be found without running the operation (unknown,
+    /// missing or mistyped params, values out of their set or range, bad combinations); empty when
+    /// none. Problems that depend on the data itself (too few values, zero variance) show only in `run`.
+    public func validate(params: JSONValue) -> [ParamProblem] {
+        Self.schema.problems(params)
+    }
 }

@@ -3,21 +3,23 @@
 // can read their inputs in one line each and never see a NaN or a wrong type.
 import SpoolJSON
 
-/// The `params` object of one operation, with typed accessors that throw BuiltinError.
+/// The `params` object of one operation, checked against its type's schema, with typed accessors
+/// that throw BuiltinError. Defaults and ranges come from the schema, so `run` and `validate` agree.
 struct Params: Sendable {
     let object: JSONObject
+    let schema: ParamSchema
 
-    /// Accepts an object, or null (no params); anything else is an error.
-    init(_ value: JSONValue, allowed: [String]) throws(BuiltinError) {
-        switch value {
-        case .object(let o): object = o
-        case .null: object = JSONObject()
-        default: throw BuiltinError("params must be an object, got \(value.typeDescription)")
-        }
-        for key in object.keys where !allowed.contains(key) {
-            let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
-            throw BuiltinError("unknown param \"\(key)\"; expected one of \(list)")
-        }
+    /// Accepts an object, or null (no params); anything else, and any static problem the schema
+    /// finds, throws the first problem.
+    init(_ value: JSONValue, schema: ParamSchema) throws(BuiltinError) {
+        if let first = schema.problems(value).first { throw BuiltinError(first.message) }
+        self.init(checked: value.objectValue ?? JSONObject(), schema: schema)
+    }
+
+    /// An object whose params have already passed the schema's per-param checks.
+    init(checked object: JSONObject, schema: ParamSchema) {
+        self.object = object
+        self.schema = schema
     }
 
     /// The value of `name`, treating an explicit null like an absent param.
@@ -28,102 +30,108 @@ struct Params: Sendable {
 
     func has(_ name: String) -> Bool { value(name) != nil }
 
-    /// An array of finite numbers with at least `minCount` elements.
-    func numbers(_ name: String, minCount: Int) throws(BuiltinError) -> [Double] {
-        let expected = "an array of at least \(minCount) numbers"
-        guard let v = value(name) else { throw BuiltinError("param \"\(name)\" is required: \(expected)") }
+    /// The declaration of `name`; an undeclared name is a bug in the operation, reported, not trapped.
+    private func spec(_ name: String) throws(BuiltinError) -> ParamSpec {
+        guard let spec = schema.spec(name) else { throw BuiltinError("internal error: param \"\(name)\" is not declared") }
+        return spec
+    }
+
+    /// The given value after the static check, or nil when absent (an error when required).
+    private func checked(_ name: String) throws(BuiltinError) -> (ParamSpec, JSONValue?) {
+        let spec = try spec(name)
+        guard let v = value(name) else {
+            if spec.required { throw BuiltinError("param \"\(name)\" is required: \(spec.expected)") }
+            return (spec, nil)
+        }
+        if let e = spec.check(v) { throw e }
+        return (spec, v)
+    }
+
+    /// A declared array of numbers, with at least its `minCount` elements (checked here: it is about the data).
+    func numbers(_ name: String) throws(BuiltinError) -> [Double] {
+        guard let values = try optionalNumbers(name) else {
+            throw BuiltinError("param \"\(name)\" is required: \(try spec(name).expected)")
+        }
+        return values
+    }
+
+    /// A declared optional array of numbers, or nil when absent.
+    func optionalNumbers(_ name: String) throws(BuiltinError) -> [Double]? {
+        let (spec, v) = try checked(name)
+        guard let v else { return nil }
+        guard case .numbers(let minCount) = spec.kind else { throw BuiltinError("internal error: param \"\(name)\" is not numbers") }
         return try Params.numbers(v, label: "param \"\(name)\"", minCount: minCount)
+    }
+
+    /// The problem with the elements of `v` as an array of numbers (not their count), if any.
+    static func numberElementsProblem(_ v: JSONValue, label: String, minCount: Int) -> BuiltinError? {
+        let expected = "an array of at least \(minCount) numbers"
+        guard case .array(let elements) = v else {
+            return BuiltinError("\(label) must be \(expected), got \(v.typeDescription)")
+        }
+        for (i, e) in elements.enumerated() {
+            guard case .number(let n) = e else {
+                return BuiltinError("\(label) must be \(expected), but element \(i) is \(e.typeDescription)")
+            }
+            guard n.double.isFinite else {
+                return BuiltinError("\(label) must be \(expected), but element \(i) is not finite")
+            }
+        }
+        return nil
     }
 
     /// Converts `v` to finite numbers; `label` names it in messages (`param "x"`, `column "a"`).
     static func numbers(_ v: JSONValue, label: String, minCount: Int) throws(BuiltinError) -> [Double] {
-        let expected = "an array of at least \(minCount) numbers"
-        guard case .array(let elements) = v else {
-            throw BuiltinError("\(label) must be \(expected), got \(v.typeDescription)")
+        if let e = numberElementsProblem(v, label: label, minCount: minCount) { throw e }
+        let elements = v.arrayValue ?? []
+        guard elements.count >= minCount else {
+            throw BuiltinError("\(label) must be an array of at least \(minCount) numbers, got \(elements.count)")
         }
-        var out: [Double] = []
-        out.reserveCapacity(elements.count)
-        for (i, e) in elements.enumerated() {
-            guard case .number(let n) = e else {
-                throw BuiltinError("\(label) must be \(expected), but element \(i) is \(e.typeDescription)")
-            }
-            guard n.double.isFinite else {
-                throw BuiltinError("\(label) must be \(expected), but element \(i) is not finite")
-            }
-            out.append(n.double)
-        }
-        guard out.count >= minCount else {
-            throw BuiltinError("\(label) must be \(expected), got \(out.count)")
-        }
-        return out
+        return elements.map { $0.doubleValue ?? .nan }
     }
 
-    /// An optional finite number in `range`, or `fallback` when absent.
-    func number(_ name: String, default fallback: Double, _ range: NumberRange = .any) throws(BuiltinError) -> Double {
-        guard let v = value(name) else { return fallback }
-        guard case .number(let n) = v, n.double.isFinite else {
-            throw BuiltinError("param \"\(name)\" must be \(range.phrase), got \(v.typeDescription)")
-        }
-        guard range.contains(n.double) else {
-            throw BuiltinError("param \"\(name)\" must be \(range.phrase), got \(formatNumber(n.double))")
-        }
-        return n.double
+    /// A declared number: its value, its default, or nil when it has neither.
+    func optionalNumber(_ name: String) throws(BuiltinError) -> Double? {
+        let (spec, v) = try checked(name)
+        if let v { return v.doubleValue }
+        if case .number(_, let fallback) = spec.kind { return fallback }
+        return nil
     }
 
-    /// A required or defaulted integer in `bounds`; `3.0` is accepted as 3.
-    func integer(_ name: String, default fallback: Int? = nil, in bounds: ClosedRange<Int>) throws(BuiltinError) -> Int {
-        let expected = "an integer from \(bounds.lowerBound) to \(bounds.upperBound)"
-        guard let v = value(name) else {
-            if let fallback { return fallback }
-            throw BuiltinError("param \"\(name)\" is required: \(expected)")
-        }
-        guard case .number(let n) = v else {
-            throw BuiltinError("param \"\(name)\" must be \(expected), got \(v.typeDescription)")
-        }
-        guard n.double.isFinite, n.double == n.double.rounded(), let i = Int(exactly: n.double) else {
-            throw BuiltinError("param \"\(name)\" must be \(expected), got \(formatNumber(n.double))")
-        }
-        guard bounds.contains(i) else {
-            throw BuiltinError("param \"\(name)\" must be \(expected), got \(i)")
-        }
+    /// A declared number that has a default.
+    func number(_ name: String) throws(BuiltinError) -> Double {
+        guard let n = try optionalNumber(name) else { throw BuiltinError("internal error: param \"\(name)\" has no default") }
+        return n
+    }
+
+    /// A declared integer: its value, its default, or nil when it has neither.
+    func optionalInteger(_ name: String) throws(BuiltinError) -> Int? {
+        let (spec, v) = try checked(name)
+        if let v { return v.doubleValue.flatMap { Int(exactly: $0) } }
+        if case .integer(_, let fallback) = spec.kind { return fallback }
+        return nil
+    }
+
+    /// A declared integer that is required or has a default.
+    func integer(_ name: String) throws(BuiltinError) -> Int {
+        guard let i = try optionalInteger(name) else { throw BuiltinError("internal error: param \"\(name)\" has no default") }
         return i
     }
 
-    /// An optional boolean.
-    func bool(_ name: String, default fallback: Bool) throws(BuiltinError) -> Bool {
-        guard let v = value(name) else { return fallback }
-        guard case .bool(let b) = v else {
-            throw BuiltinError("param \"\(name)\" must be a boolean, got \(v.typeDescription)")
-        }
-        return b
+    /// A declared boolean (its default when absent).
+    func bool(_ name: String) throws(BuiltinError) -> Bool {
+        let (spec, v) = try checked(name)
+        if let b = v?.boolValue { return b }
+        if case .bool(let fallback) = spec.kind { return fallback }
+        return false
     }
 
-    /// A required string, or the fallback when given and the param is absent.
-    func string(_ name: String, default fallback: String? = nil) throws(BuiltinError) -> String {
-        guard let v = value(name) else {
-            if let fallback { return fallback }
-            throw BuiltinError("param \"\(name)\" is required: a string")
-        }
-        guard case .string(let s) = v else {
-            throw BuiltinError("param \"\(name)\" must be a string, got \(v.typeDescription)")
-        }
-        return s
-    }
-
-    /// One of `choices`, defaulting to `fallback` when absent (required when `fallback` is nil).
-    func choice(_ name: String, _ choices: [String], default fallback: String?) throws(BuiltinError) -> String {
-        let list = choices.map { "\"\($0)\"" }.joined(separator: ", ")
-        guard let v = value(name) else {
-            if let fallback { return fallback }
-            throw BuiltinError("param \"\(name)\" is required: one of \(list)")
-        }
-        guard case .string(let s) = v else {
-            throw BuiltinError("param \"\(name)\" must be one of \(list), got \(v.typeDescription)")
-        }
-        guard choices.contains(s) else {
-            throw BuiltinError("param \"\(name)\" must be one of \(list), got \"\(s)\"")
-        }
-        return s
+    /// A declared string or choice: its value, or the choice's default.
+    func string(_ name: String) throws(BuiltinError) -> String {
+        let (spec, v) = try checked(name)
+        if let s = v?.stringValue { return s }
+        if case .choice(_, let fallback?) = spec.kind { return fallback }
+        throw BuiltinError("param \"\(name)\" is required: \(spec.expected)")
     }
 }
 

@@ -4,14 +4,16 @@
 import Foundation
 
 extension JSONValue {
-    /// The compact JSON text of this value.
-    public func serialized(pretty: Bool = false) -> String {
+    /// The compact JSON text of this value. `pretty` puts each member on its own line, indented by
+    /// two spaces, with `": "` between key and value, or `" : "` with `spaceBeforeColon` (the style of
+    /// Foundation's JSONEncoder, which spool records have always used).
+    public func serialized(pretty: Bool = false, spaceBeforeColon: Bool = false) -> String {
         var out = ""
-        write(to: &out, pretty: pretty, indent: 0)
+        write(to: &out, pretty: pretty, indent: 0, colon: pretty ? (spaceBeforeColon ? " : " : ": ") : ":")
         return out
     }
 
-    func write(to out: inout String, pretty: Bool, indent: Int) {
+    func write(to out: inout String, pretty: Bool, indent: Int, colon: String) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -20,22 +22,24 @@ extension JSONValue {
         case .array(let a):
             if a.isEmpty { out += "[]"; return }
             out += "["
+            let pad = pretty ? "\n" + String(repeating: "  ", count: indent + 1) : ""
             for (i, v) in a.enumerated() {
                 if i > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
-                v.write(to: &out, pretty: pretty, indent: indent + 1)
+                out += pad
+                v.write(to: &out, pretty: pretty, indent: indent + 1, colon: colon)
             }
             if pretty { out += "\n" + String(repeating: "  ", count: indent) }
             out += "]"
         case .object(let o):
             if o.isEmpty { out += "{}"; return }
             out += "{"
+            let pad = pretty ? "\n" + String(repeating: "  ", count: indent + 1) : ""
             for (i, m) in o.members.enumerated() {
                 if i > 0 { out += "," }
-                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                out += pad
                 Self.writeString(m.key, to: &out)
-                out += pretty ? ": " : ":"
-                m.value.write(to: &out, pretty: pretty, indent: indent + 1)
+                out += colon
+                m.value.write(to: &out, pretty: pretty, indent: indent + 1, colon: colon)
             }
             if pretty { out += "\n" + String(repeating: "  ", count: indent) }
             out += "}"
@@ -52,6 +56,11 @@ extension JSONValue {
 
     static func writeString(_ s: String, to out: inout String) {
         out += "\""
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += s  // nothing to escape: one append rather than one per scalar
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

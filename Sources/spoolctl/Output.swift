@@ -41,9 +41,7 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
 }
 
 func jsonText<T: Encodable>(_ value: T) -> String {
-    let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return (try? e.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    orderedJSONText(value)  // records' key order: params as in the job file, not sorted
 }
 
 func jobID(_ text: String) throws(UsageError) -> JobID {

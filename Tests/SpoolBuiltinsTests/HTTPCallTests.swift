@@ -27,12 +27,16 @@ import Testing
         #expect(result.objectValue?["body"] == "hello, spool\n")
     }
 
-    @Test func non2xxStatusFails() async throws {
+    @Test func non2xxStatusFailsKeepingTheResponse() async throws {
         let url = server.url("/status/404")
         let result = await runHTTP(["method": "GET", "url": .string(url)])
-        #expect(throws: BuiltinError("http GET \(url) returned status 404, expected 200-299; body: \"{\"status\": 404}\"")) {
-            try result.get()
-        }
+        #expect(result.failureMessage == "http GET \(url) returned status 404, expected 200-299; body: \"{\"status\": 404}\"")
+        guard case .failure(let error) = result else { return }
+        let got = try #require(error.result?.objectValue)
+        #expect(got["status"] == 404)
+        #expect(got["body"] == ["status": 404])
+        #expect(got["body_truncated"] == false)
+        #expect(got["headers"]?.objectValue?["x-test-server"] == "spoold-builtins")
     }
 
     @Test func expectStatusOverridesTheDefault() async throws {
@@ -41,9 +45,7 @@ import Testing
         #expect(result.objectValue?["status"] == 404)
         #expect(result.objectValue?["body"] == ["status": 404])
         let refused = await runHTTP(["method": "GET", "url": .string(server.url("/status/200")), "expect_status": [201]])
-        #expect(throws: BuiltinError("http GET \(server.url("/status/200")) returned status 200, expected 201; body: \"{\"status\": 200}\"")) {
-            try refused.get()
-        }
+        #expect(refused.failureMessage == "http GET \(server.url("/status/200")) returned status 200, expected 201; body: \"{\"status\": 200}\"")
     }
 
     @Test func jsonBodyIsSerializedWithContentType() async throws {

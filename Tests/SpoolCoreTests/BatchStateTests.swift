@@ -47,6 +47,23 @@ struct BatchStateTests {
         #expect(status == .partial && error?.code == .operationFailed)
     }
 
+    @Test("a failed built-in keeps the result it got (an http response); a later failure without one clears it")
+    func failedKeepsResult() {
+        var b = batch(1, maxParallel: 1, retries: 1)
+        _ = b.takeReady(now: t0)
+        b.started(0, now: t0)
+        let got: JSONValue = ["status": 404, "body": "no"]
+        b.finished(0, .failed(SpoolError(.operationFailed, "404"), exitCode: nil, signal: nil, result: JSONValueBox(got)),
+                   now: t0, random: 0.5, stdout: nil, stderr: nil)
+        #expect(b.operations[0].result == got)
+        _ = b.takeReady(now: t0.adding(1))
+        b.started(0, now: t0.adding(1))
+        b.finished(0, .failed(SpoolError(.operationFailed, "refused"), exitCode: nil, signal: nil), now: t0.adding(2), random: 0.5,
+                   stdout: nil, stderr: nil)
+        #expect(b.operations[0].status == .failed)
+        #expect(b.operations[0].result == nil)
+    }
+
     @Test("a failed operation with retries waits for its backoff, then runs again")
     func retries() {
         var b = batch(1, maxParallel: 1, retries: 1)

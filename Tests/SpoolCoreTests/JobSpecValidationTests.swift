@@ -44,13 +44,45 @@ struct JobSpecValidationTests {
         (#"{"shell": "x", "max_parallel": 2}"#, #"field "max_parallel" is only for batches"#),
         (#"{"operations": [{"shell": "x", "type": "http"}]}"#, #"operations[0] must have exactly one of"#),
         (#"{"operations": [{"shell": "x", "params": {}}]}"#, #"field "operations[0].params" is only for built-in operations"#),
-        (#"{"operations": [{"type": "forecast", "cwd": "/"}]}"#, #"field "operations[0].cwd" is only for command and shell operations"#),
+        (#"{"operations": [{"type": "descriptive_stats", "params": {"data": [1, 2]}, "cwd": "/"}]}"#, #"field "operations[0].cwd" is only for command and shell operations"#),
         (#"{"operations": [{"shell": "x", "colour": 1}]}"#, #"unknown field "operations[0].colour""#),
     ])
     func problemsAreReported(json: String, message: String) {
         let p = problems(json)
         #expect(p.count == 1, "\(p)")
         #expect(p.first?.message.contains(message) == true, "\(p.first?.message ?? "")")
+    }
+
+    @Test("built-in params are checked at submit time, naming the field", arguments: [
+        (#"{"operations": [{"shell": "x"}, {"shell": "y"}, {"type": "descriptive_stats", "params": {"dta": [1, 2]}}]}"#,
+         [#"inbox/x.json: field "operations[2].params.dta": unknown param "dta"; expected one of "data""#,
+          #"inbox/x.json: field "operations[2].params.data": param "data" is required: an array of at least 2 numbers"#]),
+        (#"{"operations": [{"type": "forecast", "params": {"data": [1, 2, 3], "horizon": 2, "method": "arima"}}]}"#,
+         [#"inbox/x.json: field "operations[0].params.method": param "method" must be one of "linear", "moving_average", "exponential_smoothing", "holt", got "arima""#]),
+        (#"{"operations": [{"type": "anomaly_detection"}]}"#,
+         [#"inbox/x.json: field "operations[0].params.data": param "data" is required: an array of at least 3 numbers"#,
+          #"inbox/x.json: field "operations[0].params.method": param "method" is required: one of "zscore", "iqr", "mad""#]),
+        (#"{"operations": [{"type": "t_test", "params": {"a": [1, 2], "paired": true}}]}"#,
+         [#"inbox/x.json: field "operations[0].params": param "b" is required when "paired" is true"#]),
+        (#"{"operations": [{"type": "http", "params": {"method": "GET", "url": "http://h/", "timeout_seconds": 0}}]}"#,
+         [#"inbox/x.json: field "operations[0].params.timeout_seconds": param "timeout_seconds" must be a number > 0 and <= 300, got 0"#]),
+        (#"{"shell": "x", "on_complete": {"operations": [{"type": "correlation", "params": {"x": [1, 2, 3], "y": [1, 2, 3], "method": "cosine"}}]}}"#,
+         [#"inbox/x.json field "on_complete": field "operations[0].params.method": param "method" must be one of "pearson", "spearman", "kendall", got "cosine""#]),
+    ])
+    func builtinParams(json: String, messages: [String]) {
+        #expect(problems(json).map(\.message) == messages)
+        #expect(problems(json).allSatisfy { $0.code == .invalidJob })
+    }
+
+    @Test("good built-in params pass; what depends on the data is left to the run")
+    func goodBuiltinParams() {
+        #expect(problems(#"""
+            {"operations": [
+              {"type": "descriptive_stats", "params": {"data": []}},
+              {"type": "correlation_matrix", "params": {"columns": {"price": [1, 2, 3], "sales": [2, 1, 3], "ads": [3, 3, 1]}}},
+              {"type": "forecast", "params": {"data": [1, 2], "horizon": 3, "method": "moving_average", "window": 5}},
+              {"type": "http", "params": {"method": "get", "url": "http://127.0.0.1:1/x", "body": "hi"}}]}
+            """#) == [])
     }
 
     @Test("several problems are all listed")

@@ -65,7 +65,8 @@ struct BatchTests {
               {"type": "descriptive_stats", "params": {"data": [2, 4, 4, 4, 5, 5, 7, 9]}},
               {"type": "correlation", "params": {"x": [1, 2, 3, 4], "y": [2, 4, 6, 8.5]}},
               {"type": "forecast", "params": {"data": [1, 2, 3, 4], "horizon": 2, "method": "linear"}},
-              {"type": "descriptive_stats", "params": {"data": []}}]}
+              {"type": "descriptive_stats", "params": {"data": []}},
+              {"type": "correlation_matrix", "params": {"columns": {"price": [1, 2, 3.5, 4], "sales": [3, 1, 2, 5], "ads": [2, 2, 1, 0]}}}]}
             """#)
         drain(spool)
         let r = try #require(spool.record("a"))
@@ -78,6 +79,8 @@ struct BatchTests {
         #expect(forecast.count == 2 && abs(forecast[0] - 5) < 1e-9 && abs(forecast[1] - 6) < 1e-9)
         #expect(o[3]["status"] as? String == "failed")
         #expect(((o[3]["error"] as? [String: Any])?["message"] as? String)?.contains("param \"data\"") == true)
+        // Columns come back in the order of the job file, through the records the daemon wrote and read.
+        #expect((o[4]["result"] as? [String: Any])?["names"] as? [String] == ["price", "sales", "ads"])
     }
 
     @Test("a SIGKILL in the middle of a 200-operation batch: after restart no finished operation runs again")
@@ -160,6 +163,10 @@ struct BatchTests {
         #expect(result["body"] as? [String: Any] != nil)
         #expect(o[1]["status"] as? String == "failed")
         #expect(((o[1]["error"] as? [String: Any])?["message"] as? String)?.contains("404") == true)
+        // A failed http operation keeps the response it got (SPEC §4).
+        let failed = try #require(o[1]["result"] as? [String: Any])
+        #expect(failed["status"] as? Int == 404)
+        #expect((failed["body"] as? [String: Any])?["status"] as? Int == 404)
     }
 }
 

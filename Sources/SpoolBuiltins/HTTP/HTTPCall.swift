@@ -18,16 +18,26 @@ public struct HTTPCall: BuiltinOperation {
     static let defaultTimeout = 30.0
     static let maxTimeout = 300.0
 
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([
+        .parsed("method", required: true, expected: "a string", method),
+        .parsed("url", required: true, expected: "a string", url),
+        .parsed("headers", required: false, expected: "an object of strings", headers),
+        .any("body"),
+        .number("timeout_seconds", .positive(atMost: maxTimeout), default: defaultTimeout),
+        .parsed("expect_status", required: false, expected: "a non-empty array of status codes", expectedStatuses),
+    ])
+
     /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["method", "url", "headers", "body", "timeout_seconds", "expect_status"])
-        let method = try Self.method(p)
-        let url = try Self.url(p)
-        let headers = try Self.headers(p)
-        let timeout = try p.number("timeout_seconds", default: Self.defaultTimeout, .positive(atMost: Self.maxTimeout))
-        let expected = try Self.expectedStatuses(p)
+        let p = try Params(params, schema: Self.schema)
+        let method = try Self.method(p.value("method") ?? .null)
+        let url = try Self.url(p.value("url") ?? .null)
+        let headers = try p.value("headers").map(Self.headers) ?? []
+        let timeout = try p.number("timeout_seconds")
+        let expected = try p.value("expect_status").map(Self.expectedStatuses) ?? .success
 
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData)
         request.httpMethod = method
@@ -45,49 +55,51 @@ public struct HTTPCall: BuiltinOperation {
         }
 
         let label = "http \(method) \(url.absoluteString)"
+        // Blocks this thread until the response: call `run` on a thread of its own, not on a libdispatch
+        // worker (FoundationNetworking needs those to progress; see HTTPTransport).
         let response = try HTTPTransport.perform(request, timeout: timeout, limit: HTTPResponseBody.limit, label: label)
         let body = HTTPResponseBody(data: response.body, truncated: response.truncated)
-        guard expected.contains(response.status) else {
-            throw BuiltinError("\(label) returned status \(response.status), expected \(expected.description); body: \(body.snippet)")
-        }
-
         var r = ResultFields()
         r.integer("status", response.status)
         r.set("headers", .object(JSONObject(response.headers.map { (key: $0.name, value: JSONValue.string($0.value)) })))
         r.set("body", body.value)
         r.set("body_truncated", .bool(response.truncated))
+        guard expected.contains(response.status) else {
+            // The operation fails, and its record keeps what it got (SPEC §4).
+            throw BuiltinError("\(label) returned status \(response.status), expected \(expected.description); body: \(body.snippet)",
+                               result: r.value)
+        }
         return r.value
     }
 
-    static func method(_ p: Params) throws(BuiltinError) -> String {
-        let raw = try p.string("method")
+    static func method(_ v: JSONValue) throws(BuiltinError) -> String {
+        guard case .string(let raw) = v else { throw BuiltinError("param \"method\" must be a string, got \(v.typeDescription)") }
         let method = raw.uppercased()
         guard methods.contains(method) else {
-            throw BuiltinError("param \"method\" must be one of \(methods.joined(separator: ", ")), got \"\(raw)\"")
+            throw BuiltinError("param \"method\" must be one of \(methods.joined(separator: ", ")), got \"\(shortened(raw))\"")
         }
         return method
     }
 
-    static func url(_ p: Params) throws(BuiltinError) -> URL {
-        let text = try p.string("url")
+    static func url(_ v: JSONValue) throws(BuiltinError) -> URL {
+        guard case .string(let text) = v else { throw BuiltinError("param \"url\" must be a string, got \(v.typeDescription)") }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = url.host, !host.isEmpty
-        else { throw BuiltinError("param \"url\" must be an http or https URL with a host, got \"\(text)\"") }
+        else { throw BuiltinError("param \"url\" must be an http or https URL with a host, got \"\(shortened(text))\"") }
         return url
     }
 
-    static func headers(_ p: Params) throws(BuiltinError) -> [(name: String, value: String)] {
-        guard let v = p.value("headers") else { return [] }
+    static func headers(_ v: JSONValue) throws(BuiltinError) -> [(name: String, value: String)] {
         guard case .object(let o) = v else {
             throw BuiltinError("param \"headers\" must be an object of strings, got \(v.typeDescription)")
         }
         var out: [(name: String, value: String)] = []
         for (name, value) in o.members {
             guard !name.isEmpty, name.unicodeScalars.allSatisfy(isTokenCharacter) else {
-                throw BuiltinError("param \"headers\" has an invalid header name \"\(name)\"")
+                throw BuiltinError("param \"headers\" has an invalid header name \"\(shortened(name))\"")
             }
             guard case .string(let s) = value else {
-                throw BuiltinError("param \"headers\" must be an object of strings, but \"\(name)\" is \(value.typeDescription)")
+                throw BuiltinError("param \"headers\" must be an object of strings, but \"\(shortened(name))\" is \(value.typeDescription)")
             }
             guard !s.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
                 throw BuiltinError("param \"headers\" value of \"\(name)\" must not contain CR, LF or NUL")
@@ -102,8 +114,7 @@ public struct HTTPCall: BuiltinOperation {
         c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || "!#$%&'*+-.^_`|~".unicodeScalars.contains(c))
     }
 
-    static func expectedStatuses(_ p: Params) throws(BuiltinError) -> ExpectedStatuses {
-        guard let v = p.value("expect_status") else { return .success }
+    static func expectedStatuses(_ v: JSONValue) throws(BuiltinError) -> ExpectedStatuses {
         let expected = "a non-empty array of status codes (integers from 100 to 599)"
         guard case .array(let elements) = v, !elements.isEmpty else {
             throw BuiltinError("param \"expect_status\" must be \(expected), got \(v.typeDescription)")

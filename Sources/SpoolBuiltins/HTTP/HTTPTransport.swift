@@ -1,6 +1,13 @@
 // Runs one URLSession data task synchronously: `run` is called on a daemon worker thread, so it
 // blocks on a semaphore until the task completes, the overall timeout passes, or more than
 // `limit` body bytes have arrived (the transfer is then cancelled and the body marked truncated).
+//
+// The caller must not be a libdispatch worker thread. FoundationNetworking drives libcurl from
+// libdispatch queues (the multi handle's socket and timer sources, the delegate queue), and on
+// Linux libdispatch creates workers beyond the number of cores only from a monitor that runs about
+// once a second. With every worker blocked in this wait, each transfer stalled until the monitor
+// added a thread: two calls at once on 2 cores took 1.0 s each instead of a millisecond. The daemon
+// runs built-ins on threads of their own for that reason.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

@@ -20,14 +20,21 @@ public struct AnomalyDetection: BuiltinOperation {
         }
     }
 
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([
+        .numbers("data", minCount: 3),
+        .choice("method", Method.allCases.map(\.rawValue)),
+        .number("threshold", .positive),
+    ])
+
     /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["data", "method", "threshold"])
-        let data = try p.numbers("data", minCount: 3)
-        let method = Method(rawValue: try p.choice("method", Method.allCases.map(\.rawValue), default: nil)) ?? .zscore
-        let threshold = try p.number("threshold", default: method.defaultThreshold, .positive)
+        let p = try Params(params, schema: Self.schema)
+        let data = try p.numbers("data")
+        let method = Method(rawValue: try p.string("method")) ?? .zscore
+        let threshold = try p.optionalNumber("threshold") ?? method.defaultThreshold
 
         var r = ResultFields()
         let scores: [Double?]

@@ -7,13 +7,23 @@ public struct Correlation: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "correlation"
 
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([
+        .numbers("x", minCount: 3),
+        .numbers("y", minCount: 3),
+        methodParam,
+    ])
+
+    /// The `method` param, shared with correlation_matrix.
+    static let methodParam = ParamSpec.choice("method", CorrelationMethod.allCases.map(\.rawValue), default: CorrelationMethod.pearson.rawValue)
+
     /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["x", "y", "method"])
-        let x = try p.numbers("x", minCount: 3)
-        let y = try p.numbers("y", minCount: 3)
+        let p = try Params(params, schema: Self.schema)
+        let x = try p.numbers("x")
+        let y = try p.numbers("y")
         let method = try Self.method(p)
         guard x.count == y.count else {
             throw BuiltinError("params \"x\" and \"y\" must have the same length, got \(x.count) and \(y.count)")
@@ -32,7 +42,6 @@ public struct Correlation: BuiltinOperation {
 
     /// The `method` param, default pearson.
     static func method(_ p: Params) throws(BuiltinError) -> CorrelationMethod {
-        let name = try p.choice("method", CorrelationMethod.allCases.map(\.rawValue), default: "pearson")
-        return CorrelationMethod(rawValue: name) ?? .pearson
+        CorrelationMethod(rawValue: try p.string("method")) ?? .pearson
     }
 }

@@ -7,21 +7,35 @@ public struct CorrelationMatrix: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "correlation_matrix"
 
+    static let columnsExpected = "an object of at least 2 named arrays of numbers"
+
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([
+        .parsed("columns", required: true, expected: columnsExpected, columns),
+        Correlation.methodParam,
+    ])
+
     /// Creates the operation; it holds no state.
     public init() {}
 
-    public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["columns", "method"])
-        let method = try Correlation.method(p)
-        guard let columnsValue = p.value("columns") else {
-            throw BuiltinError("param \"columns\" is required: an object of at least 2 named arrays of numbers")
-        }
-        guard case .object(let columns) = columnsValue else {
-            throw BuiltinError("param \"columns\" must be an object of at least 2 named arrays of numbers, got \(columnsValue.typeDescription)")
+    /// The `columns` object, checked for what needs no data: an object of at least 2 arrays of numbers.
+    static func columns(_ v: JSONValue) throws(BuiltinError) -> JSONObject {
+        guard case .object(let columns) = v else {
+            throw BuiltinError("param \"columns\" must be \(columnsExpected), got \(v.typeDescription)")
         }
         guard columns.count >= 2 else {
-            throw BuiltinError("param \"columns\" must be an object of at least 2 named arrays of numbers, got \(columns.count)")
+            throw BuiltinError("param \"columns\" must be \(columnsExpected), got \(columns.count)")
         }
+        for (name, value) in columns.members {
+            if let e = Params.numberElementsProblem(value, label: "column \"\(shortened(name))\"", minCount: 3) { throw e }
+        }
+        return columns
+    }
+
+    public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
+        let p = try Params(params, schema: Self.schema)
+        let method = try Correlation.method(p)
+        let columns = try Self.columns(p.value("columns") ?? .null)
         var names: [String] = []
         var data: [[Double]] = []
         for (name, value) in columns.members {

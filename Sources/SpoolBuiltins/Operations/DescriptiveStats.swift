@@ -7,12 +7,15 @@ public struct DescriptiveStats: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "descriptive_stats"
 
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([.numbers("data", minCount: 2)])
+
     /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["data"])
-        let data = try p.numbers("data", minCount: 2)
+        let p = try Params(params, schema: Self.schema)
+        let data = try p.numbers("data")
         let sorted = data.sorted()
         let variance = Summary.sampleVariance(data)
 

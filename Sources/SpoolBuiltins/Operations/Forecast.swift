@@ -18,15 +18,30 @@ public struct Forecast: BuiltinOperation {
         case holt
     }
 
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([
+        .numbers("data", minCount: 2),
+        .integer("horizon", in: 1...maxHorizon, required: true),
+        .choice("method", Method.allCases.map(\.rawValue)),
+        .integer("window", in: 1...Int.max),
+        .number("alpha", .unitInterval, default: 0.3),
+        .number("beta", .unitInterval, default: 0.1),
+    ], rules: [unusedParams])
+
+    /// The schema's rule: model params given to a method that does not use them.
+    static func unusedParams(_ p: Params) -> BuiltinError? {
+        guard let name = try? p.string("method"), let method = Method(rawValue: name) else { return nil }
+        return problem { () throws(BuiltinError) in try rejectUnused(p, method: method) }
+    }
+
     /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["data", "horizon", "method", "window", "alpha", "beta"])
-        let data = try p.numbers("data", minCount: 2)
-        let horizon = try p.integer("horizon", in: 1...Self.maxHorizon)
-        let method = Method(rawValue: try p.choice("method", Method.allCases.map(\.rawValue), default: nil)) ?? .linear
-        try Self.rejectUnused(p, method: method)
+        let p = try Params(params, schema: Self.schema)
+        let data = try p.numbers("data")
+        let horizon = try p.integer("horizon")
+        let method = Method(rawValue: try p.string("method")) ?? .linear
 
         var r = ResultFields()
         let forecast: [Double]
@@ -37,19 +52,23 @@ public struct Forecast: BuiltinOperation {
             try r.number("slope", line.slope)
             try r.number("intercept", line.intercept)
         case .movingAverage:
-            let window = try p.integer("window", default: min(3, data.count), in: 1...data.count)
+            // The upper bound depends on the data, so it is checked here rather than in the schema.
+            let window = try p.optionalInteger("window") ?? min(3, data.count)
+            guard window <= data.count else {
+                throw BuiltinError("param \"window\" must be an integer from 1 to \(data.count), got \(window)")
+            }
             let average = Summary.mean(Array(data.suffix(window)))
             forecast = Array(repeating: average, count: horizon)
             r.integer("window", window)
         case .exponentialSmoothing:
-            let alpha = try p.number("alpha", default: 0.3, .unitInterval)
+            let alpha = try p.number("alpha")
             let level = Smoothing.exponential(data, alpha: alpha)
             forecast = Array(repeating: level, count: horizon)
             try r.number("level", level)
             try r.number("alpha", alpha)
         case .holt:
-            let alpha = try p.number("alpha", default: 0.3, .unitInterval)
-            let beta = try p.number("beta", default: 0.1, .unitInterval)
+            let alpha = try p.number("alpha")
+            let beta = try p.number("beta")
             let state = Smoothing.holt(data, alpha: alpha, beta: beta)
             forecast = (1...horizon).map { state.level + Double($0) * state.trend }
             try r.number("level", state.level)

@@ -8,23 +8,43 @@ public struct TTest: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "t_test"
 
+    /// Its params, checked at submit time and again by `run`.
+    public static let schema = ParamSchema([
+        .numbers("a", minCount: 2),
+        .numbers("b", minCount: 2, required: false),
+        .number("mu", default: 0),
+        .bool("paired"),
+        .bool("equal_var"),
+        .choice("alternative", Alternative.allCases.map(\.rawValue), default: Alternative.twoSided.rawValue),
+    ], rules: [combination])
+
+    /// The schema's rule: `paired` and `equal_var` need `b`, and exclude each other.
+    static func combination(_ p: Params) -> BuiltinError? {
+        let paired = (try? p.bool("paired")) ?? false
+        let equalVar = (try? p.bool("equal_var")) ?? false
+        if !p.has("b") {
+            if paired { return BuiltinError("param \"b\" is required when \"paired\" is true") }
+            if equalVar { return BuiltinError("param \"b\" is required when \"equal_var\" is true") }
+        }
+        if paired && equalVar { return BuiltinError("params \"paired\" and \"equal_var\" cannot both be true") }
+        return nil
+    }
+
     /// Creates the operation; it holds no state.
     public init() {}
 
     public func run(params: JSONValue) throws(BuiltinError) -> JSONValue {
-        let p = try Params(params, allowed: ["a", "b", "mu", "paired", "equal_var", "alternative"])
-        let a = try p.numbers("a", minCount: 2)
-        let b: [Double]? = p.has("b") ? try p.numbers("b", minCount: 2) : nil
-        let mu = try p.number("mu", default: 0)
-        let paired = try p.bool("paired", default: false)
-        let equalVar = try p.bool("equal_var", default: false)
-        let alternative = Alternative(rawValue: try p.choice(
-            "alternative", Alternative.allCases.map(\.rawValue), default: Alternative.twoSided.rawValue)) ?? .twoSided
+        let p = try Params(params, schema: Self.schema)
+        let a = try p.numbers("a")
+        let b = try p.optionalNumbers("b")
+        let mu = try p.number("mu")
+        let paired = try p.bool("paired")
+        let equalVar = try p.bool("equal_var")
+        let alternative = Alternative(rawValue: try p.string("alternative")) ?? .twoSided
 
         let test: Statistic
         if let b {
             if paired {
-                if equalVar { throw BuiltinError("params \"paired\" and \"equal_var\" cannot both be true") }
                 guard a.count == b.count else {
                     throw BuiltinError("params \"a\" and \"b\" must have the same length for a paired test, got \(a.count) and \(b.count)")
                 }
@@ -33,8 +53,7 @@ public struct TTest: BuiltinOperation {
                 test = try Self.twoSample(a, b, mu: mu, pooled: equalVar)
             }
         } else {
-            if paired { throw BuiltinError("param \"b\" is required when \"paired\" is true") }
-            if equalVar { throw BuiltinError("param \"b\" is required when \"equal_var\" is true") }
+            // paired and equal_var without b are rejected by the schema's rules.
             test = try Self.oneSample(a, mu: mu, name: "one_sample")
         }
 

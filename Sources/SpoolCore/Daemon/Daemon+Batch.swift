@@ -128,13 +128,16 @@ extension Daemon {
         }
         switch op.kind {
         case .builtin(let type, let params):
-            DispatchQueue.global().async { [self] in
+            // Its own thread, not a libdispatch worker: `run` may block (http), and FoundationNetworking
+            // needs libdispatch workers to progress; on Linux the pool grows past the cores about once a second.
+            Thread.detachNewThread { [self] in
                 let outcome: BatchState.Outcome
                 if let builtin = BuiltinRegistry.operation(named: type) {
                     do {
                         outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
                     } catch {
-                        outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil)
+                        outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil,
+                                          result: (error as? BuiltinError)?.result.map(JSONValueBox.init))
                     }
                 } else {
                     outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)

@@ -188,30 +188,50 @@ extension JobRecord {
         JobRecord.encoder.encode(self)
     }
 
-    /// Decodes a state file.
+    /// Decodes a state file. JSON objects inside it (`params`, `on_complete`, results) keep their order.
     public static func decode(_ bytes: [UInt8]) throws -> JobRecord {
-        try JSONDecoder().decode(JobRecord.self, from: Data(bytes))
+        try JSONDecoderBox.decode(JobRecord.self, from: bytes)
     }
 }
 
-import Foundation
+import SpoolJSON
 
-/// JSONEncoder is not Sendable; each call makes its own (cheap, see notes/swift-linux.md §6).
+/// Encodes records and journal lines with JSONValueEncoder rather than Foundation's JSONEncoder,
+/// which on Linux either sorts every object's keys (`.sortedKeys`) or writes them in hash order.
+/// Here a record's own fields follow its `encode(to:)`, JSON objects inside it (a built-in's
+/// `params`, whose column order means something, `on_complete`, results) keep their order, and
+/// string-keyed dictionaries (`env`, `labels`) are sorted. The pretty layout is JSONEncoder's.
 struct JSONEncoderBox: Sendable {
     /// One line of compact JSON (for journals).
     static func compact<T: Encodable>(_ value: T) -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? e.encode(value) else { preconditionFailure("cannot encode \(T.self)") }
-        return [UInt8](data)
+        Array(Self.value(value).serialized().utf8)
     }
 
     func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var text = Self.value(value).serialized(pretty: true, spaceBeforeColon: true)
+        text += "\n"
+        return Array(text.utf8)
+    }
+
+    private static func value<T: Encodable>(_ value: T) -> JSONValue {
         // Encoding our own value types cannot fail; a failure here is a bug.
-        guard var data = try? e.encode(value) else { preconditionFailure("cannot encode \(T.self)") }
-        data.append(0x0A)
-        return [UInt8](data)
+        guard let v = try? JSONValueEncoder().encode(value) else { preconditionFailure("cannot encode \(T.self)") }
+        return v
+    }
+}
+
+/// Pretty JSON text in the style and key order of state files (for `spoolctl ... --json`), so that a
+/// record shown by spoolctl has its params in the order of the job file.
+public func orderedJSONText<T: Encodable>(_ value: T) -> String {
+    String(decoding: JSONEncoderBox().encode(value).dropLast(), as: UTF8.self)
+}
+
+/// Decoding of what JSONEncoderBox wrote, keeping the order of JSON objects.
+enum JSONDecoderBox {
+    /// Records nest a job file (parsed at most 64 deep) a few levels down.
+    static let maxDepth = 128
+
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try JSONValueDecoder().decode(type, from: try JSONParser(maxDepth: maxDepth).parse(bytes))
     }
 }

@@ -238,8 +238,16 @@ private struct Validator {
         op.command = obj["command"].flatMap { stringArray("\(field).command", $0, nonEmpty: true) }
         op.shell = obj["shell"].flatMap { string("\(field).shell", $0, nonEmpty: true) }
         if let t = obj["type"] {
-            if case .string(let name) = t, BuiltinRegistry.operation(named: name) != nil {
+            if case .string(let name) = t, let builtin = BuiltinRegistry.operation(named: name) {
                 op.type = name
+                // The type's own static checks of its params (a non-object params is reported below).
+                if given == ["type"], obj["params"].map({ $0.objectValue != nil }) ?? true {
+                    for p in builtin.validate(params: obj["params"] ?? .null) {
+                        let path = "\(field).params" + (p.param.map { ".\(short($0))" } ?? "")
+                        problems.append(SpoolError(.invalidJob, "\(file): field \"\(path)\": \(p.message)"))
+                        ok = false
+                    }
+                }
             } else {
                 problem("\(field).type", "one of \(BuiltinRegistry.all.keys.sorted().joined(separator: ", "))", t)
                 ok = false

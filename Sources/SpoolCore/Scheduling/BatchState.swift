@@ -100,7 +100,8 @@ public struct BatchState: Sendable {
     /// How an operation attempt ended.
     public enum Outcome: Sendable, Equatable {
         case succeeded(exitCode: Int32?, result: JSONValueBox?)
-        case failed(SpoolError, exitCode: Int32?, signal: Int32?)
+        /// `result`: what a failed built-in got (an http response with an unexpected status).
+        case failed(SpoolError, exitCode: Int32?, signal: Int32?, result: JSONValueBox? = nil)
     }
 
     /// Records an attempt's end; failed attempts with retries left go back to pending after a backoff.
@@ -120,10 +121,11 @@ public struct BatchState: Sendable {
             op.signal = nil
             op.error = nil
             op.result = result?.value
-        case .failed(let error, let code, let signal):
+        case .failed(let error, let code, let signal, let result):
             op.exitCode = code
             op.signal = signal
             op.error = error
+            op.result = result?.value
             let retries = specs[i].retries ?? defaultRetries
             if op.attempts <= retries && !isStopped {
                 op.status = .pending

@@ -48,7 +48,6 @@ final class BatchJournal: Sendable {
 
     /// The operation records in a journal, in order; unparsable lines are skipped.
     static func read(_ bytes: [UInt8]) -> [OperationRecord] {
-        let decoder = JSONDecoder()
-        return bytes.split(separator: 0x0A).compactMap { try? decoder.decode(OperationRecord.self, from: Data($0)) }
+        bytes.split(separator: 0x0A).compactMap { try? JSONDecoderBox.decode(OperationRecord.self, from: Array($0)) }
     }
 }

@@ -58,6 +58,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: more clients at once overflow it, the kernel drops
+    # their SYN, and they connect only after the 1 s SYN retransmission.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         pass  # clients that time out on purpose close the connection early

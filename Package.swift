@@ -20,9 +20,12 @@ let package = Package(
         .target(name: "SpoolCore", dependencies: ["CSpoolShim", "SpoolJSON", "SpoolBuiltins"], swiftSettings: settings),
         .executableTarget(name: "spoold", dependencies: ["SpoolCore"], swiftSettings: settings),
         .executableTarget(name: "spoolctl", dependencies: ["SpoolCore"], swiftSettings: settings),
-        .testTarget(name: "SpoolCoreTests", dependencies: ["SpoolCore", "SpoolJSON"], swiftSettings: settings),
+        // Test support, in no product: the outside tools some tests use, installed by the tests themselves.
+        .target(name: "TestTools", path: "Tests/TestTools", swiftSettings: settings),
+        .testTarget(name: "SpoolCoreTests", dependencies: ["SpoolCore", "SpoolJSON", "TestTools"], swiftSettings: settings),
         .testTarget(name: "SpoolBuiltinsTests", dependencies: ["SpoolBuiltins", "SpoolJSON"],
                     resources: [.copy("Fixtures")], swiftSettings: settings),
-        .testTarget(name: "SpooldIntegrationTests", dependencies: ["SpoolCore", "SpoolJSON"], swiftSettings: settings),
+        .testTarget(name: "SpooldIntegrationTests", dependencies: ["SpoolCore", "SpoolJSON", "TestTools"],
+                    swiftSettings: settings),
     ]
 )

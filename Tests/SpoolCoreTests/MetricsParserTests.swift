@@ -1,8 +1,9 @@
 // metrics.prom read back by a real Prometheus parser: the official Python client's
-// `text_string_to_metric_families`. A missing python3 or prometheus_client fails the test and
-// says how to install them (.ci/install-deps does it in CI); it never passes silently.
+// `text_string_to_metric_families`. The test installs prometheus_client itself when it is missing
+// (TestTools); where it cannot, the test is skipped with the reason printed, never passed silently.
 import Foundation
 import Testing
+import TestTools
 @testable import SpoolCore
 
 /// Reads exposition text on stdin and prints its families as JSON: [[name, type, help, [[sample, labels, value]]]].
@@ -26,47 +27,14 @@ private struct ParsedFamily {
     var samples: [(name: String, labels: [String: String], value: Double)]
 }
 
-/// Runs python3 (found in PATH) on `text`; the families it parsed, or the reason it could not.
+/// Runs python3 with prometheus_client (installed by the test itself when missing) on `text`; the families it parsed.
 private func parseWithPrometheusClient(_ text: String) throws -> [ParsedFamily] {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-promparse-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let input = dir.appendingPathComponent("metrics.prom").path
-    let output = dir.appendingPathComponent("out").path
-    let errors = dir.appendingPathComponent("err").path
-    try Data(text.utf8).write(to: URL(fileURLWithPath: input))
-
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var none = sigset_t()
-    sigemptyset(&none)
-    posix_spawnattr_setsigmask(&attr, &none)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
-    let arguments: [String] = ["python3", "-c", parserScript]
-    let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { envp.forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawnp(&pid, "python3", &actions, &attr, argv, envp)
-    guard rc == 0 else {
-        throw ParserUnavailable("cannot run python3 from PATH (\(String(cString: strerror(rc)))); install python3 and "
-            + "prometheus_client, as .ci/install-deps does")
-    }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-    guard status == 0 else { throw ParserUnavailable("python3 failed (wait status \(status)): \(stderr)") }
-    let data = try Data(contentsOf: URL(fileURLWithPath: output))
+    let python = try TestTools.prometheusPython.orSkip()
+    let r = python.run(["-c", parserScript], stdin: text)
+    guard r.status == 0 else { throw ParserFailed("\(python.executable) failed (exit \(r.status)): \(r.stderr)") }
+    let data = Data(r.stdout.utf8)
     guard let families = try JSONSerialization.jsonObject(with: data) as? [[Any]] else {
-        throw ParserUnavailable("unexpected parser output: \(String(decoding: data, as: UTF8.self))")
+        throw ParserFailed("unexpected parser output: \(r.stdout)")
     }
     return families.map { f in
         let samples = (f[3] as? [[Any]] ?? []).map { s -> (String, [String: String], Double) in
@@ -79,7 +47,7 @@ private func parseWithPrometheusClient(_ text: String) throws -> [ParsedFamily] 
     }
 }
 
-private struct ParserUnavailable: Error, CustomStringConvertible {
+private struct ParserFailed: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }

@@ -3,6 +3,7 @@
 // start; metrics.prom read by Prometheus' own parser; retention; the output cap; journald prefixes.
 import Foundation
 import Testing
+import TestTools
 
 /// A SOCK_DGRAM receiver in python3 that appends every datagram (one per line) to a file.
 final class NotifyReceiver: @unchecked Sendable {
@@ -95,6 +96,7 @@ struct ServiceTests {
 
     @Test("metrics.prom parses with Prometheus' own parser and counts what happened")
     func metrics() throws {
+        let python = try TestTools.prometheusPython.orSkip()
         let spool = try TempSpool()
         try spool.write("config.json", #"{"metrics_interval_seconds": 0.5}"#)
         try spool.drop("a.json", #"{"command": ["true"]}"#)
@@ -113,8 +115,8 @@ struct ServiceTests {
                 for s in f.samples:
                     print(s.name, sorted(s.labels.items()), s.value)
             """
-        let parsed = runCommand("/usr/bin/env", ["python3", "-c", script, spool.path("metrics.prom")])
-        #expect(parsed.status == 0, "prometheus_client could not parse metrics.prom (run .ci/install-deps): \(parsed.stderr)")
+        let parsed = runCommand(python.executable, ["-c", script, spool.path("metrics.prom")], environment: python.environment)
+        #expect(parsed.status == 0, "prometheus_client could not parse metrics.prom: \(parsed.stderr)")
         #expect(parsed.stdout.contains("spoold_jobs_finished_total [('queue', 'default'), ('spool', '\(spool.root)'), ('status', 'succeeded')] 1"), "\(parsed.stdout)")
         #expect(parsed.stdout.contains("spoold_job_duration_seconds_count"))
         #expect(parsed.stdout.contains("spoold_start_time_seconds"))

@@ -1,9 +1,11 @@
 // The files in systemd/ checked by systemd's own tools: `systemd-analyze verify` on every unit
 // (ExecStart pointed at the built spoold, since verify wants an executable there), the offline
-// security score, and sysusers.d + tmpfiles.d applied to a scratch root. A missing tool fails
-// the test with the install command; it never passes silently.
+// security score, and sysusers.d + tmpfiles.d applied to a scratch root. The tests install
+// systemd themselves when a tool is missing (TestTools, apt-get as root); where they cannot, they
+// are skipped with the reason printed, never passed silently.
 import Foundation
 import Testing
+import TestTools
 
 private enum Repo {
     /// The package root: Tests/SpooldIntegrationTests/SystemdUnitTests.swift is three levels down.
@@ -15,18 +17,6 @@ private enum Repo {
     static func units() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: systemd).filter { $0.hasSuffix(".service") }.sorted()
     }
-}
-
-/// A systemd tool from PATH (or /usr/bin, /bin); records an issue naming the fix when missing.
-private func systemdTool(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-    for dir in path.split(separator: ":").map(String.init) + ["/usr/bin", "/bin"] {
-        let candidate = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    let fix = "run .ci/install-deps (apt-get install -y systemd)"
-    Issue.record("\(name) is not installed, so the files in systemd/ cannot be checked: \(fix)")
-    return nil
 }
 
 /// A scratch folder holding copies of the units with ExecStart pointing at the built spoold.
@@ -61,7 +51,7 @@ struct SystemdUnitTests {
 
     @Test("every unit passes systemd-analyze verify without a warning")
     func verify() throws {
-        guard let analyze = systemdTool("systemd-analyze") else { return }
+        let analyze = try TestTools.systemd.orSkip().analyze
         let (dir, units) = try stagedUnits()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(units.count >= 3)
@@ -74,7 +64,7 @@ struct SystemdUnitTests {
 
     @Test("the sandbox keeps systemd-analyze security's exposure at or below 2.0")
     func securityScore() throws {
-        guard let analyze = systemdTool("systemd-analyze") else { return }
+        let analyze = try TestTools.systemd.orSkip().analyze
         let (dir, units) = try stagedUnits()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for unit in units where !unit.hasSuffix("@.service") {
@@ -92,7 +82,8 @@ struct SystemdUnitTests {
     @Test("sysusers.d and tmpfiles.d create the user, group and folders with their modes",
           .enabled(if: geteuid() == 0, "systemd-tmpfiles must chown into the scratch root, which needs root"))
     func usersAndFolders() throws {
-        guard let sysusers = systemdTool("systemd-sysusers"), let tmpfiles = systemdTool("systemd-tmpfiles") else { return }
+        let systemd = try TestTools.systemd.orSkip()
+        let (sysusers, tmpfiles) = (systemd.sysusers, systemd.tmpfiles)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-root-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let fm = FileManager.default

@@ -78,7 +78,8 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     server = QuietServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
-    backstop = threading.Timer(60, lambda: os._exit(0))
+    # A backstop only (stdin closing is the normal end): longer than any test run on a loaded machine.
+    backstop = threading.Timer(1800, lambda: os._exit(0))
     backstop.daemon = True
     backstop.start()
     print(server.server_address[1], flush=True)

@@ -154,7 +154,9 @@ extension Daemon {
             switch launch(plan) {
             case .failure(let error):
                 slots.signal()
-                operationEnded(id, index, .failed(error, exitCode: nil, signal: nil), outputs: (nil, nil))
+                // Earlier attempts' outputs stay named (and an output file created before the failure is dropped).
+                operationEnded(id, index, .failed(error, exitCode: nil, signal: nil), outputs: placeOperationOutputs(plan, startedAt: now),
+                               executor: .local)
             case .success(let pid):
                 let child = ChildProcess(pid: pid)
                 jobs.withLock { $0[id]?.operationChildren[index] = child }
@@ -165,7 +167,7 @@ extension Daemon {
                         return
                     }
                     operationEnded(id, index, Self.outcome(of: termination, teardown: child.teardownReason, label: label),
-                                   outputs: outputs)
+                                   outputs: outputs, usage: child.usage, executor: .local)
                 }
             }
         }
@@ -204,14 +206,16 @@ extension Daemon {
     }
 
     /// Records an operation attempt's end, checkpoints it, and lets the batch go on.
-    func operationEnded(_ id: JobID, _ index: Int, _ outcome: BatchState.Outcome, outputs: (String?, String?)) {
+    func operationEnded(_ id: JobID, _ index: Int, _ outcome: BatchState.Outcome, outputs: (String?, String?),
+                        usage: ResourceUsage? = nil, executor: ExecutorInfo? = nil) {
         let now = Timestamp.now()
         let unit = Double.random(in: 0..<1)
         let capacity = batchCapacity(of: id)
         let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
             j[id]!.batch!.capacity = capacity
-            j[id]!.batch!.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1)
+            j[id]!.batch!.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1,
+                                   usage: usage, executor: executor)
             j[id]!.operationChildren[index] = nil
             j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)
             j[id]!.isDirty = true

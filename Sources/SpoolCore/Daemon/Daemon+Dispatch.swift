@@ -127,6 +127,8 @@ extension Daemon {
         record.signal = nil
         record.stdout = "running/\(JobFiles.stdout(id))"
         record.stderr = "running/\(JobFiles.stderr(id))"
+        record.usage = nil
+        record.executor = .local
         record.progress = Progress(total: 1, running: 1)
 
         guard let plan = plan(for: record) else {
@@ -148,7 +150,8 @@ extension Daemon {
             FaultInjection.hit(.afterSpawn)
             log.debug("job \(id): started attempt \(record.attempts), pid \(pid)")
             watch(child, timeout: record.spec?.timeoutSeconds) { [self] termination in
-                guard let record = jobs.withLock({ $0[id]?.record }) else { return }
+                guard var record = jobs.withLock({ $0[id]?.record }) else { return }
+                record.usage = child.usage
                 complete(Completion(id: id, record: record, termination: termination, teardown: child.teardownReason,
                                     endedAt: Timestamp.now()))
             }

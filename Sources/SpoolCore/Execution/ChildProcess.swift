@@ -17,6 +17,8 @@ public final class ChildProcess: Sendable {
         /// Set while the group is stopped (SIGSTOP); stopped time does not count against the timeout.
         var pausedAt: Double?
         var pausedTotal = 0.0
+        /// What the leader (and the children it waited for) used, once reaped.
+        var usage: ResourceUsage?
     }
 
     public init(pid: pid_t) {
@@ -62,6 +64,9 @@ public final class ChildProcess: Sendable {
 
     public var teardownReason: TeardownReason? { state.withLock { $0.teardown } }
 
+    /// What the attempt used (set when the leader is reaped).
+    public var usage: ResourceUsage? { state.withLock { $0.usage } }
+
     /// Starts a teardown (the first reason wins): SIGTERM now, SIGKILL after `grace` seconds.
     public func teardown(_ reason: TeardownReason, grace: Double, timers: DispatchQueue) {
         let first = state.withLock { s -> Bool in
@@ -93,10 +98,16 @@ public final class ChildProcess: Sendable {
         if teardownReason != nil { signalGroup(SIGKILL) }  // leftovers of a stopped job
         var status: Int32 = 0
         var rc: pid_t = 0
+        var used = rusage()
         state.withLock { s in
-            // The leader is a zombie by now: this reap does not block.
-            repeat { rc = waitpid(pid, &status, 0) } while rc < 0 && errno == EINTR
+            // The leader is a zombie by now: this reap does not block. wait4 also says what it used.
+            repeat { rc = wait4(pid, &status, 0, &used) } while rc < 0 && errno == EINTR
             s.isReaped = true
+            if rc == pid {
+                s.usage = ResourceUsage(cpuUserSeconds: Double(used.ru_utime.tv_sec) + Double(used.ru_utime.tv_usec) / 1e6,
+                                        cpuSystemSeconds: Double(used.ru_stime.tv_sec) + Double(used.ru_stime.tv_usec) / 1e6,
+                                        maxRSSBytes: Int64(used.ru_maxrss) * 1024)  // Linux reports KiB
+            }
         }
         if rc < 0 { return .signaled(SIGKILL) }
         if (status & 0x7f) == 0 { return .exited((status >> 8) & 0xff) }

@@ -91,6 +91,9 @@ public struct JobRecord: Sendable, Equatable, Codable {
     public var retryOf: JobID?
     /// When spoold runs as root: the dropped file's owner, whom the job runs as.
     public var owner: JobOwner?
+    /// Command jobs: what the last attempt used, and where it ran (SPEC §4).
+    public var usage: ResourceUsage?
+    public var executor: ExecutorInfo?
 
     enum CodingKeys: String, CodingKey {
         case id, name, status, spec, source
@@ -103,6 +106,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
         case operations
         case retryOf = "retry_of"
         case owner
+        case usage, executor
     }
 
     public init(id: JobID, name: String, status: JobStatus, spec: JobSpec?, source: String, submittedAt: Timestamp,
@@ -147,6 +151,8 @@ public struct JobRecord: Sendable, Equatable, Codable {
         operations = try c.decodeIfPresent([OperationRecord].self, forKey: .operations)
         retryOf = try c.decodeIfPresent(JobID.self, forKey: .retryOf)
         owner = try c.decodeIfPresent(JobOwner.self, forKey: .owner)
+        usage = try c.decodeIfPresent(ResourceUsage.self, forKey: .usage)
+        executor = try c.decodeIfPresent(ExecutorInfo.self, forKey: .executor)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -177,6 +183,10 @@ public struct JobRecord: Sendable, Equatable, Codable {
         try c.encodeIfPresent(operations, forKey: .operations)
         try c.encodeIfPresent(retryOf, forKey: .retryOf)
         try c.encodeIfPresent(owner, forKey: .owner)
+        if spec?.isBatch != true {  // a batch's usage is in each operation's entry
+            try c.encode(usage, forKey: .usage)
+            try c.encode(executor, forKey: .executor)
+        }
     }
 }
 

@@ -25,6 +25,9 @@ public struct OperationRecord: Sendable, Equatable, Codable {
     public var result: JSONValue?
     /// A failed attempt waits for this time before its retry.
     public var runAfter: Timestamp?
+    /// Command operations: what the last attempt used, and where it ran (SPEC §4).
+    public var usage: ResourceUsage?
+    public var executor: ExecutorInfo?
 
     enum CodingKeys: String, CodingKey {
         case index, name, status
@@ -32,6 +35,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
         case startedAt = "started_at", finishedAt = "finished_at", durationSeconds = "duration_seconds"
         case attempts, stdout, stderr, result
         case runAfter = "run_after"
+        case usage, executor
     }
 
     public init(index: Int, name: String?) {
@@ -57,6 +61,8 @@ public struct OperationRecord: Sendable, Equatable, Codable {
         stderr = try c.decodeIfPresent(String.self, forKey: .stderr)
         result = try c.decodeIfPresent(JSONValue.self, forKey: .result)
         runAfter = try c.decodeIfPresent(Timestamp.self, forKey: .runAfter)
+        usage = try c.decodeIfPresent(ResourceUsage.self, forKey: .usage)
+        executor = try c.decodeIfPresent(ExecutorInfo.self, forKey: .executor)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -75,5 +81,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
         try c.encode(stderr, forKey: .stderr)
         try c.encodeIfPresent(result, forKey: .result)
         try c.encodeIfPresent(runAfter, forKey: .runAfter)
+        try c.encodeIfPresent(usage, forKey: .usage)
+        try c.encodeIfPresent(executor, forKey: .executor)
     }
 }

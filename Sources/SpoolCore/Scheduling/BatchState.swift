@@ -106,7 +106,7 @@ public struct BatchState: Sendable {
 
     /// Records an attempt's end; failed attempts with retries left go back to pending after a backoff.
     public mutating func finished(_ i: Int, _ outcome: Outcome, now: Timestamp, random unit: Double,
-                                  stdout: String?, stderr: String?) {
+                                  stdout: String?, stderr: String?, usage: ResourceUsage? = nil, executor: ExecutorInfo? = nil) {
         inFlight.remove(i)
         count(operations[i], -1)
         var op = operations[i]
@@ -114,6 +114,8 @@ public struct BatchState: Sendable {
         op.durationSeconds = op.startedAt.map { max(0, now.seconds - $0.seconds) }
         op.stdout = stdout
         op.stderr = stderr
+        op.usage = usage
+        op.executor = executor
         switch outcome {
         case .succeeded(let code, let result):
             op.status = .succeeded

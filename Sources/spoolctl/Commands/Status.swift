@@ -55,6 +55,11 @@ enum Status: Command {
         if let o = r.original { lines.append(("original", o)) }
         if running, let e = r.progress.etaSeconds, !r.status.isTerminal { lines.append(("eta", humanDuration(e))) }
         if let retryOf = r.retryOf { lines.append(("retry of", retryOf.rawValue)) }
+        if let u = r.usage {
+            lines.append(("used", String(format: "cpu %.2fs user + %.2fs system, peak memory %.1f MiB", u.cpuUserSeconds,
+                                         u.cpuSystemSeconds, Double(u.maxRSSBytes) / 1_048_576)))
+        }
+        if let x = r.executor { lines.append(("ran on", [x.type, x.host, x.jobID.map { "job \($0)" }].compactMap { $0 }.joined(separator: ", "))) }
         for (k, v) in lines { print("\(k.padding(toLength: 10, withPad: " ", startingAt: 0)) \(v)") }
         if let ops = r.operations {
             print("operations:")

@@ -1,0 +1,50 @@
+// What an attempt used and where it ran (SPEC §4 `usage` and `executor`), for a command job's
+// record and each command operation's entry: CPU times and peak memory from the kernel's
+// accounting of the reaped process group leader and its waited-for children (wait4's rusage).
+
+/// Resources a finished attempt used.
+public struct ResourceUsage: Sendable, Equatable, Codable {
+    public var cpuUserSeconds: Double
+    public var cpuSystemSeconds: Double
+    public var maxRSSBytes: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case cpuUserSeconds = "cpu_user_seconds"
+        case cpuSystemSeconds = "cpu_system_seconds"
+        case maxRSSBytes = "max_rss_bytes"
+    }
+
+    public init(cpuUserSeconds: Double, cpuSystemSeconds: Double, maxRSSBytes: Int64) {
+        self.cpuUserSeconds = cpuUserSeconds
+        self.cpuSystemSeconds = cpuSystemSeconds
+        self.maxRSSBytes = maxRSSBytes
+    }
+}
+
+/// Where an attempt ran: `{"type": "local"}` here; remote engines add their own id and host.
+public struct ExecutorInfo: Sendable, Equatable, Codable {
+    public var type: String
+    public var jobID: String?
+    public var host: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case jobID = "job_id"
+        case host
+    }
+
+    public static let local = ExecutorInfo(type: "local")
+
+    public init(type: String, jobID: String? = nil, host: String? = nil) {
+        self.type = type
+        self.jobID = jobID
+        self.host = host
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        try c.encodeIfPresent(jobID, forKey: .jobID)
+        try c.encodeIfPresent(host, forKey: .host)
+    }
+}

@@ -60,12 +60,16 @@ func printJSON(_ value: JSONValue, pretty: Bool = true) {
     if !pretty { fflush(nil) }
 }
 
-/// Any Encodable (a record) as a JSONValue, so that fields can be added to it.
+/// Any Encodable (a record) as a JSONValue, so that fields can be added to it: in the record's
+/// key order (params as in the job file), without a detour through text and its depth limit.
 func jsonValue<T: Encodable>(_ value: T) -> JSONValue {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? e.encode(value), let v = try? JSONParser().parse([UInt8](data)) else { return .null }
-    return v
+    do {
+        return try JSONValueEncoder().encode(value)
+    } catch {
+        // Our own records always encode; say so loudly rather than print null.
+        printError("cannot encode \(T.self) as JSON: \(error)")
+        exit(Exit.failure)
+    }
 }
 
 extension JSONValue {
@@ -82,7 +86,10 @@ extension JSONValue {
 
 /// The daemon's presence, and the stderr line of SPEC §7 when none holds the spool.
 func daemonRunning(_ client: SpoolClient, quiet: Bool) -> Bool {
-    if case .running = client.daemonPresence() { return true }
+    switch client.daemonPresence() {
+    case .running, .unknown: return true  // unknown: the lock is not readable by this user; no false alarm
+    case .stopped: break
+    }
     if !quiet { printNote(noDaemonSentence(client)) }
     return false
 }

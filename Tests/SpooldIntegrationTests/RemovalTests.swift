@@ -151,4 +151,48 @@ struct RemovalTests {
         #expect(spool.read("runs.c") == "run\n" && spool.read("runs.d") == "run\n", "neither ran again")
         #expect(doneFiles(spool, "d").isEmpty)
     }
+
+    @Test("cancels dropped together with their jobs all apply, whatever state each job is passing through")
+    func cancelRacesTheStart() throws {
+        let spool = try TempSpool()
+        let d = DaemonProcess(spool: spool, workers: 8)
+        d.waitReady()
+        let ids = (0..<16).map { "race\($0)" }
+        for id in ids {
+            try spool.drop("\(id).json", #"{"id": "\#(id)", "command": ["sleep", "30"]}"#)
+            try dropControl(spool, #"{"action": "cancel", "id": "\#(id)"}"#)
+        }
+        poll(timeout: 60, "every job cancelled\n\(d.log)") { ids.allSatisfy { spool.record($0)?.status == "cancelled" } }
+        poll(timeout: 10, "requests removed") { spool.names("control").isEmpty }
+        #expect(!d.log.contains("no such job in this spool"), "\(d.log)")
+    }
+
+    @Test("a cancel of a batch whose operations all wait for a retry ends it and leaves no request behind")
+    func cancelBatchInBackoff() throws {
+        let spool = try TempSpool()
+        let d = DaemonProcess(spool: spool)
+        d.waitReady()
+        try spool.drop("b.json", #"{"id": "b", "max_parallel": 2, "retries": 3, "retry_delay_seconds": 3600, "operations": [{"shell": "exit 1"}, {"shell": "exit 1"}]}"#)
+        poll(timeout: 20, "both operations wait for their retry\n\(d.log)") {
+            let ops = spool.record("b", in: "running")?["operations"] as? [[String: Any]] ?? []
+            return ops.count == 2 && ops.allSatisfy { $0["run_after"] is String }
+        }
+        try dropControl(spool, #"{"action": "cancel", "id": "b"}"#)
+        poll(timeout: 20, "b cancelled\n\(d.log)") { spool.record("b")?.status == "cancelled" }
+        poll(timeout: 10, "request removed") { spool.names("control").isEmpty }
+    }
+
+    @Test("two spoolctl retry of one job at the same moment get two different ids, and both run")
+    func concurrentRetries() throws {
+        let spool = try TempSpool()
+        try spool.drop("a.json", #"{"id": "a", "command": ["false"]}"#)
+        drain(spool)
+        let outs = [spool.path("r1.out"), spool.path("r2.out")]
+        let pids = outs.map { spawnProcess(Binaries.spoolctl, ["--spool", spool.root, "retry", "a"], stdout: $0, stderr: $0 + ".err") }
+        for p in pids { #expect(waitForExit(p, timeout: 30) == 0) }
+        let ids = Set(outs.compactMap { spool.read(String($0.dropFirst(spool.root.count + 1)))?.split(separator: " ").last.map { String($0.dropLast()) } })
+        #expect(ids == ["a.r1", "a.r2"], "\(ids)")
+        drain(spool)
+        #expect(spool.record("a.r1")?.status == "failed" && spool.record("a.r2")?.status == "failed")
+    }
 }

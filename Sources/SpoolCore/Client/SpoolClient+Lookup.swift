@@ -29,6 +29,9 @@ public enum HeldJob: Sendable {
 public enum DaemonPresence: Sendable, Equatable {
     case running(pid: String?)
     case stopped
+    /// The lock file exists but cannot be read by this user (it is 0640 under the service):
+    /// whether a daemon runs cannot be told, so nobody is told that none does.
+    case unknown
 }
 
 extension SpoolClient {
@@ -79,7 +82,7 @@ extension SpoolClient {
     /// longer than this look takes. Daemons started with `--lock-file` lock another file and are not seen.
     public func daemonPresence() -> DaemonPresence {
         let fd = openat(layout.rootFD, "spoold.lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { return .stopped }
+        guard fd >= 0 else { return errno == ENOENT ? .stopped : .unknown }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 {
             flock(fd, LOCK_UN)

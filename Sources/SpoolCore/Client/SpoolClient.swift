@@ -86,6 +86,13 @@ public final class SpoolClient: Sendable {
         return try drop(request.encoded(), name: name, folder: .control)
     }
 
+    /// Drops a retry request under the name `retry-as-<new id>`: the rename never replaces, so two
+    /// clients that picked the same new id at once cannot both drop it (EEXIST: pick another).
+    public func dropRetry(_ request: ControlRequest) throws -> String {
+        guard request.action == .retry, let newID = request.newID else { return try dropControl(request) }
+        return try drop(request.encoded(), name: "retry-as-\(newID.rawValue)", folder: .control)
+    }
+
     /// Writes `bytes` to tmp/ and renames it to <folder>/<name>.json; returns the path.
     public func drop(_ bytes: [UInt8], name: String, folder: SpoolLayout.Folder = .inbox) throws -> String {
         let tmpName = "submit.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).json.part"

@@ -36,13 +36,16 @@ extension Daemon {
         case unknown
         /// Under way until job `id` ends (a running job being stopped): the file stays until then.
         case untilEnd(JobID)
+        /// Could not be done now (e.g. a write failed): the file stays and is tried again.
+        case later
     }
 
     /// Applies control files (on the intake queue).
     func takeControl(_ names: [FileName]) {
         let now = Timestamp.now()
-        let open = openControls.withLock { $0.names }
-        for name in names where !name.isHidden && name.hasSuffix(".json") && !open.contains(name) {
+        for name in names where !name.isHidden && name.hasSuffix(".json") {
+            // Applied already and waiting for its job's end.
+            if openControls.withLock({ $0.names.contains(name) }) { continue }
             let file = "control/\(name)"
             switch InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024) {
             case .gone:
@@ -72,24 +75,35 @@ extension Daemon {
                     log.error("control: \(e.message); request removed")
                     removeControl(name)
                 case .success(let request):
+                    // A cancel or delete may wait for its job's end: registered before it is applied,
+                    // so that an end which comes first still finds the request (and removes it).
+                    let mayWait = request.action == .cancel || request.action == .delete
+                    if mayWait { openControls.withLock { $0.add(name, for: request.id) } }
                     let applied = apply(request, file: file)
-                    if case .untilEnd(let id) = applied {
+                    if case .untilEnd = applied {
                         deferredControls.withLock { _ = $0.remove(name) }
-                        openControls.withLock { $0.add(name, for: id) }
-                    } else if case .applied = applied {
+                        continue  // removed by closeControls when the job has ended
+                    }
+                    if mayWait { openControls.withLock { $0.remove(name) } }
+                    if case .applied = applied {
                         removeControl(name)
                         deferredControls.withLock { _ = $0.remove(name) }
-                    } else if !inboxHasJobFiles() {
+                    } else if case .unknown = applied, !store.holds(request.id), !inboxHasJobFiles() {
+                        // Not in any folder (a job between two of them is seen in one), none waiting in the inbox.
                         log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job in this spool (none in inbox/, pending/, running/ or done/); request removed")
                         removeControl(name)
                         deferredControls.withLock { _ = $0.remove(name) }
                     } else if now.seconds > content.modified + Self.controlPatience {
-                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job appeared within \(Int(Self.controlPatience)) s; request removed")
+                        let why = if case .later = applied { "it could not be applied" } else { "no such job appeared" }
+                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): \(why) within \(Int(Self.controlPatience)) s; request removed")
                         removeControl(name)
                         deferredControls.withLock { _ = $0.remove(name) }
                     } else {
                         let first = deferredControls.withLock { $0.insert(name).inserted }
-                        if first {
+                        if first, case .later = applied {
+                            log.notice("control: \(file): \(request.action.rawValue) job \(request.id): not applied yet; trying again every second for up to \(Int(Self.controlPatience)) s")
+                            scheduleControlRecheck(name)
+                        } else if first {
                             log.notice("control: \(file): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
                             // One look per second until it applies or expires (one chain per request).
                             scheduleControlRecheck(name)
@@ -110,11 +124,7 @@ extension Daemon {
 
     /// True while job files wait in the inbox (a request's job may be among them).
     private func inboxHasJobFiles() -> Bool {
-        var found = false
-        InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 1) { names in
-            if !names.isEmpty { found = true }
-        }
-        return found
+        InboxReader.containsAny(layout.fd(.inbox), suffix: ".json")
     }
 
     /// Removes the requests that waited for job `id` to end.
@@ -132,7 +142,7 @@ extension Daemon {
         switch r.action {
         case .cancel: return cancel(id, file: file)
         case .pause, .resume: return pauseOrResume(id, pause: r.action == .pause, file: file)
-        case .retry: return retry(r, file: file) ? .applied : .unknown
+        case .retry: return retry(r, file: file)
         case .delete: return delete(id, file: file)
         }
     }
@@ -196,8 +206,9 @@ extension Daemon {
                 try endPendingJob(record, status: .cancelled, error: SpoolError(.cancelled, "job \(id): cancelled before it started (\(file))"))
                 log.info("job \(id): cancelled before it started")
             } catch {
-                log.error("control: cancel \(id): \(error); the job stays pending")
+                log.error("control: cancel \(id): \(error); the job stays pending and the request is tried again")
                 enqueue([record], now: Timestamp.now())
+                return .later
             }
             return .applied
         }

@@ -1,7 +1,8 @@
 // Removing finished records (SPEC §3 `ttl_seconds`, §6 retention): the spool-wide retention
 // removes records older than its age (those with a ttl of their own follow that instead), and
 // each job's ttl removes its record and outputs that long after it ended. Either way its id is
-// free again. Both run on the finish queue, so they never race a final record being written.
+// free again. Both run on the finish queue, so they never race a final record being written
+// (`delete`, in Daemon+Control, runs with the control requests on the intake queue).
 import Foundation
 
 extension Daemon {

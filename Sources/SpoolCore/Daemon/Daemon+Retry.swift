@@ -4,31 +4,31 @@
 import Foundation
 
 extension Daemon {
-    func retry(_ r: ControlRequest, file: String) -> Bool {
+    func retry(_ r: ControlRequest, file: String) -> Applied {
         let old: JobRecord
         switch (try? store.read(r.id, in: .done)) ?? nil {
         case .some(let record): old = record
         case .none:
             if index.contains(r.id) {
                 log.notice("control: \(file): retry \(r.id): the job has not ended yet; only finished jobs can be retried")
-                return true
+                return .applied
             }
-            return false  // not known yet: takeControl keeps the request a while and says so
+            return .unknown  // not known yet: takeControl keeps the request a while and says so
         }
         guard var spec = old.spec else {
             log.error("control: \(file): retry \(r.id): the job was rejected (\(old.error?.code.rawValue ?? "")); fix its file and submit it again")
-            return true
+            return .applied
         }
         var indexMap: [Int] = []
         if r.failedOnly {
             guard let ops = old.operations, let specs = spec.operations else {
                 log.error("control: \(file): retry \(r.id) --failed-only: the job is not a batch; use retry without --failed-only")
-                return true
+                return .applied
             }
             indexMap = ops.indices.filter { ops[$0].status != .succeeded }
             guard !indexMap.isEmpty else {
                 log.notice("control: \(file): retry \(r.id) --failed-only: every operation succeeded; nothing to retry")
-                return true
+                return .applied
             }
             spec.operations = indexMap.map { specs[$0] }
         }
@@ -36,7 +36,7 @@ extension Daemon {
         let newID = r.newID ?? JobID.retry(of: r.id) { store.holds($0) }
         guard !store.holds(newID) else {
             log.error("control: \(file): retry \(r.id): the new id \(newID) is already held by the spool")
-            return true
+            return .applied
         }
         index.reserve(newID)
         spec.id = newID
@@ -56,11 +56,11 @@ extension Daemon {
         } catch {
             index.remove(newID)
             log.error("control: \(file): retry \(r.id): cannot write the new job: \(error); keeping the request")
-            return false
+            return .later
         }
         enqueue([record], now: now)
         let what = r.failedOnly ? "\(indexMap.count) failed or skipped operations of" : "all of"
         log.info("job \(newID): retries \(what) job \(r.id)")
-        return true
+        return .applied
     }
 }

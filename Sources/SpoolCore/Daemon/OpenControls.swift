@@ -12,6 +12,15 @@ struct OpenControls: Sendable {
         byJob[id, default: []].append(name)
     }
 
+    /// Forgets one request (it did not have to wait after all).
+    mutating func remove(_ name: FileName) {
+        guard names.remove(name) != nil else { return }
+        for (id, list) in byJob where list.contains(name) {
+            let rest = list.filter { $0 != name }
+            byJob[id] = rest.isEmpty ? nil : rest
+        }
+    }
+
     /// The files waiting for `id`, forgotten here.
     mutating func take(_ id: JobID) -> [FileName] {
         let taken = byJob.removeValue(forKey: id) ?? []

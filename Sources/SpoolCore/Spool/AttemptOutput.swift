@@ -23,7 +23,8 @@ extension StateStore {
         var ours = hasOld
         if hasOld && attempt <= 1 {
             let modified = Double(kept.st_mtim.tv_sec) + Double(kept.st_mtim.tv_nsec) / 1e9
-            ours = !hasNew && modified >= (startedAt?.seconds ?? .infinity) - 1
+            // Unknown start (a job that ended before its running state was first rewritten): ours.
+            ours = !hasNew && (startedAt.map { modified >= $0.seconds - 1 } ?? true)
             if !ours && !hasNew { remove(name, from: .done) }  // a leftover of a record removed by hand
         }
         guard hasNew else {

@@ -85,23 +85,45 @@ enum InboxReader {
 
     /// Lists the candidate job names of a directory (`*.json`, not hidden), in chunks.
     static func scan(_ dirFD: Int32, suffix: String, chunk: Int = 1024, _ body: ([FileName]) -> Void) {
-        let dup = dup(dirFD)
-        guard dup >= 0, let dir = fdopendir(dup) else { return }
-        defer { closedir(dir) }
-        rewinddir(dir)
         var names: [FileName] = []
+        forEachName(dirFD, suffix: suffix) { name in
+            names.append(name)
+            if names.count >= chunk {
+                body(names)
+                names.removeAll(keepingCapacity: true)
+            }
+            return true
+        }
+        if !names.isEmpty { body(names) }
+    }
+
+    /// True when the directory holds at least one such name (stops at the first).
+    static func containsAny(_ dirFD: Int32, suffix: String) -> Bool {
+        var found = false
+        forEachName(dirFD, suffix: suffix) { _ in
+            found = true
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` for each non-hidden name ending in `suffix` until it returns false. Each
+    /// listing opens the directory anew: a `dup` of the folder's fd would share its read position
+    /// with every other listing, and a nested or concurrent one would cut this one short.
+    private static func forEachName(_ dirFD: Int32, suffix: String, _ body: (FileName) -> Bool) {
+        let fd = openat(dirFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0, let dir = fdopendir(fd) else {
+            if fd >= 0 { close(fd) }
+            return
+        }
+        defer { closedir(dir) }
         let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         while let entry = readdir(dir) {
             let raw = UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: UInt8.self)
             let len = strlen(UnsafeRawPointer(raw).assumingMemoryBound(to: CChar.self))
             let name = FileName(bytes: Array(UnsafeBufferPointer(start: raw, count: len)))
             guard !name.isHidden, name.hasSuffix(suffix) else { continue }
-            names.append(name)
-            if names.count >= chunk {
-                body(names)
-                names.removeAll(keepingCapacity: true)
-            }
+            if !body(name) { return }
         }
-        if !names.isEmpty { body(names) }
     }
 }

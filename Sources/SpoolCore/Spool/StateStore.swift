@@ -146,10 +146,12 @@ public final class StateStore: Sendable {
     }
 
     /// True when a state file of `id` is in pending/, running/ or done/. The folders are the truth
-    /// about which ids are held: checked in the order a job moves, so a move in between is not missed.
+    /// about which ids are held. Checked in the order a job moves (pending, running, done), then
+    /// pending again: a requeue writes pending/ before it removes running/, so one move in either
+    /// direction between the looks is never missed.
     public func holds(_ id: JobID) -> Bool {
         let name = JobFiles.record(id)
-        return exists(name, in: .pending) || exists(name, in: .running) || exists(name, in: .done)
+        return exists(name, in: .pending) || exists(name, in: .running) || exists(name, in: .done) || exists(name, in: .pending)
     }
 
     /// Reads and decodes `<folder>/<id>.json`; nil if it does not exist.

@@ -145,9 +145,20 @@ enum Retry: Command {
                 throw CommandFailure(message: "every operation of job \(id) succeeded; nothing to retry")
             }
         }
-        let requested = client.requestedRetryIDs()
-        let newID = JobID.retry(of: id) { requested.contains($0) || client.holds($0) }
-        let path = try client.dropControl(ControlRequest(action: .retry, id: id, failedOnly: failedOnly, newID: newID))
+        // The new id is the first free <root>.rN; another client picking the same one at the same
+        // moment loses the no-replace rename of retry-as-<id>.json and takes the next.
+        var requested = client.requestedRetryIDs()
+        var newID: JobID
+        var path = ""
+        while true {
+            newID = JobID.retry(of: id) { requested.contains($0) || client.holds($0) }
+            do {
+                path = try client.dropRetry(ControlRequest(action: .retry, id: id, failedOnly: failedOnly, newID: newID))
+                break
+            } catch let e as SystemError where e.errno == EEXIST {
+                requested.insert(newID)
+            }
+        }
         let running = daemonRunning(client, quiet: true)
         if json {
             printJSON(["id": .string(newID.rawValue), "retry_of": .string(id.rawValue), "failed_only": .bool(failedOnly),

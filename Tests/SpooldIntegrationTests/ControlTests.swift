@@ -22,7 +22,8 @@ struct ControlTests {
         poll(timeout: 10, "cancelled") { spool.record("c")?.status == "cancelled" }
         #expect(spool.record("c")?.errorCode == "cancelled")
         #expect(!FileManager.default.fileExists(atPath: marker))
-        #expect(spool.names("control").isEmpty)
+        // The request is removed just after the record is written: waited for, not raced.
+        poll(timeout: 10, "request removed") { spool.names("control").isEmpty }
         _ = d
     }
 

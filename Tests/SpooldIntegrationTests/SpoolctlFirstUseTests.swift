@@ -64,7 +64,7 @@ struct SpoolctlFirstUseTests {
         #expect(r.stdout == "deleted d2\n")
         #expect(spool.record("d2") == nil)
         #expect(!spool.exists("done/d2.stdout"))
-        #expect(spool.names("control").isEmpty)
+        poll(timeout: 10, "request removed") { spool.names("control").isEmpty }
     }
 
     // MARK: 2. unknown and duplicate ids

@@ -3,12 +3,13 @@
 /// The in-memory side of a job in running/.
 struct ActiveJob: Sendable {
     var record: JobRecord
-    var child: ChildProcess?
+    /// A command job's running attempt (nil for a batch, and before its start).
+    var attempt: (any RunningAttempt)?
     /// True while `record` has news that running/<id>.json does not show yet.
     var isDirty = true
     /// For batches: the operations' state, their processes and the checkpoint journal.
     var batch: BatchState?
-    var operationChildren: [Int: ChildProcess] = [:]
+    var operationAttempts: [Int: any RunningAttempt] = [:]
     var journal: BatchJournal?
     /// A wake-up for an operation's retry is armed for this time.
     var retryWake: Timestamp?
@@ -17,12 +18,12 @@ struct ActiveJob: Sendable {
     /// Modification time of the SPOOL_PROGRESS file when last read.
     var progressSeen: Double = 0
 
-    init(record: JobRecord, child: ChildProcess?) {
+    init(record: JobRecord, attempt: (any RunningAttempt)?) {
         self.record = record
-        self.child = child
+        self.attempt = attempt
     }
 
-    var children: [ChildProcess] { [child].compactMap { $0 } + Array(operationChildren.values) }
+    var attempts: [any RunningAttempt] { (attempt.map { [$0] } ?? []) + Array(operationAttempts.values) }
 }
 
 /// An attempt that ended, waiting for the finisher to write its record.

@@ -21,7 +21,7 @@ extension Daemon {
         let batch = BatchState(spec: spec, operations: record.operations)
         record.operations = batch.operations
         record.progress = batch.progress()
-        var job = ActiveJob(record: record, child: nil)
+        var job = ActiveJob(record: record, attempt: nil)
         job.batch = batch
         do {
             job.journal = try BatchJournal(name: JobFiles.journal(id), dirFD: layout.fd(.running))
@@ -150,24 +150,27 @@ extension Daemon {
             for (k, v) in op.env ?? [:] { env[k] = v }
             let plan = ProcessPlan(id: id, action: action, cwd: op.cwd ?? spec.cwd, env: env, attempt: attempt,
                                    stdoutName: JobFiles.operationStdout(id, shown), stderrName: JobFiles.operationStderr(id, shown),
-                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(shown)], label: label, owner: record.owner)
-            switch launch(plan) {
+                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(shown)], label: label, owner: record.owner,
+                                   timeoutSeconds: op.timeoutSeconds ?? spec.timeoutSeconds)
+            switch executor.start(plan) {
             case .failure(let error):
                 slots.signal()
                 // Earlier attempts' outputs stay named (and an output file created before the failure is dropped).
                 operationEnded(id, index, .failed(error, exitCode: nil, signal: nil), outputs: placeOperationOutputs(plan, startedAt: now),
-                               executor: .local)
-            case .success(let pid):
-                let child = ChildProcess(pid: pid)
-                jobs.withLock { $0[id]?.operationChildren[index] = child }
-                watch(child, timeout: op.timeoutSeconds ?? spec.timeoutSeconds) { [self] termination in
+                               executor: executor.info)
+            case .success(let running):
+                jobs.withLock { $0[id]?.operationAttempts[index] = running }
+                if lifecycle.withLock({ $0.isTearingDown }) { running.tearDown(.shutdown) }
+                let info = executor.info
+                running.awaitEnd { [self] end in
+                    slots.signal()
                     let outputs = placeOperationOutputs(plan, startedAt: now)
-                    if child.teardownReason == .shutdown {
+                    if end.teardown == .shutdown {
                         operationInterrupted(id, index)
                         return
                     }
-                    operationEnded(id, index, Self.outcome(of: termination, teardown: child.teardownReason, label: label),
-                                   outputs: outputs, usage: child.usage, executor: .local)
+                    operationEnded(id, index, Self.outcome(of: end.termination, teardown: end.teardown, label: label),
+                                   outputs: outputs, usage: end.usage, executor: info)
                 }
             }
         }
@@ -216,7 +219,7 @@ extension Daemon {
             j[id]!.batch!.capacity = capacity
             j[id]!.batch!.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1,
                                    usage: usage, executor: executor)
-            j[id]!.operationChildren[index] = nil
+            j[id]!.operationAttempts[index] = nil
             j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)
             j[id]!.isDirty = true
             return (j[id]!.journal, j[id]!.batch!.operations[index])
@@ -236,7 +239,7 @@ extension Daemon {
         let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
             j[id]!.batch!.interrupted(index, policy: j[id]!.record.spec?.effectiveOnInterrupt ?? .requeue, now: now)
-            j[id]!.operationChildren[index] = nil
+            j[id]!.operationAttempts[index] = nil
             j[id]!.isDirty = true
             return (j[id]!.journal, j[id]!.batch!.operations[index])
         }

@@ -212,9 +212,9 @@ extension Daemon {
             }
             return .applied
         }
-        let found: (children: [ChildProcess], isBatch: Bool)? = jobs.withLock { j in
+        let found: (attempts: [any RunningAttempt], isBatch: Bool)? = jobs.withLock { j in
             guard let job = j[id] else { return nil }
-            return (job.children, job.batch != nil)
+            return (job.attempts, job.batch != nil)
         }
         guard let found else { return unknownOrFinished(id, "cancel", file: file) }
         log.info("job \(id): cancel requested (\(file)); stopping its process group")
@@ -229,22 +229,22 @@ extension Daemon {
                 j[id]?.batch?.cancel()
             }
         }
-        for c in found.children { c.teardown(.cancel, grace: options.killGraceSeconds, timers: timerQueue) }
+        for a in found.attempts { a.tearDown(.cancel) }
         if found.isBatch { pumpBatch(id) }
         return .untilEnd(id)
     }
 
     private func pauseOrResume(_ id: JobID, pause: Bool, file: String) -> Applied {
         let verb = pause ? "pause" : "resume"
-        let found: ([ChildProcess], Bool)? = jobs.withLock { j in
+        let found: ([any RunningAttempt], Bool)? = jobs.withLock { j in
             guard var job = j[id] else { return nil }
             job.batch?.isPaused = pause
             job.record.status = pause ? .paused : .running
             job.isDirty = true
             j[id] = job
-            return (job.children, job.batch != nil)
+            return (job.attempts, job.batch != nil)
         }
-        guard let (children, isBatch) = found else {
+        guard let (attempts, isBatch) = found else {
             if scheduler.withLock({ $0.holds(id) }) {
                 log.notice("control: \(file): \(verb) job \(id): it is pending, not running; nothing to do")
                 return .applied
@@ -259,7 +259,7 @@ extension Daemon {
             }
             jobs.withLock { $0[id]?.batch?.unqueue(taken) }
         }
-        for c in children { _ = pause ? c.pause() : c.resume() }
+        for a in attempts { _ = pause ? a.pause() : a.resume() }
         log.info("job \(id): \(pause ? "paused (SIGSTOP to its process group)" : "resumed (SIGCONT)")")
         if isBatch && !pause { pumpBatch(id) }
         // The state file shows `paused` at once, not at the next coalesced write.

@@ -128,7 +128,6 @@ extension Daemon {
         record.stdout = "running/\(JobFiles.stdout(id))"
         record.stderr = "running/\(JobFiles.stderr(id))"
         record.usage = nil
-        record.executor = .local
         record.progress = Progress(total: 1, running: 1)
 
         guard let plan = plan(for: record) else {
@@ -136,52 +135,27 @@ extension Daemon {
             abandonStart(id)
             return
         }
-        switch launch(plan) {
+        switch executor.start(plan) {
         case .failure(let error):
             record.stdout = nil
             record.stderr = nil
-            jobs.withLock { $0[id] = ActiveJob(record: record, child: nil) }
+            record.executor = executor.info
+            jobs.withLock { $0[id] = ActiveJob(record: record, attempt: nil) }
             slots.signal()
             complete(Completion(id: id, record: record, termination: .notStarted(error), teardown: nil, endedAt: Timestamp.now()))
-        case .success(let pid):
-            record.pid = pid
-            let child = ChildProcess(pid: pid)
-            jobs.withLock { $0[id] = ActiveJob(record: record, child: child) }
-            FaultInjection.hit(.afterSpawn)
-            log.debug("job \(id): started attempt \(record.attempts), pid \(pid)")
-            watch(child, timeout: record.spec?.timeoutSeconds) { [self] termination in
+        case .success(let running):
+            running.describe(into: &record)
+            jobs.withLock { $0[id] = ActiveJob(record: record, attempt: running) }
+            // Started while the daemon stops its jobs: stopped at once, like the others.
+            if lifecycle.withLock({ $0.isTearingDown }) { running.tearDown(.shutdown) }
+            log.debug("job \(id): started attempt \(record.attempts)")
+            running.awaitEnd { [self] end in
+                slots.signal()  // the worker is free before the bookkeeping of the end
                 guard var record = jobs.withLock({ $0[id]?.record }) else { return }
-                record.usage = child.usage
-                complete(Completion(id: id, record: record, termination: termination, teardown: child.teardownReason,
+                record.usage = end.usage
+                complete(Completion(id: id, record: record, termination: end.termination, teardown: end.teardown,
                                     endedAt: Timestamp.now()))
             }
-        }
-    }
-
-    /// Checks the timeout after `after` seconds; paused time does not count, so it may check again later.
-    private func armTimeout(_ child: ChildProcess, timeout: Double, after: Double) {
-        timerQueue.asyncAfter(deadline: .now() + max(0.001, after)) { [self] in
-            let active = child.activeSeconds
-            if child.isPaused {
-                armTimeout(child, timeout: timeout, after: max(0.1, timeout - active))
-            } else if active + 0.0005 < timeout {
-                armTimeout(child, timeout: timeout, after: timeout - active)
-            } else {
-                child.teardown(.timeout(seconds: timeout), grace: options.killGraceSeconds, timers: timerQueue)
-            }
-        }
-    }
-
-    /// Arms the child's timeout and reaps it on its own thread; the slot is given back before `ended`.
-    func watch(_ child: ChildProcess, timeout: Double?, ended: @escaping @Sendable (Termination) -> Void) {
-        let tearingDown = lifecycle.withLock { $0.isTearingDown }
-        if tearingDown { child.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
-        if let timeout { armTimeout(child, timeout: timeout, after: timeout) }
-        Thread.detachNewThread { [self] in
-            let termination = child.waitForExit()
-            FaultInjection.hit(.afterReap)
-            slots.signal()
-            ended(termination)
         }
     }
 }

@@ -74,11 +74,11 @@ extension Daemon {
     /// Stops every running job's group; they end as interrupted.
     func tearDownRunningJobs() {
         lifecycle.withLock { $0.isTearingDown = true }
-        let children = jobs.withLock { $0.values.flatMap(\.children) }
-        if !children.isEmpty {
-            log.notice("spoold: stopping \(runningSummary()) (SIGTERM to \(plural(children.count, "process group")), SIGKILL after \(options.killGraceSeconds) s)")
+        let attempts = jobs.withLock { $0.values.flatMap(\.attempts) }
+        if !attempts.isEmpty {
+            log.notice("spoold: stopping \(runningSummary()) (\(plural(attempts.count, "attempt")): SIGTERM, SIGKILL after \(options.killGraceSeconds) s)")
         }
-        for c in children { c.teardown(.shutdown, grace: options.killGraceSeconds, timers: timerQueue) }
+        for a in attempts { a.tearDown(.shutdown) }
     }
 
     func startTimers() {
@@ -116,8 +116,8 @@ extension Daemon {
         let names = jobs.withLock { j -> [String] in
             var out: [String] = []
             for (id, job) in j {
-                if job.child != nil { out += [JobFiles.stdout(id), JobFiles.stderr(id)] }
-                for i in job.operationChildren.keys {
+                if job.attempt != nil { out += [JobFiles.stdout(id), JobFiles.stderr(id)] }
+                for i in job.operationAttempts.keys {
                     let shown = job.batch?.operations[i].index ?? i  // output files carry the job file's index
                     out += [JobFiles.operationStdout(id, shown), JobFiles.operationStderr(id, shown)]
                 }
@@ -135,7 +135,7 @@ extension Daemon {
         capRunningOutputs()
         let (due, journals) = jobs.withLock { j -> ([JobRecord], [BatchJournal]) in
             var out: [JobRecord] = []
-            for (id, job) in j where job.isDirty && (job.child != nil || job.batch != nil) {
+            for (id, job) in j where job.isDirty && (job.attempt != nil || job.batch != nil) {
                 guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 || id == force else { continue }
                 j[id]?.isDirty = false
                 j[id]?.stateWrites += 1

@@ -6,7 +6,7 @@ import SpoolJSON
 
 extension Daemon {
     func readProgressFiles() {
-        let candidates = jobs.withLock { j in j.compactMap { $0.value.child != nil ? ($0.key, $0.value.progressSeen) : nil } }
+        let candidates = jobs.withLock { j in j.compactMap { $0.value.attempt != nil ? ($0.key, $0.value.progressSeen) : nil } }
         for (id, seen) in candidates {
             var st = stat()
             guard fstatat(layout.fd(.running), JobFiles.progress(id), &st, 0) == 0 else { continue }

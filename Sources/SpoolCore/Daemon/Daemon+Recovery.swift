@@ -38,15 +38,14 @@ extension Daemon {
         var names: [String] = []
         InboxReader.scan(layout.fd(.running), suffix: ".json") { batch in names += batch.compactMap(\.string) }
         guard !names.isEmpty else { return }
-        let orphans = OrphanProcesses.find(spoolRoot: layout.root)
+        let leftovers = executor.leftovers()
         var sync = DirectorySync()
         var resolved: [JobID] = []
         for name in names {
             guard let id = JobID(String(name.dropLast(5))) else { continue }
             FaultInjection.hit(.duringRecovery)
-            for pid in orphans[id.rawValue] ?? [] {
-                log.warning("job \(id): killing process group \(pid) left running by the previous daemon")
-                OrphanProcesses.kill(group: pid)
+            if let what = leftovers.stop(id) {
+                log.warning("job \(id): stopped \(what) left running by the previous daemon")
             }
             if store.exists(JobFiles.record(id), in: .done) {
                 // Finished already; only the cleanup was lost.

@@ -24,7 +24,8 @@ public final class Daemon: Sendable {
     let sequence = SequenceClock()
     let idGenerator = JobIDGenerator()
     let intake: Intake
-    let environment: [String: String]
+    /// Where attempts run (the executor seam, Execution/Executor.swift).
+    let executor: any Executor
 
     let scheduler = LockedBox(SchedulerState())
     let dependencies = LockedBox(DependencyGraph())
@@ -93,7 +94,10 @@ public final class Daemon: Sendable {
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)
         // Jobs must not talk to systemd as if they were the daemon.
-        environment = ProcessInfo.processInfo.environment.filter { !SystemdNotify.environmentKeys.contains($0.key) }
+        let environment = ProcessInfo.processInfo.environment.filter { !SystemdNotify.environmentKeys.contains($0.key) }
+        let settings = self.settings
+        executor = LocalExecutor(store: store, environment: environment, timers: timerQueue,
+                                 grace: { settings.withLock { $0.killGraceSeconds } })
         metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
         scheduler.withLock { $0.queueLimits = options.queueLimits }

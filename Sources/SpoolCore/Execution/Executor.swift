@@ -1,0 +1,64 @@
+// The executor seam: where an attempt runs. The daemon hands an executor a plan and gets back a
+// handle to pause, resume and tear down the attempt; the executor reports the attempt's end once,
+// with how it ended and what it used. Nothing outside an executor knows how it runs work (pids,
+// process groups, a cluster's job ids): the local posix_spawn pool (LocalExecutor) is the first
+// implementation; remote engines (Slurm) and supervised attempts (live restore) come behind it.
+import Foundation
+
+/// What to run for one attempt, and where its output goes.
+struct ProcessPlan: Sendable {
+    var id: JobID
+    var action: JobAction
+    var cwd: String?
+    var env: [String: String]
+    var attempt: Int
+    var stdoutName: String
+    var stderrName: String
+    /// Extra variables (SPOOL_OPERATION_INDEX for operations).
+    var extraEnv: [String: String] = [:]
+    /// "job X" or "job X operations[3]", for messages.
+    var label: String
+    /// Run as this user and group (spoold as root); nil: as the daemon.
+    var owner: JobOwner? = nil
+    /// Stop it after this many seconds of running (paused time does not count).
+    var timeoutSeconds: Double? = nil
+}
+
+/// How an attempt ended, as its executor reports it.
+struct AttemptEnd: Sendable {
+    var termination: Termination
+    /// Why the daemon stopped it, if it did (timeout, cancel, shutdown).
+    var teardown: TeardownReason?
+    var usage: ResourceUsage?
+}
+
+/// A started attempt.
+protocol RunningAttempt: Sendable {
+    /// Stops it where it is (SIGSTOP locally); false if it is not running or already paused.
+    func pause() -> Bool
+    /// Lets a paused attempt go on; false if it was not paused.
+    func resume() -> Bool
+    /// Stops it for `reason` (the first reason wins), with the executor's grace period.
+    func tearDown(_ reason: TeardownReason)
+    /// Writes what the executor says about the attempt into its record (`executor`, a local pid).
+    func describe(into record: inout JobRecord)
+    /// Starts waiting for the attempt's end: `ended` is called exactly once, on a thread of the
+    /// executor's. Called once, after the daemon has registered the attempt.
+    func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void)
+}
+
+/// Where attempts run.
+protocol Executor: Sendable {
+    /// How records name this executor (`{"type": "local"}`).
+    var info: ExecutorInfo { get }
+    /// Starts `plan`, or says why it could not start.
+    func start(_ plan: ProcessPlan) -> Result<any RunningAttempt, SpoolError>
+    /// What earlier daemons left running on this spool (at start, before jobs in running/ are resolved).
+    func leftovers() -> any Leftovers
+}
+
+/// Attempts an earlier daemon left running, found at start.
+protocol Leftovers {
+    /// Stops what is left of job `id`'s attempt; a description of what was stopped, or nil if nothing was.
+    func stop(_ id: JobID) -> String?
+}

@@ -1,0 +1,161 @@
+// The local executor: attempts run as process groups of this host, started with posix_spawn
+// (program lookup in PATH, working directory, environment with the SPOOL_* variables, output
+// files in running/; each check runs before posix_spawn so that a failure names what is wrong),
+// reaped on a thread each (ChildProcess), stopped by signals to the group, timed out by the
+// time they really ran (paused time does not count).
+import Foundation
+
+final class LocalExecutor: Executor {
+    private let store: StateStore
+    /// The daemon's environment, without what jobs must not see (NOTIFY_SOCKET...).
+    private let environment: [String: String]
+    /// The grace between SIGTERM and SIGKILL (a reload may change it).
+    private let grace: @Sendable () -> Double
+    private let timers: DispatchQueue
+
+    init(store: StateStore, environment: [String: String], timers: DispatchQueue, grace: @escaping @Sendable () -> Double) {
+        self.store = store
+        self.environment = environment
+        self.timers = timers
+        self.grace = grace
+    }
+
+    var info: ExecutorInfo { .local }
+
+    func leftovers() -> any Leftovers {
+        LocalLeftovers(groups: OrphanProcesses.find(spoolRoot: store.layout.root))
+    }
+
+    func start(_ plan: ProcessPlan) -> Result<any RunningAttempt, SpoolError> {
+        switch spawn(plan) {
+        case .failure(let e): return .failure(e)
+        case .success(let pid):
+            let attempt = LocalAttempt(child: ChildProcess(pid: pid), executor: self)
+            FaultInjection.hit(.afterSpawn)
+            if let timeout = plan.timeoutSeconds { armTimeout(attempt.child, timeout: timeout, after: timeout) }
+            return .success(attempt)
+        }
+    }
+
+    fileprivate func tearDown(_ child: ChildProcess, _ reason: TeardownReason) {
+        child.teardown(reason, grace: grace(), timers: timers)
+    }
+
+    /// Checks the timeout after `after` seconds; paused time does not count, so it may check again later.
+    private func armTimeout(_ child: ChildProcess, timeout: Double, after: Double) {
+        timers.asyncAfter(deadline: .now() + max(0.001, after)) { [self] in
+            let active = child.activeSeconds
+            if child.isPaused {
+                armTimeout(child, timeout: timeout, after: max(0.1, timeout - active))
+            } else if active + 0.0005 < timeout {
+                armTimeout(child, timeout: timeout, after: timeout - active)
+            } else {
+                tearDown(child, .timeout(seconds: timeout))
+            }
+        }
+    }
+
+    private func spawn(_ plan: ProcessPlan) -> Result<pid_t, SpoolError> {
+        let id = plan.id
+        var env = environment
+        for (k, v) in plan.env { env[k] = v }
+        env["SPOOL_JOB_ID"] = id.rawValue
+        env["SPOOL_ATTEMPT"] = String(plan.attempt)
+        env["SPOOL_ROOT"] = store.layout.root
+        env["SPOOL_PROGRESS"] = "\(store.layout.path(.running))/\(JobFiles.progress(id))"
+        for (k, v) in plan.extraEnv { env[k] = v }
+
+        let cwd: String
+        if let c = plan.cwd { cwd = c.hasPrefix("/") ? c : "\(store.layout.root)/\(c)" } else { cwd = store.layout.root }
+        var st = stat()
+        guard stat(cwd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            return .failure(SpoolError(.spawnFailed, "\(plan.label): working directory \"\(cwd)\" (cwd) does not exist or is not a directory"))
+        }
+
+        var executable: String
+        var argv: [String]
+        switch plan.action {
+        case .command(let command):
+            switch ExecutableLookup.resolve(command[0], searchPath: env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", cwd: cwd) {
+            case .success(let path): executable = path
+            case .failure(let e): return .failure(SpoolError(e.code, "\(plan.label): \(e.message)"))
+            }
+            argv = command
+        case .shell(let line):
+            executable = "/bin/sh"
+            argv = ["sh", "-c", line]
+        }
+
+        if let owner = plan.owner, owner.uid != geteuid() || owner.gid != getegid() {
+            // posix_spawn cannot change users: setpriv (util-linux) drops to the owner, then execs the job.
+            guard ExecutableLookup.isExecutableFile("/usr/bin/setpriv") else {
+                return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot run as uid \(owner.uid): /usr/bin/setpriv (util-linux) is missing"))
+            }
+            let name = AccessPolicy.userName(owner.uid)
+            argv = ["setpriv", "--reuid=\(owner.uid)", "--regid=\(owner.gid)", name == nil ? "--clear-groups" : "--init-groups",
+                    "--", executable] + argv.dropFirst()
+            executable = "/usr/bin/setpriv"
+            if let name {
+                env["USER"] = name
+                env["LOGNAME"] = name
+            }
+        }
+        let out: Int32, err: Int32
+        do {
+            out = try store.createFile(plan.stdoutName, in: .running)
+        } catch {
+            return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
+        }
+        defer { close(out) }
+        do {
+            err = try store.createFile(plan.stderrName, in: .running)
+        } catch {
+            return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
+        }
+        defer { close(err) }
+        let request = SpawnRequest(executable: executable, arguments: argv, environment: env.map { "\($0.key)=\($0.value)" },
+                                   workingDirectory: cwd, stdoutFD: out, stderrFD: err)
+        return Spawn.start(request).mapError { SpoolError($0.code, "\(plan.label): \($0.message)") }
+    }
+}
+
+/// A process group of this host.
+private final class LocalAttempt: RunningAttempt {
+    let child: ChildProcess
+    private let executor: LocalExecutor
+
+    init(child: ChildProcess, executor: LocalExecutor) {
+        self.child = child
+        self.executor = executor
+    }
+
+    func pause() -> Bool { child.pause() }
+    func resume() -> Bool { child.resume() }
+    func tearDown(_ reason: TeardownReason) { executor.tearDown(child, reason) }
+
+    func describe(into record: inout JobRecord) {
+        record.pid = child.pid
+        record.executor = .local
+    }
+
+    func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void) {
+        let child = self.child
+        Thread.detachNewThread {
+            let termination = child.waitForExit()
+            FaultInjection.hit(.afterReap)
+            ended(AttemptEnd(termination: termination, teardown: child.teardownReason, usage: child.usage))
+        }
+    }
+}
+
+/// Process groups of jobs of this spool that outlived their daemon (found by their environment).
+private struct LocalLeftovers: Leftovers {
+    let groups: [String: [pid_t]]
+
+    func stop(_ id: JobID) -> String? {
+        let pids = groups[id.rawValue] ?? []
+        guard !pids.isEmpty else { return nil }
+        for pid in pids { OrphanProcesses.kill(group: pid) }
+        return "process group\(pids.count == 1 ? "" : "s") \(pids.map(String.init).joined(separator: ", "))"
+    }
+}

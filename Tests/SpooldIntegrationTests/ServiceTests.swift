@@ -81,6 +81,35 @@ struct ServiceTests {
         poll(timeout: 10, "still running jobs") { spool.record("ok")?.status == "succeeded" }
     }
 
+    @Test("a reload that lowers the worker count bounds the jobs at once; raising it again lets more run")
+    func reloadWorkers() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"workers": 3}"#)
+        let d = DaemonProcess(spool: spool, workers: nil)  // the file decides the worker count
+        d.waitReady()
+        #expect(d.log.contains("with 3 workers"))
+        try spool.write("config.json", #"{"workers": 1}"#)
+        d.signal(SIGHUP)
+        poll(timeout: 10, "reload applied") { d.log.contains("applied: workers") }
+        let log = spool.path("intervals")
+        for i in 0..<4 {
+            try spool.drop("one\(i).json", #"{"id": "one\#(i)", "shell": "s=$(date +%s.%N); sleep 0.2; echo \"$s $(date +%s.%N)\" >> \#(log)"}"#)
+        }
+        poll(timeout: 30, "four jobs ran") { (0..<4).allSatisfy { spool.record("one\($0)")?.status == "succeeded" } }
+        let intervals = (spool.read("intervals") ?? "").split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }
+        let overlap = intervals.map { a in intervals.filter { $0[0] <= a[0] && a[0] < $0[1] }.count }.max() ?? 0
+        #expect(intervals.count == 4 && overlap == 1, "\(intervals)")
+
+        try spool.write("config.json", #"{"workers": 3}"#)
+        d.signal(SIGHUP)
+        poll(timeout: 10, "second reload applied") { d.log.components(separatedBy: "applied: workers").count == 3 }
+        // Three jobs that each wait (up to 20 s) until all three have started: they finish only together.
+        let barrier = #"touch \#(spool.path("b"))$SPOOL_JOB_ID; n=0; while [ $(ls \#(spool.root) | grep -c '^b') -lt 3 ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; [ $n -lt 200 ]"#
+        for i in 0..<3 { try spool.drop("three\(i).json", #"{"id": "three\#(i)", "shell": "\#(barrier)"}"#) }
+        poll(timeout: 40, "three at once") { (0..<3).allSatisfy { spool.record("three\($0)")?.status != nil } }
+        #expect((0..<3).allSatisfy { spool.record("three\($0)")?.status == "succeeded" }, "\(d.log)")
+    }
+
     @Test("a bad configuration file at start exits 78 naming the field; flags override the file")
     func badConfigAtStart() throws {
         let spool = try TempSpool()

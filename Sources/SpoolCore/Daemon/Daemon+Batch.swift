@@ -252,13 +252,23 @@ extension Daemon {
     func stopBatches() {
         let ids = jobs.withLock { $0.compactMap { $0.value.batch != nil ? $0.key : nil } }
         for id in ids {
-            let taken = scheduler.update { s -> [Int] in
-                let ops = s.queuedOperations(of: id)
-                for i in ops { _ = s.removeQueued(.operation(id, i)) }
-                return ops
-            }
-            jobs.withLock { j in j[id]?.batch?.unqueue(taken) }
+            takeBackQueuedOperations(of: id)
             pumpBatch(id)
+        }
+    }
+
+    /// Takes a batch's operations that wait in the scheduler's queue back out of it (they have not
+    /// started: a stop, a pause or a cancel), so that the batch counts them as not in flight.
+    /// `then` changes the batch under the same lock as the give-back (a cancel marks it cancelled).
+    func takeBackQueuedOperations(of id: JobID, then change: (inout BatchState) -> Void = { _ in }) {
+        let taken = scheduler.update { s -> [Int] in
+            let ops = s.queuedOperations(of: id)
+            for i in ops { _ = s.removeQueued(.operation(id, i)) }
+            return ops
+        }
+        jobs.withLock { j in
+            j[id]?.batch?.unqueue(taken)
+            if j[id]?.batch != nil { change(&j[id]!.batch!) }
         }
     }
 

@@ -218,17 +218,7 @@ extension Daemon {
         }
         guard let found else { return unknownOrFinished(id, "cancel", file: file) }
         log.info("job \(id): cancel requested (\(file)); stopping its process group")
-        if found.isBatch {
-            let taken = scheduler.update { s -> [Int] in
-                let ops = s.queuedOperations(of: id)
-                for i in ops { _ = s.removeQueued(.operation(id, i)) }
-                return ops
-            }
-            jobs.withLock { j in
-                j[id]?.batch?.unqueue(taken)
-                j[id]?.batch?.cancel()
-            }
-        }
+        if found.isBatch { takeBackQueuedOperations(of: id) { $0.cancel() } }
         for a in found.attempts { a.tearDown(.cancel) }
         if found.isBatch { pumpBatch(id) }
         return .untilEnd(id)
@@ -251,14 +241,7 @@ extension Daemon {
             }
             return unknownOrFinished(id, verb, file: file)
         }
-        if isBatch && pause {
-            let taken = scheduler.update { s -> [Int] in
-                let ops = s.queuedOperations(of: id)
-                for i in ops { _ = s.removeQueued(.operation(id, i)) }
-                return ops
-            }
-            jobs.withLock { $0[id]?.batch?.unqueue(taken) }
-        }
+        if isBatch && pause { takeBackQueuedOperations(of: id) }
         for a in attempts { _ = pause ? a.pause() : a.resume() }
         log.info("job \(id): \(pause ? "paused (SIGSTOP to its process group)" : "resumed (SIGCONT)")")
         if isBatch && !pause { pumpBatch(id) }

@@ -8,12 +8,14 @@ extension Daemon {
     func dispatchLoop() {
         while true {
             slots.wait()
+            if payOwedSlot() { continue }
             guard let first = nextJob(blocking: true) else {
                 slots.signal()
                 return
             }
             var batch = [first]
             while slots.wait(timeout: .now()) == .success {
+                if payOwedSlot() { continue }
                 guard let more = nextJob(blocking: false) else {
                     slots.signal()
                     break
@@ -25,24 +27,36 @@ extension Daemon {
     }
 
     /// The next job to start; nil when stopping (or, if not blocking, when none can start now).
+    /// The pause files are looked at outside the scheduler's lock (a stat, and a listing of the
+    /// spool root when it changed), before each look at the scheduler and after each sleep.
     private func nextJob(blocking: Bool) -> WorkItem? {
-        let pausedPath = layout.pausedPath
-        return scheduler.wait { s -> LockedBox<SchedulerState>.WaitStep<WorkItem?> in
-            if s.isStopping { return .done(nil) }
-            if access(pausedPath, F_OK) == 0 {
-                return blocking ? .sleep(until: Date().addingTimeInterval(0.25)) : .done(nil)
+        enum Look { case found(WorkItem?), again }
+        while true {
+            let spoolPaused = access(layout.pausedPath, F_OK) == 0
+            let pausedQueues = spoolPaused ? [] : PausedQueues.current(root: layout.root)
+            var slept = false
+            let look = scheduler.wait { s -> LockedBox<SchedulerState>.WaitStep<Look> in
+                if s.isStopping { return .done(.found(nil)) }
+                if slept { return .done(.again) }  // woken: the pause files may have changed meanwhile
+                if spoolPaused {
+                    guard blocking else { return .done(.found(nil)) }
+                    slept = true
+                    return .sleep(until: Date().addingTimeInterval(0.25))
+                }
+                s.pausedQueues = pausedQueues
+                switch s.pick(now: Timestamp.now()) {
+                case .stop: return .done(.found(nil))
+                case .start(let id): return .done(.found(id))
+                case .wait(let until):
+                    if !blocking { return .done(.found(nil)) }
+                    // A held queue is released by removing its file, which wakes nobody: look again soon.
+                    let recheck = pausedQueues.isEmpty ? Date().addingTimeInterval(3600) : Date().addingTimeInterval(0.25)
+                    slept = true
+                    // Never sleep past an hour at a time: far-future dates must not reach the clock calls.
+                    return .sleep(until: [until?.date, recheck].compactMap { $0 }.min())
+                }
             }
-            s.pausedQueues = PausedQueues.current(root: layout.root)
-            switch s.pick(now: Timestamp.now()) {
-            case .stop: return .done(nil)
-            case .start(let id): return .done(id)
-            case .wait(let until):
-                if !blocking { return .done(nil) }
-                // A held queue is released by removing its file, which wakes nobody: look again soon.
-                let recheck = s.pausedQueues.isEmpty ? Date().addingTimeInterval(3600) : Date().addingTimeInterval(0.25)
-                // Never sleep past an hour at a time: far-future dates must not reach the clock calls.
-                return .sleep(until: [until?.date, recheck].compactMap { $0 }.min())
-            }
+            if case .found(let item) = look { return item }
         }
     }
 

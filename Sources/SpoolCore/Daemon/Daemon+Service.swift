@@ -148,19 +148,29 @@ extension Daemon {
         log.notice("reload: configuration read from \(next.configPath ?? "-"); \(applied.isEmpty ? "nothing changed" : "applied: " + applied.joined(separator: ", "))")
     }
 
-    /// Grows or shrinks the worker semaphore (shrinking waits for running work to end).
+    /// Grows or shrinks the worker semaphore. Shrinking leaves permits owed: the dispatcher, the
+    /// semaphore's only waiter, drops that many as running work gives them back.
     private func resizeWorkers(to target: Int) {
-        let current = lifecycle.withLock { l -> Int in
+        let release = lifecycle.withLock { l -> Int in
             defer { l.workers = target }
-            return l.workers
-        }
-        if target > current {
-            for _ in 0..<(target - current) { slots.signal() }
-        } else if target < current {
-            let slots = self.slots
-            Thread.detachNewThread {
-                for _ in 0..<(current - target) { slots.wait() }
+            if target >= l.workers {
+                let grow = target - l.workers
+                let repaid = min(grow, l.owedSlots)  // a shrink not yet carried out is undone first
+                l.owedSlots -= repaid
+                return grow - repaid
             }
+            l.owedSlots += l.workers - target
+            return 0
+        }
+        for _ in 0..<release { slots.signal() }
+    }
+
+    /// True (and one fewer owed) when a permit the dispatcher just got is owed to a shrink.
+    func payOwedSlot() -> Bool {
+        lifecycle.withLock { l in
+            guard l.owedSlots > 0 else { return false }
+            l.owedSlots -= 1
+            return true
         }
     }
 }

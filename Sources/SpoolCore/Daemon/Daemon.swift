@@ -60,6 +60,8 @@ public final class Daemon: Sendable {
         var lowSpaceLogged = false
         /// The worker count the semaphore was made for (a reload may change it).
         var workers = 0
+        /// Permits to drop as they come back, after a reload lowered the worker count.
+        var owedSlots = 0
         /// The configuration file as last loaded, for SIGHUP.
         var config: DaemonConfig?
     }

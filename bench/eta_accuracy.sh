@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # How far a batch's eta_seconds is from the truth: 100 operations of 0.3-0.8 s, max_parallel 20,
 # --workers 2 (the case of issue 10). Prints the ETA read from the running record at 10 % and the
-# time that really remained. Usage: bench/eta_accuracy.sh [PERCENT]   (needs `swift build` first)
+# time that really remained. Usage: bench/eta_accuracy.sh [PERCENT]   (needs `swift build` first;
+# SPOOLD_BIN_DIR=DIR takes spoold and spoolctl from DIR instead of .build/debug)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 at="${1:-10}"
-bin=.build/debug
+bin="${SPOOLD_BIN_DIR:-.build/debug}"
 work=$(mktemp -d)
 trap 'kill "$daemon" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 - "$work/eta.json" <<'PY'

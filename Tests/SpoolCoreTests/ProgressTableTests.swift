@@ -107,3 +107,26 @@ struct ProgressTableTests {
         #expect(s.count == 0 && s.next == nil)
     }
 }
+
+@Suite("an attempt's end, mapped once for jobs and operations")
+struct AttemptFailureTableTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var termination: Termination, teardown: TeardownReason?, code: SpoolError.Code?, text: String
+        var description: String { "\(termination) \(String(describing: teardown))" }
+    }
+
+    @Test("termination and teardown give the error code and a message naming the attempt", arguments: [
+        Case(termination: .exited(0), teardown: nil, code: nil, text: ""),
+        Case(termination: .exited(4), teardown: nil, code: .exitNonzero, text: "op: command exited with status 4"),
+        Case(termination: .signaled(9), teardown: nil, code: .killedBySignal, text: "op: command was killed by signal 9 (SIGKILL)"),
+        Case(termination: .signaled(15), teardown: .timeout(seconds: 2), code: .timeout, text: "op: timed out after 2 s (timeout_seconds)"),
+        Case(termination: .exited(0), teardown: .timeout(seconds: 0.5), code: .timeout, text: "op: timed out after 0.5 s"),
+        Case(termination: .signaled(15), teardown: .cancel, code: .cancelled, text: "op: cancelled while running"),
+        Case(termination: .notStarted(SpoolError(.spawnFailed, "op: no such program")), teardown: nil, code: .spawnFailed, text: "op: no such program"),
+    ])
+    func mapping(_ c: Case) {
+        let e = AttemptResult.failure(of: c.termination, teardown: c.teardown, label: "op")
+        #expect(e?.code == c.code, "\(c)")
+        #expect(e.map { $0.message.hasPrefix(c.text) } ?? c.text.isEmpty, "\(String(describing: e))")
+    }
+}

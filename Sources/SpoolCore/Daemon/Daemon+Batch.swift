@@ -176,20 +176,15 @@ extension Daemon {
         }
     }
 
+    /// An operation attempt's end as the batch counts it (the mapping is AttemptResult's, as for jobs).
     static func outcome(of termination: Termination, teardown: TeardownReason?, label: String) -> BatchState.Outcome {
-        if case .timeout(let seconds) = teardown {
-            return .failed(SpoolError(.timeout, "\(label): timed out after \(AttemptResult.format(seconds)) s (timeout_seconds)"), exitCode: nil, signal: nil)
-        }
-        if teardown == .cancel {
-            return .failed(SpoolError(.cancelled, "\(label): cancelled while running"), exitCode: nil, signal: nil)
+        guard let error = AttemptResult.failure(of: termination, teardown: teardown, label: label) else {
+            return .succeeded(exitCode: 0, result: nil)
         }
         switch termination {
-        case .exited(0): return .succeeded(exitCode: 0, result: nil)
-        case .exited(let code): return .failed(SpoolError(.exitNonzero, "\(label): command exited with status \(code)"), exitCode: code, signal: nil)
-        case .signaled(let sig):
-            return .failed(SpoolError(.killedBySignal, "\(label): command was killed by signal \(sig) (\(AttemptResult.signalName(sig)))"),
-                           exitCode: nil, signal: sig)
-        case .notStarted(let e): return .failed(e, exitCode: nil, signal: nil)
+        case .exited(let code) where error.code == .exitNonzero: return .failed(error, exitCode: code, signal: nil)
+        case .signaled(let sig) where error.code == .killedBySignal: return .failed(error, exitCode: nil, signal: sig)
+        default: return .failed(error, exitCode: nil, signal: nil)
         }
     }
 

@@ -56,18 +56,7 @@ public enum AttemptResult {
             return .done(f)
         }
 
-        let error: SpoolError?
-        if case .timeout(let seconds) = teardown {
-            error = SpoolError(.timeout, "job \(r.id): timed out after \(format(seconds)) s (timeout_seconds); its process group was stopped")
-        } else {
-            switch termination {
-            case .exited(0): error = nil
-            case .exited(let code): error = SpoolError(.exitNonzero, "job \(r.id): command exited with status \(code)")
-            case .signaled(let sig): error = SpoolError(.killedBySignal, "job \(r.id): command was killed by signal \(sig) (\(signalName(sig)))")
-            case .notStarted(let e): error = e
-            }
-        }
-        guard let error else {
+        guard let error = failure(of: termination, teardown: teardown, label: "job \(r.id)") else {
             r.status = .succeeded
             r.error = nil
             return .done(finalized(r, succeeded: true))
@@ -82,6 +71,24 @@ public enum AttemptResult {
         }
         r.status = .failed
         return .done(finalized(r, succeeded: false))
+    }
+
+    /// What went wrong in an attempt, nil if nothing did: one mapping for jobs and batch
+    /// operations. `label` names the attempt ("job X", "job X operations[3] (name)").
+    public static func failure(of termination: Termination, teardown: TeardownReason?, label: String) -> SpoolError? {
+        switch teardown {
+        case .timeout(let seconds):
+            return SpoolError(.timeout, "\(label): timed out after \(format(seconds)) s (timeout_seconds); its process group was stopped")
+        case .cancel:
+            return SpoolError(.cancelled, "\(label): cancelled while running")
+        case .shutdown, nil:
+            switch termination {
+            case .exited(0): return nil
+            case .exited(let code): return SpoolError(.exitNonzero, "\(label): command exited with status \(code)")
+            case .signaled(let sig): return SpoolError(.killedBySignal, "\(label): command was killed by signal \(sig) (\(signalName(sig)))")
+            case .notStarted(let e): return e
+            }
+        }
     }
 
     static func requeued(_ r: JobRecord, reason: String, runAfter: Timestamp?) -> JobRecord {

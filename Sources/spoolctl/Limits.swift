@@ -1,5 +1,6 @@
 // The limits a job file must keep: the daemon's defaults, or what the spool's configuration
-// (`<spool>/config.json`, or `--config FILE`) sets for `max_job_bytes` and `max_operations`,
+// (`<spool>/config.json`, or `--config FILE`) sets for `max_job_bytes`, `max_operations`, and
+// what a run may ask for (`workers`, `gpus`),
 // so that `validate` and `submit` refuse what the daemon would reject.
 import Foundation
 import SpoolCore
@@ -27,6 +28,10 @@ struct JobLimits {
         limits.source = path
         if let n = loaded.maxJobBytes { limits.maxJobBytes = n }
         if let n = loaded.maxOperations { limits.spec.maxOperations = n }
+        // What a run may ask for (`resources`): the configured workers, and the configured GPUs
+        // (none unless the file lists them). A --workers flag of the daemon is not seen here.
+        if let n = loaded.workers { limits.spec.maxCPUs = n }
+        limits.spec.gpuCount = loaded.gpus?.count ?? 0
         return limits
     }
 

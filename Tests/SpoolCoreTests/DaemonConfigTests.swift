@@ -81,6 +81,9 @@ struct DaemonConfigTests {
          #"config.json: field "log_level" must be one of "trace", "debug", "info", "notice", "warning", "error", "critical", got 3"#),
         (#"{"metrics_interval_seconds": 0.01}"#, #"config.json: field "metrics_interval_seconds" must be a number >= 0.1, got 0.01"#),
         (#"{"queues": {"q": {"max_running": 1, "max": 2}}}"#, #"config.json: unknown field "queues.q.max" (allowed: max_running)"#),
+        (#"{"gpus": "0,1"}"#, #"config.json: field "gpus" must be an array of device names such as ["0", "1"], got "0,1""#),
+        (#"{"gpus": ["0", "0"]}"#, #"config.json: field "gpus[1]" must be a device not listed before, got "0""#),
+        (#"{"gpus": ["0,1"]}"#, #"config.json: field "gpus[0]" must be a device name without commas or spaces, such as "0", got "0,1""#),
     ])
     func badField(json: String, message: String) {
         #expect(problems(json) == [message])
@@ -89,7 +92,7 @@ struct DaemonConfigTests {
     @Test("unknown fields are rejected with the allowed list, and every problem is reported")
     func unknownAndSeveral() {
         let allowed = "workers, queues, kill_grace_seconds, shutdown_grace_seconds, max_job_bytes, max_operations, settle_seconds, "
-            + "rescan_seconds, retention, min_free_bytes, max_output_bytes, durable, log_level, metrics_interval_seconds, "
+            + "rescan_seconds, retention, min_free_bytes, max_output_bytes, gpus, durable, log_level, metrics_interval_seconds, "
             + "allowed_users, allowed_groups, allow_root_jobs, allow_world_writable_inbox"
         #expect(problems(#"{"worker": 2, "durable": 1}"#) == [
             #"config.json: unknown field "worker" (allowed: \#(allowed))"#,

@@ -38,7 +38,10 @@ extension Daemon {
     func pumpBatch(_ id: JobID) {
         let now = Timestamp.now()
         let stopping = lifecycle.withLock { $0.isStopping }
-        struct Step { var ready: [Int]; var complete: Bool; var idle: Bool; var wake: Timestamp?; var priority: Int; var queue: String }
+        struct Step {
+            var ready: [Int]; var complete: Bool; var idle: Bool; var wake: Timestamp?; var priority: Int; var queue: String
+            var cpus: Int; var gpus: Int
+        }
         let step: Step? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
             let ready = stopping ? [] : j[id]!.batch!.takeReady(now: now)
@@ -49,7 +52,8 @@ extension Daemon {
             }
             let job = j[id]!
             return Step(ready: ready, complete: job.batch!.isComplete, idle: job.batch!.inFlight.isEmpty, wake: wake,
-                        priority: job.record.spec?.effectivePriority ?? 0, queue: job.record.spec?.effectiveQueue ?? "default")
+                        priority: job.record.spec?.effectivePriority ?? 0, queue: job.record.spec?.effectiveQueue ?? "default",
+                        cpus: job.record.spec?.effectiveCPUs ?? 1, gpus: job.record.spec?.effectiveGPUs ?? 0)
         }
         guard let step else { return }
         if !step.ready.isEmpty {
@@ -58,8 +62,11 @@ extension Daemon {
             let queued = scheduler.update { s -> Bool in
                 guard !s.isStopping else { return false }
                 for (i, index) in step.ready.enumerated() {
-                    s.jobQueued(QueuedJob(item: .operation(id, index), priority: step.priority, sequence: seqs[i], runAfter: nil,
-                                          queue: step.queue), now: now)
+                    var op = QueuedJob(item: .operation(id, index), priority: step.priority, sequence: seqs[i], runAfter: nil,
+                                       queue: step.queue)
+                    op.cpus = step.cpus  // each operation takes the job's resources
+                    op.gpus = step.gpus
+                    s.jobQueued(op, now: now)
                 }
                 return true
             }
@@ -150,7 +157,8 @@ extension Daemon {
             for (k, v) in op.env ?? [:] { env[k] = v }
             let plan = ProcessPlan(id: id, action: action, cwd: op.cwd ?? spec.cwd, env: env, attempt: attempt,
                                    stdoutName: JobFiles.operationStdout(id, shown), stderrName: JobFiles.operationStderr(id, shown),
-                                   extraEnv: ["SPOOL_OPERATION_INDEX": String(shown)], label: label, owner: record.owner,
+                                   extraEnv: deviceEnvironment(for: .operation(id, index)).merging(["SPOOL_OPERATION_INDEX": String(shown)]) { $1 },
+                                   label: label, owner: record.owner,
                                    timeoutSeconds: op.timeoutSeconds ?? spec.timeoutSeconds)
             switch executor.start(plan) {
             case .failure(let error):

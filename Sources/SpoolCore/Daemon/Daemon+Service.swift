@@ -142,7 +142,10 @@ extension Daemon {
         }
         log.minimum = next.logLevel
         intake.update(config: next.intake)
-        scheduler.update { $0.queueLimits = next.queueLimits }
+        scheduler.update {
+            $0.queueLimits = next.queueLimits
+            $0.capacity = max(1, next.workers)
+        }
         resizeWorkers(to: max(1, next.workers))
         if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }
         log.notice("reload: configuration read from \(next.configPath ?? "-"); \(applied.isEmpty ? "nothing changed" : "applied: " + applied.joined(separator: ", "))")

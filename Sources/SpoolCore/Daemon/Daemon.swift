@@ -102,7 +102,11 @@ public final class Daemon: Sendable {
                                  grace: { settings.withLock { $0.killGraceSeconds } })
         metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
-        scheduler.withLock { $0.queueLimits = options.queueLimits }
+        scheduler.withLock {
+            $0.queueLimits = options.queueLimits
+            $0.capacity = max(1, options.workers)
+            $0.setGPUs(options.gpus)
+        }
         lifecycle.withLock {
             $0.workers = max(1, options.workers)
             $0.config = options.config

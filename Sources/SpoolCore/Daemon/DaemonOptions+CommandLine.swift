@@ -60,6 +60,9 @@ extension DaemonOptions {
         o.configPath = path
         o.commandLine = args
         guard try o.applyFlags(args) else { return nil }
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        o.intake.limits.offer(workers: o.workers, gpus: o.gpus.count,
+                              memoryMB: pages > 0 && pageSize > 0 ? pages * pageSize / 1_048_576 : nil)
         return o
     }
 

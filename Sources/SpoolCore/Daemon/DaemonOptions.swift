@@ -25,6 +25,8 @@ public struct DaemonOptions: Sendable {
     public var minFreeBytes: Int = 0
     /// Each output file is cut to this size, keeping its head and tail (nil: no cap).
     public var maxOutputBytes: Int?
+    /// Devices jobs may be given through CUDA_VISIBLE_DEVICES (`gpus` in config.json).
+    public var gpus: [String] = []
     /// Finished records older than this are pruned by the daemon (nil: kept).
     public var retention: DaemonConfig.Retention?
     /// The configuration file (--config, or config.json in the spool) and what it held at start.

@@ -14,6 +14,18 @@ extension JobSpec {
         public var maxStringBytes = 256 * 1024
         /// Operations per batch job (`invalid_job` beyond it).
         public var maxOperations = 10_000
+        /// What the spool can give one run, when known (the daemon knows; a client may not):
+        /// a job asking for more can never run and is rejected naming the field.
+        public var maxCPUs: Int?
+        public var gpuCount: Int?
+        public var maxMemoryMB: Int?
+
+        /// Sets what the spool can give one run: its workers, its GPUs and the machine's memory.
+        public mutating func offer(workers: Int, gpus: Int, memoryMB: Int?) {
+            maxCPUs = workers
+            gpuCount = gpus
+            maxMemoryMB = memoryMB
+        }
         public init() {}
     }
 
@@ -163,6 +175,7 @@ private struct Validator {
         spec.timeoutSeconds = obj["timeout_seconds"].flatMap { positiveNumber("timeout_seconds", $0, allowZero: false) }
         spec.retryDelaySeconds = obj["retry_delay_seconds"].flatMap { positiveNumber("retry_delay_seconds", $0, allowZero: true) }
         spec.ttlSeconds = obj["ttl_seconds"].flatMap { positiveNumber("ttl_seconds", $0, allowZero: false) }
+        spec.resources = obj["resources"].flatMap { resources($0) }
         spec.retries = obj["retries"].flatMap { integer("retries", $0, range: 0...1000, rule: "an integer from 0 to 1000") }
         spec.priority = obj["priority"].flatMap {
             integer("priority", $0, range: -1_000_000...1_000_000, rule: "an integer from -1000000 to 1000000")
@@ -304,6 +317,33 @@ private struct Validator {
             out.append(s)
         }
         return out
+    }
+
+    /// `resources`: known keys only, each an integer in range, and within what the spool can give.
+    mutating func resources(_ v: JSONValue) -> Resources? {
+        guard case .object(let obj) = v else {
+            problem("resources", "an object such as {\"cpus\": 2, \"memory_mb\": 4096, \"gpus\": 1}", v)
+            return nil
+        }
+        let allowed = Resources.CodingKeys.allCases.map(\.rawValue)
+        for key in obj.keys where !allowed.contains(key) {
+            problems.append(SpoolError(.invalidJob, "\(file): unknown field \"resources.\(short(key))\" (allowed: \(allowed.joined(separator: ", ")))"))
+        }
+        var r = Resources()
+        r.cpus = obj["cpus"].flatMap { integer("resources.cpus", $0, range: 1...100_000, rule: "an integer from 1 to 100000") }
+        r.memoryMB = obj["memory_mb"].flatMap { integer("resources.memory_mb", $0, range: 1...1_000_000_000, rule: "an integer >= 1 (MiB)") }
+        r.gpus = obj["gpus"].flatMap { integer("resources.gpus", $0, range: 0...10_000, rule: "an integer >= 0") }
+        if let cpus = r.cpus, let most = limits.maxCPUs, cpus > most {
+            problems.append(SpoolError(.invalidJob, "\(file): field \"resources.cpus\" asks for \(cpus) worker slots; this spool runs \(most) at most (workers), so the job could never start"))
+        }
+        if let gpus = r.gpus, gpus > 0, let have = limits.gpuCount, gpus > have {
+            let offer = have == 0 ? "this spool has no GPUs configured (\"gpus\" in config.json)" : "this spool has \(have) (\"gpus\" in config.json)"
+            problems.append(SpoolError(.invalidJob, "\(file): field \"resources.gpus\" asks for \(gpus) GPUs; \(offer), so the job could never start"))
+        }
+        if let mb = r.memoryMB, let most = limits.maxMemoryMB, mb > most {
+            problems.append(SpoolError(.invalidJob, "\(file): field \"resources.memory_mb\" asks for \(mb) MiB; this machine has \(most) MiB, so the job could never start"))
+        }
+        return r
     }
 
     mutating func stringMap(_ field: String, _ v: JSONValue, keyCheck: (String) -> Bool, keyRule: String) -> [String: String]? {

@@ -40,6 +40,8 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var onComplete: JSONValue?
     /// The record and outputs are removed this long after the job ended (overrides retention).
     public var ttlSeconds: Double?
+    /// What one run of the job (or of each of its operations) needs.
+    public var resources: Resources?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, name, command, shell, cwd, env
@@ -55,6 +57,7 @@ public struct JobSpec: Sendable, Equatable, Codable {
         case after
         case onComplete = "on_complete"
         case ttlSeconds = "ttl_seconds"
+        case resources
     }
 
     public init(action: JobAction) {
@@ -82,4 +85,35 @@ public struct JobSpec: Sendable, Equatable, Codable {
     public var effectiveOnInterrupt: InterruptPolicy { onInterrupt ?? .requeue }
     public var effectiveMaxParallel: Int { maxParallel ?? 1 }
     public var effectiveStopOnError: Bool { stopOnError ?? false }
+    /// Worker slots one run takes (`resources.cpus`, default 1).
+    public var effectiveCPUs: Int { resources?.cpus ?? 1 }
+    /// GPUs one run is given (`resources.gpus`, default 0).
+    public var effectiveGPUs: Int { resources?.gpus ?? 0 }
+}
+
+/// SPEC §3 `resources`: what one run needs. Locally `cpus` takes that many `--workers` slots and
+/// `gpus` that many devices from the spool's configured list; remote executors pass them on.
+public struct Resources: Sendable, Equatable, Codable {
+    public var cpus: Int?
+    public var memoryMB: Int?
+    public var gpus: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case cpus
+        case memoryMB = "memory_mb"
+        case gpus
+    }
+
+    public init(cpus: Int? = nil, memoryMB: Int? = nil, gpus: Int? = nil) {
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.gpus = gpus
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(cpus, forKey: .cpus)
+        try c.encodeIfPresent(memoryMB, forKey: .memoryMB)
+        try c.encodeIfPresent(gpus, forKey: .gpus)
+    }
 }

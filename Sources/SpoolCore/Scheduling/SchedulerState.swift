@@ -36,6 +36,9 @@ public struct QueuedJob: Sendable, Equatable {
     public var queue: String
     /// A batch job holds no worker itself (its operations do), so it does not count against queue limits.
     public var isBatch = false
+    /// Worker slots and GPUs one run takes (`resources`; a batch's operations each take them).
+    public var cpus = 1
+    public var gpus = 0
     public var isOperation: Bool {
         if case .operation = item { return true }
         return false
@@ -57,6 +60,10 @@ public struct QueuedJob: Sendable, Equatable {
         self.init(id: record.id, priority: record.spec?.effectivePriority ?? 0, sequence: record.sequence,
                   runAfter: record.runAfter, queue: record.spec?.effectiveQueue ?? "default")
         isBatch = record.spec?.isBatch ?? false
+        if !isBatch {
+            cpus = record.spec?.effectiveCPUs ?? 1
+            gpus = record.spec?.effectiveGPUs ?? 0
+        }
     }
 }
 
@@ -94,6 +101,13 @@ public struct SchedulerState: Sendable {
     /// Items counted against their queue's limit, and the counts.
     private var countedQueue: [WorkItem: String] = [:]
     public private(set) var runningPerQueue: [String: Int] = [:]
+    /// Worker slots (`--workers`): the sum of what running items take stays within it.
+    public var capacity = Int.max
+    public private(set) var slotsInUse = 0
+    /// The configured GPUs not given to a running item, and what each running item holds.
+    public private(set) var freeGPUs: [String] = []
+    private var totalGPUs = 0
+    private var held: [WorkItem: (slots: Int, gpus: [String])] = [:]
 
     public init() {}
 
@@ -102,6 +116,23 @@ public struct SchedulerState: Sendable {
         var out: [String: Int] = [:]
         for j in queued.values where !j.isOperation { out[j.queue, default: 0] += 1 }
         return out
+    }
+
+    /// The GPUs jobs may be given (at start; a restart changes them).
+    public mutating func setGPUs(_ devices: [String]) {
+        freeGPUs = devices
+        totalGPUs = devices.count
+    }
+
+    /// The GPUs a running item was given.
+    public func gpus(of item: WorkItem) -> [String] { held[item]?.gpus ?? [] }
+
+    /// Whether `job` fits in what is free now. A job that could never fit (a shrink of the workers
+    /// after it was accepted) takes the whole capacity when nothing else runs, rather than wait forever.
+    private func fits(_ job: QueuedJob) -> Bool {
+        let slots = job.isBatch ? 0 : min(job.cpus, capacity)
+        let gpus = min(job.gpus, totalGPUs)
+        return (slotsInUse + slots <= capacity || slotsInUse == 0) && gpus <= freeGPUs.count
     }
 
     public var pendingCount: Int { queued.count }
@@ -165,8 +196,18 @@ public struct SchedulerState: Sendable {
             }
         }
         if let job = popReady(now: now) {
+            guard fits(job) else {
+                // The first in line waits for room (as tsp -N): nothing overtakes it, so it cannot starve.
+                ready[job.queue, default: Heap()].push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
+                return .wait(until: delayed.min?.at)
+            }
             queued[job.item] = nil
             running.insert(job.item)
+            let slots = job.isBatch ? 0 : min(job.cpus, capacity)
+            let gpus = Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
+            freeGPUs.removeFirst(gpus.count)
+            slotsInUse += slots
+            if slots > 0 || !gpus.isEmpty { held[job.item] = (slots, gpus) }
             if !job.isBatch {
                 countedQueue[job.item] = job.queue
                 runningPerQueue[job.queue, default: 0] += 1
@@ -186,6 +227,10 @@ public struct SchedulerState: Sendable {
     /// A started item ended (for operations: their batch goes on).
     public mutating func itemEnded(_ item: WorkItem) {
         running.remove(item)
+        if let h = held.removeValue(forKey: item) {
+            slotsInUse -= h.slots
+            freeGPUs += h.gpus
+        }
         if let q = countedQueue.removeValue(forKey: item) {
             runningPerQueue[q, default: 1] -= 1
             if runningPerQueue[q] == 0 { runningPerQueue[q] = nil }

@@ -73,6 +73,7 @@ private struct ConfigValidator {
         c.retention = obj["retention"].flatMap { retention($0) }
         c.minFreeBytes = obj["min_free_bytes"].flatMap { integer("min_free_bytes", $0, min: 0, max: Int.max) }
         c.maxOutputBytes = obj["max_output_bytes"].flatMap { integer("max_output_bytes", $0, min: 1, max: Int.max) }
+        c.gpus = obj["gpus"].flatMap { gpus($0) }
         c.durable = obj["durable"].flatMap { v in
             guard case .bool(let b) = v else { problem("durable", "true or false", v); return nil }
             return b
@@ -99,6 +100,21 @@ private struct ConfigValidator {
     }
 
     /// A list of user or group names (or numeric ids).
+    /// `gpus`: device names as CUDA_VISIBLE_DEVICES takes them ("0", "1", or "GPU-<uuid>"), each once.
+    mutating func gpus(_ v: JSONValue) -> [String]? {
+        guard case .array(let items) = v else { problem("gpus", "an array of device names such as [\"0\", \"1\"]", v); return nil }
+        var out: [String] = []
+        for (i, item) in items.enumerated() {
+            var name: String?
+            if case .string(let s) = item, !s.isEmpty, !s.contains(","), s.allSatisfy({ !$0.isWhitespace }) { name = s }
+            if case .number(let n) = item, let id = n.integer, id >= 0 { name = String(id) }
+            guard let name else { problem("gpus[\(i)]", "a device name without commas or spaces, such as \"0\"", item); continue }
+            guard !out.contains(name) else { problem("gpus[\(i)]", "a device not listed before", item); continue }
+            out.append(name)
+        }
+        return out
+    }
+
     mutating func names(_ field: String, _ v: JSONValue) -> [String]? {
         guard case .array(let items) = v else { problem(field, "an array of names or numeric ids", v); return nil }
         var out: [String] = []

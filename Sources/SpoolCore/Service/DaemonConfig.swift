@@ -48,6 +48,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var minFreeBytes: Int?
     /// `max_output_bytes`: cap on each captured output file.
     public var maxOutputBytes: Int?
+    /// `gpus`: the devices jobs may be given (`resources.gpus`), as CUDA_VISIBLE_DEVICES names them.
+    public var gpus: [String]?
     /// `durable`: fsync state files and folders (needs a restart to change).
     public var durable: Bool?
     /// `log_level`: least severe level logged.
@@ -103,6 +105,7 @@ public struct DaemonConfig: Sendable, Equatable {
         if let metricsIntervalSeconds { options.metricsIntervalSeconds = metricsIntervalSeconds }
         if let minFreeBytes { options.minFreeBytes = minFreeBytes }
         if let maxOutputBytes { options.maxOutputBytes = maxOutputBytes }
+        if let gpus { options.gpus = gpus }
         if let retention { options.retention = retention }
         if let allowedUsers { options.intake.access.allowedUsers = allowedUsers }
         if let allowedGroups { options.intake.access.allowedGroups = allowedGroups }
@@ -127,7 +130,7 @@ public struct DaemonConfig: Sendable, Equatable {
         var isEqual: @Sendable (DaemonConfig, DaemonConfig) -> Bool
     }
 
-    /// Every field, in the order of the documentation; `durable` alone needs a restart.
+    /// Every field, in the order of the documentation; `durable` and `gpus` need a restart.
     static let fields: [Field] = [
         Field(name: "workers", isLive: true) { $0.workers == $1.workers },
         Field(name: "queues", isLive: true) { $0.queues == $1.queues },
@@ -140,6 +143,7 @@ public struct DaemonConfig: Sendable, Equatable {
         Field(name: "retention", isLive: true) { $0.retention == $1.retention },
         Field(name: "min_free_bytes", isLive: true) { $0.minFreeBytes == $1.minFreeBytes },
         Field(name: "max_output_bytes", isLive: true) { $0.maxOutputBytes == $1.maxOutputBytes },
+        Field(name: "gpus", isLive: false) { $0.gpus == $1.gpus },
         Field(name: "durable", isLive: false) { $0.durable == $1.durable },
         Field(name: "log_level", isLive: true) { $0.logLevel == $1.logLevel },
         Field(name: "metrics_interval_seconds", isLive: true) { $0.metricsIntervalSeconds == $1.metricsIntervalSeconds },

@@ -17,6 +17,8 @@ struct ActiveJob: Sendable {
     var stateWrites = 0
     /// Modification time of the SPOOL_PROGRESS file when last read.
     var progressSeen: Double = 0
+    /// The progress last told to the event log.
+    var progressEmitted: Progress?
 
     init(record: JobRecord, attempt: (any RunningAttempt)?) {
         self.record = record

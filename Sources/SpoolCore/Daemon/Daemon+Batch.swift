@@ -29,6 +29,7 @@ extension Daemon {
             log.error("job \(id): \(error); the batch runs without a checkpoint journal")
         }
         jobs.withLock { $0[id] = job }
+        emit(record, "started", [("attempt", .integer(record.attempts)), ("operations", .integer(batch.operations.count))])
         slots.signal()  // the batch itself holds no worker; its operations will
         log.info("job \(id): batch started: \(batch.operations.count) operations, max_parallel \(spec.effectiveMaxParallel)")
         pumpBatch(id)

@@ -181,6 +181,7 @@ extension Daemon {
     func removeFinished(_ record: JobRecord, why: String) {
         JobFiles.removeFinished(record, layout: layout)
         index.remove(record.id)
+        emit(record, "deleted", [("reason", .string(why))])
         log.info("job \(record.id): \(why): its record and outputs were removed")
     }
 
@@ -243,6 +244,7 @@ extension Daemon {
         }
         if isBatch && pause { takeBackQueuedOperations(of: id) }
         for a in attempts { _ = pause ? a.pause() : a.resume() }
+        if let r = jobs.withLock({ $0[id]?.record }) { emit(r, pause ? "paused" : "resumed") }
         log.info("job \(id): \(pause ? "paused (SIGSTOP to its process group)" : "resumed (SIGCONT)")")
         if isBatch && !pause { pumpBatch(id) }
         // The state file shows `paused` at once, not at the next coalesced write.

@@ -121,6 +121,7 @@ extension Daemon {
         try store.commit(&sync)
         store.retire(JobFiles.record(record.id), from: .pending)
         releaseFollowUp(of: record)
+        emitFinished(record)
         recordFinished(record)
         jobFinished(record.id, status: status)
         return record

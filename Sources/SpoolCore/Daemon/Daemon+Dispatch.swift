@@ -160,6 +160,7 @@ extension Daemon {
         case .success(let running):
             running.describe(into: &record)
             jobs.withLock { $0[id] = ActiveJob(record: record, attempt: running) }
+            emit(record, "started", [("attempt", .integer(record.attempts))])
             // Started while the daemon stops its jobs: stopped at once, like the others.
             if lifecycle.withLock({ $0.isTearingDown }) { running.tearDown(.shutdown) }
             log.debug("job \(id): started attempt \(record.attempts)")

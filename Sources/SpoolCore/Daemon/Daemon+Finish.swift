@@ -99,9 +99,13 @@ extension Daemon {
         }
         for w in written {
             logEnd(w.next)
-            if case .done(let r) = w.next {
+            switch w.next {
+            case .done(let r):
+                emitFinished(r)
                 recordFinished(r)
                 jobFinished(r.id, status: r.status)
+            case .requeue(let r):
+                emitRequeued(r)
             }
         }
         if !failed.isEmpty {

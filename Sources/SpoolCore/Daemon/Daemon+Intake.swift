@@ -50,7 +50,9 @@ extension Daemon {
     }
 
     private func handle(_ result: IntakeResult) {
+        for r in result.accepted { emit(r, "accepted", [("source", .string(r.source))]) }
         for r in result.rejected {
+            emit(r, "rejected", [("source", .string(r.source)), ("error", r.error.map { .string($0.code.rawValue) } ?? .null)])
             recordFinished(r)
             jobFinished(r.id, status: .rejected)
         }

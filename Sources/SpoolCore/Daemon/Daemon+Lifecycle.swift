@@ -133,18 +133,25 @@ extension Daemon {
         let now = Timestamp.now()
         readProgressFiles()
         capRunningOutputs()
-        let (due, journals) = jobs.withLock { j -> ([JobRecord], [BatchJournal]) in
+        let (due, journals, moved) = jobs.withLock { j -> ([JobRecord], [BatchJournal], [JobRecord]) in
             var out: [JobRecord] = []
+            var moved: [JobRecord] = []  // progress changed since the last progress event
             for (id, job) in j where job.isDirty && (job.attempt != nil || job.batch != nil) {
                 guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 || id == force else { continue }
                 j[id]?.isDirty = false
                 j[id]?.stateWrites += 1
+                if job.progressEmitted != job.record.progress {
+                    j[id]?.progressEmitted = job.record.progress
+                    moved.append(job.record)
+                }
                 var record = job.record
                 if let batch = job.batch { record.operations = batch.operations }  // materialized only here
                 out.append(record)
             }
-            return (out, j.values.compactMap(\.journal))
+            return (out, j.values.compactMap(\.journal), moved)
         }
+        // At most as often as the running states are written (twice a second), while progress changes.
+        for r in moved { emitProgress(r) }
         for journal in journals { journal.sync() }
         guard !due.isEmpty else { return }
         var sync = DirectorySync()

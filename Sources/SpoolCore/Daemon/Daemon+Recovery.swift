@@ -93,11 +93,13 @@ extension Daemon {
                     try keepAttemptOutputs(&final, attempt: r.attempts, sync: &sync)
                     try store.write(final, to: .done, sync: &sync)
                     log.warning("job \(id): failed: interrupted (on_interrupt: fail)")
+                    emitFinished(final)
                 case .requeue(var again):
                     again.waitReason = "requeued after the daemon stopped or died during attempt \(r.attempts)"
                     try keepAttemptOutputs(&again, attempt: r.attempts, sync: &sync)
                     try store.write(again, to: .pending, sync: &sync)
                     log.notice("job \(id): requeued after an interrupted attempt \(r.attempts)")
+                    emitRequeued(again)
                 }
                 resolved.append(id)
             } catch {

@@ -26,6 +26,8 @@ public final class Daemon: Sendable {
     let intake: Intake
     /// Where attempts run (the executor seam, Execution/Executor.swift).
     let executor: any Executor
+    /// The event log of SPEC §8 (nil if events/ cannot be opened: the daemon runs on, and says so).
+    let events: EventLog?
 
     let scheduler = LockedBox(SchedulerState())
     let dependencies = LockedBox(DependencyGraph())
@@ -93,6 +95,12 @@ public final class Daemon: Sendable {
             throw StartError.spool("\(layout.path(.inbox)) is world-writable without the sticky bit: anyone could run commands as this daemon's user; restrict it (chmod o-w, or give it a group and mode 2770) or start with --allow-world-writable-inbox")
         }
         store = StateStore(layout: layout, durable: options.durable)
+        do {
+            events = try EventLog(root: layout.root)
+        } catch {
+            events = nil
+            log.error("events: cannot open the event log: \(error); no events are written")
+        }
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)
         // Jobs must not talk to systemd as if they were the daemon.
@@ -137,6 +145,7 @@ public final class Daemon: Sendable {
         startServiceTimers()
         exitSignal.wait()
         finishQueue.sync { store.removeSpares() }
+        events?.flush()
         timerQueue.sync { writeMetrics() }
         return lifecycle.withLock { $0.exitCode ?? 0 }
     }

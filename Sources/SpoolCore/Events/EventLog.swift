@@ -1,0 +1,134 @@
+// The event log (SPEC §8): one JSON line per change of a job, appended to segments in events/
+// named by the first seq they hold (`00000000000000000001.ndjson`), so that a program can follow
+// a batch without polling records and resume where it stopped. `seq` grows by one per event and
+// survives restarts (read back from the newest segment at start). A segment is closed at
+// `maxSegmentBytes`; the oldest are removed beyond `maxSegments`. Appends are ordered on one
+// serial queue and not fsynced: events report what the records say durably; a power loss may
+// cost the last few lines, never a record.
+import Foundation
+import SpoolJSON
+
+public final class EventLog: @unchecked Sendable {
+    public static let folder = "events"
+    public static let suffix = ".ndjson"
+
+    private let dirFD: Int32
+    private let queue = DispatchQueue(label: "spoold.events")
+    private let maxSegmentBytes: Int
+    private let maxSegments: Int
+    // Touched only on `queue`.
+    private var seq: Int64 = 0
+    private var fd: Int32 = -1
+    private var size = 0
+
+    /// Opens (and creates) `<root>/events`; the next event follows the last one written there.
+    public init(root: String, maxSegmentBytes: Int = 4 << 20, maxSegments: Int = 16) throws {
+        let path = "\(root)/\(Self.folder)"
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SystemError("mkdir", path) }
+        dirFD = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { throw SystemError("open", path) }
+        self.maxSegmentBytes = maxSegmentBytes
+        self.maxSegments = maxSegments
+        if let newest = Self.segments(dirFD).last {
+            fd = openat(dirFD, newest, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+            var st = stat()
+            if fd >= 0, fstat(fd, &st) == 0 { size = Int(st.st_size) }
+            let bytes = Self.readAll(dirFD, newest)
+            seq = Self.lastSeq(bytes) ?? (Int64(newest.dropLast(Self.suffix.count)).map { $0 - 1 } ?? 0)
+            // A line cut by a crash is ended, so that the next event starts a line of its own.
+            if let last = bytes.last, last != 0x0A, fd >= 0 { _ = write(fd, "\n", 1) }
+        }
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        close(dirFD)
+    }
+
+    /// Appends an event for job `id`: `{"seq", "time", "id", "event", "status", ...extra}`.
+    public func append(_ id: JobID, _ event: String, status: JobStatus, extra: [(key: String, value: JSONValue)] = []) {
+        let time = Timestamp.now()
+        queue.async { [self] in
+            seq += 1
+            var members: [(key: String, value: JSONValue)] = [("seq", .integer(Int(seq))), ("time", .string(time.rfc3339)),
+                                                             ("id", .string(id.rawValue)), ("event", .string(event)),
+                                                             ("status", .string(status.rawValue))]
+            members += extra
+            let line = Array((JSONValue.object(JSONObject(members)).serialized() + "\n").utf8)
+            if fd < 0 || size + line.count > maxSegmentBytes && size > 0 { rotate() }
+            guard fd >= 0 else { return }
+            if line.withUnsafeBytes({ writeAll(fd, $0) }) == nil { size += line.count }
+        }
+    }
+
+    /// Waits until every event appended so far is written.
+    public func flush() {
+        queue.sync {}
+    }
+
+    /// The seq of the last event written.
+    public var lastSeq: Int64 { queue.sync { seq } }
+
+    /// Starts a segment named by the next seq; removes the oldest beyond `maxSegments`.
+    private func rotate() {
+        if fd >= 0 { close(fd) }
+        let name = String(format: "%020lld", seq) + Self.suffix
+        fd = openat(dirFD, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        size = 0
+        let all = Self.segments(dirFD)
+        for old in all.dropLast(maxSegments) { unlinkat(dirFD, old, 0) }
+    }
+
+    /// Segment names, oldest first.
+    static func segments(_ dirFD: Int32) -> [String] {
+        var names: [String] = []
+        InboxReader.scan(dirFD, suffix: suffix) { batch in names += batch.compactMap(\.string) }
+        return names.filter { Int64($0.dropLast(suffix.count)) != nil }.sorted()
+    }
+
+    static func readAll(_ dirFD: Int32, _ name: String) -> [UInt8] {
+        let fd = openat(dirFD, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        return readUpTo(fd, limit: 1 << 30)?.bytes ?? []
+    }
+
+    /// The seq of the last complete line.
+    static func lastSeq(_ bytes: [UInt8]) -> Int64? {
+        for line in bytes.split(separator: 0x0A).reversed() {
+            if case .object(let o)? = try? JSONParser().parse(Array(line)), case .number(let n)? = o["seq"], let s = n.integer {
+                return s
+            }
+        }
+        return nil
+    }
+}
+
+/// Reading the log, for clients: the events after a seq, oldest first.
+public struct EventReader {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    /// Every event line with seq > `since` (and of job `id` if given), each as its object and text.
+    public func events(since: Int64 = 0, id: JobID? = nil) -> [(seq: Int64, object: JSONObject, line: String)] {
+        let dirFD = open("\(root)/\(EventLog.folder)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { return [] }
+        defer { close(dirFD) }
+        let names = EventLog.segments(dirFD)
+        // Segments before the one that holds `since + 1` cannot hold anything later.
+        let firsts = names.map { Int64($0.dropLast(EventLog.suffix.count)) ?? 0 }
+        let start = firsts.lastIndex { $0 <= since + 1 } ?? 0
+        var out: [(seq: Int64, object: JSONObject, line: String)] = []
+        for name in names[start...] {
+            for line in EventLog.readAll(dirFD, name).split(separator: 0x0A) {
+                guard case .object(let o)? = try? JSONParser().parse(Array(line)), case .number(let n)? = o["seq"],
+                      let s = n.integer, s > since
+                else { continue }
+                if let id, o["id"]?.stringValue != id.rawValue { continue }
+                out.append((s, o, String(decoding: line, as: UTF8.self)))
+            }
+        }
+        return out
+    }
+}

@@ -60,8 +60,11 @@ if [ -z "$bin_dir" ]; then
     if [ "$build" = 1 ]; then
         echo "install.sh: swift build -c release"
         (cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-})
+        bin_dir=$(cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-} --show-bin-path)
+    else
+        # --no-build must work where no toolchain is installed: the default release folder, or --bin-dir.
+        bin_dir="$repo/.build/release"
     fi
-    bin_dir=$(cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-} --show-bin-path)
 elif [ "$build" = 1 ]; then
     die "--bin-dir names binaries built elsewhere: add --no-build"
 fi
@@ -135,7 +138,11 @@ if [ -d /run/systemd/system ]; then
     if [ "$changed" = 1 ] && systemctl is-active --quiet spoold.service; then
         echo "install.sh: spoold is running the previous files: systemctl restart spoold"
     fi
-    echo "install.sh: done; start it with: systemctl enable --now spoold"
+    if [ ${#instances[@]} -gt 0 ]; then
+        for name in "${instances[@]}"; do echo "install.sh: done; start it with: systemctl enable --now spoold@$name"; done
+    else
+        echo "install.sh: done; start it with: systemctl enable --now spoold"
+    fi
 else
     echo "install.sh: done (systemd is not running here: no daemon-reload)"
 fi

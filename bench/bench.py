@@ -1551,7 +1551,9 @@ def main():
     ctx.spoold_note = internal.spoold_note
     ctx.spawnloop = os.path.join(internal.bin_dir, "spawnloop")
     ctx.stamp = os.path.join(internal.bin_dir, "stamp")
-    ctx.command_line = internal.command_line
+    # The report names paths relative to the repo: no machine's absolute path goes into docs/.
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ctx.command_line = internal.command_line.replace(repo + os.sep, "")
     ctx.wanted = [t.strip() for t in a.only.split(",") if t.strip()]
     ctx.scenarios = [s.strip() for s in a.scenarios.split(",") if s.strip()]
     for t in ctx.wanted:

@@ -73,21 +73,22 @@ public enum TestTools {
         }
     }
 
-    /// Runs `path` with `args` (posix_spawn, empty signal mask), `environment` added to ours, `stdin` as its input.
-    public static func run(_ path: String, _ args: [String], environment: [String: String] = [:], stdin: String = "",
-                           timeout: Double = 60) -> Outcome {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-tool-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (input, output, errors) = ("\(dir)/in", "\(dir)/out", "\(dir)/err")
-        _ = FileManager.default.createFile(atPath: input, contents: Data(stdin.utf8))
+    /// Why a program could not be started.
+    public struct SpawnFailure: Error, Sendable {
+        public var reason: String
+    }
 
+    /// Starts `path` with posix_spawn, an empty signal mask and default dispositions (test threads
+    /// block signals): stdin, stdout and stderr from and to files, `environment` over ours, without
+    /// the keys in `unset`.
+    public static func spawn(_ path: String, _ args: [String], stdin: String = "/dev/null", stdout: String, stderr: String,
+                             appendStderr: Bool = false, environment: [String: String] = [:], unset: [String] = []) -> Result<pid_t, SpawnFailure> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, input, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | (appendStderr ? O_APPEND : O_TRUNC), 0o644)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -100,31 +101,50 @@ public enum TestTools {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([path] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        for key in unset { env.removeValue(forKey: key) }
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
-        guard rc == 0 else { return Outcome(status: -1, stdout: "", stderr: "cannot run \(path): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { return .failure(SpawnFailure(reason: "cannot run \(path): \(String(cString: strerror(rc)))")) }
+        return .success(pid)
+    }
 
+    /// Waits for a child; its exit status, 128+signal, -1 if it cannot be waited for, or -2 after
+    /// killing it at the timeout.
+    public static func waitForExit(_ pid: pid_t, timeout: Double) -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
-        var wait: Int32 = 0
-        var status: Int32 = -1
+        var status: Int32 = 0
         while true {
-            let r = waitpid(pid, &wait, WNOHANG)
-            if r == pid {
-                status = (wait & 0x7f) == 0 ? (wait >> 8) & 0xff : 128 + (wait & 0x7f)
-                break
-            }
-            if r < 0 && errno != EINTR { break }
+            let rc = waitpid(pid, &status, WNOHANG)
+            if rc == pid { break }
+            if rc < 0 && errno != EINTR { return -1 }
             if Date() > deadline {
                 kill(pid, SIGKILL)
-                while waitpid(pid, &wait, 0) < 0 && errno == EINTR {}
-                status = -2
-                break
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                return -2
             }
-            usleep(20_000)
+            usleep(5_000)
         }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Runs `path` with `args` (posix_spawn, empty signal mask), `environment` added to ours, `stdin` as its input.
+    public static func run(_ path: String, _ args: [String], environment: [String: String] = [:], stdin: String = "",
+                           timeout: Double = 60) -> Outcome {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-tool-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (input, output, errors) = ("\(dir)/in", "\(dir)/out", "\(dir)/err")
+        _ = FileManager.default.createFile(atPath: input, contents: Data(stdin.utf8))
+
+        let pid: pid_t
+        switch spawn(path, args, stdin: input, stdout: output, stderr: errors, environment: environment) {
+        case .failure(let e): return Outcome(status: -1, stdout: "", stderr: e.reason)
+        case .success(let p): pid = p
+        }
+        let status = waitForExit(pid, timeout: timeout)
         return Outcome(status: status, stdout: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")
     }

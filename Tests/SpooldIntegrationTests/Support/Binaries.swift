@@ -1,6 +1,7 @@
 // The built spoold and spoolctl. `swift test` builds every product, so they sit in the same
 // build folder as the test bundle; if one is missing the test fails and says so.
 import Foundation
+import TestTools
 
 enum Binaries {
     static let directory: String = {
@@ -41,52 +42,17 @@ func runCommand(_ path: String, _ args: [String], environment: [String: String]?
                          stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
 }
 
-/// posix_spawn with an empty signal mask and default dispositions (test threads block signals).
+/// Starts a program (TestTools.spawn: empty signal mask, stdin /dev/null); a crash point set in
+/// the test's own environment is never passed on.
 func spawnProcess(_ path: String, _ args: [String], stdout: String, stderr: String, environment: [String: String]? = nil) -> pid_t {
-    var fa = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&fa)
-    defer { posix_spawn_file_actions_destroy(&fa) }
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&fa, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&fa, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var none = sigset_t()
-    sigemptyset(&none)
-    posix_spawnattr_setsigmask(&attr, &none)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let argv = ([path] + args).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var env = ProcessInfo.processInfo.environment
-    env.removeValue(forKey: "SPOOLD_CRASH_AT")
-    for (k, v) in environment ?? [:] { env[k] = v }
-    let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { envp.forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &fa, &attr, argv, envp)
-    precondition(rc == 0, "cannot start \(path): \(String(cString: strerror(rc)))")
-    return pid
+    switch TestTools.spawn(path, args, stdout: stdout, stderr: stderr, appendStderr: true, environment: environment ?? [:],
+                           unset: environment?["SPOOLD_CRASH_AT"] == nil ? ["SPOOLD_CRASH_AT"] : []) {
+    case .success(let pid): return pid
+    case .failure(let e): preconditionFailure(e.reason)
+    }
 }
 
 /// Waits for a child; returns its exit status, or 128+signal. Kills it after `timeout`.
 func waitForExit(_ pid: pid_t, timeout: Double) -> Int32 {
-    let deadline = Date().addingTimeInterval(timeout)
-    var status: Int32 = 0
-    while true {
-        let rc = waitpid(pid, &status, WNOHANG)
-        if rc == pid { break }
-        if rc < 0 { return -1 }
-        if Date() > deadline {
-            kill(pid, SIGKILL)
-            waitpid(pid, &status, 0)
-            return -2
-        }
-        usleep(5_000)
-    }
-    if (status & 0x7f) == 0 { return (status >> 8) & 0xff }
-    return 128 + (status & 0x7f)
+    TestTools.waitForExit(pid, timeout: timeout)
 }

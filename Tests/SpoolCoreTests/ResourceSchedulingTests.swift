@@ -80,4 +80,22 @@ struct ResourceSchedulingTests {
         #expect(s.pick(now: now) == .start(.operation(JobID("b")!, 0)))
         #expect(s.slotsInUse == 2)
     }
+
+    @Test("a batch's room: the slots other work leaves it, within its queue's limit, in operations of its size")
+    func room() {
+        var batch = job("b", seq: 1)
+        batch.isBatch = true
+        var s = state(capacity: 4, [batch, job("other", seq: 2)])
+        _ = s.pick(now: now)  // b
+        _ = s.pick(now: now)  // other: one slot taken by someone else
+        for i in 0..<2 { s.jobQueued(QueuedJob(item: .operation(JobID("b")!, i), priority: 0, sequence: Int64(10 + i), runAfter: nil), now: now) }
+        _ = s.pick(now: now)
+        _ = s.pick(now: now)
+        #expect(s.room(for: JobID("b")!, queue: "default", cpus: 1) == 3, "4 slots, 1 held by another job")
+        #expect(s.room(for: JobID("b")!, queue: "default", cpus: 2) == 1)
+        s.queueLimits["default"] = 3
+        #expect(s.room(for: JobID("b")!, queue: "default", cpus: 1) == 2, "the queue's limit less the other job")
+        s.capacity = 1
+        #expect(s.room(for: JobID("b")!, queue: "default", cpus: 1) == 1, "never less than one")
+    }
 }

@@ -89,30 +89,12 @@ extension Daemon {
         }
     }
 
-    /// How many operations of batch `id` can run at once apart from its max_parallel: the workers
-    /// not held by other work, within its queue's limit (SPEC §4 `eta_seconds`). Read under the
-    /// scheduler's lock alone, before the jobs lock is taken.
-    func batchCapacity(of id: JobID) -> Int {
-        let workers = lifecycle.withLock { $0.workers }
-        let queue = jobs.withLock { $0[id]?.record.spec?.effectiveQueue } ?? "default"
-        return scheduler.withLock { s in
-            let own = s.running.reduce(0) { $0 + ($1.jobID == id ? 1 : 0) }
-            var capacity = workers - (s.runningCount - own)
-            if let limit = s.queueLimits[queue] {
-                capacity = min(capacity, limit - (s.runningPerQueue[queue, default: 0] - own))
-            }
-            return max(1, capacity)
-        }
-    }
-
     /// Starts operation `index` of a running batch (on the dispatcher, holding a worker slot).
     func startOperation(of id: JobID, index: Int) {
         let now = Timestamp.now()
-        let capacity = batchCapacity(of: id)
         // In place (j[id]!): a copy of the job would copy all of a big batch's operations.
         let started: (OperationSpec, JobRecord, Int, Int)? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
-            j[id]!.batch!.capacity = capacity
             j[id]!.batch!.started(index, now: now)
             j[id]!.record.progress = j[id]!.batch!.progress(message: j[id]!.record.progress.message)
             j[id]!.isDirty = true
@@ -217,10 +199,8 @@ extension Daemon {
                         usage: ResourceUsage? = nil, executor: ExecutorInfo? = nil) {
         let now = Timestamp.now()
         let unit = Double.random(in: 0..<1)
-        let capacity = batchCapacity(of: id)
         let checkpoint: (BatchJournal?, OperationRecord)? = jobs.withLock { j in
             guard j[id]?.batch != nil else { return nil }
-            j[id]!.batch!.capacity = capacity
             j[id]!.batch!.finished(index, outcome, now: now, random: unit, stdout: outputs.0, stderr: outputs.1,
                                    usage: usage, executor: executor)
             j[id]!.operationAttempts[index] = nil

@@ -133,6 +133,16 @@ extension Daemon {
         let now = Timestamp.now()
         readProgressFiles()
         capRunningOutputs()
+        // The room each running batch really has, for its eta: worked out here, at most twice a
+        // second, not at every operation's start and end.
+        let batches = jobs.withLock { j in
+            j.compactMap { e in e.value.batch != nil && e.value.isDirty ? (e.key, e.value.record.spec) : nil }
+        }
+        let room = batches.isEmpty ? [:] : scheduler.withLock { s in
+            Dictionary(uniqueKeysWithValues: batches.map { id, spec in
+                (id, s.room(for: id, queue: spec?.effectiveQueue ?? "default", cpus: spec?.effectiveCPUs ?? 1))
+            })
+        }
         let (due, journals, moved) = jobs.withLock { j -> ([JobRecord], [BatchJournal], [JobRecord]) in
             var out: [JobRecord] = []
             var moved: [JobRecord] = []  // progress changed since the last progress event
@@ -140,6 +150,11 @@ extension Daemon {
                 guard let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 || id == force else { continue }
                 j[id]?.isDirty = false
                 j[id]?.stateWrites += 1
+                if let room = room[id], j[id]?.batch != nil {
+                    j[id]!.batch!.capacity = room
+                    j[id]!.record.progress = j[id]!.batch!.progress(message: job.record.progress.message)
+                }
+                let job = j[id]!
                 if job.progressEmitted != job.record.progress {
                     j[id]?.progressEmitted = job.record.progress
                     moved.append(job.record)

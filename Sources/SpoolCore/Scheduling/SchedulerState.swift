@@ -127,6 +127,22 @@ public struct SchedulerState: Sendable {
     /// The GPUs a running item was given.
     public func gpus(of item: WorkItem) -> [String] { held[item]?.gpus ?? [] }
 
+    /// How many operations of batch `id` (each taking `cpus` slots) could run at once, apart from
+    /// its max_parallel: the slots not held by other work, within its queue's limit less what other
+    /// jobs of the queue run (SPEC §4 `eta_seconds`). At least 1.
+    public func room(for id: JobID, queue: String, cpus: Int) -> Int {
+        var ownSlots = 0, ownItems = 0
+        for item in running where item.jobID == id {
+            if countedQueue[item] != nil { ownItems += 1 }  // the batch item itself is not counted in its queue
+            ownSlots += held[item]?.slots ?? 0
+        }
+        var operations = (capacity - (slotsInUse - ownSlots)) / max(1, min(cpus, capacity))
+        if let limit = queueLimits[queue] {
+            operations = min(operations, limit - (runningPerQueue[queue, default: 0] - ownItems))
+        }
+        return max(1, operations)
+    }
+
     /// Whether `job` fits in what is free now. A job that could never fit (a shrink of the workers
     /// after it was accepted) takes the whole capacity when nothing else runs, rather than wait forever.
     private func fits(_ job: QueuedJob) -> Bool {

@@ -2,9 +2,10 @@
 // named by the first seq they hold (`00000000000000000001.ndjson`), so that a program can follow
 // a batch without polling records and resume where it stopped. `seq` grows by one per event and
 // survives restarts (read back from the newest segment at start). A segment is closed at
-// `maxSegmentBytes`; the oldest are removed beyond `maxSegments`. Appends are ordered on one
-// serial queue and not fsynced: events report what the records say durably; a power loss may
-// cost the last few lines, never a record.
+// `maxSegmentBytes`; the oldest are removed beyond `maxSegments`. Appends are buffered and
+// written in order by one serial queue, one write for everything that came meanwhile (a busy
+// daemon does not pay a syscall per event), and not fsynced: events report what the records say
+// durably; a power loss may cost the last few lines, never a record.
 import Foundation
 import SpoolJSON
 
@@ -16,6 +17,8 @@ public final class EventLog: @unchecked Sendable {
     private let queue = DispatchQueue(label: "spoold.events")
     private let maxSegmentBytes: Int
     private let maxSegments: Int
+    /// Events appended and not yet written; the first one in schedules the write.
+    private let buffer = LockedBox([(time: Timestamp, id: JobID, event: String, status: JobStatus, extra: [(key: String, value: JSONValue)])]())
     // Touched only on `queue`.
     private var seq: Int64 = 0
     private var fd: Int32 = -1
@@ -47,18 +50,39 @@ public final class EventLog: @unchecked Sendable {
 
     /// Appends an event for job `id`: `{"seq", "time", "id", "event", "status", ...extra}`.
     public func append(_ id: JobID, _ event: String, status: JobStatus, extra: [(key: String, value: JSONValue)] = []) {
-        let time = Timestamp.now()
-        queue.async { [self] in
-            seq += 1
-            var members: [(key: String, value: JSONValue)] = [("seq", .integer(Int(seq))), ("time", .string(time.rfc3339)),
-                                                             ("id", .string(id.rawValue)), ("event", .string(event)),
-                                                             ("status", .string(status.rawValue))]
-            members += extra
-            let line = Array((JSONValue.object(JSONObject(members)).serialized() + "\n").utf8)
-            if fd < 0 || size + line.count > maxSegmentBytes && size > 0 { rotate() }
-            guard fd >= 0 else { return }
-            if line.withUnsafeBytes({ writeAll(fd, $0) }) == nil { size += line.count }
+        let first = buffer.withLock { b -> Bool in
+            b.append((Timestamp.now(), id, event, status, extra))
+            return b.count == 1
         }
+        if first { queue.async { [self] in writeBuffered() } }
+    }
+
+    /// Writes what was appended, in order, with one write per segment.
+    private func writeBuffered() {
+        let events = buffer.withLock { b in
+            defer { b.removeAll() }
+            return b
+        }
+        var pending: [UInt8] = []
+        func write() {
+            guard !pending.isEmpty, fd >= 0 else { return }
+            if pending.withUnsafeBytes({ writeAll(fd, $0) }) == nil { size += pending.count }
+            pending.removeAll(keepingCapacity: true)
+        }
+        for e in events {
+            seq += 1
+            var members: [(key: String, value: JSONValue)] = [("seq", .integer(Int(seq))), ("time", .string(e.time.rfc3339)),
+                                                             ("id", .string(e.id.rawValue)), ("event", .string(e.event)),
+                                                             ("status", .string(e.status.rawValue))]
+            members += e.extra
+            let line = Array((JSONValue.object(JSONObject(members)).serialized() + "\n").utf8)
+            if fd < 0 || size + pending.count + line.count > maxSegmentBytes && size + pending.count > 0 {
+                write()
+                rotate()
+            }
+            pending += line
+        }
+        write()
     }
 
     /// Waits until every event appended so far is written.

@@ -49,11 +49,6 @@ func jobID(_ text: String) throws(UsageError) -> JobID {
     return id
 }
 
-/// "1 job", "2 jobs": a count with its noun, singular or plural.
-func plural(_ n: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
-    "\(n) \(n == 1 ? singular : pluralForm ?? singular + "s")"
-}
-
 /// Prints a JSON value: pretty by default, one line for NDJSON streams.
 func printJSON(_ value: JSONValue, pretty: Bool = true) {
     print(value.serialized(pretty: pretty))

@@ -105,7 +105,7 @@ extension Daemon {
         let succeeded = ops.filter { $0.status == .succeeded }.count, failed = ops.filter { $0.status == .failed }.count
         let total = record.progress.total
         record.progress = Progress(total: total, succeeded: succeeded, failed: failed, skipped: max(0, total - succeeded - failed),
-                                   percent: total == 0 ? 0 : (Double(succeeded + failed) * 1000 / Double(total)).rounded() / 10,
+                                   percent: Progress.percent(Double(succeeded + failed), of: Double(total)),
                                    etaSeconds: nil)
         if record.spec?.isBatch != true {
             // Outputs of attempts that ran before it was cancelled (a retry waiting for its backoff).

@@ -59,6 +59,6 @@ public struct ReportedProgress: Sendable, Equatable {
             eta = e.isFinite && e < 1e9 ? e : nil
         }
         return Progress(total: Int(total), succeeded: Int(min(done, total)), running: 1,
-                        percent: (fraction * 1000).rounded() / 10, etaSeconds: eta, message: message)
+                        percent: Progress.percent(done, of: total), etaSeconds: eta, message: message)
     }
 }

@@ -29,7 +29,7 @@ extension Daemon {
                 removed += 1
             }
         }
-        if removed > 0 { log.info("retention: removed \(removed) finished record\(removed == 1 ? "" : "s") older than \(Int(age)) s") }
+        if removed > 0 { log.info("retention: removed \(plural(removed, "finished record")) older than \(Int(age)) s") }
     }
 
     /// Finds the records in done/ that carry a ttl (at start; later ones are added as jobs end).
@@ -40,13 +40,13 @@ extension Daemon {
         InboxReader.scan(layout.fd(.done), suffix: ".json", chunk: 1024) { names in
             for n in names {
                 guard let s = n.string, let bytes = try? store.readSmallFile(s, in: .done),
-                      Self.contains(bytes, marker), let record = try? JobRecord.decode(bytes)
+                      bytes.firstRange(of: marker) != nil, let record = try? JobRecord.decode(bytes)
                 else { continue }
                 found.append(record)
             }
         }
         expiries.withLock { e in for r in found { e.add(r) } }
-        if !found.isEmpty { log.info("ttl: \(found.count) finished record\(found.count == 1 ? "" : "s") with ttl_seconds scheduled for removal") }
+        if !found.isEmpty { log.info("ttl: \(plural(found.count, "finished record")) with ttl_seconds scheduled for removal") }
     }
 
     /// Removes the records whose ttl has run out (checked again on disk: a retry or a delete may
@@ -59,16 +59,5 @@ extension Daemon {
             else { continue }
             removeFinished(record, why: "ttl_seconds (\(AttemptResult.format(record.spec?.ttlSeconds ?? 0)) s) ran out")
         }
-    }
-
-    private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard bytes.count >= needle.count, let first = needle.first else { return false }
-        var i = 0
-        let last = bytes.count - needle.count
-        while i <= last {
-            if bytes[i] == first && bytes[i..<(i + needle.count)].elementsEqual(needle) { return true }
-            i += 1
-        }
-        return false
     }
 }

@@ -38,7 +38,7 @@ extension Daemon {
             log.error("control: \(file): retry \(r.id): the new id \(newID) is already held by the spool")
             return .applied
         }
-        index.reserve(newID)
+        _ = index.insert(newID)  // free on disk, whatever the index remembered of a removed record
         spec.id = newID
         let now = Timestamp.now()
         var record = JobRecord(id: newID, name: old.name, status: .pending, spec: spec, source: "retry of \(r.id) (\(file))",

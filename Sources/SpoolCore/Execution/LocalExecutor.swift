@@ -135,7 +135,7 @@ private final class LocalAttempt: RunningAttempt {
 
     func describe(into record: inout JobRecord) {
         record.pid = child.pid
-        record.executor = .local
+        record.executor = executor.info
     }
 
     func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void) {

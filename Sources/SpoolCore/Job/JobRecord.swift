@@ -31,6 +31,11 @@ public struct Progress: Sendable, Equatable, Codable {
         self.message = message
     }
 
+    /// `done` of `total` as a percent with one decimal (0 when there is nothing to do).
+    public static func percent(_ done: Double, of total: Double) -> Double {
+        total > 0 ? (min(1, done / total) * 1000).rounded() / 10 : 0
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(total, forKey: .total)

@@ -204,7 +204,7 @@ public struct BatchState: Sendable {
         }
         // Percent counts work done: skipped operations (after a cancel or stop_on_error) are not.
         let worked = succeeded + failed
-        let percent = total == 0 ? 100 : (Double(worked) * 100 / Double(total) * 10).rounded() / 10
+        let percent = total == 0 ? 100 : Progress.percent(Double(worked), of: Double(total))
         return Progress(total: total, succeeded: succeeded, failed: failed, skipped: skipped, running: running,
                         percent: percent, etaSeconds: eta, message: message)
     }

@@ -77,7 +77,7 @@ extension Intake {
             let free: Bool
             if spec.id != nil {
                 free = !store.holds(id)
-                if free { index.reserve(id) }
+                if free { _ = index.insert(id) }  // whatever the index remembered of a removed record
             } else {
                 free = index.insert(id)
             }
@@ -99,7 +99,7 @@ extension Intake {
         case .reject(let error, let explicitID, _, let hasBytes):
             var id = c.token
             if let e = explicitID, error.code != .duplicateID, !store.holds(e) {
-                index.reserve(e)
+                _ = index.insert(e)
                 id = e
             } else {
                 _ = index.insert(c.token)

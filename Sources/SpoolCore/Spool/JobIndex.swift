@@ -13,12 +13,6 @@ public final class JobIndex: Sendable {
         ids.withLock { $0.insert(id.rawValue).inserted }
     }
 
-    /// Adds `id` whether or not it was held: for an id whose records are known to be gone from
-    /// disk (removed by hand or by a client), so that it is free again.
-    public func reserve(_ id: JobID) {
-        ids.withLock { _ = $0.insert(id.rawValue) }
-    }
-
     public func contains(_ id: JobID) -> Bool {
         ids.withLock { $0.contains(id.rawValue) }
     }

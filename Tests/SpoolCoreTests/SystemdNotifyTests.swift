@@ -52,8 +52,15 @@ struct SystemdNotifyTests {
         let receiver = try DatagramReceiver(abstract: abstract)
         // The receiver's address comes from SystemdNotify.address too: check it against the kernel's view.
         if abstract {
-            let table = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
-            #expect(table.split(separator: "\n").contains { $0.hasSuffix(" " + receiver.notifySocket) })
+            // /proc/net/unix is read in pieces, and a piece can skip lines while other processes open
+            // and close sockets (a busy machine): read it again until the socket shows, for 5 s at most.
+            let deadline = Date().addingTimeInterval(5)
+            var listed = false
+            while !listed && Date() < deadline {
+                let table = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
+                listed = table.split(separator: "\n").contains { $0.hasSuffix(" " + receiver.notifySocket) }
+            }
+            #expect(listed)
         } else {
             var st = stat()
             #expect(stat(receiver.notifySocket, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK)

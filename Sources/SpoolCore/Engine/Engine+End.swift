@@ -109,14 +109,7 @@ extension Engine {
     }
 
     /// Some job is being started, runs, or has a record on its way out of running/.
-    var hasWorkInFlight: Bool {
-        jobs.values.contains { job in
-            switch job.state {
-            case .starting, .running, .ending(_, .running): return true
-            default: return false
-            }
-        }
-    }
+    var hasWorkInFlight: Bool { !active.isEmpty }
 
     static func endLine(_ r: JobRecord) -> String {
         let took = r.durationSeconds.map { String(format: " in %.3f s", $0) } ?? ""

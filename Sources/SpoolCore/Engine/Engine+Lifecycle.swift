@@ -62,7 +62,7 @@ extension Engine {
         isStopping = true
         scheduler.stopRequested()
         var actions: [EngineAction] = []
-        for (id, job) in jobs where job.batch != nil {
+        for id in active.sorted() where jobs[id]?.batch != nil {
             takeBackQueuedOperations(of: id)
             actions += pump(id, now: now)
         }
@@ -87,7 +87,7 @@ extension Engine {
     /// last progress event.
     mutating func runningStates(now: Timestamp, force: JobID? = nil) -> (due: [JobRecord], progressed: [(JobID, Progress)]) {
         var due: [JobRecord] = [], progressed: [(JobID, Progress)] = []
-        for id in jobs.keys {
+        for id in active.sorted() {
             guard let job = jobs[id], job.isDirty, case .running(let run) = job.state, run.isLaunched || job.batch != nil,
                   let started = job.record.startedAt, now.seconds - started.seconds >= 0.25 || id == force
             else { continue }

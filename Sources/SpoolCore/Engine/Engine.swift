@@ -12,6 +12,9 @@ struct Engine: Sendable {
     var scheduler = SchedulerState()
     var dependencies = DependencyGraph()
     var jobs: [JobID: EngineJob] = [:]
+    /// The held jobs that are active (JobState.isActive): what the running-state writer, tear-downs
+    /// and counts look at, without walking a big backlog. Kept by `update`, `hold` and `release`.
+    private(set) var active = Set<JobID>()
     /// Control requests (files in control/) that wait for their job's end.
     var waitingControls: Set<FileName> = []
     /// The arrival order given to batch operations as they are queued (above every job's seen so far).
@@ -102,16 +105,8 @@ struct Engine: Sendable {
 
     /// Counts for STATUS= and logs: started and running, pending (queued or waiting), paused.
     var counts: (running: Int, pending: Int, paused: Int) {
-        var running = 0, pending = 0, paused = 0
-        for job in jobs.values {
-            switch job.state {
-            case .queued, .blocked: pending += 1
-            case .starting, .running, .ending(_, .running): running += 1
-            case .ending: pending += 1
-            }
-            if case .running(let run) = job.state, run.isPaused { paused += 1 }
-        }
-        return (running, pending, paused)
+        let paused = active.filter { if case .running(let run) = jobs[$0]?.state { return run.isPaused } else { return false } }.count
+        return (active.count, jobs.count - active.count, paused)
     }
 
     /// Jobs per status and queue, for metrics.
@@ -132,7 +127,8 @@ struct Engine: Sendable {
     /// "2 running jobs" or "1 running job (a batch with 3 operations running)".
     var runningSummary: String {
         var count = 0, batches = 0, operations = 0
-        for job in jobs.values where job.state.isRunning {
+        for id in active {
+            guard let job = jobs[id], job.state.isRunning else { continue }
             count += 1
             if let b = job.batch {
                 batches += 1
@@ -147,8 +143,8 @@ struct Engine: Sendable {
     /// Attempts that run now (for tear-downs and output caps), with the output names they write.
     func runningAttempts() -> [(key: AttemptKey, stdout: String, stderr: String)] {
         var out: [(AttemptKey, String, String)] = []
-        for (id, job) in jobs {
-            guard case .running(let run) = job.state else { continue }
+        for id in active {
+            guard let job = jobs[id], case .running(let run) = job.state else { continue }
             if let batch = job.batch {
                 for i in batch.inFlight where batch.operations[i].status == .running {
                     let shown = batch.operations[i].index
@@ -163,9 +159,9 @@ struct Engine: Sendable {
 
     /// Command jobs that run now (their progress files are read).
     var runningCommandJobs: [JobID] {
-        jobs.compactMap { id, job in
-            if case .running(let run) = job.state, job.batch == nil, run.isLaunched { return id }
-            return nil
+        active.filter { id in
+            if let job = jobs[id], case .running(let run) = job.state, job.batch == nil, run.isLaunched { return true }
+            return false
         }
     }
 
@@ -175,13 +171,19 @@ struct Engine: Sendable {
     mutating func update(_ id: JobID, _ body: (inout EngineJob) -> Void) {
         guard jobs[id] != nil else { preconditionFailure("engine: job \(id) is not held") }
         body(&jobs[id]!)
+        if jobs[id]!.state.isActive { active.insert(id) } else { active.remove(id) }
     }
 
     mutating func hold(_ job: EngineJob) {
         jobs[job.record.id] = job
+        if job.state.isActive { active.insert(job.record.id) }
         operationSequence = max(operationSequence, job.record.sequence)
     }
-    mutating func release(_ id: JobID) { jobs[id] = nil }
+
+    mutating func release(_ id: JobID) {
+        jobs[id] = nil
+        active.remove(id)
+    }
 
     /// A transition that cannot happen from `state`: a bug, stopped here with the state named.
     func impossible(_ what: String, _ id: JobID) -> Never {

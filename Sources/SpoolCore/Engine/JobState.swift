@@ -48,6 +48,14 @@ enum JobState: Sendable, Equatable {
         }
     }
 
+    /// Started and not yet let go: holds a slot, or has a record on its way out of running/.
+    var isActive: Bool {
+        switch self {
+        case .starting, .running, .ending(_, .running): return true
+        default: return false
+        }
+    }
+
     var isRunning: Bool {
         if case .running = self { return true }
         return false

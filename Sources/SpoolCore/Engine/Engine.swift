@@ -56,6 +56,8 @@ struct Engine: Sendable {
             return attemptEnded(id, end, diskFull: diskFull, now: now, random: random)
         case .operationEnded(let key, let outcome, let stdout, let stderr, let usage, let executor):
             return operationEnded(key, outcome, stdout: stdout, stderr: stderr, usage: usage, executor: executor, now: now, random: random)
+        case .checkpointed(let id):
+            return pump(id, now: now)
         case .operationInterrupted(let key):
             return operationInterrupted(key, now: now)
         case .written(let ids):

@@ -26,6 +26,8 @@ enum EngineEvent: Sendable {
     case attemptEnded(JobID, AttemptEnd, diskFull: Bool)
     /// A batch operation's attempt ended, its outputs already placed in done/.
     case operationEnded(AttemptKey, BatchState.Outcome, stdout: String?, stderr: String?, usage: ResourceUsage?, executor: ExecutorInfo?)
+    /// An operation's end is in its batch's journal (`checkpoint`): the batch goes on.
+    case checkpointed(JobID)
     /// A batch operation was stopped by the daemon's shutdown.
     case operationInterrupted(AttemptKey)
     /// These jobs' records are durable where `write` actions put them.

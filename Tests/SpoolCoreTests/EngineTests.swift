@@ -422,3 +422,60 @@ struct EngineBatchTests {
         #expect(h.engine.render(id("b"))?.operations?.map(\.status) == [.succeeded, .pending])
     }
 }
+
+@Suite("engine: live restore")
+struct EngineLiveRestoreTests {
+    func running(_ id: String) -> JobRecord {
+        var r = EngineHarness.command(id)
+        r.status = .running
+        r.attempts = 1
+        r.startedAt = Timestamp(seconds: 900)
+        return r
+    }
+
+    @Test("an adopted job is held running with its slot, is not launched again, and ends like any other")
+    func adopted() {
+        var h = EngineHarness(engine: Engine(workers: 1, liveRestore: true))
+        #expect(h.on(.adopted(running("a"))) == ["emit a adopted"])
+        #expect(h.engine.render(id("a"))?.status == .running)
+        h.accept(EngineHarness.command("b"))
+        #expect(h.dispatch() == [])  // the adopted job holds the only worker
+        h.on(.attemptEnded(id("a"), AttemptEnd(termination: .exited(0), teardown: nil, usage: nil, endedAt: Timestamp(seconds: 950)), diskFull: false))
+        #expect(h.last == ["write a succeeded running->done"])
+        #expect(h.engine.render(id("a"))?.durationSeconds == 50)  // ended while no daemon ran: its own end time
+        h.on(.written([id("a")]))
+        #expect(h.dispatch() == ["claim b"])
+    }
+
+    @Test("shutdown with live restore: launched command jobs are left to their supervisors, batches and starts are waited for", arguments: [
+        (false, ["arm shutdownGrace"]), (true, ["exit"]),
+    ])
+    func shutdown(liveRestore: Bool, expected: [String]) {
+        var h = EngineHarness(engine: Engine(workers: 2, liveRestore: liveRestore))
+        h.run(EngineHarness.command("a"))
+        #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 5)) == expected)
+    }
+
+    @Test("with live restore a tear-down spares supervised command jobs but stops batch operations")
+    func tearDown() {
+        var h = EngineHarness(engine: Engine(workers: 2, liveRestore: true))
+        h.run(EngineHarness.command("a"))
+        h.accept(EngineHarness.batch("b", operations: 1))
+        _ = h.dispatch()
+        h.on(.claimed(id("b")))
+        _ = h.dispatch()
+        h.on(.launched(AttemptKey(id("b"), operation: 0), AttemptInfo(executor: .local)))
+        #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 5)) == ["arm shutdownGrace"])
+        #expect(h.on(.timer(.shutdownGrace)) == ["tearDown b#0 shutdown"])
+    }
+
+    @Test("a stopping daemon with live restore exits once the last job it was starting has its supervisor")
+    func exitAfterLaunch() {
+        var h = EngineHarness(engine: Engine(workers: 2, liveRestore: true))
+        h.accept(EngineHarness.command("a"))
+        _ = h.dispatch()
+        h.on(.claimed(id("a")))
+        #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 5)) == ["arm shutdownGrace"])
+        #expect(h.on(.launched(AttemptKey(id("a")), AttemptInfo(executor: .local, pid: 5))) == ["emit a started", "exit"])
+    }
+}

@@ -18,7 +18,8 @@ extension Engine {
             running.stdout = nil
             running.stderr = nil
         }
-        var next = AttemptResult.resolve(running, termination: ended.termination, teardown: ended.teardown, now: now, random: random)
+        let endedAt = ended.endedAt.map { min($0, now) } ?? now
+        var next = AttemptResult.resolve(running, termination: ended.termination, teardown: ended.teardown, now: endedAt, random: random)
         if case .done(var r) = next, let e = r.error, e.code == .exitNonzero || e.code == .killedBySignal, diskFull {
             // A job that failed while the spool's disk was full most likely failed because of it: say so.
             r.error = SpoolError(e.code, e.message + Self.diskFullNote)
@@ -83,8 +84,8 @@ extension Engine {
                 }
             }
         }
-        if isStopping && !hasWorkInFlight {
-            actions += [.log(.info, "spoold: every job is stopped or finished; exiting"), .exit]
+        if isStopping && !holdsExit {
+            actions += [.log(.info, "spoold: every job is stopped or finished\(liveRestore && hasWorkInFlight ? " or left to its supervisor" : ""); exiting"), .exit]
         }
         return actions
     }

@@ -116,7 +116,6 @@ extension Daemon {
             record.stdout = "running/\(JobFiles.stdout(id))"
             record.stderr = "running/\(JobFiles.stderr(id))"
             record.progress = Progress(total: 1, running: 1)
-            record.status = .running
         }
         if let info = found.info { record.pid = info.pid }
         let key = AttemptKey(id)

@@ -129,19 +129,17 @@ extension Engine {
         guard let job = jobs[id], let batch = job.batch else { impossible("endBatch", id) }
         var r = Self.render(job)
         r.progress = batch.progress(message: r.progress.message)
-        let next: AttemptResult.Next
+        jobs[id]!.batch = nil  // ends once
+        let log = EngineAction.log(.info, "job \(id): batch ended after \(job.stateWrites) state-file writes")
         if requeue {
             let left = batch.operations.filter { !$0.status.isFinished }.count
-            next = .requeue(AttemptResult.requeued(r, reason: "requeued after the daemon stopped; \(left) operations left", runAfter: nil))
-        } else {
-            let (status, error) = batch.finalStatus(jobID: id)
-            r.status = status
-            r.error = error
-            r.finishedAt = now
-            r.durationSeconds = r.startedAt.map { max(0, now.seconds - $0.seconds) }
-            next = .done(r)
+            return [log] + end(id, .requeue(AttemptResult.requeued(r, reason: "requeued after the daemon stopped; \(left) operations left", runAfter: nil)),
+                               from: .running, attempt: nil)
         }
-        jobs[id]!.batch = nil  // ends once
-        return [.log(.info, "job \(id): batch ended after \(job.stateWrites) state-file writes")] + end(id, next, from: .running, attempt: nil)
+        let (status, error) = batch.finalStatus(jobID: id)
+        r.error = error
+        r.finishedAt = now
+        r.durationSeconds = r.startedAt.map { max(0, now.seconds - $0.seconds) }
+        return [log] + endFinal(id, r, status: status, from: .running, attempt: nil)
     }
 }

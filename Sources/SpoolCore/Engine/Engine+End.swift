@@ -38,11 +38,7 @@ extension Engine {
     mutating func end(_ id: JobID, _ next: AttemptResult.Next, from: SpoolFolder, attempt: Int?) -> [EngineAction] {
         switch next {
         case .done(let r):
-            update(id) { j in
-                j.record = r
-                j.state = .ending(.final(r.status), from: from)
-            }
-            return [.write(RecordWrite(record: render(id)!, to: .done, from: from, attempt: attempt))]
+            return endFinal(id, r, status: r.status, from: from, attempt: attempt)
         case .requeue(let r):
             update(id) { j in
                 j.record = r
@@ -50,6 +46,15 @@ extension Engine {
             }
             return [.write(RecordWrite(record: render(id)!, to: .pending, from: from, attempt: attempt))]
         }
+    }
+
+    /// A job's final record, with the status its outcome gives it, goes to done/.
+    mutating func endFinal(_ id: JobID, _ r: JobRecord, status: JobStatus, from: SpoolFolder, attempt: Int?) -> [EngineAction] {
+        update(id) { j in
+            j.record = r
+            j.state = .ending(.final(status), from: from)
+        }
+        return [.write(RecordWrite(record: render(id)!, to: .done, from: from, attempt: attempt))]
     }
 
     /// Records written by `write` actions are durable.

@@ -153,8 +153,8 @@ public struct DaemonConfig: Sendable, Equatable {
         Field(name: "allowed_users", isLive: true) { $0.allowedUsers == $1.allowedUsers },
         Field(name: "allowed_groups", isLive: true) { $0.allowedGroups == $1.allowedGroups },
         Field(name: "allow_root_jobs", isLive: true) { $0.allowRootJobs == $1.allowRootJobs },
-        Field(name: "live_restore", isLive: false) { $0.liveRestore == $1.liveRestore },
         Field(name: "allow_world_writable_inbox", isLive: false) { $0.allowWorldWritableInbox == $1.allowWorldWritableInbox },
+        Field(name: "live_restore", isLive: false) { $0.liveRestore == $1.liveRestore },
     ]
 }
 

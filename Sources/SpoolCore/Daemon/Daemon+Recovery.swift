@@ -101,23 +101,25 @@ extension Daemon {
         }
     }
 
-    /// Live restore: takes job `id` over from its supervisor (still running, or ended while no daemon
-    /// ran, with its real result). False when it has none: it is recovered as interrupted.
+    /// Live restore: takes job `id` over from what its executor left (still running, or ended while
+    /// no daemon ran, with its real result). False when there is nothing: it is recovered as interrupted.
     private func adopt(_ id: JobID) -> Bool {
-        guard let supervised, let plan = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: layout.fd(.running)),
-              var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true
-        else { return false }
+        guard let supervised, var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true else { return false }
         let found = supervised.find(id, paused: record.status == .paused)
-        if case .none = found { return false }
-        if record.status == .pending || record.attempts < plan.attempt {
+        let origin: AttemptOrigin
+        switch found {
+        case .none: return false
+        case .running(_, let o), .ended(_, let o): origin = o
+        }
+        if record.status == .pending || record.attempts < origin.attempt {
             // Claimed and launched, but its running record was not rewritten before the daemon went.
-            record.attempts = plan.attempt
-            record.startedAt = found.info?.startedAt ?? Timestamp.now()
+            record.attempts = origin.attempt
+            record.startedAt = origin.startedAt ?? Timestamp.now()
             record.stdout = "running/\(JobFiles.stdout(id))"
             record.stderr = "running/\(JobFiles.stderr(id))"
             record.progress = Progress(total: 1, running: 1)
         }
-        if let info = found.info { record.pid = info.pid }
+        if let pid = origin.pid { record.pid = pid }
         let key = AttemptKey(id)
         // It holds a worker: the permit is taken now (owed, if a reload left fewer workers than run).
         if slots.wait(timeout: .now()) != .success { lifecycle.withLock { $0.owedSlots += 1 } }

@@ -57,6 +57,26 @@ protocol Executor: Sendable {
     func start(_ plan: ProcessPlan) -> Result<any RunningAttempt, SpoolError>
     /// What earlier daemons left running on this spool (at start, before jobs in running/ are resolved).
     func leftovers() -> any Leftovers
+    /// Job `id`'s attempt as an earlier daemon left it, to adopt after a restart (live restore):
+    /// still running, ended meanwhile, or nothing this executor can take over.
+    func find(_ id: JobID, paused: Bool) -> FoundAttempt
+}
+
+/// An attempt found at start (`Executor.find`).
+enum FoundAttempt {
+    /// It still runs: the daemon goes on with this handle.
+    case running(any RunningAttempt, AttemptOrigin)
+    /// It ended while no daemon ran (or was interrupted: then `teardown` is `.shutdown`).
+    case ended(AttemptEnd, AttemptOrigin)
+    /// Nothing to adopt: the job is recovered as interrupted.
+    case none
+}
+
+/// Which attempt a found one is, as its executor recorded it when it started.
+struct AttemptOrigin: Sendable {
+    var attempt: Int
+    var startedAt: Timestamp?
+    var pid: Int32?
 }
 
 /// Attempts an earlier daemon left running, found at start.

@@ -26,6 +26,9 @@ final class LocalExecutor: Executor {
         Self.leftovers(spoolRoot: store.layout.root)
     }
 
+    /// A local attempt never outlives its daemon (the daemon is its parent): nothing to adopt.
+    func find(_ id: JobID, paused: Bool) -> FoundAttempt { .none }
+
     /// Process groups of this spool's jobs that are still alive, found by their environment.
     static func leftovers(spoolRoot: String) -> any Leftovers {
         LocalLeftovers(groups: OrphanProcesses.find(spoolRoot: spoolRoot))

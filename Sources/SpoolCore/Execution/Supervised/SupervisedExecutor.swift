@@ -60,43 +60,28 @@ final class SupervisedExecutor: Executor {
     }
 
     /// What is left of job `id`'s supervised attempt after a restart.
-    enum Found {
-        /// Its supervisor still runs: the attempt goes on under this handle.
-        case running(any RunningAttempt, SupervisorInfo)
-        /// It ended while no daemon ran (or its supervisor died: then the end is an interruption).
-        case ended(AttemptEnd, SupervisorInfo?)
-        /// No supervisor was ever started for it.
-        case none
-
-        var info: SupervisorInfo? {
-            switch self {
-            case .running(_, let i): return i
-            case .ended(_, let i): return i
-            case .none: return nil
-            }
-        }
-    }
-
-    func find(_ id: JobID, paused: Bool) -> Found {
+    func find(_ id: JobID, paused: Bool) -> FoundAttempt {
+        guard let plan = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: dir) else { return .none }
         let info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id), dirFD: dir)
+        let origin = AttemptOrigin(attempt: plan.attempt, startedAt: info?.startedAt, pid: info?.pid)
         if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id), dirFD: dir) {
-            return .ended(result.end, info)
+            return .ended(result.end, origin)
         }
-        guard let info else { return .none }
+        guard let info else { return .none }  // its supervisor never got the job going
         // A pidfd first, then the check that it is our supervisor of this job: a reused pid fails the check.
         let pidfd = cshim_pidfd_open(info.pid)
         if pidfd >= 0 {
             if Self.isSupervisor(pid: info.pid, of: id, spool: store.layout.root) {
-                return .running(SupervisedAttempt(id: id, pid: info.pid, pidfd: pidfd, isChild: false, paused: paused, store: store, grace: grace), info)
+                return .running(SupervisedAttempt(id: id, pid: info.pid, pidfd: pidfd, isChild: false, paused: paused, store: store, grace: grace), origin)
             }
             close(pidfd)
         }
         // It died without a result (killed): what it ran is stopped, and the attempt counts as interrupted.
         _ = LocalExecutor.leftovers(spoolRoot: store.layout.root).stop(id)
         if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id), dirFD: dir) {
-            return .ended(result.end, info)  // it wrote its result just before it went
+            return .ended(result.end, origin)  // it wrote its result just before it went
         }
-        return .ended(AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil), info)
+        return .ended(AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil), origin)
     }
 
     /// Whether process `pid` is `spoold supervise` of job `id` on this spool.

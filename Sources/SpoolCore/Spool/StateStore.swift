@@ -194,6 +194,30 @@ public final class StateStore: Sendable {
         }
         FaultInjection.hit(.afterDirFsync)
     }
+
+    /// Removes the state files in pending/ and done/ that are not a whole record of the job they are
+    /// named after. Such a file can only come from a group commit (its data is not fsynced before
+    /// its rename, only by the syncfs that ends the batch) that a power cut interrupted: its name
+    /// reached the disk, its data did not (the file is empty, cut, or shows a recycled spare's old
+    /// bytes). Nothing was acted on before that syncfs, and what the file came from is still in
+    /// place (the claim in tmp/, the job's running/ state file), so recovery makes it again.
+    /// For the start of recovery, before anything reads the folders. Returns what was removed.
+    public func removeTornRecords() -> [String] {
+        var removed: [String] = []
+        for folder in [SpoolLayout.Folder.pending, .done] {
+            var names: [String] = []
+            InboxReader.scan(layout.fd(folder), suffix: ".json") { batch in names += batch.compactMap(\.string) }
+            for name in names {
+                guard let id = JobID(String(name.dropLast(5))) else { continue }
+                let whole = ((try? readRecord(named: name, in: folder)) ?? nil).map { $0.id == id }
+                if whole == false || (whole == nil && exists(name, in: folder)) {
+                    remove(name, from: folder)
+                    removed.append("\(folder.rawValue)/\(name)")
+                }
+            }
+        }
+        return removed
+    }
 }
 
 /// Folders whose entries changed and must be fsynced before the change is acted on.

@@ -18,7 +18,7 @@ public final class StateStore: Sendable {
     public init(layout: SpoolLayout, durable: Bool = true) {
         self.layout = layout
         self.durable = durable
-        self.spares = SparePool(tmpFD: layout.fd(.tmp))
+        self.spares = SparePool(tmpFD: layout.fd(.tmp), quarantines: durable)
     }
 
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
@@ -95,7 +95,7 @@ public final class StateStore: Sendable {
     public func createFile(_ name: String, in folder: SpoolLayout.Folder) throws -> Int32 {
         let dirFD = layout.fd(folder)
         // O_APPEND: an output cut to its head and tail (OutputCap) keeps growing at its new end.
-        if let spare = spares.take() {
+        if let spare = spares.take(emptyOnly: true) {
             if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
                 let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
                 if fd >= 0 {
@@ -112,7 +112,7 @@ public final class StateStore: Sendable {
     /// Removes a file the daemon is done with, keeping its inode for reuse when nobody else has it
     /// open (see SparePool).
     public func retire(_ name: String, from folder: SpoolLayout.Folder) {
-        spares.retire(name, from: layout.fd(folder))
+        spares.retire(name, from: layout.fd(folder), folder: folder)
     }
 
     /// Removes the pooled spares; for a clean exit.
@@ -180,18 +180,21 @@ public final class StateStore: Sendable {
         return r.bytes
     }
 
-    /// Makes the folders in `sync` durable (one fsync each) and empties it.
+    /// Makes the folders in `sync` durable (one fsync each, or one syncfs for a group) and empties it.
+    /// A commit also fsyncs the folders that quarantined spares came from, and then releases them
+    /// (SparePool).
     public func commit(_ sync: inout DirectorySync) throws {
         defer { sync.folders.removeAll() }
-        guard durable else { return }
+        guard durable, !sync.folders.isEmpty else { return }
+        let quarantine = spares.quarantine()
         if sync.isGrouped {
-            if !sync.folders.isEmpty, cshim_syncfs(layout.rootFD) != 0 { throw SystemError("syncfs", layout.root) }
-            FaultInjection.hit(.afterDirFsync)
-            return
+            if cshim_syncfs(layout.rootFD) != 0 { throw SystemError("syncfs", layout.root) }
+        } else {
+            for folder in sync.folders.union(quarantine?.folders ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
+                if fsync(layout.fd(folder)) != 0 { throw SystemError("fsync", folder.rawValue) }
+            }
         }
-        for folder in sync.folders.sorted(by: { $0.rawValue < $1.rawValue }) {
-            if fsync(layout.fd(folder)) != 0 { throw SystemError("fsync", folder.rawValue) }
-        }
+        if let quarantine { spares.release(through: quarantine.through) }
         FaultInjection.hit(.afterDirFsync)
     }
 

@@ -38,14 +38,14 @@ extension Daemon {
     private func recoverRunning(now: Timestamp) {
         var names: [String] = []
         InboxReader.scan(layout.fd(.running), suffix: ".json") { batch in names += batch.compactMap(\.string) }
-        guard !names.isEmpty else { return }
-        let leftovers = executor.leftovers()
+        // With no state file left, a crash may still have left a finished job's outputs or journal (below).
+        let leftovers = names.isEmpty ? nil : executor.leftovers()
         var sync = DirectorySync()
         var resolved: [JobID] = []
         for name in names {
             guard let id = JobID(String(name.dropLast(5))) else { continue }
             FaultInjection.hit(.duringRecovery)
-            if let what = leftovers.stop(id) {
+            if let what = leftovers?.stop(id) {
                 log.warning("job \(id): stopped \(what) left running by the previous daemon")
             }
             if store.exists(JobFiles.record(id), in: .done) {

@@ -140,6 +140,14 @@ public final class StateStore: Sendable {
         unlinkat(layout.fd(folder), name, 0)
     }
 
+    /// True when both names exist and name the same file (a hard link, or both names of a rename
+    /// that a power cut kept).
+    public func isSameFile(_ a: String, in fa: SpoolLayout.Folder, as b: String, in fb: SpoolLayout.Folder) -> Bool {
+        var sa = stat(), sb = stat()
+        return fstatat(layout.fd(fa), a, &sa, AT_SYMLINK_NOFOLLOW) == 0 && fstatat(layout.fd(fb), b, &sb, AT_SYMLINK_NOFOLLOW) == 0
+            && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev
+    }
+
     public func exists(_ name: String, in folder: SpoolLayout.Folder) -> Bool {
         var st = stat()
         return fstatat(layout.fd(folder), name, &st, AT_SYMLINK_NOFOLLOW) == 0

@@ -62,7 +62,7 @@ extension StateStore {
                 throw SystemError("write", "done/\(name)", errno: failure)
             }
         }
-        if durable, fsync(out) != 0 { throw SystemError("fsync", "done/\(name)") }
+        if durable { Durability.sync(out, .file, "done/\(name)") }
         if !hasOld { sync.add(.done) }
         remove(name, from: .running)
         return "done/\(name)"
@@ -76,7 +76,7 @@ extension StateStore {
     private func fsyncFile(_ name: String, in folder: SpoolLayout.Folder) {
         let fd = openat(layout.fd(folder), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return }
-        fsync(fd)
+        Durability.sync(fd, .file, "\(folder.rawValue)/\(name)")
         close(fd)
     }
 

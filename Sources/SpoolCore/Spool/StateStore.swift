@@ -36,7 +36,7 @@ public final class StateStore: Sendable {
         let failed: SystemError? = bytes.withUnsafeBytes { buf in
             if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
-            if durable, !sync.isGrouped, fsync(fd) != 0 { return SystemError("fsync", "tmp/\(tmpName)") }
+            if durable, !sync.isGrouped { Durability.sync(fd, .file, "tmp/\(tmpName)") }
             FaultInjection.hit(.afterTmpFsync)
             return nil
         }
@@ -190,16 +190,17 @@ public final class StateStore: Sendable {
 
     /// Makes the folders in `sync` durable (one fsync each, or one syncfs for a group) and empties it.
     /// A commit also fsyncs the folders that quarantined spares came from, and then releases them
-    /// (SparePool).
+    /// (SparePool). A failed sync does not return: the daemon exits (`Durability`). Throws nothing
+    /// today; callers keep their `try` for the day it does.
     public func commit(_ sync: inout DirectorySync) throws {
         defer { sync.folders.removeAll() }
         guard durable, !sync.folders.isEmpty else { return }
         let quarantine = spares.quarantine()
         if sync.isGrouped {
-            if cshim_syncfs(layout.rootFD) != 0 { throw SystemError("syncfs", layout.root) }
+            Durability.sync(layout.rootFD, .syncfs, layout.root)
         } else {
             for folder in sync.folders.union(quarantine?.folders ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
-                if fsync(layout.fd(folder)) != 0 { throw SystemError("fsync", folder.rawValue) }
+                Durability.sync(layout.fd(folder), .folder, folder.rawValue + "/")
             }
         }
         if let quarantine { spares.release(through: quarantine.through) }

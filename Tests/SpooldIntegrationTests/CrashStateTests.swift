@@ -13,12 +13,9 @@ struct CrashStateTests {
         .deletingLastPathComponent().path
     static var script: String { root + "/Tests/CrashStates/crashstates.py" }
 
+    /// Runs the explorer (it starts each daemon without our SPOOLD_* fault-injection variables).
     func run(_ python: String, _ args: [String], timeout: Double) -> TestTools.Outcome {
-        let env = ProcessInfo.processInfo.environment
-        // The tool runs the daemon itself; a crash point or failing sync of ours must not reach it.
-        return TestTools.run(python, [Self.script] + args, environment: ["PYTHONUNBUFFERED": "1"]
-                             .merging(env.filter { !$0.key.hasPrefix("SPOOLD_") || $0.key.hasPrefix("SPOOLD_CRASHSTATES") }) { a, _ in a },
-                             timeout: timeout)
+        TestTools.run(python, [Self.script] + args, environment: ["PYTHONUNBUFFERED": "1"], timeout: timeout)
     }
 
     @Test("a sample of the crash states a power cut allows: nothing lost, torn, or run twice that must not be")

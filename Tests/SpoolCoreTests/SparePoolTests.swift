@@ -30,15 +30,15 @@ struct SparePoolTests {
             return UInt64(st.st_ino)
         }
 
-        /// Writes a record through the store and commits it (one folder fsync, plus the quarantine's).
-        func commitSomething() throws {
+        /// Writes a file into `folder` through the store and commits it (one fsync of `folder`).
+        func commit(into folder: SpoolLayout.Folder) throws {
             var sync = DirectorySync()
-            try store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: .pending, sync: &sync)
+            try store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: folder, sync: &sync)
             try store.commit(&sync)
         }
     }
 
-    @Test("a retired file is quarantined until a commit, then reused")
+    @Test("a retired file is quarantined until a commit fsyncs its old folder, then reused")
     func quarantinedUntilCommit() throws {
         let spool = try Spool()
         _ = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
@@ -48,9 +48,24 @@ struct SparePoolTests {
         var nothing = DirectorySync()
         try spool.store.commit(&nothing)  // a commit that syncs nothing releases nothing
         #expect(spool.store.spares.take() == nil)
-        try spool.commitSomething()
+        try spool.commit(into: .pending)  // nor one that syncs another folder
+        #expect(spool.store.spares.take() == nil, "released by a commit that did not fsync running/")
+        try spool.commit(into: .running)
         let spare = try #require(spool.store.spares.take())
         #expect(spare.hasPrefix(SparePool.prefix))
+    }
+
+    @Test("a group commit (syncfs) releases every quarantined spare")
+    func syncfsReleasesAll() throws {
+        let spool = try Spool()
+        _ = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        _ = try spool.put("b.claim", in: .tmp, #"{"command": ["true"]}"#)
+        spool.store.retire("a.json", from: .running)
+        spool.store.retire("b.claim", from: .tmp)
+        var sync = DirectorySync(writes: DirectorySync.groupThreshold)
+        try spool.store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: .done, sync: &sync)
+        try spool.store.commit(&sync)
+        #expect(spool.store.spares.take() != nil && spool.store.spares.take() != nil)
     }
 
     @Test("only an empty spare becomes an output file")
@@ -58,14 +73,14 @@ struct SparePoolTests {
         let spool = try Spool()
         let full = try spool.put("b.json", in: .running, #"{"id": "b", "secret": "x"}"#)
         spool.store.retire("b.json", from: .running)
-        try spool.commitSomething()
+        try spool.commit(into: .running)
         let fd = try spool.store.createFile("c.stdout", in: .running)
         close(fd)
         #expect(try spool.inode("\(spool.root)/running/c.stdout") != full, "an output was made from a spare with old bytes")
 
         let empty = try spool.put("d.stderr", in: .running, "")
         spool.store.retire("d.stderr", from: .running)
-        try spool.commitSomething()
+        try spool.commit(into: .running)
         let fd2 = try spool.store.createFile("e.stdout", in: .running)
         close(fd2)
         #expect(try spool.inode("\(spool.root)/running/e.stdout") == empty, "an empty spare was not reused")

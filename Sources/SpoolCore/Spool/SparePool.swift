@@ -65,21 +65,27 @@ final class SparePool: Sendable {
         }
     }
 
-    /// The folders a commit must fsync to release the quarantined spares, and the serial up to which
-    /// it releases them (`release(through:)` after the sync).
-    func quarantine() -> (folders: Set<SpoolLayout.Folder>, through: UInt64)? {
-        state.withLock { s in
-            guard let last = s.quarantined.last else { return nil }
-            return (Set(s.quarantined.compactMap(\.from)), last.serial)
-        }
+    /// The serial of the last quarantined spare, taken before a commit's syncs: the spares up to it
+    /// were renamed before those syncs began (`release(through:from:)` after them).
+    func quarantineMark() -> UInt64? {
+        state.withLock { $0.quarantined.last?.serial }
     }
 
-    /// Makes the spares quarantined up to `serial` ready: their old names' removal is durable now.
-    func release(through serial: UInt64) {
+    /// Makes the spares quarantined up to `serial` ready whose old folder is in `folders` (every one
+    /// when nil: a syncfs): their old names' removal is durable now. No fsync of its own: the
+    /// folders spares come from are fsynced often anyway (running/ by every start, tmp/ by every
+    /// intake), and until then a new file is made instead.
+    func release(through serial: UInt64, from folders: Set<SpoolLayout.Folder>?) {
         state.withLock { s in
-            let freed = s.quarantined.prefix { $0.serial <= serial }
-            s.ready += freed
-            s.quarantined.removeFirst(freed.count)
+            var still: [Spare] = []
+            for spare in s.quarantined {
+                if spare.serial <= serial, let from = spare.from, folders?.contains(from) ?? true {
+                    s.ready.append(spare)
+                } else {
+                    still.append(spare)
+                }
+            }
+            s.quarantined = still
         }
     }
 

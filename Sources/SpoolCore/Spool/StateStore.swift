@@ -189,21 +189,21 @@ public final class StateStore: Sendable {
     }
 
     /// Makes the folders in `sync` durable (one fsync each, or one syncfs for a group) and empties it.
-    /// A commit also fsyncs the folders that quarantined spares came from, and then releases them
-    /// (SparePool). A failed sync does not return: the daemon exits (`Durability`). Throws nothing
-    /// today; callers keep their `try` for the day it does.
+    /// Releases the quarantined spares whose old folder that made durable (SparePool). A failed
+    /// sync does not return: the daemon exits (`Durability`). Throws nothing today; callers keep
+    /// their `try` for the day it does.
     public func commit(_ sync: inout DirectorySync) throws {
         defer { sync.folders.removeAll() }
         guard durable, !sync.folders.isEmpty else { return }
-        let quarantine = spares.quarantine()
+        let mark = spares.quarantineMark()
         if sync.isGrouped {
             Durability.sync(layout.rootFD, .syncfs, layout.root)
         } else {
-            for folder in sync.folders.union(quarantine?.folders ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
+            for folder in sync.folders.sorted(by: { $0.rawValue < $1.rawValue }) {
                 Durability.sync(layout.fd(folder), .folder, folder.rawValue + "/")
             }
         }
-        if let quarantine { spares.release(through: quarantine.through) }
+        if let mark { spares.release(through: mark, from: sync.isGrouped ? nil : sync.folders) }
         FaultInjection.hit(.afterDirFsync)
     }
 

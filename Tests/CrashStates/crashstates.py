@@ -784,7 +784,10 @@ def save_state(path, item, problems):
             files.append({"path": p, "dir": True})
         else:
             try:
-                files.append({"path": p, "inode": v[1], "text": v[2].decode("utf-8")})
+                # The traced spool's temporary path (in metrics.prom, a staged follow-up's
+                # SPOOL_PARENT_RESULT) says nothing about the state: a neutral one is kept instead.
+                text = re.sub(r"/tmp/spoold-crashstates-[A-Za-z0-9_]+/traced/spool", "/var/spool/spoold", v[2].decode("utf-8"))
+                files.append({"path": p, "inode": v[1], "text": text})
             except UnicodeDecodeError:
                 files.append({"path": p, "inode": v[1], "base64": base64.b64encode(v[2]).decode()})
     with open(path, "w") as f:

@@ -1,6 +1,7 @@
 // The tools themselves: a python3 that can import prometheus_client (PyPI through pip into
-// .build/test-tools/python; Debian's python3-prometheus-client as root when pip cannot), and
-// systemd's offline tools (Debian's systemd package, as root). Each is decided once per process.
+// .build/test-tools/python; Debian's python3-prometheus-client as root when pip cannot),
+// systemd's offline tools (Debian's systemd package, as root), and python3 with strace for the
+// crash-state explorer (Debian's python3 and strace, as root). Each is decided once per process.
 import Foundation
 
 /// A python3 that can import prometheus_client: `executable` run with `environment` added to ours.
@@ -27,6 +28,25 @@ extension TestTools {
 
     /// systemd-analyze, systemd-sysusers and systemd-tmpfiles, installed on first use; or why they cannot be had.
     public static let systemd: Result<SystemdTools, ToolUnavailable> = findOrInstallSystemd()
+
+    /// python3 and strace for the crash-state explorer (Tests/CrashStates), installed on first use; or why not.
+    public static let crashStateTools: Result<(python: String, strace: String), ToolUnavailable> = findOrInstallStrace()
+
+    private static func findOrInstallStrace() -> Result<(python: String, strace: String), ToolUnavailable> {
+        func found() -> (python: String, strace: String)? {
+            guard let python = which("python3"), let strace = which("strace") else { return nil }
+            return (python, strace)
+        }
+        if let tools = found() { return .success(tools) }
+        return withInstallLock("strace") {
+            if let tools = found() { return .success(tools) }
+            if let failure = aptInstall(["python3", "strace"]) {
+                return .failure(ToolUnavailable("python3 or strace is missing: \(failure)"))
+            }
+            if let tools = found() { return .success(tools) }
+            return .failure(ToolUnavailable("apt-get installed python3 and strace, but one of them is still missing"))
+        }
+    }
 
     private static func findOrInstallPrometheusClient() -> Result<PythonCommand, ToolUnavailable> {
         let target = directory + "/python"

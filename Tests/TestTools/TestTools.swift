@@ -10,7 +10,7 @@ import Testing
 /// Why a tool a test needs could not be found or installed.
 public struct ToolUnavailable: Error, CustomStringConvertible, Sendable {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 extension Result where Failure == ToolUnavailable {

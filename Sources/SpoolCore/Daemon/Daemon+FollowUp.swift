@@ -17,7 +17,7 @@ extension Daemon {
         return JobID("\(record.id.rawValue.prefix(100)).on_complete")
     }
 
-    /// Writes the follow-up job file into tmp/ (durable with the parent's record).
+    /// Writes the follow-up job file into tmp/, durable before the parent's record is written.
     func stageFollowUp(of record: JobRecord, sync: inout DirectorySync) throws {
         guard case .object(var o)? = record.spec?.onComplete, let id = followUpID(of: record) else { return }
         guard !index.contains(id) else { return }  // dropped and accepted before a crash
@@ -28,9 +28,12 @@ extension Daemon {
         o["env"] = .object(env)
         let bytes = Array(JSONValue.object(o).serialized(pretty: true).utf8) + [0x0A]
         let staged = "\(Self.followUpPrefix)\(id.rawValue).json"
-        try store.writeFile(bytes: bytes, name: staged, folder: .tmp, sync: &sync)
+        var staging = DirectorySync()
+        try store.writeFile(bytes: bytes, name: staged, folder: .tmp, sync: &staging)
         // Under a root daemon the follow-up belongs to (and so runs as) the parent's owner.
         if let owner = record.owner { fchownat(layout.fd(.tmp), staged, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) }
+        // Durable before the parent's record can be: a power cut may keep one folder's new entries and not another's.
+        try store.commit(&staging)
     }
 
     /// Moves a staged follow-up into the inbox, where intake takes it like any job file.
@@ -48,7 +51,11 @@ extension Daemon {
         do {
             // Never over a file a user put in the inbox under the same name.
             var target = JobFiles.record(id)
-            if store.exists(target, in: .inbox) { target = "\(id.rawValue).\(UInt32.random(in: 0...UInt32.max)).json" }
+            if store.exists(target, in: .inbox) {
+                // Both names of an earlier move may have survived a power cut: then it is in the inbox already.
+                if store.isSameFile(staged, in: .tmp, as: target, in: .inbox) { return store.remove(staged, from: .tmp) }
+                target = "\(id.rawValue).\(UInt32.random(in: 0...UInt32.max)).json"
+            }
             if try store.move(staged, from: .tmp, to: .inbox, newName: target, sync: &sync) {
                 try store.commit(&sync)
                 log.info("job \(id): follow-up dropped into the inbox as \(target)")

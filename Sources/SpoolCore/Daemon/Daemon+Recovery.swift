@@ -9,6 +9,7 @@ import Foundation
 extension Daemon {
     func recover() {
         let now = Timestamp.now()
+        for torn in store.removeTornRecords() { log.warning("recovery: removed \(torn): not a whole record of its job (a group commit cut short by a power loss); it is made again from its claim or running/ file") }
         index.load(from: layout)
         // With --lock-file other daemons may share the spool: their temporaries, claims and running
         // jobs are alive, so only what is certainly ours is touched.
@@ -38,15 +39,15 @@ extension Daemon {
     private func recoverRunning(now: Timestamp) {
         var names: [String] = []
         InboxReader.scan(layout.fd(.running), suffix: ".json") { batch in names += batch.compactMap(\.string) }
-        guard !names.isEmpty else { return }
-        let leftovers = executor.leftovers()
+        // With no state file left, a crash may still have left a finished job's outputs or journal (below).
+        let leftovers = names.isEmpty ? nil : executor.leftovers()
         var sync = DirectorySync()
         var cleaned: [JobID] = []
         for name in names {
             guard let id = JobID(String(name.dropLast(5))) else { continue }
             FaultInjection.hit(.duringRecovery)
             if adopt(id) { continue }
-            if let what = leftovers.stop(id) {
+            if let what = leftovers?.stop(id) {
                 log.warning("job \(id): stopped \(what) left running by the previous daemon")
             }
             if store.exists(JobFiles.record(id), in: .done) {

@@ -20,6 +20,12 @@ extension StateStore {
         let hasNew = fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size > 0
         var kept = stat()
         let hasOld = fstatat(done, name, &kept, AT_SYMLINK_NOFOLLOW) == 0
+        if hasOld, fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_ino == kept.st_ino, st.st_dev == kept.st_dev {
+            // Both names of an earlier move survived a power cut: placed already (appending the file to
+            // itself would never end).
+            remove(name, from: .running)
+            return "done/\(name)"
+        }
         var ours = hasOld
         if hasOld && attempt <= 1 {
             let modified = Double(kept.st_mtim.tv_sec) + Double(kept.st_mtim.tv_nsec) / 1e9
@@ -62,7 +68,7 @@ extension StateStore {
                 throw SystemError("write", "done/\(name)", errno: failure)
             }
         }
-        if durable, fsync(out) != 0 { throw SystemError("fsync", "done/\(name)") }
+        if durable { Durability.sync(out, .file, "done/\(name)") }
         if !hasOld { sync.add(.done) }
         remove(name, from: .running)
         return "done/\(name)"
@@ -76,7 +82,7 @@ extension StateStore {
     private func fsyncFile(_ name: String, in folder: SpoolLayout.Folder) {
         let fd = openat(layout.fd(folder), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return }
-        fsync(fd)
+        Durability.sync(fd, .file, "\(folder.rawValue)/\(name)")
         close(fd)
     }
 

@@ -14,13 +14,17 @@ extension Intake {
                     log.info("intake: claim \(c.token) already became job \(existing.id) (recovered after a crash)")
                     if case .reject(_, _, let isDir, _) = c.outcome, isDir, let original = existing.original {
                         placeDirectoryOriginal(token: c.token, original: original)
+                    } else if existing.original != nil, !store.exists(JobFiles.original(existing.id), in: .done) {
+                        // Written with the record in one group commit, whose syncfs a power cut came before.
+                        try keepOriginal(token: c.token, id: existing.id, sync: &sync)
                     }
                     finishedClaims.append(c)
                     continue
                 }
                 let (record, folder) = try makeRecord(c, now: now)
                 do {
-                    if folder == .done, case .reject(_, _, _, let hasBytes) = c.outcome, hasBytes {
+                    // Decided by the record: a valid file whose id is held becomes a rejection there.
+                    if folder == .done, record.original != nil, !c.outcomeIsDirectory {
                         try keepOriginal(token: c.token, id: record.id, sync: &sync)
                     }
                     try store.write(record, to: folder, isNew: true, sync: &sync)
@@ -163,6 +167,7 @@ extension Intake {
     public func recoverClaims(now: Timestamp, all: Bool = false) -> IntakeResult {
         var result = IntakeResult()
         var claims: [Claimed] = []
+        var twins = DirectorySync()
         let own = claimSources.withLock { Set($0.keys) }
         InboxReader.scan(layout.fd(.tmp), suffix: ".claim") { names in
             for name in names {
@@ -186,6 +191,7 @@ extension Intake {
                 case .notRegular(let kind, let isDir):
                     outcome = Self.notRegular(kind, isDirectory: isDir, file: file)
                 case .file(let content):
+                    if dropInboxTwin(source, of: content) { twins.add(.inbox) }
                     if AccessPolicy.runsAsOwner { owner = JobOwner(uid: content.uid, gid: content.gid) }
                     outcome = Self.judge(content, file: file, config: config)
                 }
@@ -195,8 +201,24 @@ extension Intake {
                 claims.append(c)
             }
         }
+        // Durably gone before the claims are finished and removed, or a second power cut brings them back.
+        try? store.commit(&twins)
         if !claims.isEmpty { finish(claims, now: now, result: &result) }
         return result
+    }
+
+    /// A power cut can keep an inbox file's name beside the claim it was renamed to (on a
+    /// filesystem without a journal, each folder's change reaches the disk on its own): both names
+    /// then name one file. That inbox name is the claim itself, not a second job (which would be
+    /// rejected as a duplicate of the first), so it is removed. Only the name the claim came from
+    /// is looked at: a user's own second link to a job file elsewhere in the inbox stays a job.
+    private func dropInboxTwin(_ source: String, of claim: FileContent) -> Bool {
+        var st = stat()
+        guard fstatat(layout.fd(.inbox), source, &st, AT_SYMLINK_NOFOLLOW) == 0,
+              UInt64(st.st_ino) == claim.inode, UInt64(st.st_dev) == claim.device,
+              unlinkat(layout.fd(.inbox), source, 0) == 0 else { return false }
+        log.notice("intake: inbox/\(source) was still there beside its claim (a power cut kept both names); removed it")
+        return true
     }
 }
 

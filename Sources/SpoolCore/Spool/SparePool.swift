@@ -12,6 +12,14 @@
 // one link (never a hard link to a file outside the spool) and be owned by the daemon's user.
 // Anything else is unlinked. Spares are garbage by definition; a crash may leave them, and the
 // next start removes them (it does not trust what it finds in tmp/).
+// A power cut keeps only what was made durable, so a spare is quarantined until the removal of
+// its old name is: until a commit has fsynced the folder it came from (or run a syncfs). Before
+// that, the old name (a claim in tmp/, a state file in running/) may come back after a power
+// cut, and would then name whatever the spare had become: another job's record or follow-up,
+// found by recovery as a claim or a state file of the wrong job (the crash-state explorer,
+// Tests/CrashStates, found both). And only a spare that was empty is made into an output file:
+// an output's truncation is not fsynced, so a power cut could show the spare's old bytes (an
+// earlier record, a job file) as the job's output.
 import Foundation
 import CSpoolShim
 
@@ -19,30 +27,70 @@ final class SparePool: Sendable {
     static let prefix = "spoold.spare."
     let tmpFD: Int32
     let capacity: Int
+    /// False when nothing is fsynced (benchmarks of the cost of durability): no quarantine then.
+    let quarantines: Bool
     private let state = LockedBox(State())
 
+    struct Spare {
+        var name: String
+        var wasEmpty: Bool
+        /// The folder its old name was in, until that folder's removal of it is durable.
+        var from: SpoolLayout.Folder?
+        /// Quarantined spares are numbered, so that a commit releases exactly those retired before it began.
+        var serial: UInt64 = 0
+    }
+
     struct State {
-        var names: [String] = []
+        var ready: [Spare] = []
+        var quarantined: [Spare] = []
         var counter: UInt64 = 0
     }
 
     /// Per run, so that names never collide with an earlier run's (pids repeat, e.g. pid 1 in containers).
     private let runToken = String(UInt64.random(in: 0...UInt64.max), radix: 36)
 
-    init(tmpFD: Int32, capacity: Int = 512) {
+    init(tmpFD: Int32, capacity: Int = 512, quarantines: Bool = true) {
         self.tmpFD = tmpFD
         self.capacity = capacity
+        self.quarantines = quarantines
     }
 
-    var count: Int { state.withLock { $0.names.count } }
+    var count: Int { state.withLock { $0.ready.count + $0.quarantined.count } }
 
-    /// A spare's name in tmp/, or nil if there is none.
-    func take() -> String? {
-        state.withLock { $0.names.popLast() }
+    /// A spare's name in tmp/ whose old name is durably gone (and that was empty, if `emptyOnly`), or nil.
+    func take(emptyOnly: Bool = false) -> String? {
+        state.withLock { s -> String? in
+            guard let i = s.ready.lastIndex(where: { !emptyOnly || $0.wasEmpty }) else { return nil }
+            return s.ready.remove(at: i).name
+        }
+    }
+
+    /// The serial of the last quarantined spare, taken before a commit's syncs: the spares up to it
+    /// were renamed before those syncs began (`release(through:from:)` after them).
+    func quarantineMark() -> UInt64? {
+        state.withLock { $0.quarantined.last?.serial }
+    }
+
+    /// Makes the spares quarantined up to `serial` ready whose old folder is in `folders` (every one
+    /// when nil: a syncfs): their old names' removal is durable now. No fsync of its own: the
+    /// folders spares come from are fsynced often anyway (running/ by every start, tmp/ by every
+    /// intake), and until then a new file is made instead.
+    func release(through serial: UInt64, from folders: Set<SpoolLayout.Folder>?) {
+        state.withLock { s in
+            var still: [Spare] = []
+            for spare in s.quarantined {
+                if spare.serial <= serial, let from = spare.from, folders?.contains(from) ?? true {
+                    s.ready.append(spare)
+                } else {
+                    still.append(spare)
+                }
+            }
+            s.quarantined = still
+        }
     }
 
     /// Moves `name` out of `dirFD` into the pool, or unlinks it if it cannot be recycled.
-    func retire(_ name: String, from dirFD: Int32) {
+    func retire(_ name: String, from dirFD: Int32, folder: SpoolLayout.Folder) {
         // Only regular files are ever opened (a FIFO or device is never opened at all).
         var lst = stat()
         guard fstatat(dirFD, name, &lst, AT_SYMLINK_NOFOLLOW) == 0, lst.st_mode & S_IFMT == S_IFREG else {
@@ -62,7 +110,7 @@ final class SparePool: Sendable {
             return
         }
         let spare: String? = state.withLock { s in
-            guard s.names.count < capacity else { return nil }
+            guard s.ready.count + s.quarantined.count < capacity else { return nil }
             s.counter += 1
             return "\(Self.prefix)\(runToken).\(s.counter)"
         }
@@ -70,7 +118,11 @@ final class SparePool: Sendable {
         // Released before the spare can be handed out: our own next open must not break our lease.
         cshim_release_lease(fd)
         if moved, let spare {
-            state.withLock { $0.names.append(spare) }
+            state.withLock { s in
+                s.counter += 1
+                let entry = Spare(name: spare, wasEmpty: st.st_size == 0, from: quarantines ? folder : nil, serial: s.counter)
+                if quarantines { s.quarantined.append(entry) } else { s.ready.append(entry) }
+            }
         } else {
             unlinkat(dirFD, name, 0)
         }
@@ -79,8 +131,11 @@ final class SparePool: Sendable {
     /// Unlinks every spare (at a clean exit, so that tmp/ is left empty).
     func removeAll() {
         let names = state.withLock { s -> [String] in
-            defer { s.names.removeAll() }
-            return s.names
+            defer {
+                s.ready.removeAll()
+                s.quarantined.removeAll()
+            }
+            return (s.ready + s.quarantined).map(\.name)
         }
         for n in names { unlinkat(tmpFD, n, 0) }
     }

@@ -18,7 +18,7 @@ public final class StateStore: Sendable {
     public init(layout: SpoolLayout, durable: Bool = true) {
         self.layout = layout
         self.durable = durable
-        self.spares = SparePool(tmpFD: layout.fd(.tmp))
+        self.spares = SparePool(tmpFD: layout.fd(.tmp), quarantines: durable)
     }
 
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
@@ -36,7 +36,7 @@ public final class StateStore: Sendable {
         let failed: SystemError? = bytes.withUnsafeBytes { buf in
             if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
-            if durable, !sync.isGrouped, fsync(fd) != 0 { return SystemError("fsync", "tmp/\(tmpName)") }
+            if durable, !sync.isGrouped { Durability.sync(fd, .file, "tmp/\(tmpName)") }
             FaultInjection.hit(.afterTmpFsync)
             return nil
         }
@@ -95,7 +95,7 @@ public final class StateStore: Sendable {
     public func createFile(_ name: String, in folder: SpoolLayout.Folder) throws -> Int32 {
         let dirFD = layout.fd(folder)
         // O_APPEND: an output cut to its head and tail (OutputCap) keeps growing at its new end.
-        if let spare = spares.take() {
+        if let spare = spares.take(emptyOnly: true) {
             if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
                 let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
                 if fd >= 0 {
@@ -112,7 +112,7 @@ public final class StateStore: Sendable {
     /// Removes a file the daemon is done with, keeping its inode for reuse when nobody else has it
     /// open (see SparePool).
     public func retire(_ name: String, from folder: SpoolLayout.Folder) {
-        spares.retire(name, from: layout.fd(folder))
+        spares.retire(name, from: layout.fd(folder), folder: folder)
     }
 
     /// Removes the pooled spares; for a clean exit.
@@ -138,6 +138,14 @@ public final class StateStore: Sendable {
     /// Removes a file; a missing file is fine.
     public func remove(_ name: String, from folder: SpoolLayout.Folder) {
         unlinkat(layout.fd(folder), name, 0)
+    }
+
+    /// True when both names exist and name the same file (a hard link, or both names of a rename
+    /// that a power cut kept).
+    public func isSameFile(_ a: String, in fa: SpoolLayout.Folder, as b: String, in fb: SpoolLayout.Folder) -> Bool {
+        var sa = stat(), sb = stat()
+        return fstatat(layout.fd(fa), a, &sa, AT_SYMLINK_NOFOLLOW) == 0 && fstatat(layout.fd(fb), b, &sb, AT_SYMLINK_NOFOLLOW) == 0
+            && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev
     }
 
     public func exists(_ name: String, in folder: SpoolLayout.Folder) -> Bool {
@@ -180,19 +188,47 @@ public final class StateStore: Sendable {
         return r.bytes
     }
 
-    /// Makes the folders in `sync` durable (one fsync each) and empties it.
+    /// Makes the folders in `sync` durable (one fsync each, or one syncfs for a group) and empties it.
+    /// Releases the quarantined spares whose old folder that made durable (SparePool). A failed
+    /// sync does not return: the daemon exits (`Durability`). Throws nothing today; callers keep
+    /// their `try` for the day it does.
     public func commit(_ sync: inout DirectorySync) throws {
         defer { sync.folders.removeAll() }
-        guard durable else { return }
+        guard durable, !sync.folders.isEmpty else { return }
+        let mark = spares.quarantineMark()
         if sync.isGrouped {
-            if !sync.folders.isEmpty, cshim_syncfs(layout.rootFD) != 0 { throw SystemError("syncfs", layout.root) }
-            FaultInjection.hit(.afterDirFsync)
-            return
+            Durability.sync(layout.rootFD, .syncfs, layout.root)
+        } else {
+            for folder in sync.folders.sorted(by: { $0.rawValue < $1.rawValue }) {
+                Durability.sync(layout.fd(folder), .folder, folder.rawValue + "/")
+            }
         }
-        for folder in sync.folders.sorted(by: { $0.rawValue < $1.rawValue }) {
-            if fsync(layout.fd(folder)) != 0 { throw SystemError("fsync", folder.rawValue) }
-        }
+        if let mark { spares.release(through: mark, from: sync.isGrouped ? nil : sync.folders) }
         FaultInjection.hit(.afterDirFsync)
+    }
+
+    /// Removes the state files in pending/ and done/ that are not a whole record of the job they are
+    /// named after. Such a file can only come from a group commit (its data is not fsynced before
+    /// its rename, only by the syncfs that ends the batch) that a power cut interrupted: its name
+    /// reached the disk, its data did not (the file is empty, cut, or shows a recycled spare's old
+    /// bytes). Nothing was acted on before that syncfs, and what the file came from is still in
+    /// place (the claim in tmp/, the job's running/ state file), so recovery makes it again.
+    /// For the start of recovery, before anything reads the folders. Returns what was removed.
+    public func removeTornRecords() -> [String] {
+        var removed: [String] = []
+        for folder in [SpoolLayout.Folder.pending, .done] {
+            var names: [String] = []
+            InboxReader.scan(layout.fd(folder), suffix: ".json") { batch in names += batch.compactMap(\.string) }
+            for name in names {
+                guard let id = JobID(String(name.dropLast(5))) else { continue }
+                let whole = ((try? readRecord(named: name, in: folder)) ?? nil).map { $0.id == id }
+                if whole == false || (whole == nil && exists(name, in: folder)) {
+                    remove(name, from: folder)
+                    removed.append("\(folder.rawValue)/\(name)")
+                }
+            }
+        }
+        return removed
     }
 }
 

@@ -8,6 +8,7 @@ import Foundation
 
 final class BatchJournal: Sendable {
     private let fd: Int32
+    private let name: String
     private let state = LockedBox((unsynced: false, closed: false))
 
     /// Opens (creating) `<id>.journal` in `dirFD` for appending.
@@ -15,6 +16,7 @@ final class BatchJournal: Sendable {
         let fd = openat(dirFD, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SystemError("open", "running/\(name)") }
         self.fd = fd
+        self.name = name
     }
 
     deinit { close() }
@@ -33,7 +35,7 @@ final class BatchJournal: Sendable {
     func sync() {
         state.withLock { s in
             guard s.unsynced, !s.closed else { return }
-            fdatasync(fd)
+            Durability.sync(fd, .journal, "running/\(name)")
             s.unsynced = false
         }
     }

@@ -2,6 +2,8 @@
 // "after_tmp_write:3" for its third hit), the daemon kills itself with SIGKILL right there, as a
 // power cut or OOM kill would. Unset, a hit is one load of a constant. Features add their own
 // points to `CrashPoint`; the crash tests walk every case.
+// Failing syncs: SPOOLD_FAIL_FSYNC=<kind>[:<n>] (kind: file, folder, syncfs, journal or any; see
+// `SyncKind`) makes the n-th sync of that kind fail with EIO instead of being made.
 import Foundation
 
 /// A named step of a state transition where a test may make the daemon die.
@@ -41,6 +43,22 @@ public enum FaultInjection {
         return (String(parts[0]), max(1, hit))
     }()
     private static let hits = LockedBox(0)
+
+    private static let failSync: (kind: String, hit: Int)? = {
+        guard let spec = ProcessInfo.processInfo.environment["SPOOLD_FAIL_FSYNC"], !spec.isEmpty else { return nil }
+        let parts = spec.split(separator: ":", maxSplits: 1)
+        return (String(parts[0]), max(1, parts.count > 1 ? Int(parts[1]) ?? 1 : 1))
+    }()
+    private static let syncHits = LockedBox(0)
+
+    /// True when this sync of `kind` is the one SPOOLD_FAIL_FSYNC says must fail.
+    static func failsSync(_ kind: SyncKind) -> Bool {
+        guard let failSync, failSync.kind == kind.rawValue || failSync.kind == "any" else { return false }
+        return syncHits.withLock { n -> Bool in
+            n += 1
+            return n == failSync.hit
+        }
+    }
 
     public static var isEnabled: Bool { target != nil }
 

@@ -1,0 +1,88 @@
+// Recycled inodes and power cuts (issue 17): a file retired into the spare pool is not reused
+// until a commit has made the removal of its old name durable, or a power cut could bring the
+// old name back naming the new data (the crash-state explorer found a claim come back as another
+// job's record). And only an empty spare becomes an output file: an output's truncation is not
+// fsynced, so a power cut could show the spare's old bytes as the job's output.
+import Foundation
+import Testing
+@testable import SpoolCore
+
+@Suite("spare pool under power loss")
+struct SparePoolTests {
+    final class Spool {
+        let root: String
+        let store: StateStore
+        init() throws {
+            root = FileManager.default.temporaryDirectory.appendingPathComponent("spare-pool-\(UUID().uuidString.prefix(8))").path
+            store = StateStore(layout: try SpoolLayout(path: root))
+        }
+        deinit { try? FileManager.default.removeItem(atPath: root) }
+
+        func put(_ name: String, in folder: SpoolLayout.Folder, _ text: String) throws -> UInt64 {
+            let path = "\(root)/\(folder.rawValue)/\(name)"
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            return try inode(path)
+        }
+
+        func inode(_ path: String) throws -> UInt64 {
+            var st = stat()
+            guard lstat(path, &st) == 0 else { throw POSIXError(.ENOENT) }
+            return UInt64(st.st_ino)
+        }
+
+        /// Writes a file into `folder` through the store and commits it (one fsync of `folder`).
+        func commit(into folder: SpoolLayout.Folder) throws {
+            var sync = DirectorySync()
+            try store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: folder, sync: &sync)
+            try store.commit(&sync)
+        }
+    }
+
+    @Test("a retired file is quarantined until a commit fsyncs its old folder, then reused")
+    func quarantinedUntilCommit() throws {
+        let spool = try Spool()
+        _ = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        spool.store.retire("a.json", from: .running)
+        #expect(spool.store.spares.count == 1)
+        #expect(spool.store.spares.take() == nil, "reused before its old name's removal was durable")
+        var nothing = DirectorySync()
+        try spool.store.commit(&nothing)  // a commit that syncs nothing releases nothing
+        #expect(spool.store.spares.take() == nil)
+        try spool.commit(into: .pending)  // nor one that syncs another folder
+        #expect(spool.store.spares.take() == nil, "released by a commit that did not fsync running/")
+        try spool.commit(into: .running)
+        let spare = try #require(spool.store.spares.take())
+        #expect(spare.hasPrefix(SparePool.prefix))
+    }
+
+    @Test("a group commit (syncfs) releases every quarantined spare")
+    func syncfsReleasesAll() throws {
+        let spool = try Spool()
+        _ = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        _ = try spool.put("b.claim", in: .tmp, #"{"command": ["true"]}"#)
+        spool.store.retire("a.json", from: .running)
+        spool.store.retire("b.claim", from: .tmp)
+        var sync = DirectorySync(writes: DirectorySync.groupThreshold)
+        try spool.store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: .done, sync: &sync)
+        try spool.store.commit(&sync)
+        #expect(spool.store.spares.take() != nil && spool.store.spares.take() != nil)
+    }
+
+    @Test("only an empty spare becomes an output file")
+    func outputsOnlyFromEmptySpares() throws {
+        let spool = try Spool()
+        let full = try spool.put("b.json", in: .running, #"{"id": "b", "secret": "x"}"#)
+        spool.store.retire("b.json", from: .running)
+        try spool.commit(into: .running)
+        let fd = try spool.store.createFile("c.stdout", in: .running)
+        close(fd)
+        #expect(try spool.inode("\(spool.root)/running/c.stdout") != full, "an output was made from a spare with old bytes")
+
+        let empty = try spool.put("d.stderr", in: .running, "")
+        spool.store.retire("d.stderr", from: .running)
+        try spool.commit(into: .running)
+        let fd2 = try spool.store.createFile("e.stdout", in: .running)
+        close(fd2)
+        #expect(try spool.inode("\(spool.root)/running/e.stdout") == empty, "an empty spare was not reused")
+    }
+}

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include "cspoolshim.h"
 
@@ -26,3 +27,7 @@ int cshim_take_exclusive_lease(int fd) { return fcntl(fd, F_SETLEASE, F_WRLCK); 
 void cshim_release_lease(int fd) { (void)fcntl(fd, F_SETLEASE, F_UNLCK); }
 
 int cshim_syncfs(int fd) { return syncfs(fd); }
+
+int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
+
+int cshim_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }

@@ -17,4 +17,7 @@ int cshim_take_exclusive_lease(int fd);
 void cshim_release_lease(int fd);
 // syncfs(2): commits every dirty file and directory of the filesystem holding `fd`.
 int cshim_syncfs(int fd);
+// The extended attributes of an open file (POSIX ACLs are "system.posix_acl_access").
+int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size);
+int cshim_fremovexattr(int fd, const char *name);
 #endif

@@ -192,7 +192,10 @@ extension Daemon {
         switch answer {
         case .applied: return .applied
         case .untilEnd(let id): return .untilEnd(id)
-        case .refused(let why): return .refused(why)
+        case .refused(let owner):
+            let why = requester.refusal(r.action, job: r.id, owner: owner, ownerShown: Self.shownOwner(owner)) ?? "refused"
+            log.warning("control: \(file): \(why); nothing changed, request removed")
+            return .refused(why)
         case .notHeld:
             guard let done = (try? store.read(r.id, in: .done)) ?? nil else {
                 return .unknown  // unknown so far, or in flight between folders: look again

@@ -134,6 +134,7 @@ extension Daemon {
         }
         log.minimum = next.logLevel
         intake.update(config: next.intake)
+        store.privacy.withLock { $0 = ResultPrivacy(access: next.intake.access) }
         send(.reload(queueLimits: next.queueLimits, workers: next.workers))
         resizeWorkers(to: max(1, next.workers))
         if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }

@@ -17,9 +17,10 @@ enum ControlAnswer: Sendable, Equatable {
     case notHeld
     /// Under way until job `id` ends: the file stays until then (a `removeControl` action).
     case untilEnd(JobID)
-    /// Not allowed: the requester neither owns the job nor is an administrator. Nothing changed;
-    /// the sentence says why (the runtime logs it, answers the requester and removes the file).
-    case refused(String)
+    /// Not allowed: the requester neither owns the job (`owner`) nor is an administrator. Nothing
+    /// changed; the runtime says why (`Requester.refusal`, with names), logs it, answers the
+    /// requester and removes the file.
+    case refused(owner: JobOwner)
 }
 
 /// Who asked: the owner of the request file (uid from fstat of the open file, never the path),
@@ -51,8 +52,8 @@ extension Engine {
         guard let job = jobs[request.id] else { return (.notHeld, []) }
         let id = request.id
         let shown = "control/\(file)"
-        if let why = requester.refusal(request.action, job: id, owner: job.record.owner) {
-            return (.refused(why), [.log(.warning, "control: \(shown): \(why); nothing changed, request removed")])
+        if let owner = job.record.owner, requester.refusal(request.action, job: id, owner: owner) != nil {
+            return (.refused(owner: owner), [])
         }
         switch request.action {
         case .cancel:

@@ -48,6 +48,8 @@ public final class Daemon: Sendable {
     let deferredControls = LockedBox(Set<FileName>())
     /// Finished jobs with `ttl_seconds`, by the time they are removed.
     let expiries = LockedBox(ExpirySchedule())
+    /// Which pause files count (as root: an administrator's only).
+    let pauseFiles = PauseFiles()
 
     /// What the one lock guards.
     struct Core: Sendable {

@@ -108,6 +108,9 @@ enum PauseResume {
             return try ControlIDs.drop(pause ? .pause : .resume, ids, client: client, json: json, timeout: timeout)
         }
         let path = queue.map { PausedQueues.path(root: client.layout.root, queue: $0) } ?? client.layout.pausedPath
+        if pause, let why = PauseResume.notAdmin(client, what: queue.map { "queue \($0)" } ?? "the whole spool") {
+            throw CommandFailure(message: why)
+        }
         if pause {
             guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw CommandFailure(message: "cannot create \(path)") }
         } else if unlink(path) != 0 && errno != ENOENT {
@@ -121,6 +124,27 @@ enum PauseResume {
             print(pause ? "spool paused: no new job starts until `spoolctl resume`" : "spool resumed")
         }
         return Exit.ok
+    }
+}
+
+extension PauseResume {
+    /// Why this user may not pause the spool or a queue: a daemon running as root (it owns
+    /// spoold.lock) counts only pause files of administrators (root, its own user, a member of
+    /// admin_group in the spool's config.json), so a file of ours would be ignored. nil: may.
+    static func notAdmin(_ client: SpoolClient, what: String) -> String? {
+        let me = geteuid()
+        var st = stat()
+        guard me != 0, stat("\(client.layout.root)/spoold.lock", &st) == 0, st.st_uid == 0 else { return nil }
+        let config = try? DaemonConfig.loadIfPresent(path: "\(client.layout.root)/\(DaemonConfig.defaultFileName)")
+        var policy = AccessPolicy()
+        policy.adminGroup = config?.adminGroup
+        if let gid = policy.adminGID {
+            var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)) + 1)
+            let n = getgroups(Int32(groups.count), &groups)
+            if getegid() == gid || (n > 0 && groups[0..<Int(n)].contains(gid)) { return nil }
+        }
+        let admins = policy.adminGroup.map { "root or a member of group \($0)" } ?? "root (the spool's config.json sets no admin_group)"
+        return "only an administrator (\(admins)) may pause \(what): spoold runs as root here and ignores a pause file of yours; nothing was created"
     }
 }
 

@@ -59,6 +59,17 @@ final class SharedSpool: @unchecked Sendable {
         return try? JSONSerialization.jsonObject(with: Data((spool.read(path) ?? "").utf8)) as? [String: Any]
     }
 
+    /// The ids `spoolctl list --json` shows `user`.
+    func listed(_ user: TestUser) -> Set<String> {
+        let r = ctl(user, ["list", "--json"])
+        guard let o = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+              let jobs = o["jobs"] as? [[String: Any]] else {
+            Issue.record("list --json as \(user.name): \(r.stdout)\(r.stderr)")
+            return []
+        }
+        return Set(jobs.compactMap { $0["id"] as? String })
+    }
+
     func status(_ id: String) -> String? {
         for folder in ["done", "running", "pending"] {
             if let r = spool.record(id, in: folder) { return r.status }
@@ -122,16 +133,20 @@ struct OwnerAccessTests {
             let r = runAs(bob, "/bin/cat", [spool.path(path)])
             #expect(r.status != 0 && r.stderr.contains("Permission denied"), "\(path): \(r.stdout)")
         }
-        let bobList = s.ctl(bob, ["list", "--json"])
-        #expect(bobList.stdout.contains("\"b-long\"") && !bobList.stdout.contains("a-long") && !bobList.stdout.contains("a-done"), "\(bobList.stdout)")
+        // Nor can a job of his (it runs as bob).
+        #expect(s.ctl(bob, ["submit", "--id", "b-snoop", "--shell", "--", "cat done/a-done.json \(stdoutPath) running/a-long.json; echo end"]).status == 0)
+        poll(timeout: 20, "b-snoop ended") { s.status("b-snoop") == "succeeded" }
+        let snoop = try #require(spool.record("b-snoop"))
+        #expect(spool.read(snoop["stdout"] as? String ?? "") == "end\n")
+        #expect(spool.read(snoop["stderr"] as? String ?? "")?.components(separatedBy: "Permission denied").count == 4)
+        #expect(s.listed(bob) == ["b-long", "b-snoop"])
 
         // Alice reads her own; her list shows her jobs, not bob's.
         #expect(runAs(alice, "/bin/cat", [spool.path(stdoutPath)]).stdout == "secret-alice\n")
         let aliceLogs = s.ctl(alice, ["logs", "a-done"])
         #expect(aliceLogs.status == 0 && aliceLogs.stdout == "secret-alice\n", "\(aliceLogs)")
         #expect(s.ctl(alice, ["status", "a-long"]).status == 0)
-        let aliceList = s.ctl(alice, ["list", "--json"])
-        #expect(aliceList.stdout.contains("a-long") && aliceList.stdout.contains("a-done") && !aliceList.stdout.contains("b-long"))
+        #expect(s.listed(alice) == ["a-long", "a-done"])
 
         // Bob may control his own job.
         #expect(s.ctl(bob, ["cancel", "b-long"]).status == 0)
@@ -139,8 +154,7 @@ struct OwnerAccessTests {
 
         // Carol, an administrator (admin_group), reads and controls alice's jobs.
         #expect(runAs(carol, "/bin/cat", [spool.path(stderrPath)]).stdout == "alice-err\n")
-        let carolList = s.ctl(carol, ["list", "--json"])
-        #expect(carolList.stdout.contains("a-long") && carolList.stdout.contains("a-done") && carolList.stdout.contains("b-long"))
+        #expect(s.listed(carol) == ["a-long", "a-done", "b-long", "b-snoop"])
         let pause = s.ctl(carol, ["pause", "a-long"])
         #expect(pause.status == 0, "\(pause.stderr)")
         poll(timeout: 20, "a-long paused") { s.status("a-long") == "paused" }

@@ -205,6 +205,13 @@ struct OwnerAccessTests {
         // Alice can.
         #expect(s.ctl(alice, ["cancel", "a-long"]).status == 0)
         poll(timeout: 20, "a-long cancelled") { s.status("a-long") == "cancelled" }
+        // An answer bob plants for alice's next request (retry names are predictable) is not believed:
+        // only the daemon's (given to the requester) or root's counts.
+        let forged = "control/.retry-as-a-done.r1.refused"
+        #expect(runAs(bob, "/bin/sh", ["-c", #"echo '{"refused": true, "message": "forged by bob"}' > "# + spool.path(forged)]).status == 0)
+        let retry = s.ctl(alice, ["retry", "a-done"])
+        #expect(retry.status == 0 && retry.stdout.hasSuffix("a-done.r1\n") && !retry.stderr.contains("forged"), "\(retry.stdout)\(retry.stderr)")
+        poll(timeout: 20, "a-done.r1 ran") { s.status("a-done.r1") == "succeeded" }
     }
 }
 

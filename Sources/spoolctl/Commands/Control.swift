@@ -343,10 +343,18 @@ enum ControlIDs {
         return Exit.ok
     }
 
-    /// The daemon's refusal of the request at `path`, if it answered one (the answer is removed once read).
+    /// The daemon's refusal of the request at `path`, if it answered one (the answer is removed
+    /// once read). Only a regular file owned by this user (the daemon, as root, gives the answer to
+    /// the requester) or by root counts, so another member cannot plant an answer (or a FIFO) that
+    /// would fool or hang spoolctl.
     static func answer(_ path: String) -> String? {
-        guard let answerPath = ControlAnswerFile.path(forRequest: path),
-              let data = FileManager.default.contents(atPath: answerPath) else { return nil }
+        guard let answerPath = ControlAnswerFile.path(forRequest: path) else { return nil }
+        let fd = open(answerPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_uid == 0 || st.st_uid == geteuid(), st.st_size <= 64 * 1024 else { return nil }
+        let data = FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
         unlink(answerPath)
         return ControlAnswerFile.message(Array(data)) ?? "the daemon refused the request (\(answerPath))"
     }

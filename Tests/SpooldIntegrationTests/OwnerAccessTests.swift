@@ -101,7 +101,8 @@ struct OwnerAccessTests {
         // spoolctl refuses bob before dropping anything: he cannot even read alice's records.
         for (args, verb) in [(["cancel", "a-long"], "cancel"), (["pause", "a-long"], "pause"), (["resume", "a-long"], "resume"),
                              (["delete", "a-done"], "delete"), (["retry", "a-done"], "retry"),
-                             (["status", "a-done"], "see its status"), (["logs", "a-done"], "read its output")] {
+                             (["status", "a-done"], "see its status"), (["logs", "a-done"], "read its output"),
+                             (["wait", "a-done"], "wait for")] {
             let r = s.ctl(bob, args)
             #expect(r.status == 1, "\(args): \(r.stdout)\(r.stderr)")
             #expect(r.stderr.contains("job \(args[1]) belongs to another user") && r.stderr.contains("only they can \(verb) it"), "\(args): \(r.stderr)")

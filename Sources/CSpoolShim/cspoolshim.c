@@ -28,6 +28,14 @@ void cshim_release_lease(int fd) { (void)fcntl(fd, F_SETLEASE, F_UNLCK); }
 
 int cshim_syncfs(int fd) { return syncfs(fd); }
 
+int cshim_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int cshim_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
 int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
 
 int cshim_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }

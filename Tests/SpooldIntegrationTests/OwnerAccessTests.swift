@@ -216,6 +216,26 @@ struct OwnerAccessTests {
     }
 }
 
+@Suite("access: live restore", .serialized)
+struct LiveRestoreAccessTests {
+    @Test("live_restore: outputs written under a job's supervisor are private to its owner too")
+    func supervisedOutputs() throws {
+        try requireUsers()
+        let s = try SharedSpool { _ in #"{"live_restore": true}"# }
+        let (alice, bob, spool) = (s.alice, s.bob, s.spool)
+        #expect(s.ctl(alice, ["submit", "--id", "a-sup", "--shell", "--", "echo secret-sup; echo err-sup >&2"]).status == 0)
+        poll(timeout: 30, "a-sup ran\n\(s.daemon.log)") { s.status("a-sup") == "succeeded" }
+        let r = try #require(spool.record("a-sup"))
+        #expect(r["executor"] != nil)
+        for key in ["stdout", "stderr"] {
+            let path = try #require(r[key] as? String)
+            #expect(runAs(bob, "/bin/cat", [spool.path(path)]).stderr.contains("Permission denied"), "\(path)")
+            #expect(runAs(alice, "/bin/cat", [spool.path(path)]).stdout == (key == "stdout" ? "secret-sup\n" : "err-sup\n"))
+        }
+        #expect(runAs(bob, "/bin/cat", [spool.path("done/a-sup.json")]).status != 0)
+    }
+}
+
 @Suite("access: pause files", .serialized)
 struct PauseFileAccessTests {
     @Test("as root, only an administrator's pause files hold jobs; another member's are ignored and logged, and spoolctl refuses to make one")

@@ -9,7 +9,7 @@
 import Foundation
 import CSpoolShim
 
-public struct ResultPrivacy: Sendable, Equatable {
+public struct ResultPrivacy: Sendable, Equatable, Codable {
     /// Files are protected (the daemon is root and results are not shared).
     public var isPrivate: Bool
     /// The group that reads every job's files: the admin group, or the daemon's own group.

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include "cspoolshim.h"
 
@@ -34,3 +35,7 @@ int cshim_pidfd_open(pid_t pid) {
 int cshim_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
+
+int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
+
+int cshim_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }

@@ -85,6 +85,11 @@ struct DaemonConfigTests {
         (#"{"gpus": "0,1"}"#, #"config.json: field "gpus" must be an array of device names such as ["0", "1"], got "0,1""#),
         (#"{"gpus": ["0", "0"]}"#, #"config.json: field "gpus[1]" must be a device not listed before, got "0""#),
         (#"{"gpus": ["0,1"]}"#, #"config.json: field "gpus[0]" must be a device name without commas or spaces, such as "0", got "0,1""#),
+        (#"{"admin_group": "no-such-group-xq"}"#, #"config.json: field "admin_group" must be the name of a group that exists on this system, got "no-such-group-xq""#),
+        (#"{"admin_group": ""}"#, #"config.json: field "admin_group" must be a group name or a numeric gid, got """#),
+        (#"{"admin_group": ["wheel"]}"#, #"config.json: field "admin_group" must be a group name or a numeric gid, got an array"#),
+        (#"{"admin_group": -1}"#, #"config.json: field "admin_group" must be a group name or a numeric gid, got -1"#),
+        (#"{"shared_results": "yes"}"#, #"config.json: field "shared_results" must be true or false, got "yes""#),
     ])
     func badField(json: String, message: String) {
         #expect(problems(json) == [message])
@@ -94,7 +99,7 @@ struct DaemonConfigTests {
     func unknownAndSeveral() {
         let allowed = "workers, queues, kill_grace_seconds, shutdown_grace_seconds, max_job_bytes, max_operations, settle_seconds, "
             + "rescan_seconds, retention, min_free_bytes, max_output_bytes, gpus, durable, log_level, metrics_interval_seconds, "
-            + "allowed_users, allowed_groups, allow_root_jobs, allow_world_writable_inbox, live_restore"
+            + "allowed_users, allowed_groups, allow_root_jobs, allow_world_writable_inbox, live_restore, admin_group, shared_results"
         #expect(problems(#"{"worker": 2, "durable": 1}"#) == [
             #"config.json: unknown field "worker" (allowed: \#(allowed))"#,
             #"config.json: field "durable" must be true or false, got 1"#,

@@ -261,7 +261,7 @@ struct EngineControlTests {
     ])
     func cancel(state: String, answer: ControlAnswer, actions: [String]) {
         var h = Self.reach(state)
-        let (got, acts) = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, now: h.now)
+        let (got, acts) = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(got == answer)
         #expect(acts.compactMap(spelled) == actions)
     }
@@ -269,7 +269,7 @@ struct EngineControlTests {
     @Test("a cancel's request file goes when the job's end is durable")
     func cancelRemovesRequestAtEnd() {
         var h = Self.reach("running")
-        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, now: h.now)
+        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(h.engine.waitingControls.contains(c1))
         h.on(.attemptEnded(id("a"), AttemptEnd(termination: .signaled(15), teardown: .cancel, usage: nil), diskFull: false))
         #expect(h.last == ["write a cancelled running->done"])
@@ -280,7 +280,7 @@ struct EngineControlTests {
     @Test("cancel of a job being claimed: it ends at its claim without running")
     func cancelStarting() {
         var h = Self.reach("starting")
-        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, now: h.now)
+        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(h.on(.claimed(id("a"))) == ["freeWorker", "write a cancelled running->done"])
     }
 
@@ -289,7 +289,7 @@ struct EngineControlTests {
         var h = EngineHarness()
         h.run(EngineHarness.command("a", retries: 2))
         h.on(.attemptEnded(id("a"), AttemptEnd(termination: .exited(1), teardown: nil, usage: nil), diskFull: false))
-        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, now: h.now)
+        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(h.on(.written([id("a")])) == ["emit a retrying", "write a cancelled pending->done"])
     }
 
@@ -299,7 +299,7 @@ struct EngineControlTests {
         h.accept(EngineHarness.command("a"))
         _ = h.dispatch()
         h.on(.claimed(id("a")))
-        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, now: h.now)
+        _ = h.engine.control(ControlRequest(action: .cancel, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(h.on(.launched(AttemptKey(id("a")), AttemptInfo(executor: .local, pid: 1))) == ["emit a started", "tearDown a cancel"])
     }
 
@@ -310,7 +310,7 @@ struct EngineControlTests {
     ])
     func pauseResume(state: String, action: ControlRequest.Action, actions: [String]) {
         var h = Self.reach(state)
-        let (answer, acts) = h.engine.control(ControlRequest(action: action, id: id("a")), file: c1, now: h.now)
+        let (answer, acts) = h.engine.control(ControlRequest(action: action, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(answer == .applied)
         #expect(acts.compactMap(spelled) == actions)
     }
@@ -318,7 +318,7 @@ struct EngineControlTests {
     @Test("delete of a running job: cancelled, then removed once its end is durable")
     func deleteRunning() {
         var h = Self.reach("running")
-        let (answer, _) = h.engine.control(ControlRequest(action: .delete, id: id("a")), file: c1, now: h.now)
+        let (answer, _) = h.engine.control(ControlRequest(action: .delete, id: id("a")), file: c1, by: .owner, now: h.now)
         #expect(answer == .untilEnd(id("a")))
         h.on(.attemptEnded(id("a"), AttemptEnd(termination: .signaled(15), teardown: .cancel, usage: nil), diskFull: false))
         #expect(h.on(.written([id("a")])).contains("removeFinished a"))
@@ -353,11 +353,11 @@ struct EngineBatchTests {
         _ = h.dispatch()
         h.on(.claimed(id("b")))
         #expect(h.dispatch() == ["launch b#0"])  // one worker: the rest wait in the queue
-        _ = h.engine.control(ControlRequest(action: .pause, id: id("b")), file: c1, now: h.now)
+        _ = h.engine.control(ControlRequest(action: .pause, id: id("b")), file: c1, by: .owner, now: h.now)
         h.on(.operationEnded(AttemptKey(id("b"), operation: 0), .succeeded(exitCode: 0, result: nil), stdout: nil, stderr: nil, usage: nil, executor: nil))
         h.on(.checkpointed(id("b")))
         #expect(h.dispatch() == [])
-        _ = h.engine.control(ControlRequest(action: .resume, id: id("b")), file: c1, now: h.now)
+        _ = h.engine.control(ControlRequest(action: .resume, id: id("b")), file: c1, by: .owner, now: h.now)
         #expect(h.dispatch() == ["launch b#1"])
     }
 
@@ -369,7 +369,7 @@ struct EngineBatchTests {
         h.on(.claimed(id("b")))
         _ = h.dispatch()
         h.on(.launched(AttemptKey(id("b"), operation: 0), AttemptInfo(executor: .local)))
-        let (_, acts) = h.engine.control(ControlRequest(action: .cancel, id: id("b")), file: c1, now: h.now)
+        let (_, acts) = h.engine.control(ControlRequest(action: .cancel, id: id("b")), file: c1, by: .owner, now: h.now)
         #expect(acts.compactMap(spelled) == ["tearDown b#0 cancel"])
         h.on(.operationEnded(AttemptKey(id("b"), operation: 0), .failed(SpoolError(.cancelled, "x"), exitCode: nil, signal: 15), stdout: nil, stderr: nil, usage: nil, executor: nil))
         #expect(h.on(.checkpointed(id("b"))) == ["write b cancelled running->done"])

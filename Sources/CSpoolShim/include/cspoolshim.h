@@ -21,4 +21,7 @@ int cshim_syncfs(int fd);
 // over (a pid alone may be reused), for supervisors the daemon did not start itself.
 int cshim_pidfd_open(pid_t pid);
 int cshim_pidfd_send_signal(int pidfd, int sig);
+// The extended attributes of an open file (POSIX ACLs are "system.posix_acl_access").
+int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size);
+int cshim_fremovexattr(int fd, const char *name);
 #endif

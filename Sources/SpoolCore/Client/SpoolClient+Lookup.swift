@@ -9,19 +9,32 @@ public enum HeldJob: Sendable {
     case inbox(file: String)
     /// A state file in pending/, running/ or done/.
     case record(LocatedRecord)
+    /// A state file this user may not read: another user's job, private to its owner and the
+    /// administrators (issue 18). Only an administrator or the owner can look at or control it.
+    case unreadable(SpoolFolder)
 
     /// A short account for messages: `done/x.json, succeeded` or `inbox/x.json, not taken yet`.
     public var place: String {
         switch self {
         case .inbox(let file): return "inbox/\(file), not taken yet"
         case .record(let l): return "\(l.folder.rawValue)/\(l.record.id.rawValue).json, \(l.effectiveStatus.rawValue)"
+        case .unreadable(let folder): return "in \(folder.rawValue)/, another user's job"
         }
     }
 
     /// True for a job that has a final record in done/.
     public var isFinished: Bool {
-        if case .record(let l) = self { return l.folder == .done }
-        return false
+        switch self {
+        case .record(let l): return l.folder == .done
+        case .unreadable(let folder): return folder == .done
+        case .inbox: return false
+        }
+    }
+
+    /// For another user's job: the sentence that says so (`what` is the verb refused: "cancel").
+    public func notYours(_ id: JobID, _ what: String) -> String? {
+        guard case .unreadable = self else { return nil }
+        return "job \(id) belongs to another user (its record is readable only by its owner and the administrators); only they can \(what) it"
     }
 }
 
@@ -45,7 +58,11 @@ extension SpoolClient {
         for attempt in 0..<attempts {
             if carries(named, id, maxInboxFileBytes) { return .inbox(file: named.description) }
             for folder in [SpoolFolder.pending, .running, .done] {
-                if let r = try? store.read(id, in: folder) { return .record(LocatedRecord(record: r, folder: folder)) }
+                do {
+                    if let r = try store.read(id, in: folder) { return .record(LocatedRecord(record: r, folder: folder)) }
+                } catch let e as SystemError where e.errno == EACCES {
+                    return .unreadable(folder)
+                } catch {}
             }
             if let file = inboxFile(carrying: id, maxBytes: maxInboxFileBytes) { return .inbox(file: file) }
             if attempt < attempts - 1 { usleep(20_000) }

@@ -97,7 +97,7 @@ extension Daemon {
         var sync = DirectorySync()
         func place(_ name: String) -> String? {
             do {
-                return try store.placeAttemptOutput(name, attempt: plan.attempt, startedAt: startedAt, capBytes: options.maxOutputBytes, sync: &sync)
+                return try store.placeAttemptOutput(name, attempt: plan.attempt, startedAt: startedAt, capBytes: options.maxOutputBytes, owner: plan.owner, sync: &sync)
             } catch {
                 log.error("\(plan.label): cannot keep its output \(name): \(error)")
                 return store.exists(name, in: .done) ? "done/\(name)" : nil

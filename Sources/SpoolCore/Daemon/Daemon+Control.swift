@@ -5,6 +5,11 @@
 // accepted or dropped with a log line. A cancel or delete of a running job stays in control/
 // until its job has ended, so that a daemon that dies meanwhile applies it again at its next
 // start (the job is then back in pending/). Nothing here can crash the daemon.
+//
+// Who asked is the request file's owner (fstat of the open file). A request from someone who
+// neither owns the job (the uid recorded at intake) nor is an administrator is refused: nothing
+// changes, the refusal is logged, and an answer file `control/.<request>.refused` (JSON, owned by
+// the requester, mode 0600) tells spoolctl, which waits for it (ControlAnswerFile).
 import Foundation
 
 extension Daemon {
@@ -38,6 +43,8 @@ extension Daemon {
         case untilEnd(JobID)
         /// Could not be done now (e.g. a write failed): the file stays and is tried again.
         case later
+        /// Not allowed (the sentence says why): answered, logged and removed, nothing changed.
+        case refused(String)
     }
 
     /// Applies control files (on the intake queue).
@@ -75,7 +82,14 @@ extension Daemon {
                     log.error("control: \(e.message); request removed")
                     removeControl(name)
                 case .success(let request):
-                    let applied = apply(request, name: name, file: file)
+                    let requester = options.intake.access.requester(uid: content.uid)
+                    let applied = apply(request, name: name, file: file, by: requester)
+                    if case .refused(let why) = applied {
+                        answerRefusal(name, request: request, requester: content.uid, why: why)
+                        removeControl(name)
+                        deferredControls.withLock { _ = $0.remove(name) }
+                        continue
+                    }
                     if case .untilEnd = applied {
                         deferredControls.withLock { _ = $0.remove(name) }
                         continue  // removed when the job has ended (the engine's removeControl)
@@ -126,19 +140,69 @@ extension Daemon {
         _ = name.withCString { unlinkat(layout.fd(.control), $0, 0) }
     }
 
+    /// Writes `control/.<stem>.refused`: what was refused and why, for the requester's spoolctl
+    /// (owned by the requester, 0600). Written before the request is removed, so a client that
+    /// sees its request gone finds the answer if there is one. Not fsynced: the log has it too.
+    func answerRefusal(_ name: FileName, request: ControlRequest, requester uid: UInt32, why: String) {
+        guard let answerName = ControlAnswerFile.name(for: name) else { return }
+        let bytes = ControlAnswerFile.encode(action: request.action, id: request.id, requester: uid, message: why,
+                                             time: Timestamp.now())
+        let dir = layout.fd(.control)
+        let tmp = ".\(answerName).\(getpid()).tmp"
+        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            log.warning("control: cannot write the answer control/\(answerName): \(String(cString: strerror(errno)))")
+            return
+        }
+        if geteuid() == 0 { fchown(fd, uid, UInt32.max) }  // gid unchanged
+        fchmod(fd, 0o600)
+        let failed = bytes.withUnsafeBytes { writeAll(fd, $0) }
+        close(fd)
+        if failed != nil || renameat(dir, tmp, dir, answerName) != 0 {
+            unlinkat(dir, tmp, 0)
+            log.warning("control: cannot write the answer control/\(answerName)")
+        }
+    }
+
+    /// Removes refusal answers nobody collected (a request dropped by hand) after an hour.
+    func sweepControlAnswers(now: Timestamp) {
+        let dir = layout.fd(.control)
+        for name in ControlAnswerFile.list(dir) {
+            var st = stat()
+            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if now.seconds - InboxReader.modified(st) > ControlAnswerFile.keepSeconds { unlinkat(dir, name, 0) }
+        }
+    }
+
     /// Applies one request: the engine decides for the jobs it holds; a finished job's record is
-    /// in done/ (retry, delete, or a request too late).
-    func apply(_ r: ControlRequest, name: FileName, file: String) -> Applied {
-        if r.action == .retry, !core.withLock({ $0.engine.holds(r.id) }) { return retry(r, file: file) }
+    /// in done/ (retry, delete, or a request too late), and the runtime asks the same question
+    /// of its owner.
+    func apply(_ r: ControlRequest, name: FileName, file: String, by requester: Requester) -> Applied {
+        if r.action == .retry, !core.withLock({ $0.engine.holds(r.id) }) {
+            if let done = (try? store.read(r.id, in: .done)) ?? nil,
+               let why = requester.refusal(r.action, job: r.id, owner: done.owner, ownerShown: Self.shownOwner(done.owner)) {
+                log.warning("control: \(file): \(why); nothing changed, request removed")
+                return .refused(why)
+            }
+            return retry(r, file: file)
+        }
         let now = Timestamp.now()
-        let (answer, actions) = core.update { $0.engine.control(r, file: name, now: now) }
+        let (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: now) }
         perform(actions)
         switch answer {
         case .applied: return .applied
         case .untilEnd(let id): return .untilEnd(id)
+        case .refused(let owner):
+            let why = requester.refusal(r.action, job: r.id, owner: owner, ownerShown: Self.shownOwner(owner)) ?? "refused"
+            log.warning("control: \(file): \(why); nothing changed, request removed")
+            return .refused(why)
         case .notHeld:
             guard let done = (try? store.read(r.id, in: .done)) ?? nil else {
                 return .unknown  // unknown so far, or in flight between folders: look again
+            }
+            if let why = requester.refusal(r.action, job: r.id, owner: done.owner, ownerShown: Self.shownOwner(done.owner)) {
+                log.warning("control: \(file): \(why); nothing changed, request removed")
+                return .refused(why)
             }
             if r.action == .delete {
                 removeFinished(done, why: "deleted (\(file))")
@@ -147,6 +211,11 @@ extension Daemon {
             }
             return .applied
         }
+    }
+
+    /// "alice (uid 1001)" for a recorded owner.
+    static func shownOwner(_ owner: JobOwner?) -> String? {
+        owner.map { o in AccessPolicy.userName(o.uid).map { "\($0) (uid \(o.uid))" } ?? "uid \(o.uid)" }
     }
 
     /// Removes a finished job's record and the outputs it names; its id is free again.

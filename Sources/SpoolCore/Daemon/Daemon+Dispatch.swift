@@ -33,8 +33,9 @@ extension Daemon {
     private func nextStep(blocking: Bool) -> DispatchStep? {
         enum Look { case found(DispatchStep?), again }
         while true {
-            let spoolPaused = access(layout.pausedPath, F_OK) == 0
-            let pausedQueues = spoolPaused ? [] : PausedQueues.current(root: layout.root)
+            let policy = settings.withLock { $0.intake.access }
+            let spoolPaused = pauseFiles.spoolPaused(layout, access: policy, log: log)
+            let pausedQueues = spoolPaused ? [] : pauseFiles.pausedQueues(layout, access: policy, log: log)
             var slept = false
             let look = core.wait { c -> LockedBox<Core>.WaitStep<Look> in
                 if c.engine.isStopping { return .done(.found(nil)) }

@@ -92,8 +92,8 @@ extension Daemon {
     func keepAttemptOutputs(_ record: inout JobRecord, attempt: Int, sync: inout DirectorySync) throws {
         let id = record.id
         guard record.spec?.isBatch != true else { return }
-        record.stdout = try store.placeAttemptOutput(JobFiles.stdout(id), attempt: attempt, startedAt: record.startedAt, capBytes: options.maxOutputBytes, sync: &sync)
-        record.stderr = try store.placeAttemptOutput(JobFiles.stderr(id), attempt: attempt, startedAt: record.startedAt, capBytes: options.maxOutputBytes, sync: &sync)
+        record.stdout = try store.placeAttemptOutput(JobFiles.stdout(id), attempt: attempt, startedAt: record.startedAt, capBytes: options.maxOutputBytes, owner: record.owner, sync: &sync)
+        record.stderr = try store.placeAttemptOutput(JobFiles.stderr(id), attempt: attempt, startedAt: record.startedAt, capBytes: options.maxOutputBytes, owner: record.owner, sync: &sync)
     }
 
     /// True when the spool's filesystem has no space left (or intake has just seen ENOSPC).

@@ -55,6 +55,7 @@ extension Daemon {
         rescan.setEventHandler { @Sendable [self] in
             rescanInbox()
             rescanControl()
+            sweepControlAnswers(now: Timestamp.now())
         }
         rescan.resume()
 

@@ -41,7 +41,9 @@ extension Daemon {
             finishQueue.async { [self] in writeRunningRecords([record]) }
         case .openJournal(let id):
             do {
-                let journal = try BatchJournal(name: JobFiles.journal(id), dirFD: layout.fd(.running))
+                let owner = core.withLock { $0.engine.jobs[id]?.record.owner }
+                let journal = try BatchJournal(name: JobFiles.journal(id), dirFD: layout.fd(.running),
+                                               privacy: store.privacy.withLock { $0 }, owner: owner)
                 core.withLock { $0.journals[id] = journal }
             } catch {
                 log.error("job \(id): \(error); the batch runs without a checkpoint journal")

@@ -12,7 +12,7 @@ extension Daemon {
         let (running, pending, _) = core.withLock { $0.engine.counts }
         var parts = ["\(running) running", "\(pending) pending"]
         if lifecycle.withLock({ $0.lowSpaceLogged || $0.diskFullLogged }) { parts.append("intake paused: low disk space") }
-        if access(layout.pausedPath, F_OK) == 0 { parts.append("spool paused") }
+        if pauseFiles.spoolPaused(layout, access: options.intake.access, log: log) { parts.append("spool paused") }
         return parts.joined(separator: ", ")
     }
 
@@ -134,6 +134,7 @@ extension Daemon {
         }
         log.minimum = next.logLevel
         intake.update(config: next.intake)
+        store.privacy.withLock { $0 = ResultPrivacy(access: next.intake.access) }
         send(.reload(queueLimits: next.queueLimits, workers: next.workers))
         resizeWorkers(to: max(1, next.workers))
         if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }

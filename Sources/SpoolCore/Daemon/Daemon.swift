@@ -50,6 +50,8 @@ public final class Daemon: Sendable {
     let deferredControls = LockedBox(Set<FileName>())
     /// Finished jobs with `ttl_seconds`, by the time they are removed.
     let expiries = LockedBox(ExpirySchedule())
+    /// Which pause files count (as root: an administrator's only).
+    let pauseFiles = PauseFiles()
 
     /// What the one lock guards.
     struct Core: Sendable {
@@ -103,6 +105,7 @@ public final class Daemon: Sendable {
             throw StartError.spool("\(layout.path(.inbox)) is world-writable without the sticky bit: anyone could run commands as this daemon's user; restrict it (chmod o-w, or give it a group and mode 2770) or start with --allow-world-writable-inbox")
         }
         store = StateStore(layout: layout, durable: options.durable)
+        store.privacy.withLock { $0 = ResultPrivacy(access: options.intake.access) }
         do {
             events = try EventLog(root: layout.root)
         } catch {
@@ -150,6 +153,16 @@ public final class Daemon: Sendable {
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
         if AccessPolicy.runsAsOwner {
             log.notice("spoold: running as root: each job runs as the owner of its file; files owned by root are \(options.intake.access.allowRoot ? "allowed (--allow-root-jobs or allow_root_jobs)" : "rejected as forbidden unless --allow-root-jobs (or allow_root_jobs in config.json)")")
+            let access = options.intake.access
+            let admins = access.adminGroup.map { "root and members of group \($0)" } ?? "root (no admin_group set)"
+            if access.sharedResults {
+                log.notice("spoold: only a job's owner or an administrator (\(admins)) may control it; records and outputs are readable by every member (shared_results)")
+            } else {
+                log.notice("spoold: only a job's owner or an administrator (\(admins)) may control it or read its record and outputs")
+                if !ResultPrivacy.aclsWork(tmpFD: layout.fd(.tmp)) {
+                    log.error("spoold: the spool's file system does not take POSIX ACLs: records and outputs are readable by the administrators only, not by their owners; mount it with ACL support or set shared_results in config.json")
+                }
+            }
         }
         _ = notify.ready(status: statusLine())
         startServiceTimers()

@@ -2,6 +2,12 @@
 // parses the request file and handles what needs the disk (a finished job's record, `retry`);
 // the engine decides for every job it holds, and keeps a request whose effect lasts until its
 // job's end (a cancel or delete) with the job, so that the file goes only once the end is durable.
+//
+// Who may: the engine decides for held jobs, with the requester the runtime read from the request
+// file (its owner by fstat, and whether that user is an administrator), against the owner recorded
+// at intake. The runtime asks the same question (`Requester.refusal`) for finished jobs, whose
+// records are in done/. A record without an owner (the daemon does not run as root) may be
+// controlled by anyone who can write control/, as before.
 
 /// What applying a request did.
 enum ControlAnswer: Sendable, Equatable {
@@ -11,13 +17,44 @@ enum ControlAnswer: Sendable, Equatable {
     case notHeld
     /// Under way until job `id` ends: the file stays until then (a `removeControl` action).
     case untilEnd(JobID)
+    /// Not allowed: the requester neither owns the job (`owner`) nor is an administrator. Nothing
+    /// changed; the runtime says why (`Requester.refusal`, with names), logs it, answers the
+    /// requester and removes the file.
+    case refused(owner: JobOwner)
+}
+
+/// Who asked: the owner of the request file (uid from fstat of the open file, never the path),
+/// and whether the runtime found that user to be an administrator (root, the daemon's own user,
+/// or a member of the configured `admin_group`).
+struct Requester: Sendable, Equatable {
+    var uid: UInt32
+    var isAdmin: Bool
+    /// How the requester is named in messages ("bob (uid 1001)").
+    var shown: String
+
+    init(uid: UInt32, isAdmin: Bool, shown: String? = nil) {
+        self.uid = uid
+        self.isAdmin = isAdmin
+        self.shown = shown ?? "uid \(uid)"
+    }
+
+    /// nil if this requester may apply `action` to a job owned by `owner`; else the refusal.
+    /// Allowed: no recorded owner (the daemon did not run as root), the owner, an administrator.
+    func refusal(_ action: ControlRequest.Action, job id: JobID, owner: JobOwner?, ownerShown: String? = nil) -> String? {
+        guard let owner, !isAdmin, owner.uid != uid else { return nil }
+        let whose = ownerShown ?? "uid \(owner.uid)"
+        return "\(action.rawValue) job \(id) refused: it belongs to \(whose), and \(shown) is neither its owner nor an administrator (root or a member of admin_group)"
+    }
 }
 
 extension Engine {
-    mutating func control(_ request: ControlRequest, file: FileName, now: Timestamp) -> (ControlAnswer, [EngineAction]) {
-        guard jobs[request.id] != nil else { return (.notHeld, []) }
+    mutating func control(_ request: ControlRequest, file: FileName, by requester: Requester, now: Timestamp) -> (ControlAnswer, [EngineAction]) {
+        guard let job = jobs[request.id] else { return (.notHeld, []) }
         let id = request.id
         let shown = "control/\(file)"
+        if let owner = job.record.owner, requester.refusal(request.action, job: id, owner: owner) != nil {
+            return (.refused(owner: owner), [])
+        }
         switch request.action {
         case .cancel:
             return cancel(id, file: file, shown: shown, now: now)

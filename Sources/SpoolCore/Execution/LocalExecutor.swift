@@ -110,13 +110,13 @@ final class LocalExecutor: Executor {
         }
         let out: Int32, err: Int32
         do {
-            out = try store.createFile(plan.stdoutName, in: .running)
+            out = try store.createFile(plan.stdoutName, in: .running, owner: plan.owner)
         } catch {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
         }
         defer { close(out) }
         do {
-            err = try store.createFile(plan.stderrName, in: .running)
+            err = try store.createFile(plan.stderrName, in: .running, owner: plan.owner)
         } catch {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
         }

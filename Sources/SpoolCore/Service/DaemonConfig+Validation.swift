@@ -100,6 +100,22 @@ private struct ConfigValidator {
             guard case .bool(let b) = v else { problem("live_restore", "true or false", v); return nil }
             return b
         }
+        c.adminGroup = obj["admin_group"].flatMap { v in
+            var name: String?
+            if case .string(let s) = v, !s.isEmpty { name = s }
+            if case .number(let n) = v, let id = n.integer, id >= 0, id < Int64(UInt32.max) { name = String(id) }
+            guard let name else { problem("admin_group", "a group name or a numeric gid", v); return nil }
+            // A typo must not leave a spool without the administrators it was meant to have.
+            if UInt32(name) == nil, AccessPolicy.groupID(name) == nil {
+                problem("admin_group", "the name of a group that exists on this system", v)
+                return nil
+            }
+            return name
+        }
+        c.sharedResults = obj["shared_results"].flatMap { v in
+            guard case .bool(let b) = v else { problem("shared_results", "true or false", v); return nil }
+            return b
+        }
         return c
     }
 

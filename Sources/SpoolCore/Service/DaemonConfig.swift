@@ -67,6 +67,12 @@ public struct DaemonConfig: Sendable, Equatable {
     public var allowWorldWritableInbox: Bool?
     /// `live_restore`: command jobs run under a per-job supervisor and outlive the daemon (SPEC §6).
     public var liveRestore: Bool?
+    /// When spoold runs as root: the group (name or gid) whose members are administrators: they
+    /// may control every job and read every record (root and the daemon's user always may).
+    public var adminGroup: String?
+    /// When spoold runs as root: records and outputs readable by every member of the spool's
+    /// group, instead of by their owner and the administrators only (the default).
+    public var sharedResults: Bool?
 
     public init() {}
 
@@ -114,6 +120,8 @@ public struct DaemonConfig: Sendable, Equatable {
         if let allowRootJobs { options.intake.access.allowRoot = allowRootJobs }
         if let liveRestore { options.liveRestore = liveRestore }
         if let allowWorldWritableInbox { options.allowWorldWritableInbox = allowWorldWritableInbox }
+        if let adminGroup { options.intake.access.adminGroup = adminGroup }
+        if let sharedResults { options.intake.access.sharedResults = sharedResults }
     }
 
     /// The fields (JSON names, in file order) that differ from `old`: those SIGHUP can apply
@@ -155,6 +163,8 @@ public struct DaemonConfig: Sendable, Equatable {
         Field(name: "allow_root_jobs", isLive: true) { $0.allowRootJobs == $1.allowRootJobs },
         Field(name: "allow_world_writable_inbox", isLive: false) { $0.allowWorldWritableInbox == $1.allowWorldWritableInbox },
         Field(name: "live_restore", isLive: false) { $0.liveRestore == $1.liveRestore },
+        Field(name: "admin_group", isLive: true) { $0.adminGroup == $1.adminGroup },
+        Field(name: "shared_results", isLive: true) { $0.sharedResults == $1.sharedResults },
     ]
 }
 

@@ -12,6 +12,12 @@ public struct AccessPolicy: Sendable, Equatable {
     public var allowedGroups: [String]?
     /// Files owned by root may run jobs as root.
     public var allowRoot = false
+    /// A group (name or gid) whose members are administrators: they may control every job and
+    /// read every record; root and the daemon's own user always are. nil: root and the daemon only.
+    public var adminGroup: String?
+    /// Records and outputs readable by every member of the spool's group (as before issue 18),
+    /// instead of by their owner and the administrators only.
+    public var sharedResults = false
 
     public init() {}
 
@@ -35,6 +41,53 @@ public struct AccessPolicy: Sendable, Equatable {
             }
         }
         return nil
+    }
+
+    /// The gid of `adminGroup` (a name or a numeric gid); nil if none is set or it does not exist.
+    public var adminGID: UInt32? {
+        guard let adminGroup else { return nil }
+        if let gid = UInt32(adminGroup) { return gid }
+        return Self.groupID(adminGroup)
+    }
+
+    /// Whether uid is an administrator: root, the daemon's own user, or a member of `adminGroup`
+    /// (as its primary group or listed in the group database).
+    public func isAdmin(uid: UInt32) -> Bool {
+        if uid == 0 || uid == geteuid() { return true }
+        guard let gid = adminGID else { return false }
+        var pw = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buf = [CChar](repeating: 0, count: 4096)
+        guard getpwuid_r(uid, &pw, &buf, buf.count, &result) == 0, result != nil else { return false }
+        if pw.pw_gid == gid { return true }
+        let name = String(cString: pw.pw_name)
+        return Self.groupMembers(gid).contains(name)
+    }
+
+    /// The requester of a control file owned by uid, for the engine's decision.
+    func requester(uid: UInt32) -> Requester {
+        Requester(uid: uid, isAdmin: isAdmin(uid: uid), shown: Self.userName(uid).map { "\($0) (uid \(uid))" } ?? "uid \(uid)")
+    }
+
+    static func groupID(_ name: String) -> UInt32? {
+        var gr = group()
+        var result: UnsafeMutablePointer<group>?
+        var buf = [CChar](repeating: 0, count: 16384)
+        guard getgrnam_r(name, &gr, &buf, buf.count, &result) == 0, result != nil else { return nil }
+        return gr.gr_gid
+    }
+
+    static func groupMembers(_ gid: UInt32) -> [String] {
+        var gr = group()
+        var result: UnsafeMutablePointer<group>?
+        var buf = [CChar](repeating: 0, count: 65536)
+        guard getgrgid_r(gid, &gr, &buf, buf.count, &result) == 0, result != nil, var p = gr.gr_mem else { return [] }
+        var out: [String] = []
+        while let m = p.pointee {
+            out.append(String(cString: m))
+            p += 1
+        }
+        return out
     }
 
     static func userName(_ uid: UInt32) -> String? {

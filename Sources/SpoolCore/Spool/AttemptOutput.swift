@@ -13,7 +13,8 @@ extension StateStore {
     /// An empty output is dropped. `capBytes` cuts the attempt's output first (OutputCap).
     /// `startedAt` is when the attempt started: a first attempt's output found in done/ already is
     /// its own if written since (a crash came after it was moved), else a removed record's leftover.
-    public func placeAttemptOutput(_ name: String, attempt: Int, startedAt: Timestamp?, capBytes: Int?,
+    /// `owner`: the job's, for a done/ file this creates (ResultPrivacy).
+    public func placeAttemptOutput(_ name: String, attempt: Int, startedAt: Timestamp?, capBytes: Int?, owner: JobOwner? = nil,
                                    sync: inout DirectorySync) throws -> String? {
         let running = layout.fd(.running), done = layout.fd(.done)
         var st = stat()
@@ -46,6 +47,7 @@ extension StateStore {
         let out = openat(done, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard out >= 0 else { throw SystemError("open", "done/\(name)") }
         defer { close(out) }
+        if !hasOld { privacy.withLock { $0 }.apply(out, owner: owner) }
         let input = openat(running, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard input >= 0 else { throw SystemError("open", "running/\(name)") }
         defer { close(input) }

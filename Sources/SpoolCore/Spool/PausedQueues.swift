@@ -4,18 +4,28 @@ import Foundation
 
 public enum PausedQueues {
     public static let prefix = "paused.queue."
-    private static let cache = LockedBox((mtime: -1.0, root: "", queues: Set<String>()))
+    /// Who made a pause file (PauseFiles decides whether it counts).
+    struct FileOwner: Sendable, Equatable {
+        var uid: UInt32
+        var inode: UInt64
+    }
+    private static let cache = LockedBox((mtime: -1.0, root: "", queues: [String: FileOwner]()))
 
     public static func path(root: String, queue: String) -> String { "\(root)/\(prefix)\(queue)" }
 
-    /// The queues held right now.
-    static func current(root: String) -> Set<String> {
+    /// The queues held right now, with their files' owners.
+    static func current(root: String) -> [String: FileOwner] {
         var st = stat()
-        guard stat(root, &st) == 0 else { return [] }
+        guard stat(root, &st) == 0 else { return [:] }
         let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
-        if let hit = cache.withLock({ c -> Set<String>? in c.mtime == mtime && c.root == root ? c.queues : nil }) { return hit }
+        if let hit = cache.withLock({ c -> [String: FileOwner]? in c.mtime == mtime && c.root == root ? c.queues : nil }) { return hit }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        let queues = Set(names.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
+        var queues: [String: FileOwner] = [:]
+        for name in names where name.hasPrefix(prefix) {
+            var fst = stat()
+            guard lstat("\(root)/\(name)", &fst) == 0 else { continue }
+            queues[String(name.dropFirst(prefix.count))] = FileOwner(uid: fst.st_uid, inode: UInt64(fst.st_ino))
+        }
         cache.withLock { $0 = (mtime, root, queues) }
         return queues
     }

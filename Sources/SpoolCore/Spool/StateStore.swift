@@ -12,6 +12,8 @@ public final class StateStore: Sendable {
     private let tmpCounter = LockedBox<UInt64>(0)
     /// False only in benchmarks that measure what durability costs; never in production.
     public let durable: Bool
+    /// Who may read job files (ResultPrivacy); the daemon sets it at start and at each reload.
+    public let privacy = LockedBox(ResultPrivacy.shared)
 
     let spares: SparePool
 
@@ -24,15 +26,19 @@ public final class StateStore: Sendable {
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
     /// `isNew`: the record must not replace one that exists (a new job's id may have been taken
     /// by another daemon sharing the spool); fails with EEXIST then.
+    /// The record is readable by its owner and the administrators only (ResultPrivacy).
     public func write(_ record: JobRecord, to folder: SpoolFolder, isNew: Bool = false, sync: inout DirectorySync) throws {
-        try writeFile(bytes: record.encoded(), name: JobFiles.record(record.id), folder: .init(folder), noReplace: isNew, sync: &sync)
+        try writeFile(bytes: record.encoded(), name: JobFiles.record(record.id), folder: .init(folder), noReplace: isNew, sync: &sync,
+                      jobFile: true, owner: record.owner)
     }
 
-    /// Writes any small file atomically into a folder (tmp + fsync + rename).
+    /// Writes any small file atomically into a folder (tmp + fsync + rename). `jobFile`: a job's
+    /// file, protected for `owner` (ResultPrivacy); else 0644.
     public func writeFile(bytes: [UInt8], name: String, folder: SpoolLayout.Folder, noReplace: Bool = false,
-                          sync: inout DirectorySync) throws {
+                          sync: inout DirectorySync, jobFile: Bool = false, owner: JobOwner? = nil) throws {
         let tmpFD = layout.fd(.tmp)
         let (fd, tmpName) = try openScratch()
+        if jobFile || AccessPolicy.runsAsOwner { privacy.withLock { $0 }.apply(fd, owner: jobFile ? owner : nil) }
         let failed: SystemError? = bytes.withUnsafeBytes { buf in
             if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
@@ -91,21 +97,24 @@ public final class StateStore: Sendable {
     }
 
     /// Creates (or truncates) `name` in `folder` for writing, from a spare when one is at hand.
-    /// Not durable by itself: for live output files.
-    public func createFile(_ name: String, in folder: SpoolLayout.Folder) throws -> Int32 {
+    /// Not durable by itself: for live output files, protected for the job's `owner` (ResultPrivacy).
+    public func createFile(_ name: String, in folder: SpoolLayout.Folder, owner: JobOwner? = nil) throws -> Int32 {
         let dirFD = layout.fd(folder)
+        let privacy = self.privacy.withLock { $0 }
         // O_APPEND: an output cut to its head and tail (OutputCap) keeps growing at its new end.
         if let spare = spares.take(emptyOnly: true) {
             if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
                 let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
                 if fd >= 0 {
                     fchmod(fd, 0o644)
+                    privacy.apply(fd, owner: owner)
                     return fd
                 }
             }
         }
         let fd = openat(dirFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SystemError("create", "\(folder.rawValue)/\(name)") }
+        privacy.apply(fd, owner: owner)
         return fd
     }
 

@@ -12,9 +12,11 @@ final class BatchJournal: Sendable {
     private let state = LockedBox((unsynced: false, closed: false))
 
     /// Opens (creating) `<id>.journal` in `dirFD` for appending.
-    init(name: String, dirFD: Int32) throws {
+    /// `privacy` and `owner`: who may read it (its operations' results), as the job's record.
+    init(name: String, dirFD: Int32, privacy: ResultPrivacy = .shared, owner: JobOwner? = nil) throws {
         let fd = openat(dirFD, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SystemError("open", "running/\(name)") }
+        privacy.apply(fd, owner: owner)
         self.fd = fd
         self.name = name
     }

@@ -5,6 +5,14 @@
 // Every id is checked before anything is dropped (SPEC §5): an id the spool does not hold (in
 // none of inbox/, pending/, running/, done/), or a job the request cannot apply to (a finished
 // job for cancel, pause, resume), is answered with exit 1 and no request at all is dropped.
+//
+// Who may (issue 18): when the daemon runs as root, only a job's owner or an administrator may
+// control it. Another user's job, whose record this user cannot read, is refused here before
+// anything is dropped; the daemon decides in the end, and answers a refusal with the file
+// `control/.<request>.refused`. When a daemon holds the spool, spoolctl waits (up to --timeout)
+// until each request is taken: gone without an answer is done (or, for a cancel or delete of a
+// running job, under way: such a request stays until its job has ended), an answer is a refusal,
+// printed as the error, exit 1.
 import Foundation
 import SpoolCore
 import SpoolJSON
@@ -13,23 +21,26 @@ enum Cancel: Command {
     static let name = "cancel"
     static let summary = "cancel pending or running jobs"
     static let usage = """
-        Usage: spoolctl cancel ID... [--json]
+        Usage: spoolctl cancel ID... [--timeout SECONDS] [--json]
 
         Cancels jobs: a pending job ends cancelled without running; a running one gets SIGTERM on its
         process group, SIGKILL after the grace period, and ends cancelled. A job still in inbox/ is
         cancelled as soon as the daemon takes it.
         Exit 1, dropping no request, if an id is unknown or its job has already ended.
-        --json: {"action": "cancel", "ids": [...], "requests": [...], "daemon_running": bool}
+        Only a job's owner or an administrator may cancel it (when the daemon runs as root); when a
+        daemon runs, waits up to --timeout (default 10 s) for its answer, and a refusal is an error (exit 1).
+        --json: {"action": "cancel", "ids": [...], "requests": [...], "daemon_running": bool, "refused": [{"id", "message"}]}
         """
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
         let json = try args.flag("--json")
+        let timeout = try args.double("--timeout", min: 0) ?? 10
         let ids = try ControlIDs.parse(try args.positionals())
         let client = try openSpool(spool, create: true)
-        try ControlIDs.check(ids, client: client) { id, held in
+        try ControlIDs.check(ids, client: client, action: "cancel") { id, held in
             held.isFinished ? "job \(id) has already ended (\(held.place)); nothing to cancel" : nil
         }
-        return try ControlIDs.drop(.cancel, ids, client: client, json: json)
+        return try ControlIDs.drop(.cancel, ids, client: client, json: json, timeout: timeout)
     }
 }
 
@@ -37,7 +48,7 @@ enum Pause: Command {
     static let name = "pause"
     static let summary = "stop running jobs (SIGSTOP), or hold the whole spool or one queue"
     static let usage = """
-        Usage: spoolctl pause ID... [--json]
+        Usage: spoolctl pause ID... [--timeout SECONDS] [--json]
                spoolctl pause [--queue Q] [--json]
 
         With ids: stops running jobs (SIGSTOP to their process groups); their timeouts do not count
@@ -56,7 +67,7 @@ enum Resume: Command {
     static let name = "resume"
     static let summary = "continue paused jobs (SIGCONT), or release the spool or one queue"
     static let usage = """
-        Usage: spoolctl resume ID... [--json]
+        Usage: spoolctl resume ID... [--timeout SECONDS] [--json]
                spoolctl resume [--queue Q] [--json]
 
         With ids: continues paused jobs (SIGCONT). Exit 1, dropping no request, if an id is unknown
@@ -73,6 +84,7 @@ enum PauseResume {
     static func run(_ args: inout Arguments, spool: String, pause: Bool) throws -> Int32 {
         let json = try args.flag("--json")
         let queue = try args.value("--queue")
+        let timeout = try args.double("--timeout", min: 0) ?? 10
         let texts = try args.positionals()
         let action = pause ? "pause" : "resume"
         if let queue {
@@ -82,7 +94,7 @@ enum PauseResume {
         let ids = texts.isEmpty ? [] : try ControlIDs.parse(texts)
         let client = try openSpool(spool, create: true)
         if !ids.isEmpty {
-            try ControlIDs.check(ids, client: client) { id, held in
+            try ControlIDs.check(ids, client: client, action: action) { id, held in
                 switch held {
                 case .record(let l) where l.folder == .running: return nil
                 case .record(let l) where l.folder == .done:
@@ -93,9 +105,12 @@ enum PauseResume {
                         : "job \(id) is not running (\(held.place)); nothing to resume"
                 }
             }
-            return try ControlIDs.drop(pause ? .pause : .resume, ids, client: client, json: json)
+            return try ControlIDs.drop(pause ? .pause : .resume, ids, client: client, json: json, timeout: timeout)
         }
         let path = queue.map { PausedQueues.path(root: client.layout.root, queue: $0) } ?? client.layout.pausedPath
+        if pause, let why = PauseResume.notAdmin(client, what: queue.map { "queue \($0)" } ?? "the whole spool") {
+            throw CommandFailure(message: why)
+        }
         if pause {
             guard FileManager.default.createFile(atPath: path, contents: Data()) else { throw CommandFailure(message: "cannot create \(path)") }
         } else if unlink(path) != 0 && errno != ENOENT {
@@ -112,11 +127,32 @@ enum PauseResume {
     }
 }
 
+extension PauseResume {
+    /// Why this user may not pause the spool or a queue: a daemon running as root (it owns
+    /// spoold.lock) counts only pause files of administrators (root, its own user, a member of
+    /// admin_group in the spool's config.json), so a file of ours would be ignored. nil: may.
+    static func notAdmin(_ client: SpoolClient, what: String) -> String? {
+        let me = geteuid()
+        var st = stat()
+        guard me != 0, stat("\(client.layout.root)/spoold.lock", &st) == 0, st.st_uid == 0 else { return nil }
+        let config = try? DaemonConfig.loadIfPresent(path: "\(client.layout.root)/\(DaemonConfig.defaultFileName)")
+        var policy = AccessPolicy()
+        policy.adminGroup = config?.adminGroup
+        if let gid = policy.adminGID {
+            var groups = [gid_t](repeating: 0, count: Int(getgroups(0, nil)) + 1)
+            let n = getgroups(Int32(groups.count), &groups)
+            if getegid() == gid || (n > 0 && groups[0..<Int(n)].contains(gid)) { return nil }
+        }
+        let admins = policy.adminGroup.map { "root or a member of group \($0)" } ?? "root (the spool's config.json sets no admin_group)"
+        return "only an administrator (\(admins)) may pause \(what): spoold runs as root here and ignores a pause file of yours; nothing was created"
+    }
+}
+
 enum Retry: Command {
     static let name = "retry"
     static let summary = "run a finished job again under a new id"
     static let usage = """
-        Usage: spoolctl retry ID [--failed-only] [--json]
+        Usage: spoolctl retry ID [--failed-only] [--timeout SECONDS] [--json]
 
         Submits a finished job again under a new id (printed as the last word). With --failed-only,
         only the failed and skipped operations of a batch run again. The new record's retry_of names ID.
@@ -126,11 +162,13 @@ enum Retry: Command {
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
         let failedOnly = try args.flag("--failed-only")
         let json = try args.flag("--json")
+        let timeout = try args.double("--timeout", min: 0) ?? 10
         let ids = try args.positionals()
         guard ids.count == 1 else { throw UsageError(message: "give one job ID") }
         let id = try jobID(ids[0])
         let client = try openSpool(spool, create: true)
         guard let held = client.held(id) else { throw ControlIDs.unknown(id, client) }
+        if let why = held.notYours(id, "retry") { throw CommandFailure(message: why) }
         guard case .record(let found) = held, found.folder == .done else {
             throw CommandFailure(message: "job \(id) has not ended yet (\(held.place)); only finished jobs can be retried")
         }
@@ -160,6 +198,9 @@ enum Retry: Command {
             }
         }
         let running = daemonRunning(client, quiet: true)
+        if running, let refused = ControlIDs.refusals([(id, path)], timeout: timeout).first {
+            throw CommandFailure(message: refused.message)
+        }
         if json {
             printJSON(["id": .string(newID.rawValue), "retry_of": .string(id.rawValue), "failed_only": .bool(failedOnly),
                        "request": .string(path), "daemon_running": .bool(running)])
@@ -191,7 +232,7 @@ enum Delete: Command {
         let timeout = try args.double("--timeout", min: 0) ?? 10
         let ids = try ControlIDs.parse(try args.positionals())
         let client = try openSpool(spool, create: true)
-        try ControlIDs.check(ids, client: client) { _, _ in nil }
+        try ControlIDs.check(ids, client: client, action: "delete") { _, _ in nil }
         var requests: [String] = []
         for id in ids { requests.append(try client.dropControl(ControlRequest(action: .delete, id: id))) }
         let running = daemonRunning(client, quiet: true)
@@ -209,7 +250,14 @@ enum Delete: Command {
         let deadline = Date().addingTimeInterval(timeout)
         var left = ids
         var deleted: [JobID] = []
+        var refused: [(id: JobID, message: String)] = []
         while true {
+            for (id, request) in zip(ids, requests) where left.contains(id) {
+                if let message = ControlIDs.answer(request) {
+                    refused.append((id, message))
+                    left.removeAll { $0 == id }
+                }
+            }
             let gone = left.filter { client.held($0, attempts: 1) == nil && client.held($0) == nil }
             for id in gone {
                 deleted.append(id)
@@ -222,7 +270,11 @@ enum Delete: Command {
         if json {
             printJSON(["action": "delete", "ids": .array(ids.map { .string($0.rawValue) }), "requests": .array(requests.map { .string($0) }),
                        "daemon_running": true, "deleted": .array(deleted.map { .string($0.rawValue) }),
-                       "still_held": .array(left.map { .string($0.rawValue) })])
+                       "still_held": .array(left.map { .string($0.rawValue) }), "refused": ControlIDs.json(refused)])
+        }
+        if !refused.isEmpty {
+            let stillHeld = left.isEmpty ? "" : "; still held after \(humanSeconds(timeout)): \(left.map(\.rawValue).joined(separator: ", "))"
+            throw CommandFailure(message: refused.map(\.message).joined(separator: "; ") + stillHeld)
         }
         guard left.isEmpty else {
             let pending = zip(ids, requests).filter { left.contains($0.0) && FileManager.default.fileExists(atPath: $0.1) }.map(\.0)
@@ -252,12 +304,17 @@ enum ControlIDs {
         CommandFailure(message: "no job \"\(id)\" in inbox/, pending/, running/ or done/ of \(client.layout.root)")
     }
 
-    /// Fails (one line naming every problem, nothing dropped) if an id is unknown or `refuse` has a reason.
-    static func check(_ ids: [JobID], client: SpoolClient, refuse: (JobID, HeldJob) -> String?) throws {
+    /// Fails (one line naming every problem, nothing dropped) if an id is unknown, another user's
+    /// job (`action` names what is refused), or `refuse` has a reason.
+    static func check(_ ids: [JobID], client: SpoolClient, action: String, refuse: (JobID, HeldJob) -> String?) throws {
         var problems: [String] = []
         for id in ids {
             guard let held = client.held(id) else {
                 problems.append(unknown(id, client).message)
+                continue
+            }
+            if let why = held.notYours(id, action) {
+                problems.append(why)
                 continue
             }
             if let reason = refuse(id, held) { problems.append(reason) }
@@ -267,20 +324,67 @@ enum ControlIDs {
         }
     }
 
-    static func drop(_ action: ControlRequest.Action, _ ids: [JobID], client: SpoolClient, json: Bool) throws -> Int32 {
+    static func drop(_ action: ControlRequest.Action, _ ids: [JobID], client: SpoolClient, json: Bool, timeout: Double) throws -> Int32 {
         var requests: [String] = []
         for id in ids { requests.append(try client.dropControl(ControlRequest(action: action, id: id))) }
         let running = daemonRunning(client, quiet: true)
+        let refused = running ? refusals(Array(zip(ids, requests)), timeout: timeout) : []
         if json {
             printJSON(["action": .string(action.rawValue), "ids": .array(ids.map { .string($0.rawValue) }),
-                       "requests": .array(requests.map { .string($0) }), "daemon_running": .bool(running)])
-            return Exit.ok
+                       "requests": .array(requests.map { .string($0) }), "daemon_running": .bool(running),
+                       "refused": Self.json(refused)])
+        } else {
+            for id in ids where !refused.contains(where: { $0.id == id }) { print("\(action.rawValue) requested for \(id)") }
+            if !running {
+                printNote(noDaemonSentence(client) + "; the " + (ids.count == 1 ? "request waits" : "requests wait") + " in control/ until it starts")
+            }
         }
-        for id in ids { print("\(action.rawValue) requested for \(id)") }
-        if !running {
-            printNote(noDaemonSentence(client) + "; the " + (ids.count == 1 ? "request waits" : "requests wait") + " in control/ until it starts")
-        }
+        guard refused.isEmpty else { throw CommandFailure(message: refused.map(\.message).joined(separator: "; ")) }
         return Exit.ok
+    }
+
+    /// The daemon's refusal of the request at `path`, if it answered one (the answer is removed
+    /// once read). Only a regular file owned by this user (the daemon, as root, gives the answer to
+    /// the requester) or by root counts, so another member cannot plant an answer (or a FIFO) that
+    /// would fool or hang spoolctl.
+    static func answer(_ path: String) -> String? {
+        guard let answerPath = ControlAnswerFile.path(forRequest: path) else { return nil }
+        let fd = open(answerPath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_uid == 0 || st.st_uid == geteuid(), st.st_size <= 64 * 1024 else { return nil }
+        let data = FileHandle(fileDescriptor: fd, closeOnDealloc: false).readDataToEndOfFile()
+        unlink(answerPath)
+        return ControlAnswerFile.message(Array(data)) ?? "the daemon refused the request (\(answerPath))"
+    }
+
+    /// Waits until the daemon has taken each request (its file gone: the answer, if any, is written
+    /// first) or answered it, or `timeout` passes; returns the refusals. A request that stays
+    /// (a cancel or delete under way until its job ends) is waited for until the deadline.
+    static func refusals(_ requests: [(JobID, String)], timeout: Double) -> [(id: JobID, message: String)] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var left = requests
+        var refused: [(id: JobID, message: String)] = []
+        while !left.isEmpty {
+            left.removeAll { id, path in
+                if let message = answer(path) {
+                    refused.append((id, message))
+                    return true
+                }
+                guard access(path, F_OK) != 0 else { return false }
+                // Gone: the daemon writes an answer before it removes a request, so look once more.
+                if let message = answer(path) { refused.append((id, message)) }
+                return true
+            }
+            if left.isEmpty || Date() >= deadline { break }
+            usleep(20_000)
+        }
+        return refused
+    }
+
+    static func json(_ refused: [(id: JobID, message: String)]) -> JSONValue {
+        .array(refused.map { .object(JSONObject([("id", .string($0.id.rawValue)), ("message", .string($0.message))])) })
     }
 }
 

@@ -32,6 +32,7 @@ enum Logs: Command {
         var offset: UInt64 = 0
         while true {
             guard let held = client.held(id) else { throw ControlIDs.unknown(id, client) }
+            if let why = held.notYours(id, "read its output") { throw CommandFailure(message: why) }
             guard case .record(let found) = held else {
                 if follow { usleep(100_000); continue }
                 throw CommandFailure(message: "job \(id) is waiting in inbox/: it has no output yet")

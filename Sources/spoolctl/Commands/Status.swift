@@ -24,6 +24,7 @@ enum Status: Command {
         let id = try jobID(ids[0])
         let client = try openSpool(spool)
         guard let held = client.held(id) else { throw ControlIDs.unknown(id, client) }
+        if let why = held.notYours(id, "see its status") { throw CommandFailure(message: why) }
         let running = daemonRunning(client, quiet: json)
         guard case .record(let found) = held else {
             throw CommandFailure(message: "job \(id) is waiting in inbox/ and has no state file yet: "

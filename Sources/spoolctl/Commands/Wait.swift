@@ -21,6 +21,8 @@ enum Wait: Command {
         let ids = try args.positionals().map { (t: String) throws(UsageError) -> JobID in try jobID(t) }
         guard !ids.isEmpty else { throw UsageError(message: "give at least one job ID") }
         let client = try openSpool(spool)
+        // Another user's job, private to its owner and the administrators, would never be seen to end.
+        for id in ids { if let why = client.held(id, attempts: 1)?.notYours(id, "wait for") { throw CommandFailure(message: why) } }
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         var remaining = ids
         var allSucceeded = true

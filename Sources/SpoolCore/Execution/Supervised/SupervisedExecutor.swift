@@ -33,7 +33,8 @@ final class SupervisedExecutor: Executor {
         let id = plan.id
         for name in SupervisorFiles.all(id) { unlinkat(dir, name, 0) }  // an earlier attempt's
         do {
-            try SupervisorFiles.write(SupervisedPlan(plan, environment: environment, killGraceSeconds: grace()),
+            try SupervisorFiles.write(SupervisedPlan(plan, environment: environment, killGraceSeconds: grace(),
+                                                         privacy: store.privacy.withLock { $0 }),
                                       name: SupervisorFiles.plan(id), dirFD: dir, durable: false)
         } catch {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot write its supervisor's plan: \(error)"))

@@ -34,7 +34,9 @@ public enum Supervisor {
         for sig in [SIGHUP, SIGINT, SIGPIPE, SIGUSR1, SIGTERM] { signal(sig, SIG_IGN) }
         let queue = DispatchQueue(label: "spoold.supervisor")
         let wish = LockedBox(SupervisorControl(killGraceSeconds: planned.killGraceSeconds))
-        let executor = LocalExecutor(store: StateStore(layout: layout, durable: true), environment: planned.environment, timers: queue,
+        let store = StateStore(layout: layout, durable: true)
+        if let privacy = planned.privacy { store.privacy.withLock { $0 = privacy } }
+        let executor = LocalExecutor(store: store, environment: planned.environment, timers: queue,
                                      grace: { wish.withLock { $0.killGraceSeconds } })
         let started = Timestamp.now()
         let attempt: any RunningAttempt

@@ -74,8 +74,10 @@ struct SupervisedPlan: Codable, Sendable {
     var environment: [String: String]
     /// Seconds between SIGTERM and SIGKILL, unless a later control request says otherwise.
     var killGraceSeconds: Double
+    /// Who may read the job's outputs (ResultPrivacy), as the daemon's own files; nil: shared.
+    var privacy: ResultPrivacy?
 
-    init(_ p: ProcessPlan, environment: [String: String], killGraceSeconds: Double) {
+    init(_ p: ProcessPlan, environment: [String: String], killGraceSeconds: Double, privacy: ResultPrivacy? = nil) {
         id = p.id
         switch p.action {
         case .command(let c): command = c
@@ -92,6 +94,7 @@ struct SupervisedPlan: Codable, Sendable {
         timeoutSeconds = p.timeoutSeconds
         self.environment = environment
         self.killGraceSeconds = killGraceSeconds
+        self.privacy = privacy
     }
 
     var processPlan: ProcessPlan? {

@@ -9,6 +9,7 @@ extension Daemon {
     func recover() {
         let now = Timestamp.now()
         index.load(from: layout)
+        history?.open(workers: max(1, options.workers), queueLimits: options.queueLimits)
         // With --lock-file other daemons may share the spool: their temporaries, claims and running
         // jobs are alive, so only what is certainly ours is touched.
         let shared = options.lockFile != nil
@@ -94,6 +95,7 @@ extension Daemon {
                     try store.write(final, to: .done, sync: &sync)
                     log.warning("job \(id): failed: interrupted (on_interrupt: fail)")
                     emitFinished(final)
+                    history?.recordFinished(final)
                 case .requeue(var again):
                     again.waitReason = "requeued after the daemon stopped or died during attempt \(r.attempts)"
                     try keepAttemptOutputs(&again, attempt: r.attempts, sync: &sync)

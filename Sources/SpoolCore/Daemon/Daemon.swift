@@ -28,6 +28,8 @@ public final class Daemon: Sendable {
     let executor: any Executor
     /// The event log of SPEC §8 (nil if events/ cannot be opened: the daemon runs on, and says so).
     let events: EventLog?
+    /// The history index beside done/ (History/); nil with --lock-file (several daemons share the spool).
+    let history: History?
 
     let scheduler = LockedBox(SchedulerState())
     let dependencies = LockedBox(DependencyGraph())
@@ -96,11 +98,13 @@ public final class Daemon: Sendable {
         }
         store = StateStore(layout: layout, durable: options.durable)
         do {
-            events = try EventLog(root: layout.root)
+            events = try EventLog(root: layout.root, maxAgeSeconds: options.retention?.doneMaxAgeSeconds)
         } catch {
             events = nil
             log.error("events: cannot open the event log: \(error); no events are written")
         }
+        history = options.lockFile == nil ? History(layout: layout, log: log) : nil
+        if let history { events?.observe { id, event, time in history.observe(id, event, at: time) } }
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)
         // Jobs must not talk to systemd as if they were the daemon.
@@ -146,6 +150,7 @@ public final class Daemon: Sendable {
         exitSignal.wait()
         finishQueue.sync { store.removeSpares() }
         events?.flush()
+        history?.flush()
         timerQueue.sync { writeMetrics() }
         return lifecycle.withLock { $0.exitCode ?? 0 }
     }

@@ -346,3 +346,21 @@ extension HistorySummary {
         return s
     }
 }
+
+extension HistorySummary.Aggregate {
+    /// Two aggregates as one (several names asked for at once).
+    public mutating func merge(_ o: HistorySummary.Aggregate) {
+        runs += o.runs
+        for (k, v) in o.byStatus { byStatus[k, default: 0] += v }
+        durations.merge(o.durations)
+        operationBatches += o.operationBatches
+        operations.total += o.operations.total
+        operations.succeeded += o.operations.succeeded
+        operations.failed += o.operations.failed
+        operations.skipped += o.operations.skipped
+        operations.seconds += o.operations.seconds
+        operations.timed += o.operations.timed
+        recent = (recent + o.recent).sorted { $0.finishedAt < $1.finishedAt }.suffix(HistorySummary.recentRuns)
+        lastFinishedAt = max(lastFinishedAt, o.lastFinishedAt)
+    }
+}

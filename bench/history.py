@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""History at a million records (issue 15): what `spoolctl list --limit 10`, `stats`,
+`watch --once` (one frame) and `estimate` cost with 10 finished records and with N, as a ratio,
+and spoolctl's peak RSS; plus how long spoold takes to build its history index at start.
+
+Records: a real spoold runs a few real jobs first (a command job that succeeds, one that fails,
+a batch); their records in done/ are the templates. The generator then writes N records by
+copying those templates with a new id, name, times and sequence (the same files the daemon
+writes, only faster than running N jobs), and spoold is started on the spool: it finds no
+index and builds it from the records (timed from spawn to its "index ... built" log line).
+
+Usage: bench/history [--records 10,100000,1000000] [--repeat 3] [--tmpdir DIR] [--keep]
+(bench/history builds the release binaries, then runs this with --bin DIR.)
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+NAMES = ["etl-%02d" % i for i in range(40)] + ["report", "backup", "resize", "index", "train"]
+
+
+def log(msg):
+    print("history-bench: " + msg, file=sys.stderr, flush=True)
+
+
+def run_measured(argv, env=None):
+    """Runs argv; returns (seconds, max RSS in KiB, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError("%s exited %d" % (argv, os.waitstatus_to_exitcode(status)))
+    return dt, ru.ru_maxrss, out
+
+
+def make_templates(spoold, spoolctl, tmp):
+    """Real records from a real daemon: succeeded, failed, batch."""
+    spool = os.path.join(tmp, "templates")
+    os.makedirs(spool)
+    jobs = {
+        "ok": {"id": "tpl-ok", "name": "tpl", "shell": "true"},
+        "failed": {"id": "tpl-failed", "name": "tpl", "shell": "exit 3"},
+        "batch": {"id": "tpl-batch", "name": "tpl", "max_parallel": 2,
+                  "operations": [{"shell": "true"}, {"shell": "true"}, {"shell": "exit 1"}]},
+    }
+    for job in jobs.values():
+        path = os.path.join(tmp, job["id"] + ".json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        subprocess.run([spoolctl, "--spool", spool, "submit", path], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    extra = ["--allow-root-jobs"] if os.geteuid() == 0 else []
+    subprocess.run([spoold, "--spool", spool, "--drain", "--workers", "2"] + extra, check=True, stderr=subprocess.DEVNULL, timeout=120)
+    out = {}
+    for key, job in jobs.items():
+        with open(os.path.join(spool, "done", job["id"] + ".json")) as f:
+            out[key] = f.read()
+    return out
+
+
+def rfc3339(t):
+    whole = int(t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + ".%06dZ" % int((t - whole) * 1e6)
+
+
+def generate(spool, n, templates):
+    """Writes n records into done/ (oldest first, spread over the last 30 days)."""
+    done = os.path.join(spool, "done")
+    now = time.time()
+    span = 30 * 86400
+    kinds = []
+    for key, text in templates.items():
+        rec = json.loads(text)
+        kinds.append((key, text, rec["id"], rec["submitted_at"], rec["started_at"], rec["finished_at"], str(rec["sequence"])))
+    t0 = time.perf_counter()
+    for i in range(n):
+        # 1 in 50 failed, 1 in 20 a batch, the rest succeeded.
+        key = 1 if i % 50 == 7 else (2 if i % 20 == 3 else 0)
+        _, text, tid, sub, start, fin, seq = kinds[key]
+        submitted = now - span + span * i / max(1, n)
+        dur = 0.5 + (i % 97) / 10.0
+        name = NAMES[i % len(NAMES)]
+        jid = "h%08d" % i
+        body = (text.replace(tid, jid)
+                .replace('"name" : "tpl"', '"name" : "%s"' % name)
+                .replace(sub, rfc3339(submitted))
+                .replace(start, rfc3339(submitted + 0.05))
+                .replace(fin, rfc3339(submitted + 0.05 + dur))
+                .replace(seq, str(int(submitted * 1e6))))
+        body = re.sub(r'("duration_seconds" : )[0-9.e-]+(,\n  "wait_reason")', r"\g<1>%r\2" % dur, body)
+        fd = os.open(os.path.join(done, jid + ".json"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, body.encode())
+        os.close(fd)
+        if n >= 100000 and i and i % 100000 == 0:
+            log("  %d records written (%.0f s)" % (i, time.perf_counter() - t0))
+    return time.perf_counter() - t0
+
+
+def start_daemon(spoold, spool, logpath, expect_built):
+    """Starts spoold; returns (process, seconds until its index is ready)."""
+    t0 = time.perf_counter()
+    f = open(logpath, "w")
+    p = subprocess.Popen([spoold, "--spool", spool, "--workers", "2"], stdout=f, stderr=f)
+    pattern = re.compile(r"history: index of [0-9]+ finished jobs? (built|is up to date)")
+    while True:
+        with open(logpath) as g:
+            text = g.read()
+        if pattern.search(text):
+            return p, time.perf_counter() - t0, text
+        if p.poll() is not None:
+            raise RuntimeError("spoold exited: " + text[-2000:])
+        if time.perf_counter() - t0 > 3600:
+            raise RuntimeError("no index after an hour")
+        time.sleep(0.05)
+
+
+def measure(spoolctl, spool, est_file, repeat):
+    cmds = {
+        "list --limit 10": ["list", "--limit", "10"],
+        "list --limit 10 --json": ["list", "--limit", "10", "--json"],
+        "stats": ["stats"],
+        "stats --json": ["stats", "--json"],
+        "watch --once (frame)": ["watch", "--once"],
+        "estimate": ["estimate", est_file, "--json"],
+    }
+    out = {}
+    for label, args in cmds.items():
+        times, rss = [], []
+        for _ in range(repeat):
+            dt, kb, _ = run_measured([spoolctl, "--spool", spool] + args)
+            times.append(dt)
+            rss.append(kb)
+        out[label] = {"seconds": statistics.median(times), "rss_kib": max(rss)}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True, help="folder holding spoold and spoolctl (release)")
+    ap.add_argument("--records", default="10,1000000")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each command (the median is reported)")
+    ap.add_argument("--tmpdir", default=tempfile.gettempdir())
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--json-out", default=None)
+    a = ap.parse_args()
+    spoold, spoolctl = os.path.join(a.bin, "spoold"), os.path.join(a.bin, "spoolctl")
+    sizes = [int(x) for x in a.records.split(",")]
+    tmp = tempfile.mkdtemp(prefix="spoold-history-", dir=a.tmpdir)
+    results = {"sizes": {}, "command": " ".join(["bench/history"] + sys.argv[1:])}
+    try:
+        templates = make_templates(spoold, spoolctl, tmp)
+        est_file = os.path.join(tmp, "estimate.json")
+        with open(est_file, "w") as f:
+            json.dump({"name": NAMES[0], "shell": "true"}, f)
+        for n in sizes:
+            spool = os.path.join(tmp, "spool-%d" % n)
+            for d in ["inbox", "pending", "running", "done", "control", "tmp"]:
+                os.makedirs(os.path.join(spool, d))
+            log("%d records: generating" % n)
+            gen = generate(spool, n, templates)
+            log("%d records: written in %.1f s; starting spoold (it builds the index)" % (n, gen))
+            subprocess.run(["sync"])
+            p, build, text = start_daemon(spoold, spool, os.path.join(spool, "daemon.log"), True)
+            log("%d records: index ready %.2f s after spawn" % (n, build))
+            m = measure(spoolctl, spool, est_file, a.repeat)
+            p.terminate()
+            p.wait(timeout=60)
+            # A second start finds the index up to date: the cheap check.
+            p2, again, _ = start_daemon(spoold, spool, os.path.join(spool, "daemon2.log"), False)
+            p2.terminate()
+            p2.wait(timeout=60)
+            index_bytes = sum(os.path.getsize(os.path.join(spool, "history", f)) for f in os.listdir(os.path.join(spool, "history")))
+            results["sizes"][n] = {"generate_seconds": gen, "index_build_seconds": build, "restart_seconds": again,
+                                   "index_bytes": index_bytes, "commands": m}
+            log("%d records: restart with the index in place %.2f s" % (n, again))
+            if not a.keep:
+                shutil.rmtree(spool, ignore_errors=True)
+    finally:
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    lo, hi = min(sizes), max(sizes)
+    small, big = results["sizes"][lo]["commands"], results["sizes"][hi]["commands"]
+    print("spoolctl at %d vs %d finished records (median of %d runs; RSS = peak of any run)" % (lo, hi, a.repeat))
+    print("%-24s %12s %12s %8s %12s %12s" % ("command", "t@%d" % lo, "t@%d" % hi, "ratio", "RSS@%d" % lo, "RSS@%d" % hi))
+    for label in small:
+        s, b = small[label], big[label]
+        print("%-24s %11.3fs %11.3fs %7.2fx %9.1f MB %9.1f MB" % (label, s["seconds"], b["seconds"], b["seconds"] / s["seconds"],
+                                                                   s["rss_kib"] / 1024, b["rss_kib"] / 1024))
+    for n in sizes:
+        r = results["sizes"][n]
+        print("%d records: index built in %.2f s at start (%.1f MB), restart with the index in place %.2f s"
+              % (n, r["index_build_seconds"], r["index_bytes"] / 1e6, r["restart_seconds"]))
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

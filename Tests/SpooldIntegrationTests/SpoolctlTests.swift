@@ -127,12 +127,20 @@ struct SpoolctlHistoryTests {
         #expect(abs((s["success_rate"] as? Double ?? 0) - 2.0 / 3) < 1e-9)
         #expect(((s["finished_per_minute"] as? [String: Double])?["1m"] ?? 0) == 3)
         let out = try #require(spool.record("a")?["stdout"] as? String)
+        // prune asks the daemon (delete requests), which keeps the history index in step.
+        let d = DaemonProcess(spool: spool)
+        d.waitReady()
         #expect(ctl(spool, ["prune", "--older-than", "1h"]).stdout == "removed 0 finished jobs older than 1h\n")
         let pruned = ctl(spool, ["prune", "--older-than", "0s", "--status", "succeeded"])
-        #expect(pruned.stdout == "removed 2 finished jobs older than 0s\n")
+        #expect(pruned.stdout == "removed 2 finished jobs older than 0s\n", "\(pruned.stderr)\n\(d.log)")
         #expect(spool.recordNames("done") == ["b.json"])
         #expect(!spool.exists(out))
         #expect(ctl(spool, ["prune"]).status == 64)
+        // What the spool holds went down; the history of the pruned runs stays.
+        let after = try #require(try JSONSerialization.jsonObject(with: Data(ctl(spool, ["stats", "--json"]).stdout.utf8)) as? [String: Any])
+        #expect((after["by_status"] as? [String: Int]) == ["failed": 1])
+        #expect(after["runs"] as? Int == 3)
+        #expect(((after["by_name"] as? [String: Any])?["etl"] as? [String: Any])?["runs"] as? Int == 2)
     }
 
     @Test("estimate predicts from recent runs of the same name, within 5% for a steady workload")

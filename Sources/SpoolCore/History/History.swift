@@ -21,6 +21,9 @@ public final class History: @unchecked Sendable {
     let queue = DispatchQueue(label: "spoold.history")
     /// Paused time of running jobs, from the event log (pause/resume), by id.
     private let pauses = LockedBox([String: (since: Double?, total: Double)]())
+    /// What the last `open` found: nil when the index was up to date, else why it was rebuilt.
+    public let rebuildReason = LockedBox<String?>(nil)
+    private let verifying = LockedBox<LockedBox<Bool>?>(nil)
 
     // Touched only on `queue`.
     private var dirFD: Int32 = -1
@@ -54,19 +57,64 @@ public final class History: @unchecked Sendable {
             let width = HistorySummary.Width(workers: workers, queueLimits: queueLimits)
             let listing = Self.listDone(layout)
             if let problem = load() {
+                rebuildReason.withLock { $0 = problem }
                 log.notice("history: \(problem); rebuilding the index from \(plural(listing.names.count, "record")) in done/ in the background")
-                rebuild(listing.names, width: width)
+                queue.async { [self] in rebuild(width: width) }
                 return
             }
             summary.width = width
-            if summary.live != listing.names.count || summary.fingerprint != listing.fingerprint {
+            if summary.live + summary.unindexed != listing.names.count
+                || summary.fingerprint ^ summary.unindexedFingerprint != listing.fingerprint {
+                rebuildReason.withLock { $0 = "done/ and the index differ" }
                 log.notice("history: the index holds \(plural(summary.live, "job")) and done/ \(plural(listing.names.count, "record")) (or other ids); rebuilding the index from the records in the background")
-                rebuild(listing.names, width: width)
+                queue.async { [self] in rebuild(width: width) }
                 return
             }
+            rebuildReason.withLock { $0 = nil }
             writeSummary()
             log.info("history: index of \(plural(summary.live, "finished job")) is up to date")
+            verify(summary)
         }
+    }
+
+    /// Reads the lines the summary covers, in the background, and rebuilds the index if they do
+    /// not fold to it (a damaged file, not a crash: a crash costs only the end, checked above).
+    private func verify(_ expected: HistorySummary) {
+        let dir = dup(dirFD)
+        guard dir >= 0 else { return }
+        let verified = LockedBox(false)
+        verifying.withLock { $0 = verified }
+        DispatchQueue.global(qos: .utility).async { [self] in
+            defer { close(dir) }
+            var s = HistorySummary()
+            var sound = true
+            _ = HistoryFiles.forEachLine(dir, after: HistorySummary.Position(segment: HistoryFiles.segments(dir).first ?? 1, offset: 0)) { line, position in
+                guard position <= expected.covers else { return false }
+                guard let e = try? HistoryEntry.decode(line) else {
+                    sound = false
+                    return false
+                }
+                s.apply(e)
+                s.covers = position
+                return true
+            }
+            if !sound || s.covers != expected.covers || s.live != expected.live || s.fingerprint != expected.fingerprint || s.lines != expected.lines {
+                queue.async { [self] in
+                    rebuildReason.withLock { $0 = "the index does not read back as its summary" }
+                    log.notice("history: the index does not read back as its summary (a damaged file); rebuilding it from the records in the background")
+                    rebuild(width: summary.width ?? HistorySummary.Width(workers: 1, queueLimits: [:]))
+                }
+            }
+            verified.withLock { $0 = true }
+        }
+    }
+
+    /// Waits for the background check of the last `open` (tests).
+    func waitVerified() {
+        flush()
+        guard let v = verifying.withLock({ $0 }) else { return }
+        while !v.withLock({ $0 }) { usleep(2000) }
+        flush()  // a rebuild the check asked for
     }
 
     /// Reads summary.json and folds the lines after it; nil when the index is sound.
@@ -128,52 +176,63 @@ public final class History: @unchecked Sendable {
 
     // MARK: rebuild
 
-    /// Builds the index from the records named (on `queue`; what comes meanwhile waits).
-    private func rebuild(_ ids: [String], width: HistorySummary.Width) {
+    /// Builds the index from the records in done/, on `queue` (what comes meanwhile waits): the
+    /// listing and the build are one block, so every line appended before it is for a record the
+    /// listing sees, and every one after it is appended to the new index.
+    private func rebuild(width: HistorySummary.Width) {
         let started = Timestamp.now().seconds
-        queue.async { [self] in
-            let store = StateStore(layout: layout)
-            let chunks = max(1, min(64, ids.count / 512))
-            let parts = LockedBox([[HistoryEntry]](repeating: [], count: chunks))
-            let gone = LockedBox(Set<String>())
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                var part: [HistoryEntry] = []
-                part.reserveCapacity(ids.count / chunks + 1)
-                var i = c
-                var missing: [String] = []
-                while i < ids.count {
-                    if let r = (try? store.read(JobID(ids[i]) ?? JobID("invalid")!, in: .done)) ?? nil {
-                        part.append(HistoryEntry(record: r, indexedAt: 0))
-                    } else {
-                        missing.append(ids[i])
-                    }
-                    i += chunks
+        let ids = Self.listDone(layout).names
+        let store = StateStore(layout: layout)
+        let chunks = max(1, min(64, ids.count / 512))
+        let parts = LockedBox([[HistoryEntry]](repeating: [], count: chunks))
+        let gone = LockedBox(Set<String>())
+        let unreadable = LockedBox([String]())
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            var part: [HistoryEntry] = []
+            part.reserveCapacity(ids.count / chunks + 1)
+            var missing: [String] = [], bad: [String] = []
+            var i = c
+            while i < ids.count {
+                defer { i += chunks }
+                guard let id = JobID(ids[i]) else {
+                    bad.append(ids[i])
+                    continue
                 }
-                parts.withLock { $0[c] = part }
-                if !missing.isEmpty { gone.withLock { $0.formUnion(missing) } }
+                do {
+                    if let r = try store.read(id, in: .done) { part.append(HistoryEntry(record: r, indexedAt: 0)) } else { missing.append(ids[i]) }
+                } catch {
+                    bad.append(ids[i])
+                }
             }
-            var entries = parts.withLock { p -> [HistoryEntry] in
-                defer { p = [] }
-                return p.flatMap { $0 }
-            }
-            vanished = gone.withLock { $0 }
-            entries.sort { a, b in
-                let ka = a.finishedAt ?? a.submittedAt, kb = b.finishedAt ?? b.submittedAt
-                return ka != kb ? ka < kb : a.sequence < b.sequence
-            }
-            do {
-                try install(entries, width: width)
-                log.info("history: index of \(plural(entries.count, "finished job")) built in \(String(format: "%.1f", Timestamp.now().seconds - started)) s")
-            } catch {
-                log.error("history: cannot build the index: \(error); clients read the records instead")
-                summary = HistorySummary()
-                fd = -1
-            }
+            parts.withLock { $0[c] = part }
+            if !missing.isEmpty { gone.withLock { $0.formUnion(missing) } }
+            if !bad.isEmpty { unreadable.withLock { $0 += bad } }
+        }
+        var entries = parts.withLock { p -> [HistoryEntry] in
+            defer { p = [] }
+            return p.flatMap { $0 }
+        }
+        vanished = gone.withLock { $0 }
+        entries.sort { a, b in
+            let ka = a.finishedAt ?? a.submittedAt, kb = b.finishedAt ?? b.submittedAt
+            return ka != kb ? ka < kb : a.sequence < b.sequence
+        }
+        let skipped = unreadable.withLock { $0 }
+        if !skipped.isEmpty {
+            log.warning("history: \(plural(skipped.count, "file")) in done/ \(skipped.count == 1 ? "is" : "are") not a readable record and not indexed: \(skipped.prefix(5).joined(separator: ", "))\(skipped.count > 5 ? ", ..." : "")")
+        }
+        do {
+            try install(entries, unindexed: skipped, width: width)
+            log.info("history: index of \(plural(entries.count, "finished job")) built in \(String(format: "%.1f", Timestamp.now().seconds - started)) s")
+        } catch {
+            log.error("history: cannot build the index: \(error); clients read the records instead")
+            summary = HistorySummary()
+            fd = -1
         }
     }
 
     /// Writes `entries` (oldest first) as a new index in history.new/, then puts it in place.
-    private func install(_ entries: [HistoryEntry], width: HistorySummary.Width) throws {
+    private func install(_ entries: [HistoryEntry], unindexed: [String], width: HistorySummary.Width) throws {
         let fresh = "\(layout.root)/\(HistoryFiles.folder).new"
         try? FileManager.default.removeItem(atPath: fresh)
         guard mkdir(fresh, 0o755) == 0 else { throw SystemError("mkdir", fresh) }
@@ -181,6 +240,8 @@ public final class History: @unchecked Sendable {
         guard newFD >= 0 else { throw SystemError("open", fresh) }
         var s = HistorySummary()
         s.width = width
+        s.unindexed = unindexed.count
+        s.unindexedFingerprint = unindexed.reduce(0) { $0 ^ HistorySummary.hash($1) }
         var seg: Int64 = 1
         var buffer: [UInt8] = []
         buffer.reserveCapacity(HistoryFiles.maxSegmentBytes + 4096)

@@ -119,6 +119,10 @@ public struct HistorySummary: Sendable, Equatable {
     /// the daemon compares both with a listing of done/.
     public var live = 0
     public var fingerprint: UInt64 = 0
+    /// Files in done/ named like records that the last rebuild could not read (not indexed), so
+    /// that they do not look like a difference at every start.
+    public var unindexed = 0
+    public var unindexedFingerprint: UInt64 = 0
     public var lastIndexedAt: Double = 0
     public var holdings: [Holding: Int] = [:]
     public var names: [String: Aggregate] = [:]
@@ -267,6 +271,7 @@ extension HistorySummary {
             ("lines", .integer(Int(lines))),
             ("live", .integer(live)),
             ("fingerprint", .string(String(fingerprint, radix: 16))),
+            ("unindexed", .array([.integer(unindexed), .string(String(unindexedFingerprint, radix: 16))])),
             ("last_indexed_at", .number(lastIndexedAt)),
             ("holdings", .array(holdings.sorted { ($0.key.status.rawValue, $0.key.queue) < ($1.key.status.rawValue, $1.key.queue) }.map {
                 .array([.string($0.key.status.rawValue), .string($0.key.queue), .integer($0.value)])
@@ -325,6 +330,10 @@ extension HistorySummary {
         s.live = live
         s.fingerprint = fingerprint
         s.lastIndexedAt = o["last_indexed_at"]?.doubleValue ?? 0
+        if let u = o["unindexed"]?.arrayValue, u.count == 2, let n = int(u[0]), let f = u[1].stringValue.flatMap({ UInt64($0, radix: 16) }) {
+            s.unindexed = n
+            s.unindexedFingerprint = f
+        }
         for h in o["holdings"]?.arrayValue ?? [] {
             guard let a = h.arrayValue, a.count == 3, let st = a[0].stringValue.flatMap(JobStatus.init(rawValue:)),
                   let q = a[1].stringValue, let n = int(a[2]) else { throw .invalid("holdings") }

@@ -28,7 +28,7 @@ public final class Daemon: Sendable {
     let executor: any Executor
     /// The event log of SPEC §8 (nil if events/ cannot be opened: the daemon runs on, and says so).
     let events: EventLog?
-    /// The history index beside done/ (History/); nil with --lock-file (several daemons share the spool).
+    /// The history index beside done/ (History/); off with --lock-file (several daemons share the spool).
     let history: History?
 
     let scheduler = LockedBox(SchedulerState())
@@ -103,7 +103,7 @@ public final class Daemon: Sendable {
             events = nil
             log.error("events: cannot open the event log: \(error); no events are written")
         }
-        history = options.lockFile == nil ? History(layout: layout, log: log) : nil
+        history = History(layout: layout, log: log, shared: options.lockFile != nil)
         if let history { events?.observe { id, event, time in history.observe(id, event, at: time) } }
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)

@@ -36,9 +36,14 @@ public final class History: @unchecked Sendable {
     /// Ids the rebuild listed but found gone: a removal line for them is not written.
     private var vanished: Set<String> = []
 
-    public init(layout: SpoolLayout, log: Log) {
+    /// Several daemons share the spool (--lock-file): none may write the index, as each sees only
+    /// its own jobs.
+    let shared: Bool
+
+    public init(layout: SpoolLayout, log: Log, shared: Bool = false) {
         self.layout = layout
         self.log = log
+        self.shared = shared
     }
 
     deinit {
@@ -54,6 +59,13 @@ public final class History: @unchecked Sendable {
     /// lines written since the summary); starts a rebuild in the background if it does not match.
     public func open(workers: Int, queueLimits: [String: Int]) {
         queue.sync {
+            if shared {
+                // An index an earlier lone daemon left would go stale: without its summary, clients read the records.
+                if unlinkat(layout.rootFD, "\(HistoryFiles.folder)/\(HistoryFiles.summary)", 0) == 0 {
+                    log.notice("history: --lock-file: the history index is off (several daemons share the spool); clients read the records")
+                }
+                return
+            }
             let width = HistorySummary.Width(workers: workers, queueLimits: queueLimits)
             let listing = Self.listDone(layout)
             if let problem = load() {

@@ -47,13 +47,15 @@ ALL_SCENARIOS = ["drained", "steady", "sleep", "latency", "backlog", "batch"]
 # Backlogs this large run one round only (each takes minutes).
 BIG_BACKLOG = 50_000
 # Which tools take part in which scenario (raw first: it is the ratio base).
+# "baseline" is a second spoold binary (--baseline PATH, e.g. the last commit's build), run in the
+# same rounds as spoold so that a change is measured against what it replaces in one run.
 SCENARIO_TOOLS = {
-    "drained": ["raw", "spoold", "tsp", "huey", "xargs", "parallel", "nq"],
-    "steady": ["spoold", "tsp", "huey"],
-    "sleep": ["raw", "spoold", "tsp", "huey", "xargs", "parallel"],
-    "latency": ["raw", "spoold", "tsp", "huey", "nq"],
+    "drained": ["raw", "spoold", "baseline", "tsp", "huey", "xargs", "parallel", "nq"],
+    "steady": ["spoold", "baseline", "tsp", "huey"],
+    "sleep": ["raw", "spoold", "baseline", "tsp", "huey", "xargs", "parallel"],
+    "latency": ["raw", "spoold", "baseline", "tsp", "huey", "nq"],
     "backlog": ["spoold"],
-    "batch": ["spoold"],
+    "batch": ["spoold", "baseline"],
 }
 SCENARIO_TITLES = {
     "drained": "Drained throughput: N × /bin/true dropped before start",
@@ -999,6 +1001,23 @@ RUNNERS = {
     ("batch", "spoold"): spoold_batch_ops,
 }
 
+def as_baseline(runner):
+    """The spoold runner, with the --baseline binary in place of spoold."""
+    def run(ctx):
+        saved = ctx.spoold
+        ctx.spoold = ctx.baseline
+        try:
+            return runner(ctx)
+        finally:
+            ctx.spoold = saved
+    return run
+
+
+for (_scenario, _tool), _runner in list(RUNNERS.items()):
+    if _tool == "spoold" and _scenario != "backlog":
+        RUNNERS[(_scenario, "baseline")] = as_baseline(_runner)
+
+
 # metric -> (label, unit, format, ratio kind)
 METRICS = {
     "throughput": ("throughput", "jobs/s", "{:,.0f}", "rate"),
@@ -1029,6 +1048,11 @@ def detect_tools(ctx, wanted):
                 tools[tool] = ctx.spoold
             else:
                 skipped[tool] = ctx.spoold_note or ("%s is not an executable" % (ctx.spoold or "spoold"))
+        elif tool == "baseline":
+            if ctx.baseline and os.access(ctx.baseline, os.X_OK):
+                tools[tool] = ctx.baseline
+            else:
+                skipped[tool] = "%s is not an executable" % (ctx.baseline or "--baseline")
         elif tool == "raw":
             if bin_ok:
                 tools[tool] = ctx.spawnloop
@@ -1094,6 +1118,11 @@ def tool_versions(ctx):
             v["huey"] = "huey %s (FileStorage, thread workers)" % huey.__version__
         except Exception:
             pass
+    if "baseline" in ctx.tools:
+        built = datetime.datetime.fromtimestamp(os.path.getmtime(ctx.baseline)).strftime("%Y-%m-%d %H:%M")
+        # Named by the commit of the work tree it was built in (no machine's path goes into the report).
+        commit = first_line(["git", "--no-optional-locks", "-C", os.path.dirname(ctx.baseline), "rev-parse", "--short", "HEAD"])
+        v["baseline"] = "spoold built %s%s" % (built, " in a work tree at commit %s" % commit if commit else "")
     if "spoold" in ctx.tools:
         commit = first_line(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"])
         # --no-optional-locks: read-only, never refreshes the index of a work tree someone else is using.
@@ -1506,6 +1535,7 @@ def parse_args(argv):
     p.add_argument("--only", default=",".join(ALL_TOOLS))
     p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     p.add_argument("--spoold")
+    p.add_argument("--baseline", help="a second spoold binary, run in the same rounds (labelled baseline)")
     p.add_argument("--out", default=os.path.join(REPO_ROOT, "docs", "performance.md"))
     p.add_argument("--tmpdir", default="/tmp")
     p.add_argument("--no-install", action="store_true")
@@ -1549,6 +1579,7 @@ def main():
     if ctx.spoold:
         ctx.spoold = os.path.abspath(ctx.spoold)
     ctx.spoold_note = internal.spoold_note
+    ctx.baseline = os.path.abspath(a.baseline) if a.baseline else ""
     ctx.spawnloop = os.path.join(internal.bin_dir, "spawnloop")
     ctx.stamp = os.path.join(internal.bin_dir, "stamp")
     # The report names paths relative to the repo: no machine's absolute path goes into docs/.
@@ -1556,6 +1587,8 @@ def main():
     ctx.command_line = internal.command_line.replace(repo + os.sep, "")
     ctx.wanted = [t.strip() for t in a.only.split(",") if t.strip()]
     ctx.scenarios = [s.strip() for s in a.scenarios.split(",") if s.strip()]
+    if ctx.baseline and "spoold" in ctx.wanted:
+        ctx.wanted.append("baseline")
     for t in ctx.wanted:
         if t not in ALL_TOOLS:
             print("Error: unknown tool %r in --only (known: %s)" % (t, ", ".join(ALL_TOOLS)), file=sys.stderr)

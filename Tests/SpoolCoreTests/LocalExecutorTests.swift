@@ -75,13 +75,11 @@ struct LocalExecutorTests {
         #expect(e.code == .spawnFailed && e.message.contains("no-such-program-xyz"), "\(e)")
     }
 
-    @Test("describe names the local executor and the attempt's process in the record")
-    func describe() throws {
+    @Test("info names the local executor and the attempt's process")
+    func info() throws {
         let f = try Fixture()
         _ = try f.run(f.plan("true")) { a in
-            var r = JobRecord(id: JobID("t")!, name: "t", status: .running, spec: nil, source: "", submittedAt: Timestamp(seconds: 0), sequence: 0)
-            a.describe(into: &r)
-            #expect(r.executor == .local && (r.pid ?? 0) > 0)
+            #expect(a.info.executor == .local && (a.info.pid ?? 0) > 0)
         }
     }
 }

@@ -54,17 +54,15 @@ extension Daemon {
         for r in result.rejected {
             emit(r, "rejected", [("source", .string(r.source)), ("error", r.error.map { .string($0.code.rawValue) } ?? .null)])
             recordFinished(r)
-            jobFinished(r.id, status: .rejected)
+            // Jobs that waited for it fail.
+            send(.dependencyFound(r.id, .rejected))
         }
         if !result.accepted.isEmpty {
-            var accepted = result.accepted
+            accept(result.accepted)
+            // Requests for jobs that were still in the inbox apply now: a job picked meanwhile
+            // ends at its claim without running.
             let waiting = deferredControls.withLock { Array($0) }
-            if !waiting.isEmpty {
-                // Requests for jobs that were still in the inbox apply before the jobs can start.
-                takeControl(waiting)
-                accepted = accepted.filter { store.exists(JobFiles.record($0.id), in: .pending) }
-            }
-            enqueue(accepted, now: Timestamp.now())
+            if !waiting.isEmpty { takeControl(waiting) }
         }
         if let at = result.recheckAt {
             let delay = max(0.05, at.seconds - Timestamp.now().seconds + 0.01)
@@ -94,11 +92,30 @@ extension Daemon {
         intakeQueue.asyncAfter(deadline: .now() + retry + 0.05) { [self] in rescanInbox() }
     }
 
+    /// Hands jobs whose records are in pending/ to the engine, with what done/ says of their dependencies.
+    func accept(_ records: [JobRecord]) {
+        var finished: [JobID: JobStatus] = [:]
+        var unseen = Set<JobID>()
+        var looked = Set<JobID>()
+        for r in records {
+            for dep in r.spec?.after ?? [] where looked.insert(dep).inserted {
+                if let done = (try? store.read(dep, in: .done)) ?? nil {
+                    finished[dep] = done.status
+                } else if !index.contains(dep) {
+                    unseen.insert(dep)
+                }
+            }
+        }
+        send(.accepted(records, finished: finished, unseen: unseen))
+        // A dependency may have ended between the look above and the engine's: look once more.
+        for dep in looked where finished[dep] == nil && !core.withLock({ $0.engine.holds(dep) }) {
+            if let done = (try? store.read(dep, in: .done)) ?? nil { send(.dependencyFound(dep, done.status)) }
+        }
+    }
+
     /// True when nothing is left to do: for --drain.
     func isSpoolIdle() -> Bool {
-        guard scheduler.withLock({ $0.isIdle }), dependencies.withLock({ $0.isEmpty }), completions.withLock({ $0.isEmpty }),
-              intake.unsettledCount == 0
-        else {
+        guard core.withLock({ $0.engine.isIdle }), writes.withLock({ $0.isEmpty }), intake.unsettledCount == 0 else {
             return false
         }
         var any = false

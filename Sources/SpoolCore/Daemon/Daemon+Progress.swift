@@ -6,7 +6,7 @@ import SpoolJSON
 
 extension Daemon {
     func readProgressFiles() {
-        let candidates = jobs.withLock { j in j.compactMap { $0.value.attempt != nil ? ($0.key, $0.value.progressSeen) : nil } }
+        let candidates = core.withLock { c in c.engine.runningCommandJobs.map { ($0, c.progressSeen[$0] ?? 0) } }
         for (id, seen) in candidates {
             var st = stat()
             guard fstatat(layout.fd(.running), JobFiles.progress(id), &st, 0) == 0 else { continue }
@@ -14,13 +14,8 @@ extension Daemon {
             guard mtime != seen, let bytes = try? store.readSmallFile(JobFiles.progress(id), in: .running, limit: 4096),
                   let reported = ReportedProgress(bytes)
             else { continue }
-            jobs.withLock { j in
-                guard var job = j[id] else { return }
-                job.progressSeen = mtime
-                job.record.progress = reported.progress(startedAt: job.record.startedAt, now: Timestamp.now())
-                job.isDirty = true
-                j[id] = job
-            }
+            core.withLock { $0.progressSeen[id] = mtime }
+            send(.progressReported(id, reported))
         }
     }
 }

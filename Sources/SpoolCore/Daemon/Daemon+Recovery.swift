@@ -1,7 +1,8 @@
 // Start-up recovery, through the normal paths (Postfix's qmgr moves active back to incoming):
-// finish intake claims a crash left in tmp/, remove our own half-written tmp files, resolve every
-// job left in running/ by its `on_interrupt` (after killing what is left of its process group),
-// and load pending/ into the scheduler. A state file found in two folders is resolved in favour
+// finish intake claims a crash left in tmp/, remove our own half-written tmp files, hand every
+// job left in running/ to the engine as an interrupted attempt (`recovered`, after killing what
+// is left of its process group) so that it ends or is requeued by its `on_interrupt` through the
+// finisher like any other, and hand pending/ to the engine as accepted jobs. A state file found in two folders is resolved in favour
 // of the later one (done over running over pending).
 import Foundation
 
@@ -41,7 +42,7 @@ extension Daemon {
         guard !names.isEmpty else { return }
         let leftovers = executor.leftovers()
         var sync = DirectorySync()
-        var resolved: [JobID] = []
+        var cleaned: [JobID] = []
         for name in names {
             guard let id = JobID(String(name.dropLast(5))) else { continue }
             FaultInjection.hit(.duringRecovery)
@@ -53,10 +54,10 @@ extension Daemon {
                 for out in [JobFiles.stdout(id), JobFiles.stderr(id)] where !store.exists(out, in: .done) {
                     _ = try? store.move(out, from: .running, to: .done, sync: &sync)
                 }
-                resolved.append(id)
+                cleaned.append(id)
                 continue
             }
-            let record: JobRecord
+            var record: JobRecord
             do {
                 guard let r = try store.read(id, in: .running) else { continue }
                 record = r
@@ -68,88 +69,36 @@ extension Daemon {
             if let pending = (try? store.read(id, in: .pending)) ?? nil,
                pending.attempts >= record.attempts + (record.status == .pending ? 1 : 0) {
                 log.notice("job \(id): found in pending/ and running/; the pending record is the newer one")
-                resolved.append(id)
+                cleaned.append(id)
                 continue
             }
-            if record.spec?.isBatch == true {
-                do {
-                    try requeueInterruptedBatch(record, now: now, sync: &sync)
-                    resolved.append(id)
-                } catch {
-                    log.error("job \(id): cannot recover the batch: \(error)")
-                }
-                continue
+            if record.spec?.isBatch == true, let journal = try? store.readSmallFile(JobFiles.journal(id), in: .running),
+               var ops = record.operations ?? record.spec.map({ BatchState(spec: $0, operations: nil).operations }) {
+                // Entries carry the operation's index in the job file (a failed-only retry keeps the original ones).
+                let position = Dictionary(ops.enumerated().map { ($0.element.index, $0.offset) }, uniquingKeysWith: { a, _ in a })
+                for op in BatchJournal.read(journal) { if let p = position[op.index] { ops[p] = op } }
+                record.operations = ops
             }
-            var r = record
-            if r.status == .pending {
-                // Claimed by a rename but never rewritten: the attempt counted from here may have started.
-                r.attempts += 1
-            }
-            r.status = .running
-            let next = AttemptResult.resolve(r, termination: .signaled(SIGKILL), teardown: .shutdown, now: now, random: 0)
-            do {
-                switch next {
-                case .done(var final):
-                    final.error = SpoolError(.interrupted, "job \(id): the daemon stopped or died during attempt \(r.attempts) and on_interrupt is \"fail\"")
-                    try keepAttemptOutputs(&final, attempt: r.attempts, sync: &sync)
-                    try store.write(final, to: .done, sync: &sync)
-                    log.warning("job \(id): failed: interrupted (on_interrupt: fail)")
-                    emitFinished(final)
-                    history?.recordFinished(final)
-                case .requeue(var again):
-                    again.waitReason = "requeued after the daemon stopped or died during attempt \(r.attempts)"
-                    try keepAttemptOutputs(&again, attempt: r.attempts, sync: &sync)
-                    try store.write(again, to: .pending, sync: &sync)
-                    log.notice("job \(id): requeued after an interrupted attempt \(r.attempts)")
-                    emitRequeued(again)
-                }
-                resolved.append(id)
-            } catch {
-                log.error("job \(id): cannot recover: \(error)")
-            }
+            // Through the engine, as any interrupted attempt: the finisher writes where it goes.
+            send(.recovered(record))
         }
         do { try store.commit(&sync) } catch { log.error("recovery: \(error)") }
-        for id in resolved { store.retire(JobFiles.record(id), from: .running) }
+        for id in cleaned { store.retire(JobFiles.record(id), from: .running) }
+        // The recovered records are written before anything else happens.
+        finishQueue.sync {}
         // Outputs and progress files may still be open in a process that outlived its job: never recycled.
-        // Whatever else is left in running/ (outputs, journals, progress files of resolved jobs) is garbage now.
-        let unresolved = Set(names).subtracting(resolved.map { JobFiles.record($0) }).map { String($0.dropLast(5)) + "." }
+        // Whatever else is left in running/ (outputs, journals, progress files of resolved jobs) is garbage
+        // now; only the files of jobs whose state file is still there (left for an operator) stay.
+        var kept = Set<String>()
+        InboxReader.scan(layout.fd(.running), suffix: ".json") { batch in
+            for n in batch { if let s = n.string { kept.insert(String(s.dropLast(5)) + ".") } }
+        }
         InboxReader.scan(layout.fd(.running), suffix: "") { batch in
             for n in batch {
-                guard let s = n.string, !unresolved.contains(where: { s.hasPrefix($0) }) else { continue }
+                guard let s = n.string, !kept.contains(where: { s.hasPrefix($0) }) else { continue }
                 store.remove(s, from: .running)
             }
         }
-    }
-
-    /// A batch found in running/: its journal is folded in, interrupted operations follow
-    /// on_interrupt, and the job goes back to pending to run what is left.
-    private func requeueInterruptedBatch(_ record: JobRecord, now: Timestamp, sync: inout DirectorySync) throws {
-        let id = record.id
-        guard let spec = record.spec else { return }
-        var ops = BatchState(spec: spec, operations: record.operations).operations
-        if let journal = try store.readSmallFile(JobFiles.journal(id), in: .running) {
-            // Entries carry the operation's index in the job file (a failed-only retry keeps the original ones).
-            let position = Dictionary(ops.enumerated().map { ($0.element.index, $0.offset) }, uniquingKeysWith: { a, _ in a })
-            for op in BatchJournal.read(journal) { if let p = position[op.index] { ops[p] = op } }
-        }
-        var interrupted = 0
-        for i in ops.indices where ops[i].status == .running {
-            interrupted += 1
-            if spec.effectiveOnInterrupt == .fail {
-                ops[i].status = .failed
-                ops[i].finishedAt = now
-                ops[i].error = SpoolError(.interrupted, "operations[\(ops[i].index)]: the daemon stopped or died during attempt \(ops[i].attempts) and on_interrupt is \"fail\"")
-            } else {
-                ops[i].status = .pending
-                ops[i].startedAt = nil
-            }
-        }
-        var r = record
-        r.operations = ops
-        let done = ops.filter { $0.status.isFinished }.count
-        let again = AttemptResult.requeued(r, reason: "requeued after the daemon stopped or died; \(done) of \(ops.count) operations had finished, \(interrupted) were interrupted", runAfter: nil)
-        try store.write(again, to: .pending, sync: &sync)
-        log.notice("job \(id): batch requeued with \(done) of \(ops.count) operations finished")
     }
 
     private func loadPending(now: Timestamp) {
@@ -171,6 +120,6 @@ extension Daemon {
                 }
             }
         }
-        enqueue(jobs, now: now)
+        accept(jobs)
     }
 }

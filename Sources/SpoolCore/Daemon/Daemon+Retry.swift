@@ -9,10 +9,6 @@ extension Daemon {
         switch (try? store.read(r.id, in: .done)) ?? nil {
         case .some(let record): old = record
         case .none:
-            if index.contains(r.id) {
-                log.notice("control: \(file): retry \(r.id): the job has not ended yet; only finished jobs can be retried")
-                return .applied
-            }
             return .unknown  // not known yet: takeControl keeps the request a while and says so
         }
         guard var spec = old.spec else {
@@ -58,7 +54,7 @@ extension Daemon {
             log.error("control: \(file): retry \(r.id): cannot write the new job: \(error); keeping the request")
             return .later
         }
-        enqueue([record], now: now)
+        accept([record])
         let what = r.failedOnly ? "\(indexMap.count) failed or skipped operations of" : "all of"
         log.info("job \(newID): retries \(what) job \(r.id)")
         return .applied

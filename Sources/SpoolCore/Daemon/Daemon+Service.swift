@@ -9,9 +9,8 @@ import Foundation
 extension Daemon {
     /// "3 running, 12 pending" (+ waiting, paused) for STATUS= and logs.
     func statusLine() -> String {
-        let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
-        let waiting = dependencies.withLock { $0.count }
-        var parts = ["\(running) running", "\(pending + waiting) pending"]
+        let (running, pending, _) = core.withLock { $0.engine.counts }
+        var parts = ["\(running) running", "\(pending) pending"]
         if lifecycle.withLock({ $0.lowSpaceLogged || $0.diskFullLogged }) { parts.append("intake paused: low disk space") }
         if access(layout.pausedPath, F_OK) == 0 { parts.append("spool paused") }
         return parts.joined(separator: ", ")
@@ -58,14 +57,7 @@ extension Daemon {
 
     /// metrics.prom and stats.json, written atomically (tmp + rename) and readable by node_exporter.
     func writeMetrics() {
-        var counts: [JobStatus: [String: Int]] = [:]
-        scheduler.withLock { s in
-            for (queue, n) in s.pendingPerQueue() { counts[.pending, default: [:]][queue] = n }
-            for (queue, n) in s.runningPerQueue { counts[.running, default: [:]][queue] = n }
-        }
-        for (queue, n) in dependencies.withLock({ $0.countsPerQueue() }) { counts[.pending, default: [:]][queue, default: 0] += n }
-        let paused = jobs.withLock { j in j.values.filter { $0.record.status == .paused }.count }
-        if paused > 0 { counts[.paused, default: [:]]["default"] = paused }
+        let counts = core.withLock { $0.engine.countsPerQueue() }
         let intakePaused = isIntakeStopped
         let snapshot = metrics.withLock { m -> SpoolMetrics in
             m.setJobCounts(counts)
@@ -143,10 +135,7 @@ extension Daemon {
         }
         log.minimum = next.logLevel
         intake.update(config: next.intake)
-        scheduler.update {
-            $0.queueLimits = next.queueLimits
-            $0.capacity = max(1, next.workers)
-        }
+        send(.reload(queueLimits: next.queueLimits, workers: next.workers))
         resizeWorkers(to: max(1, next.workers))
         history?.configure(workers: max(1, next.workers), queueLimits: next.queueLimits)
         if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }

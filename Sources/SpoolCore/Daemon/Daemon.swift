@@ -1,13 +1,13 @@
-// The daemon: wires intake, the scheduler, the worker pool and the finisher around one spool.
+// The runtime: owns the engine (Engine/, every decision) behind one lock, turns what happens
+// into its events and carries out its actions (Daemon+Runtime.swift). All file I/O happens here,
+// outside that lock.
 //
 // Threads and queues:
-// - intake queue (serial): inotify events, scans, intake batches, drain checks;
-// - dispatcher thread: the only waiter on the worker semaphore; picks jobs and spawns them;
-// - one reaper thread per running job: blocks in waitid/waitpid, then signals the semaphore;
+// - intake queue (serial): inotify events, scans, intake batches, control requests, drain checks;
+// - dispatcher thread: the only waiter on the worker semaphore; claims picked jobs and starts them;
+// - one reaper thread per running attempt (the executor's), and one thread per built-in operation;
 // - finish queue (serial): writes final and requeued records in batches, and running-state updates;
-// - timer queue (serial): signals, timeouts, kill escalation, periodic work.
-// Shared state is `scheduler` (pure SchedulerState) and `jobs` (running jobs), each in a LockedBox;
-// all file I/O happens outside those locks.
+// - timer queue (serial): signals, timers the engine arms, periodic work.
 import Foundation
 
 public final class Daemon: Sendable {
@@ -31,10 +31,10 @@ public final class Daemon: Sendable {
     /// The history index beside done/ (History/); off with --lock-file (several daemons share the spool).
     let history: History?
 
-    let scheduler = LockedBox(SchedulerState())
-    let dependencies = LockedBox(DependencyGraph())
-    let jobs = LockedBox([JobID: ActiveJob]())
-    let completions = LockedBox([Completion]())
+    /// The engine and what the runtime keeps beside it (attempt handles, open journals): the one lock.
+    let core: LockedBox<Core>
+    /// Records waiting for the finisher (its queue's own list).
+    let writes = LockedBox([RecordWrite]())
     let lifecycle = LockedBox(Lifecycle())
     /// One permit per worker; only the dispatcher waits on it, each reaped job signals it once.
     let slots: DispatchSemaphore
@@ -48,16 +48,22 @@ public final class Daemon: Sendable {
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
     /// Control files whose job was not known yet; looked at again when jobs are accepted.
     let deferredControls = LockedBox(Set<FileName>())
-    /// Jobs to remove once they have ended (`delete` of a job that had not finished).
-    let deletions = LockedBox(Set<JobID>())
-    /// Requests kept in control/ until their job has ended (cancel or delete of a running job).
-    let openControls = LockedBox(OpenControls())
     /// Finished jobs with `ttl_seconds`, by the time they are removed.
     let expiries = LockedBox(ExpirySchedule())
 
+    /// What the one lock guards.
+    struct Core: Sendable {
+        var engine: Engine
+        /// The executor's handles of the attempts that run now.
+        var attempts: [AttemptKey: any RunningAttempt] = [:]
+        /// Open checkpoint journals of running batches.
+        var journals: [JobID: BatchJournal] = [:]
+        /// Modification time of each job's SPOOL_PROGRESS file when last read.
+        var progressSeen: [JobID: Double] = [:]
+    }
+
     struct Lifecycle {
         var isStopping = false
-        var isTearingDown = false
         var exitCode: Int32?
         var intakePausedUntil: Timestamp?
         var diskFullLogged = false
@@ -114,11 +120,7 @@ public final class Daemon: Sendable {
                                  grace: { settings.withLock { $0.killGraceSeconds } })
         metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
-        scheduler.withLock {
-            $0.queueLimits = options.queueLimits
-            $0.capacity = max(1, options.workers)
-            $0.setGPUs(options.gpus)
-        }
+        core = LockedBox(Core(engine: Engine(queueLimits: options.queueLimits, workers: options.workers, gpus: options.gpus)))
         lifecycle.withLock {
             $0.workers = max(1, options.workers)
             $0.config = options.config
@@ -140,7 +142,7 @@ public final class Daemon: Sendable {
         dispatcher.name = "spoold.dispatcher"
         dispatcher.start()
         startTimers()
-        let (pending, running) = scheduler.withLock { ($0.pendingCount, $0.runningCount) }
+        let (running, pending, _) = core.withLock { $0.engine.counts }
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
         if AccessPolicy.runsAsOwner {
             log.notice("spoold: running as root: each job runs as the owner of its file; files owned by root are \(options.intake.access.allowRoot ? "allowed (--allow-root-jobs or allow_root_jobs)" : "rejected as forbidden unless --allow-root-jobs (or allow_root_jobs in config.json)")")

@@ -40,8 +40,8 @@ protocol RunningAttempt: Sendable {
     func resume() -> Bool
     /// Stops it for `reason` (the first reason wins), with the executor's grace period.
     func tearDown(_ reason: TeardownReason)
-    /// Writes what the executor says about the attempt into its record (`executor`, a local pid).
-    func describe(into record: inout JobRecord)
+    /// What the executor says about the attempt, for its record (`executor`, a local pid).
+    var info: AttemptInfo { get }
     /// Starts waiting for the attempt's end: `ended` is called exactly once, on a thread of the
     /// executor's. Called once, after the daemon has registered the attempt.
     func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void)

@@ -133,10 +133,7 @@ private final class LocalAttempt: RunningAttempt {
     func resume() -> Bool { child.resume() }
     func tearDown(_ reason: TeardownReason) { executor.tearDown(child, reason) }
 
-    func describe(into record: inout JobRecord) {
-        record.pid = child.pid
-        record.executor = executor.info
-    }
+    var info: AttemptInfo { AttemptInfo(executor: executor.info, pid: child.pid) }
 
     func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void) {
         let child = self.child

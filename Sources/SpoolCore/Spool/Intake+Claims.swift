@@ -184,22 +184,10 @@ extension Intake {
                 case .gone, .changing, .unreadable:
                     continue
                 case .notRegular(let kind, let isDir):
-                    outcome = .reject(SpoolError(.notARegularFile, "\(file) is \(kind); job files must be regular files (links are never followed)"),
-                                      explicitID: nil, isDirectory: isDir, hasBytes: false)
+                    outcome = Self.notRegular(kind, isDirectory: isDir, file: file)
                 case .file(let content):
                     if AccessPolicy.runsAsOwner { owner = JobOwner(uid: content.uid, gid: content.gid) }
-                    if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
-                        outcome = .reject(denied, explicitID: nil, isDirectory: false, hasBytes: true)
-                    } else if content.tooLarge {
-                        outcome = .reject(SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (max_job_bytes in config.json, or --max-job-size)"),
-                                          explicitID: nil, isDirectory: false, hasBytes: true)
-                    } else {
-                        switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {
-                        case .success(let spec): outcome = .accept(spec)
-                        case .failure(let p):
-                            outcome = .reject(p.combined, explicitID: Self.explicitID(in: content.bytes), isDirectory: false, hasBytes: true)
-                        }
-                    }
+                    outcome = Self.judge(content, file: file, config: config)
                 }
                 var c = Claimed(token: token, source: source, stem: stem, outcome: outcome)
                 c.mayExist = true

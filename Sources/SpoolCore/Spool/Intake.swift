@@ -63,16 +63,35 @@ public final class Intake: Sendable {
     public var unsettledCount: Int { unsettled.withLock { $0.count } }
 
     /// One decision about an inbox name, made before anything is changed on disk.
-    private enum Decision {
-        case accept(FileName, JobSpec, FileContent)
-        case reject(FileName, SpoolError, explicitID: JobID?, isDirectory: Bool, hasBytes: Bool, modified: Double)
+    private struct Decision {
+        var name: FileName
+        var outcome: Claimed.Outcome
+        /// The file as read (for an accepted one: checked again after the claim, and its owner).
+        var content: FileContent?
+        var modified: Double
+    }
 
-        var orderKey: (Double, FileName) {
-            switch self {
-            case .accept(let n, _, let c): return (c.modified, n)
-            case .reject(let n, _, _, _, _, let m): return (m, n)
-            }
+    /// What a file read from the inbox (or from a claim in tmp/, after a crash) becomes: the one
+    /// intake decision, for both.
+    static func judge(_ content: FileContent, file: String, config: IntakeConfig) -> Claimed.Outcome {
+        if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
+            return .reject(denied, explicitID: nil, isDirectory: false, hasBytes: true)
         }
+        if content.tooLarge {
+            return .reject(SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (max_job_bytes in config.json, or --max-job-size)"),
+                           explicitID: nil, isDirectory: false, hasBytes: true)
+        }
+        switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {
+        case .success(let spec): return .accept(spec)
+        case .failure(let problems):
+            return .reject(problems.combined, explicitID: explicitID(in: content.bytes), isDirectory: false, hasBytes: true)
+        }
+    }
+
+    /// The rejection of a name that is not a regular file.
+    static func notRegular(_ kind: String, isDirectory: Bool, file: String) -> Claimed.Outcome {
+        .reject(SpoolError(.notARegularFile, "\(file) is \(kind); job files must be regular files (links are never followed)"),
+                explicitID: nil, isDirectory: isDirectory, hasBytes: false)
     }
 
     /// Processes inbox names (from an event or a scan); every name ends claimed, deferred or skipped.
@@ -85,8 +104,7 @@ public final class Intake: Sendable {
         guard !decisions.isEmpty else { return result }
         // Arrival order: by modification time, then name (a scan lists names in hash order).
         decisions.sort { a, b in
-            let (ma, na) = a.orderKey, (mb, nb) = b.orderKey
-            return ma != mb ? ma < mb : na.bytes.lexicographicallyPrecedes(nb.bytes)
+            a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
         }
 
         // Claim every file by a no-replace rename, then make the claims durable together.
@@ -94,12 +112,8 @@ public final class Intake: Sendable {
         var replaced = false
         var sync = DirectorySync()
         for d in decisions {
-            let name: FileName
-            switch d {
-            case .accept(let n, _, _), .reject(let n, _, _, _, _, _): name = n
-            }
-            guard let token = claim(name) else { continue }
-            if case .accept(_, _, let content) = d, !isSameFile(token: token, as: content) {
+            guard let token = claim(d.name) else { continue }
+            if case .accept = d.outcome, let content = d.content, !isSameFile(token: token, as: content) {
                 // Replaced between the read and the claim: decided again from the claim by recovery below.
                 sync.add(.inbox)
                 sync.add(.tmp)
@@ -126,15 +140,12 @@ public final class Intake: Sendable {
             }
         }
         finish(claims.map { c in
-            switch c.decision {
-            case .accept(let name, let spec, let content):
-                var claimed = Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name), outcome: .accept(spec))
-                if AccessPolicy.runsAsOwner { claimed.owner = JobOwner(uid: content.uid, gid: content.gid) }
-                return claimed
-            case .reject(let name, let error, let explicitID, let isDir, let hasBytes, _):
-                return Claimed(token: c.token, source: name.description, stem: FileName.stemDisplay(name),
-                               outcome: .reject(error, explicitID: explicitID, isDirectory: isDir, hasBytes: hasBytes))
+            let d = c.decision
+            var claimed = Claimed(token: c.token, source: d.name.description, stem: FileName.stemDisplay(d.name), outcome: d.outcome)
+            if case .accept = d.outcome, AccessPolicy.runsAsOwner, let content = d.content {
+                claimed.owner = JobOwner(uid: content.uid, gid: content.gid)
             }
+            return claimed
         }, now: now, result: &result)
         return result
     }
@@ -172,34 +183,20 @@ public final class Intake: Sendable {
             }
             // It will not become readable by itself (a submitter's umask 077, say): say so in a record.
             let message = "\(file) cannot be read by the daemon (\(String(cString: strerror(e.errno)))); make job files readable by the daemon's user or group (mode 0640 or 0644)"
-            return .reject(name, SpoolError(.forbidden, message), explicitID: nil, isDirectory: false, hasBytes: false, modified: now.seconds)
+            return Decision(name: name, outcome: .reject(SpoolError(.forbidden, message), explicitID: nil, isDirectory: false, hasBytes: false),
+                            content: nil, modified: now.seconds)
         case .notRegular(let kind, let isDir):
-            let message = "\(file) is \(kind); job files must be regular files (links are never followed)"
-            return .reject(name, SpoolError(.notARegularFile, message), explicitID: nil, isDirectory: isDir, hasBytes: false, modified: now.seconds)
+            return Decision(name: name, outcome: Self.notRegular(kind, isDirectory: isDir, file: file), content: nil, modified: now.seconds)
         case .file(let content):
-            if let denied = config.access.check(uid: content.uid, gid: content.gid, file: file) {
-                return .reject(name, denied, explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)
+            let outcome = Self.judge(content, file: file, config: config)
+            if case .reject(let e, _, _, _) = outcome, e.code == .invalidJSON, now.seconds < content.modified + config.settleSeconds {
+                // Maybe a writer is still at work: reject only once the file has been still for the settle period.
+                unsettled.withLock { _ = $0.insert(name) }
+                deferRecheck(name, at: Timestamp(seconds: content.modified + config.settleSeconds), result: &result)
+                return nil
             }
-            if content.tooLarge {
-                return .reject(name, SpoolError(.tooLarge, "\(file) is \(content.size) bytes; the limit is \(config.maxJobBytes) bytes (max_job_bytes in config.json, or --max-job-size)"),
-                               explicitID: nil, isDirectory: false, hasBytes: true, modified: content.modified)
-            }
-            switch JobSpec.parse(content.bytes, file: file, limits: config.limits) {
-            case .success(let spec):
-                unsettled.withLock { _ = $0.remove(name) }
-                return .accept(name, spec, content)
-            case .failure(let problems):
-                if problems.combined.code == .invalidJSON, now.seconds < content.modified + config.settleSeconds {
-                    // Maybe a writer is still at work: reject only once the file has been still for the settle period.
-                    unsettled.withLock { $0.insert(name) }
-                    deferRecheck(name, at: Timestamp(seconds: content.modified + config.settleSeconds), result: &result)
-                    return nil
-                }
-                unsettled.withLock { _ = $0.remove(name) }
-                let explicitID = Self.explicitID(in: content.bytes)
-                return .reject(name, problems.combined, explicitID: explicitID, isDirectory: false, hasBytes: true,
-                               modified: content.modified)
-            }
+            unsettled.withLock { _ = $0.remove(name) }
+            return Decision(name: name, outcome: outcome, content: content, modified: content.modified)
         }
     }
 

@@ -1,0 +1,104 @@
+// The runtime's two verbs: `send` hands an event to the engine under the one lock, and
+// `perform` carries out the actions it returned, outside that lock, in order.
+import Foundation
+
+extension Daemon {
+    /// Sends an event to the engine and carries out what it decides.
+    func send(_ event: EngineEvent) {
+        let now = Timestamp.now()
+        let random = Double.random(in: 0..<1)
+        perform(core.update { $0.engine.handle(event, now: now, random: random) })
+    }
+
+    func perform(_ actions: [EngineAction]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: EngineAction) {
+        switch action {
+        case .launch(let key, let plan):
+            launch(key, plan)
+        case .launchOperation(let key, let plan):
+            launchOperation(key, plan)
+        case .runBuiltin(let key, let type, let params, let label):
+            runBuiltin(key, type: type, params: params, label: label)
+        case .tearDown(let key, let reason):
+            attempt(key)?.tearDown(reason)
+        case .pause(let key):
+            _ = attempt(key)?.pause()
+        case .resume(let key):
+            _ = attempt(key)?.resume()
+        case .freeWorker:
+            slots.signal()
+        case .write(let write):
+            complete(write)
+        case .writeLater(let write, let seconds):
+            finishQueue.asyncAfter(deadline: .now() + seconds) { [self] in complete(write) }
+        case .rewritePending(let record):
+            rewritePending(record)
+        case .rewriteRunning(let record):
+            // On the finish queue, so that it never races the job's final record.
+            finishQueue.async { [self] in writeRunningRecords([record]) }
+        case .openJournal(let id):
+            do {
+                let journal = try BatchJournal(name: JobFiles.journal(id), dirFD: layout.fd(.running))
+                core.withLock { $0.journals[id] = journal }
+            } catch {
+                log.error("job \(id): \(error); the batch runs without a checkpoint journal")
+            }
+        case .journal(let id, let op, let sync):
+            guard let journal = core.withLock({ $0.journals[id] }) else { return }
+            if !sync { FaultInjection.hit(.beforeCheckpoint) }
+            journal.append(op)
+            if sync { journal.sync() } else { FaultInjection.hit(.afterCheckpoint) }
+        case .releaseFollowUp(let record):
+            releaseFollowUp(of: record)
+        case .removeControl(let name):
+            removeControl(name)
+        case .removeFinished(let record, let why):
+            // The record in done/ names the outputs placed there.
+            let done = ((try? store.read(record.id, in: .done)) ?? nil) ?? record
+            removeFinished(done, why: why)
+        case .countFinished(let record):
+            recordFinished(record)
+        case .emit(let id, let status, let event, let fields):
+            events?.append(id, event, status: status, extra: fields.map { ($0.key, $0.value) })
+        case .log(let level, let message):
+            log.log(level, message)
+        case .arm(let timer, let seconds):
+            timerQueue.asyncAfter(deadline: .now() + seconds) { [self] in send(.timer(timer)) }
+        case .exit:
+            // After the writes queued before it.
+            finishQueue.async { [self] in exit(0) }
+        }
+    }
+
+    /// The executor's handle of an attempt that runs now.
+    func attempt(_ key: AttemptKey) -> (any RunningAttempt)? {
+        core.withLock { $0.attempts[key] }
+    }
+
+    /// Rewrites a pending job's record (why it waits).
+    private func rewritePending(_ record: JobRecord) {
+        var sync = DirectorySync()
+        do {
+            try store.write(record, to: .pending, sync: &sync)
+            try store.commit(&sync)
+        } catch {
+            log.warning("job \(record.id): cannot record why it waits: \(error)")
+        }
+    }
+
+    /// Rewrites running/<id>.json, only for jobs still there (their end may be queued but not yet written).
+    func writeRunningRecords(_ records: [JobRecord]) {
+        guard !records.isEmpty else { return }
+        var sync = DirectorySync()
+        for r in records {
+            guard store.exists(JobFiles.record(r.id), in: .running) else { continue }
+            do { try store.write(r, to: .running, sync: &sync) } catch {
+                log.warning("job \(r.id): cannot update running/\(r.id).json: \(error)")
+            }
+        }
+        try? store.commit(&sync)
+    }
+}

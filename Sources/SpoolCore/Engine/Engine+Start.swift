@@ -1,0 +1,125 @@
+// Starting work: the dispatcher asks for the next item (`next`), claims a picked job by moving
+// its record to running/ (`claimed`), and the engine hands its attempt to the executor; a batch
+// starts its operations instead (Engine+Batch.swift).
+
+/// What the dispatcher does next.
+enum DispatchStep: Sendable {
+    /// Move job `id`'s record from pending/ to running/, then report `claimed` or `claimFailed`.
+    case claim(JobID)
+    /// Carry out these actions (a batch operation starts).
+    case start([EngineAction])
+    /// Nothing can start; look again at this time (nil: when something changes).
+    case wait(until: Timestamp?)
+    /// The daemon stops: no more starts.
+    case stop
+}
+
+extension Engine {
+    /// The next item to start, if one may start now. `pausedQueues`: queues held by pause files.
+    mutating func next(now: Timestamp, pausedQueues: Set<String>) -> DispatchStep {
+        scheduler.pausedQueues = pausedQueues
+        switch scheduler.pick(now: now) {
+        case .stop: return .stop
+        case .wait(let until): return .wait(until: until)
+        case .start(.job(let id)):
+            guard jobs[id]?.state == .queued else { impossible("a pick", id) }
+            update(id) { $0.state = .starting }
+            return .claim(id)
+        case .start(.operation(let id, let index)):
+            return .start(startOperation(AttemptKey(id, operation: index), now: now))
+        }
+    }
+
+    /// The job's record is in running/: its attempt starts (or a batch's operations do).
+    mutating func claimed(_ id: JobID, now: Timestamp) -> [EngineAction] {
+        guard let job = jobs[id], job.state == .starting else { impossible("claimed", id) }
+        if job.cancelRequested {
+            // Cancelled while it was being claimed: it ends without running.
+            update(id) { j in
+                j.record.finishedAt = now
+                j.record.waitReason = nil
+                j.record.runAfter = nil
+                j.record.error = SpoolError(.cancelled, "job \(id): cancelled before it started")
+                j.state = .ending(.final(.cancelled), from: .running)
+            }
+            return [.freeWorker, .write(RecordWrite(record: render(id)!, to: .done, from: .running, attempt: nil)),
+                    .log(.info, "job \(id): cancelled before it started")]
+        }
+        if job.record.spec?.isBatch == true { return beginBatch(id, now: now) }
+        update(id) { j in
+            var r = j.record
+            r.attempts += 1
+            r.startedAt = now
+            r.finishedAt = nil
+            r.waitReason = nil
+            r.runAfter = nil
+            r.exitCode = nil
+            r.signal = nil
+            r.stdout = "running/\(JobFiles.stdout(id))"
+            r.stderr = "running/\(JobFiles.stderr(id))"
+            r.usage = nil
+            r.progress = Progress(total: 1, running: 1)
+            j.record = r
+            j.state = .running(JobState.Run())
+            j.isDirty = true
+        }
+        guard let plan = plan(for: jobs[id]!.record) else { impossible("a start without a command", id) }
+        return [.launch(AttemptKey(id), plan)]
+    }
+
+    /// A picked job did not start: its slot is given back, and it is queued again after `retryIn`
+    /// (nil: its file is gone, taken by another daemon sharing the spool, and the job is let go).
+    mutating func claimFailed(_ id: JobID, retryIn: Double?, now: Timestamp) -> [EngineAction] {
+        guard jobs[id]?.state == .starting else { impossible("claimFailed", id) }
+        scheduler.jobEnded(id)
+        guard let retryIn else {
+            release(id)
+            return [.freeWorker]
+        }
+        update(id) { $0.record.runAfter = now.adding(retryIn) }
+        queue(id, now: now)
+        return [.freeWorker]
+    }
+
+    /// The executor started an attempt.
+    mutating func launched(_ key: AttemptKey, _ info: AttemptInfo) -> [EngineAction] {
+        guard let job = jobs[key.id], case .running(var run) = job.state else { impossible("launched", key.id) }
+        var actions: [EngineAction] = []
+        if key.operation == nil {
+            run.isLaunched = true
+            update(key.id) { j in
+                j.state = .running(run)
+                j.record.pid = info.pid
+                j.record.executor = info.executor
+                j.isDirty = true
+            }
+            actions.append(.emit(key.id, .running, "started", [EventField("attempt", .integer(job.record.attempts))]))
+            actions.append(.log(.debug, "job \(key.id): started attempt \(job.record.attempts)"))
+        }
+        // Started while the job is being stopped or paused: it follows at once.
+        if isTearingDown {
+            actions.append(.tearDown(key, .shutdown))
+        } else if job.cancelRequested {
+            actions.append(.tearDown(key, .cancel))
+        } else if run.isPaused {
+            actions.append(.pause(key))
+        }
+        return actions
+    }
+
+    /// The plan of a single command or shell job's attempt.
+    func plan(for record: JobRecord) -> ProcessPlan? {
+        guard let spec = record.spec, !spec.isBatch else { return nil }
+        return ProcessPlan(id: record.id, action: spec.action, cwd: spec.cwd, env: spec.env ?? [:], attempt: record.attempts,
+                           stdoutName: JobFiles.stdout(record.id), stderrName: JobFiles.stderr(record.id),
+                           extraEnv: deviceEnvironment(for: .job(record.id)), label: "job \(record.id)",
+                           owner: record.owner, timeoutSeconds: spec.timeoutSeconds)
+    }
+
+    /// CUDA_VISIBLE_DEVICES when the spool has GPUs: the ones the scheduler gave this run, or
+    /// none (an empty list) for a run that asked for none, so that it cannot use another's.
+    func deviceEnvironment(for item: WorkItem) -> [String: String] {
+        guard hasGPUs else { return [:] }
+        return ["CUDA_VISIBLE_DEVICES": scheduler.gpus(of: item).joined(separator: ",")]
+    }
+}

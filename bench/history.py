@@ -180,8 +180,10 @@ def main():
             results["sizes"][n] = {"generate_seconds": gen, "index_build_seconds": build, "restart_seconds": again,
                                    "index_bytes": index_bytes, "commands": m}
             log("%d records: restart with the index in place %.2f s" % (n, again))
+            for label, r in m.items():
+                log("%d records: %-24s %.3f s, RSS %.1f MB" % (n, label, r["seconds"], r["rss_kib"] / 1024))
             if not a.keep:
-                shutil.rmtree(spool, ignore_errors=True)
+                subprocess.run(["rm", "-rf", spool])  # faster than shutil at a million files
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)

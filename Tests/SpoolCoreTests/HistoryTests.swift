@@ -53,6 +53,14 @@ struct HistoryTests {
             HistoryEntry(record: Self.record("c", status: .failed, labels: ["team": "a", "env": "prod"], submitted: 300), indexedAt: 302),
             rejected, removed,
         ]
+        // From a record file's bytes (the rebuild's way) as from the decoded record.
+        for r in [Self.record("a", submitted: 100), Self.record("b.2", name: "batch \"x\"", status: .partial, queue: "hpc", submitted: 200,
+                                                                  operations: [.succeeded, .failed, .skipped]),
+                  Self.record("c", status: .failed, labels: ["team": "a"], submitted: 300),
+                  Self.record("rej", status: .rejected, submitted: 70, duration: nil)] {
+            #expect(HistoryEntry(recordBytes: r.encoded(), indexedAt: 9) == HistoryEntry(record: r, indexedAt: 9))
+        }
+        #expect(HistoryEntry(recordBytes: Array("{}".utf8), indexedAt: 0) == nil)
         for e in table {
             let line = e.line()
             #expect(!line.contains("\n"))

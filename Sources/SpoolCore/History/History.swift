@@ -241,7 +241,11 @@ public final class History: @unchecked Sendable {
                     continue
                 }
                 do {
-                    if let r = try store.read(id, in: .done) { part.append(HistoryEntry(record: r, indexedAt: 0)) } else { missing.append(ids[i]) }
+                    guard let bytes = try store.readSmallFile(JobFiles.record(id), in: .done) else {
+                        missing.append(ids[i])
+                        continue
+                    }
+                    if let e = HistoryEntry(recordBytes: bytes, indexedAt: 0) { part.append(e) } else { bad.append(ids[i]) }
                 } catch {
                     bad.append(ids[i])
                 }

@@ -149,6 +149,7 @@ def main():
     ap.add_argument("--tmpdir", default=tempfile.gettempdir())
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--out", default=None, help="markdown report (bench/history: docs/history-performance.md)")
     a = ap.parse_args()
     spoold, spoolctl = os.path.join(a.bin, "spoold"), os.path.join(a.bin, "spoolctl")
     sizes = [int(x) for x in a.records.split(",")]
@@ -202,6 +203,34 @@ def main():
     if a.json_out:
         with open(a.json_out, "w") as f:
             json.dump(results, f, indent=2)
+    if a.out:
+        write_markdown(a.out, results, sizes, a.repeat)
+
+
+def write_markdown(path, results, sizes, repeat):
+    """docs/history-performance.md: the tables above, with nothing of this machine's paths."""
+    lo, hi = min(sizes), max(sizes)
+    lines = ["# History at a million records", "",
+             "Written by `%s` (bench/history.py) on %s, %d CPUs; median of %d runs per command, RSS the peak of any run."
+             % (results["command"], time.strftime("%Y-%m-%d"), os.cpu_count() or 0, repeat), "",
+             "Records are copies of real records made by spoold (a succeeded command job, a failed one, a batch of three",
+             "operations), written into done/ by a generator; spoold then builds its history index from them at start.", "",
+             "| command | " + " | ".join("%d records" % n for n in sizes) + " | ratio %d / %d | " % (hi, lo)
+             + " | ".join("RSS at %d" % n for n in sizes) + " |",
+             "|---|" + "---:|" * (2 * len(sizes) + 1)]
+    for label in results["sizes"][lo]["commands"]:
+        t = [results["sizes"][n]["commands"][label]["seconds"] for n in sizes]
+        r = [results["sizes"][n]["commands"][label]["rss_kib"] / 1024 for n in sizes]
+        lines.append("| `spoolctl %s` | " % label + " | ".join("%.3f s" % x for x in t) + " | %.2f× | " % (t[-1] / t[0])
+                     + " | ".join("%.1f MB" % x for x in r) + " |")
+    lines += ["", "| records | index built at first start | index size | start with the index in place |", "|---:|---:|---:|---:|"]
+    for n in sizes:
+        x = results["sizes"][n]
+        lines.append("| %d | %.2f s | %.1f MB | %.2f s |" % (n, x["index_build_seconds"], x["index_bytes"] / 1e6, x["restart_seconds"]))
+    lines += ["", "Both start times run from spawning spoold to its log line saying the index is ready (built, or found up to",
+              "date); the daemon is ready for jobs before the build ends (it runs in the background).", ""]
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
 
 
 if __name__ == "__main__":

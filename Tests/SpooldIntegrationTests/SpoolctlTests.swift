@@ -159,6 +159,7 @@ struct SpoolctlHistoryTests {
         try spool.drop("next.json", #"{"id": "measured", "name": "steady", "command": ["sleep", "0.3"]}"#)
         drain(spool, workers: 1)
         let actual = try #require(spool.record("measured")?["duration_seconds"] as? Double)
+        print("estimate of a single steady job: predicted \(String(format: "%.3f", predicted)) s, took \(String(format: "%.3f", actual)) s, error \(String(format: "%.1f", abs(predicted - actual) / actual * 100)) %")
         #expect(abs(predicted - actual) / actual < 0.05, "predicted \(predicted), actual \(actual)")
         let none = ctl(spool, ["estimate", file.replacingOccurrences(of: "next", with: "none")])
         #expect(none.status == 1)

@@ -121,6 +121,27 @@ def start_daemon(spoold, spool, logpath, expect_built):
         time.sleep(0.05)
 
 
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_idle(pid, limit=900):
+    """Waits until spoold has used no CPU for 2 s (its start-up work in the background is over:
+    the index check, reading done/ for ttl_seconds), so that commands are measured in steady state."""
+    t0 = time.perf_counter()
+    last, quiet = cpu_ticks(pid), 0
+    while time.perf_counter() - t0 < limit:
+        time.sleep(0.5)
+        now = cpu_ticks(pid)
+        quiet = quiet + 1 if now - last <= 1 else 0
+        last = now
+        if quiet >= 4:
+            return time.perf_counter() - t0
+    return None
+
+
 def measure(spoolctl, spool, est_file, repeat):
     cmds = {
         "list --limit 10": ["list", "--limit", "10"],
@@ -152,7 +173,8 @@ def main():
     ap.add_argument("--out", default=None, help="markdown report (bench/history: docs/history-performance.md)")
     a = ap.parse_args()
     spoold, spoolctl = os.path.join(a.bin, "spoold"), os.path.join(a.bin, "spoolctl")
-    sizes = [int(x) for x in a.records.split(",")]
+    order = [int(x) for x in a.records.split(",")]  # measured in this order
+    sizes = sorted(order)
     tmp = tempfile.mkdtemp(prefix="spoold-history-", dir=a.tmpdir)
     results = {"sizes": {}, "command": " ".join(["bench/history"] + sys.argv[1:])}
     try:
@@ -160,7 +182,7 @@ def main():
         est_file = os.path.join(tmp, "estimate.json")
         with open(est_file, "w") as f:
             json.dump({"name": NAMES[0], "shell": "true"}, f)
-        for n in sizes:
+        for n in order:
             spool = os.path.join(tmp, "spool-%d" % n)
             for d in ["inbox", "pending", "running", "done", "control", "tmp"]:
                 os.makedirs(os.path.join(spool, d))
@@ -170,6 +192,8 @@ def main():
             subprocess.run(["sync"])
             p, build, text = start_daemon(spoold, spool, os.path.join(spool, "daemon.log"), True)
             log("%d records: index ready %.2f s after spawn" % (n, build))
+            idle = wait_idle(p.pid)
+            log("%d records: spoold idle %s s later" % (n, "%.1f" % idle if idle is not None else "(not within 900)"))
             m = measure(spoolctl, spool, est_file, a.repeat)
             p.terminate()
             p.wait(timeout=60)

@@ -121,6 +121,23 @@ def start_daemon(spoold, spool, logpath, expect_built):
         time.sleep(0.05)
 
 
+def shown_command(argv):
+    """The command as a person typed it: without what bench/history adds, and without paths of
+    this machine (--tmpdir)."""
+    out, skip = ["bench/history"], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--bin", "--json-out", "--out", "--tmpdir"):
+            skip = True
+            continue
+        if arg.split("=", 1)[0] in ("--bin", "--json-out", "--out", "--tmpdir"):
+            continue
+        out.append(arg)
+    return " ".join(out)
+
+
 def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -176,7 +193,7 @@ def main():
     order = [int(x) for x in a.records.split(",")]  # measured in this order
     sizes = sorted(order)
     tmp = tempfile.mkdtemp(prefix="spoold-history-", dir=a.tmpdir)
-    results = {"sizes": {}, "command": " ".join(["bench/history"] + sys.argv[1:])}
+    results = {"sizes": {}, "command": shown_command(sys.argv[1:])}
     try:
         templates = make_templates(spoold, spoolctl, tmp)
         est_file = os.path.join(tmp, "estimate.json")

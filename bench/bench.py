@@ -1587,8 +1587,6 @@ def main():
     ctx.command_line = internal.command_line.replace(repo + os.sep, "")
     ctx.wanted = [t.strip() for t in a.only.split(",") if t.strip()]
     ctx.scenarios = [s.strip() for s in a.scenarios.split(",") if s.strip()]
-    if ctx.baseline and "spoold" in ctx.wanted:
-        ctx.wanted.append("baseline")
     for t in ctx.wanted:
         if t not in ALL_TOOLS:
             print("Error: unknown tool %r in --only (known: %s)" % (t, ", ".join(ALL_TOOLS)), file=sys.stderr)
@@ -1607,6 +1605,8 @@ def main():
         return 0
     os.makedirs(ctx.tmpdir, exist_ok=True)
     ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    if ctx.baseline and "spoold" in ctx.wanted:
+        ctx.wanted.append("baseline")
     ctx.tools, ctx.skipped = detect_tools(ctx, ctx.wanted)
     for tool, why in ctx.skipped.items():
         log("skipping %s: %s" % (tool, why))

@@ -26,3 +26,11 @@ int cshim_take_exclusive_lease(int fd) { return fcntl(fd, F_SETLEASE, F_WRLCK); 
 void cshim_release_lease(int fd) { (void)fcntl(fd, F_SETLEASE, F_UNLCK); }
 
 int cshim_syncfs(int fd) { return syncfs(fd); }
+
+int cshim_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int cshim_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}

@@ -10,6 +10,10 @@ struct Spoold {
         var none = sigset_t()
         sigemptyset(&none)
         sigprocmask(SIG_SETMASK, &none, nil)
+        // The per-job supervisor of live restore is this same program (an upgrade replaces both at once).
+        if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "supervise" {
+            exit(Supervisor.main(arguments: Array(CommandLine.arguments.dropFirst(2))))
+        }
         let options: DaemonOptions
         do {
             guard let o = try DaemonOptions.resolve(Array(CommandLine.arguments.dropFirst())) else {

@@ -75,6 +75,7 @@ struct DaemonConfigTests {
         (#"{"min_free_bytes": -1}"#, #"config.json: field "min_free_bytes" must be an integer >= 0, got -1"#),
         (#"{"max_output_bytes": 0}"#, #"config.json: field "max_output_bytes" must be an integer >= 1, got 0"#),
         (#"{"durable": "yes"}"#, #"config.json: field "durable" must be true or false, got "yes""#),
+        (#"{"live_restore": 1}"#, #"config.json: field "live_restore" must be true or false, got 1"#),
         (#"{"log_level": "loud"}"#,
          #"config.json: field "log_level" must be one of "trace", "debug", "info", "notice", "warning", "error", "critical", got "loud""#),
         (#"{"log_level": 3}"#,
@@ -93,7 +94,7 @@ struct DaemonConfigTests {
     func unknownAndSeveral() {
         let allowed = "workers, queues, kill_grace_seconds, shutdown_grace_seconds, max_job_bytes, max_operations, settle_seconds, "
             + "rescan_seconds, retention, min_free_bytes, max_output_bytes, gpus, durable, log_level, metrics_interval_seconds, "
-            + "allowed_users, allowed_groups, allow_root_jobs, allow_world_writable_inbox"
+            + "allowed_users, allowed_groups, allow_root_jobs, allow_world_writable_inbox, live_restore"
         #expect(problems(#"{"worker": 2, "durable": 1}"#) == [
             #"config.json: unknown field "worker" (allowed: \#(allowed))"#,
             #"config.json: field "durable" must be true or false, got 1"#,

@@ -19,7 +19,8 @@ func spelled(_ a: EngineAction) -> String? {
     case .rewritePending(let r): return "rewritePending \(r.id)"
     case .rewriteRunning(let r): return "rewriteRunning \(r.id) \(r.status.rawValue)"
     case .openJournal(let id): return "openJournal \(id)"
-    case .journal(let id, let op, let sync): return "journal \(id)#\(op.index) \(op.status.rawValue)\(sync ? " sync" : "")"
+    case .journal(let id, let op, _): return "journal \(id)#\(op.index) \(op.status.rawValue) sync"
+    case .checkpoint(let id, let op): return "checkpoint \(id)#\(op.index) \(op.status.rawValue)"
     case .releaseFollowUp(let r): return "releaseFollowUp \(r.id)"
     case .removeControl(let n): return "removeControl \(n)"
     case .removeFinished(let r, _): return "removeFinished \(r.id)"
@@ -336,10 +337,13 @@ struct EngineBatchTests {
         for i in 0..<3 {
             h.on(.launched(AttemptKey(id("b"), operation: i), AttemptInfo(executor: .local, pid: 1)))
             h.on(.operationEnded(AttemptKey(id("b"), operation: i), .succeeded(exitCode: 0, result: nil), stdout: nil, stderr: nil, usage: nil, executor: .local))
-            if i == 0 { #expect(h.last == ["journal b#0 succeeded"]) }
-            if i < 2 { _ = h.dispatch() }
+            #expect(h.last == ["checkpoint b#\(i) succeeded"])
+            // Nothing more of the batch is queued before the end is in the journal.
+            #expect(h.dispatch() == [])
+            h.on(.checkpointed(id("b")))
+            if i == 0 { #expect(h.dispatch() == ["launch b#2"]) }
         }
-        #expect(h.last == ["journal b#2 succeeded", "write b succeeded running->done"])
+        #expect(h.last == ["write b succeeded running->done"])
     }
 
     @Test("pausing a batch takes its queued operations back; resuming queues them again")
@@ -351,6 +355,7 @@ struct EngineBatchTests {
         #expect(h.dispatch() == ["launch b#0"])  // one worker: the rest wait in the queue
         _ = h.engine.control(ControlRequest(action: .pause, id: id("b")), file: c1, now: h.now)
         h.on(.operationEnded(AttemptKey(id("b"), operation: 0), .succeeded(exitCode: 0, result: nil), stdout: nil, stderr: nil, usage: nil, executor: nil))
+        h.on(.checkpointed(id("b")))
         #expect(h.dispatch() == [])
         _ = h.engine.control(ControlRequest(action: .resume, id: id("b")), file: c1, now: h.now)
         #expect(h.dispatch() == ["launch b#1"])
@@ -367,7 +372,7 @@ struct EngineBatchTests {
         let (_, acts) = h.engine.control(ControlRequest(action: .cancel, id: id("b")), file: c1, now: h.now)
         #expect(acts.compactMap(spelled) == ["tearDown b#0 cancel"])
         h.on(.operationEnded(AttemptKey(id("b"), operation: 0), .failed(SpoolError(.cancelled, "x"), exitCode: nil, signal: 15), stdout: nil, stderr: nil, usage: nil, executor: nil))
-        #expect(h.last.last == "write b cancelled running->done")
+        #expect(h.on(.checkpointed(id("b"))) == ["write b cancelled running->done"])
     }
 
     @Test("queue limits and paused queues hold jobs back; other queues go on")
@@ -415,5 +420,62 @@ struct EngineBatchTests {
         r.operations![1].status = .running
         #expect(h.on(.recovered(r)) == ["write b pending running->pending"])
         #expect(h.engine.render(id("b"))?.operations?.map(\.status) == [.succeeded, .pending])
+    }
+}
+
+@Suite("engine: live restore")
+struct EngineLiveRestoreTests {
+    func running(_ id: String) -> JobRecord {
+        var r = EngineHarness.command(id)
+        r.status = .running
+        r.attempts = 1
+        r.startedAt = Timestamp(seconds: 900)
+        return r
+    }
+
+    @Test("an adopted job is held running with its slot, is not launched again, and ends like any other")
+    func adopted() {
+        var h = EngineHarness(engine: Engine(workers: 1, liveRestore: true))
+        #expect(h.on(.adopted(running("a"))) == ["emit a adopted"])
+        #expect(h.engine.render(id("a"))?.status == .running)
+        h.accept(EngineHarness.command("b"))
+        #expect(h.dispatch() == [])  // the adopted job holds the only worker
+        h.on(.attemptEnded(id("a"), AttemptEnd(termination: .exited(0), teardown: nil, usage: nil, endedAt: Timestamp(seconds: 950)), diskFull: false))
+        #expect(h.last == ["write a succeeded running->done"])
+        #expect(h.engine.render(id("a"))?.durationSeconds == 50)  // ended while no daemon ran: its own end time
+        h.on(.written([id("a")]))
+        #expect(h.dispatch() == ["claim b"])
+    }
+
+    @Test("shutdown with live restore: launched command jobs are left to their supervisors, batches and starts are waited for", arguments: [
+        (false, ["arm shutdownGrace"]), (true, ["exit"]),
+    ])
+    func shutdown(liveRestore: Bool, expected: [String]) {
+        var h = EngineHarness(engine: Engine(workers: 2, liveRestore: liveRestore))
+        h.run(EngineHarness.command("a"))
+        #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 5)) == expected)
+    }
+
+    @Test("with live restore a tear-down spares supervised command jobs but stops batch operations")
+    func tearDown() {
+        var h = EngineHarness(engine: Engine(workers: 2, liveRestore: true))
+        h.run(EngineHarness.command("a"))
+        h.accept(EngineHarness.batch("b", operations: 1))
+        _ = h.dispatch()
+        h.on(.claimed(id("b")))
+        _ = h.dispatch()
+        h.on(.launched(AttemptKey(id("b"), operation: 0), AttemptInfo(executor: .local)))
+        #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 5)) == ["arm shutdownGrace"])
+        #expect(h.on(.timer(.shutdownGrace)) == ["tearDown b#0 shutdown"])
+    }
+
+    @Test("a stopping daemon with live restore exits once the last job it was starting has its supervisor")
+    func exitAfterLaunch() {
+        var h = EngineHarness(engine: Engine(workers: 2, liveRestore: true))
+        h.accept(EngineHarness.command("a"))
+        _ = h.dispatch()
+        h.on(.claimed(id("a")))
+        #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 5)) == ["arm shutdownGrace"])
+        #expect(h.on(.launched(AttemptKey(id("a")), AttemptInfo(executor: .local, pid: 5))) == ["emit a started", "exit"])
     }
 }

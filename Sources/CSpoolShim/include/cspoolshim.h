@@ -17,4 +17,8 @@ int cshim_take_exclusive_lease(int fd);
 void cshim_release_lease(int fd);
 // syncfs(2): commits every dirty file and directory of the filesystem holding `fd`.
 int cshim_syncfs(int fd);
+// pidfd_open(2) and pidfd_send_signal(2): a handle on a process that no later process can take
+// over (a pid alone may be reused), for supervisors the daemon did not start itself.
+int cshim_pidfd_open(pid_t pid);
+int cshim_pidfd_send_signal(int pidfd, int sig);
 #endif

@@ -7,7 +7,9 @@ import SpoolBuiltins
 import SpoolJSON
 
 extension Daemon {
+    /// A command job's attempt: under its supervisor with live restore, else directly.
     func launch(_ key: AttemptKey, _ plan: ProcessPlan) {
+        let executor: any Executor = supervised ?? self.executor
         switch executor.start(plan) {
         case .failure(let error):
             slots.signal()
@@ -15,12 +17,17 @@ extension Daemon {
         case .success(let running):
             core.withLock { $0.attempts[key] = running }
             send(.launched(key, running.info))
-            running.awaitEnd { [self] end in
-                slots.signal()
-                core.withLock { $0.attempts[key] = nil }
-                let failed = AttemptResult.failure(of: end.termination, teardown: end.teardown, label: "") != nil
-                send(.attemptEnded(key.id, end, diskFull: failed && isDiskFull()))
-            }
+            watch(key, running)
+        }
+    }
+
+    /// Waits for a command attempt's end (one launched here, or adopted after a restart).
+    func watch(_ key: AttemptKey, _ running: any RunningAttempt) {
+        running.awaitEnd { [self] end in
+            slots.signal()
+            core.withLock { $0.attempts[key] = nil }
+            let failed = AttemptResult.failure(of: end.termination, teardown: end.teardown, label: "") != nil
+            send(.attemptEnded(key.id, end, diskFull: failed && isDiskFull()))
         }
     }
 

@@ -70,7 +70,10 @@ extension Daemon {
         for journal in journals { journal.close() }
         for w in written {
             store.retire(JobFiles.record(w.record.id), from: w.from == .running ? .running : .pending)
-            if w.from == .running { store.retire(JobFiles.journal(w.record.id), from: .running) }
+            if w.from == .running {
+                store.retire(JobFiles.journal(w.record.id), from: .running)
+                if supervised != nil { for name in SupervisorFiles.all(w.record.id) { store.remove(name, from: .running) } }
+            }
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }
         for (id, diskFull) in failed { send(.writeFailed(id, diskFull: diskFull)) }

@@ -46,6 +46,7 @@ extension Daemon {
         for name in names {
             guard let id = JobID(String(name.dropLast(5))) else { continue }
             FaultInjection.hit(.duringRecovery)
+            if adopt(id) { continue }
             if let what = leftovers.stop(id) {
                 log.warning("job \(id): stopped \(what) left running by the previous daemon")
             }
@@ -99,6 +100,41 @@ extension Daemon {
                 store.remove(s, from: .running)
             }
         }
+    }
+
+    /// Live restore: takes job `id` over from its supervisor (still running, or ended while no daemon
+    /// ran, with its real result). False when it has none: it is recovered as interrupted.
+    private func adopt(_ id: JobID) -> Bool {
+        guard let supervised, let plan = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: layout.fd(.running)),
+              var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true
+        else { return false }
+        let found = supervised.find(id, paused: record.status == .paused)
+        if case .none = found { return false }
+        if record.status == .pending || record.attempts < plan.attempt {
+            // Claimed and launched, but its running record was not rewritten before the daemon went.
+            record.attempts = plan.attempt
+            record.startedAt = found.info?.startedAt ?? Timestamp.now()
+            record.stdout = "running/\(JobFiles.stdout(id))"
+            record.stderr = "running/\(JobFiles.stderr(id))"
+            record.progress = Progress(total: 1, running: 1)
+        }
+        if let info = found.info { record.pid = info.pid }
+        let key = AttemptKey(id)
+        // It holds a worker: the permit is taken now (owed, if a reload left fewer workers than run).
+        if slots.wait(timeout: .now()) != .success { lifecycle.withLock { $0.owedSlots += 1 } }
+        send(.adopted(record))
+        switch found {
+        case .running(let attempt, _):
+            core.withLock { $0.attempts[key] = attempt }
+            watch(key, attempt)
+        case .ended(let end, _):
+            log.notice("job \(id): its attempt \(record.attempts) ended while no daemon ran")
+            slots.signal()
+            send(.attemptEnded(id, end, diskFull: false))
+        case .none:
+            break
+        }
+        return true
     }
 
     private func loadPending(now: Timestamp) {

@@ -46,11 +46,19 @@ extension Daemon {
             } catch {
                 log.error("job \(id): \(error); the batch runs without a checkpoint journal")
             }
-        case .journal(let id, let op, let sync):
+        case .journal(let id, let op, _):
+            // Before an `on_interrupt: fail` operation starts: durable, so that after a crash it
+            // counts as interrupted, never as not run.
             guard let journal = core.withLock({ $0.journals[id] }) else { return }
-            if !sync { FaultInjection.hit(.beforeCheckpoint) }
             journal.append(op)
-            if sync { journal.sync() } else { FaultInjection.hit(.afterCheckpoint) }
+            journal.sync()
+        case .checkpoint(let id, let op):
+            if let journal = core.withLock({ $0.journals[id] }) {
+                FaultInjection.hit(.beforeCheckpoint)
+                journal.append(op)
+                FaultInjection.hit(.afterCheckpoint)
+            }
+            send(.checkpointed(id))
         case .releaseFollowUp(let record):
             releaseFollowUp(of: record)
         case .removeControl(let name):

@@ -26,6 +26,8 @@ public final class Daemon: Sendable {
     let intake: Intake
     /// Where attempts run (the executor seam, Execution/Executor.swift).
     let executor: any Executor
+    /// With live restore: where command attempts run instead, each under its own supervisor.
+    let supervised: SupervisedExecutor?
     /// The event log of SPEC §8 (nil if events/ cannot be opened: the daemon runs on, and says so).
     let events: EventLog?
     /// The history index beside done/ (History/); off with --lock-file (several daemons share the spool).
@@ -118,9 +120,15 @@ public final class Daemon: Sendable {
         let settings = self.settings
         executor = LocalExecutor(store: store, environment: environment, timers: timerQueue,
                                  grace: { settings.withLock { $0.killGraceSeconds } })
+        // A supervisor must not crash itself at the daemon's fault-injection points.
+        supervised = options.liveRestore
+            ? SupervisedExecutor(store: store, environment: environment.filter { $0.key != FaultInjection.environmentKey },
+                                 grace: { settings.withLock { $0.killGraceSeconds } })
+            : nil
         metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
-        core = LockedBox(Core(engine: Engine(queueLimits: options.queueLimits, workers: options.workers, gpus: options.gpus)))
+        core = LockedBox(Core(engine: Engine(queueLimits: options.queueLimits, workers: options.workers, gpus: options.gpus,
+                                             liveRestore: options.liveRestore)))
         lifecycle.withLock {
             $0.workers = max(1, options.workers)
             $0.config = options.config

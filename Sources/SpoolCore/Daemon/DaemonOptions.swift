@@ -36,6 +36,8 @@ public struct DaemonOptions: Sendable {
     public var lockFile: String?
     /// Start even if the inbox is world-writable without the sticky bit.
     public var allowWorldWritableInbox = false
+    /// Command jobs run under a per-job supervisor and outlive the daemon (`live_restore`, SPEC §6).
+    public var liveRestore = false
     /// Command-line arguments, re-applied over the file on every reload so that flags keep winning.
     public var commandLine: [String] = []
 

@@ -94,7 +94,7 @@ extension Engine {
         return actions
     }
 
-    /// An operation attempt ended (its outputs are in done/): checkpointed, and the batch goes on.
+    /// An operation attempt ended (its outputs are in done/): checkpointed, then the batch goes on.
     mutating func operationEnded(_ key: AttemptKey, _ outcome: BatchState.Outcome, stdout: String?, stderr: String?,
                                  usage: ResourceUsage?, executor: ExecutorInfo?, now: Timestamp, random: Double) -> [EngineAction] {
         let id = key.id, index = key.operation!
@@ -103,8 +103,7 @@ extension Engine {
         jobs[id]!.batch!.finished(index, outcome, now: now, random: random, stdout: stdout, stderr: stderr, usage: usage, executor: executor)
         jobs[id]!.record.progress = jobs[id]!.batch!.progress(message: jobs[id]!.record.progress.message)
         jobs[id]!.isDirty = true
-        let op = jobs[id]!.batch!.operations[index]
-        return [.journal(id, op, sync: false)] + pump(id, now: now)
+        return [.checkpoint(id, jobs[id]!.batch!.operations[index])]
     }
 
     /// An operation stopped by a daemon shutdown: it follows the job's on_interrupt.
@@ -114,8 +113,7 @@ extension Engine {
         guard jobs[id]?.batch != nil else { impossible("operationInterrupted", id) }
         jobs[id]!.batch!.interrupted(index, policy: jobs[id]!.record.spec?.effectiveOnInterrupt ?? .requeue, now: now)
         jobs[id]!.isDirty = true
-        let op = jobs[id]!.batch!.operations[index]
-        return [.journal(id, op, sync: false)] + pump(id, now: now)
+        return [.checkpoint(id, jobs[id]!.batch!.operations[index])]
     }
 
     /// Takes a batch's operations that wait in the scheduler's queue back out of it (a stop, a
@@ -131,19 +129,17 @@ extension Engine {
         guard let job = jobs[id], let batch = job.batch else { impossible("endBatch", id) }
         var r = Self.render(job)
         r.progress = batch.progress(message: r.progress.message)
-        let next: AttemptResult.Next
+        jobs[id]!.batch = nil  // ends once
+        let log = EngineAction.log(.info, "job \(id): batch ended after \(job.stateWrites) state-file writes")
         if requeue {
             let left = batch.operations.filter { !$0.status.isFinished }.count
-            next = .requeue(AttemptResult.requeued(r, reason: "requeued after the daemon stopped; \(left) operations left", runAfter: nil))
-        } else {
-            let (status, error) = batch.finalStatus(jobID: id)
-            r.status = status
-            r.error = error
-            r.finishedAt = now
-            r.durationSeconds = r.startedAt.map { max(0, now.seconds - $0.seconds) }
-            next = .done(r)
+            return [log] + end(id, .requeue(AttemptResult.requeued(r, reason: "requeued after the daemon stopped; \(left) operations left", runAfter: nil)),
+                               from: .running, attempt: nil)
         }
-        jobs[id]!.batch = nil  // ends once
-        return [.log(.info, "job \(id): batch ended after \(job.stateWrites) state-file writes")] + end(id, next, from: .running, attempt: nil)
+        let (status, error) = batch.finalStatus(jobID: id)
+        r.error = error
+        r.finishedAt = now
+        r.durationSeconds = r.startedAt.map { max(0, now.seconds - $0.seconds) }
+        return [log] + endFinal(id, r, status: status, from: .running, attempt: nil)
     }
 }

@@ -18,7 +18,8 @@ extension Engine {
             running.stdout = nil
             running.stderr = nil
         }
-        var next = AttemptResult.resolve(running, termination: ended.termination, teardown: ended.teardown, now: now, random: random)
+        let endedAt = ended.endedAt.map { min($0, now) } ?? now
+        var next = AttemptResult.resolve(running, termination: ended.termination, teardown: ended.teardown, now: endedAt, random: random)
         if case .done(var r) = next, let e = r.error, e.code == .exitNonzero || e.code == .killedBySignal, diskFull {
             // A job that failed while the spool's disk was full most likely failed because of it: say so.
             r.error = SpoolError(e.code, e.message + Self.diskFullNote)
@@ -37,11 +38,7 @@ extension Engine {
     mutating func end(_ id: JobID, _ next: AttemptResult.Next, from: SpoolFolder, attempt: Int?) -> [EngineAction] {
         switch next {
         case .done(let r):
-            update(id) { j in
-                j.record = r
-                j.state = .ending(.final(r.status), from: from)
-            }
-            return [.write(RecordWrite(record: render(id)!, to: .done, from: from, attempt: attempt))]
+            return endFinal(id, r, status: r.status, from: from, attempt: attempt)
         case .requeue(let r):
             update(id) { j in
                 j.record = r
@@ -49,6 +46,15 @@ extension Engine {
             }
             return [.write(RecordWrite(record: render(id)!, to: .pending, from: from, attempt: attempt))]
         }
+    }
+
+    /// A job's final record, with the status its outcome gives it, goes to done/.
+    mutating func endFinal(_ id: JobID, _ r: JobRecord, status: JobStatus, from: SpoolFolder, attempt: Int?) -> [EngineAction] {
+        update(id) { j in
+            j.record = r
+            j.state = .ending(.final(status), from: from)
+        }
+        return [.write(RecordWrite(record: render(id)!, to: .done, from: from, attempt: attempt))]
     }
 
     /// Records written by `write` actions are durable.
@@ -83,8 +89,8 @@ extension Engine {
                 }
             }
         }
-        if isStopping && !hasWorkInFlight {
-            actions += [.log(.info, "spoold: every job is stopped or finished; exiting"), .exit]
+        if isStopping && !holdsExit {
+            actions += [.log(.info, "spoold: every job is stopped or finished\(liveRestore && hasWorkInFlight ? " or left to its supervisor" : ""); exiting"), .exit]
         }
         return actions
     }

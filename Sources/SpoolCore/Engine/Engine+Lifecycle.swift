@@ -32,6 +32,16 @@ extension Engine {
         return end(id, next, from: .running, attempt: r.attempts)
     }
 
+    /// A job whose attempt still runs under its supervisor (live restore): held as running, with its slots.
+    mutating func adopted(_ found: JobRecord) -> [EngineAction] {
+        let id = found.id
+        guard jobs[id] == nil, found.spec?.isBatch != true else { impossible("adopted", id) }
+        hold(EngineJob(record: found, state: .running(JobState.Run(isPaused: found.status == .paused, isLaunched: true))))
+        scheduler.adopt(QueuedJob(found))
+        return [.emit(id, found.status == .paused ? .paused : .running, "adopted", [EventField("attempt", .integer(found.attempts))]),
+                .log(.notice, "job \(id): adopted: attempt \(found.attempts) kept running under its supervisor while no daemon watched it")]
+    }
+
     /// A batch found in running/ (its journal folded in): interrupted operations follow
     /// on_interrupt, and the job goes back to pending to run what is left.
     private mutating func recoveredBatch(_ id: JobID, now: Timestamp) -> [EngineAction] {
@@ -66,6 +76,10 @@ extension Engine {
             takeBackQueuedOperations(of: id)
             actions += pump(id, now: now)
         }
+        if liveRestore && hasWorkInFlight && !holdsExit {
+            let left = runningSummary
+            return actions + [.log(.info, "spoold: \(reason): live restore: \(left) left running, each under its supervisor; exiting"), .exit]
+        }
         guard hasWorkInFlight else {
             return actions + [.log(.info, "spoold: \(reason): no job running; exiting"), .exit]
         }
@@ -73,13 +87,25 @@ extension Engine {
                           .arm(.shutdownGrace, seconds: graceSeconds)]
     }
 
-    /// Every running attempt is stopped; they end as interrupted.
+    /// Every running attempt is stopped; they end as interrupted. With live restore, supervised
+    /// command attempts are left running: only batch operations are stopped.
     mutating func tearDownAll() -> [EngineAction] {
         isTearingDown = true
-        let attempts = runningAttempts()
+        let attempts = runningAttempts().filter { !liveRestore || $0.key.operation != nil }
         guard !attempts.isEmpty else { return [] }
         return [.log(.notice, "spoold: stopping \(runningSummary) (\(plural(attempts.count, "attempt")))")]
             + attempts.map { .tearDown($0.key, .shutdown) }
+    }
+
+    /// What keeps a stopping daemon from exiting: every active job, except (with live restore)
+    /// launched command jobs, which their supervisors keep running.
+    var holdsExit: Bool {
+        guard liveRestore else { return hasWorkInFlight }
+        return active.contains { id in
+            guard let job = jobs[id] else { return false }
+            if case .running(let run) = job.state, run.isLaunched, job.batch == nil { return false }
+            return true
+        }
     }
 
     /// The running records with news, for running/<id>.json: of jobs that have run 0.25 s at least

@@ -97,12 +97,16 @@ extension Engine {
             actions.append(.log(.debug, "job \(key.id): started attempt \(job.record.attempts)"))
         }
         // Started while the job is being stopped or paused: it follows at once.
-        if isTearingDown {
+        if isTearingDown && !(liveRestore && key.operation == nil) {
             actions.append(.tearDown(key, .shutdown))
         } else if job.cancelRequested {
             actions.append(.tearDown(key, .cancel))
         } else if run.isPaused {
             actions.append(.pause(key))
+        }
+        if isStopping && liveRestore && !holdsExit {
+            // The last start a stopping daemon waited for: its supervisor keeps it.
+            actions += [.log(.info, "spoold: every job is stopped, finished or left to its supervisor; exiting"), .exit]
         }
         return actions
     }

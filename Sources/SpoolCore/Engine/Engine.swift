@@ -25,12 +25,16 @@ struct Engine: Sendable {
     var isTearingDown = false
     /// The spool has GPUs configured: every run gets CUDA_VISIBLE_DEVICES (maybe empty).
     let hasGPUs: Bool
+    /// Live restore (SPEC §6): command jobs run under supervisors and are left running when the
+    /// daemon stops; the next daemon adopts them.
+    let liveRestore: Bool
 
-    init(queueLimits: [String: Int] = [:], workers: Int = Int.max, gpus: [String] = []) {
+    init(queueLimits: [String: Int] = [:], workers: Int = Int.max, gpus: [String] = [], liveRestore: Bool = false) {
         scheduler.queueLimits = queueLimits
         scheduler.capacity = max(1, workers)
         scheduler.setGPUs(gpus)
         hasGPUs = !gpus.isEmpty
+        self.liveRestore = liveRestore
     }
 
     // MARK: - Events
@@ -44,6 +48,8 @@ struct Engine: Sendable {
             return dependencyEnded(id, status: status, now: now)
         case .recovered(let record):
             return recovered(record, now: now)
+        case .adopted(let record):
+            return adopted(record)
         case .claimed(let id):
             return claimed(id, now: now)
         case .claimFailed(let id, let retryIn):
@@ -56,6 +62,8 @@ struct Engine: Sendable {
             return attemptEnded(id, end, diskFull: diskFull, now: now, random: random)
         case .operationEnded(let key, let outcome, let stdout, let stderr, let usage, let executor):
             return operationEnded(key, outcome, stdout: stdout, stderr: stderr, usage: usage, executor: executor, now: now, random: random)
+        case .checkpointed(let id):
+            return pump(id, now: now)
         case .operationInterrupted(let key):
             return operationInterrupted(key, now: now)
         case .written(let ids):

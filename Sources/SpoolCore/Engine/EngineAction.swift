@@ -26,6 +26,10 @@ enum EngineAction: Sendable {
     /// Open, append to, or close a batch's checkpoint journal in running/. `sync`: durable before going on.
     case openJournal(JobID)
     case journal(JobID, OperationRecord, sync: Bool)
+    /// Append an operation attempt's end to the batch's journal, then report `checkpointed`: the
+    /// batch queues more only after that, so a crash never loses a finished operation that a
+    /// later one could overtake.
+    case checkpoint(JobID, OperationRecord)
     /// Move a finished job's staged follow-up (on_complete) into the inbox.
     case releaseFollowUp(JobRecord)
     /// Remove a control request that waited for its job's end.

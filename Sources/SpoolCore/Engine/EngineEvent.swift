@@ -13,6 +13,10 @@ enum EngineEvent: Sendable {
     /// A job found in running/ at start (a batch with its journal folded in): its attempt was
     /// interrupted, and it follows `on_interrupt`.
     case recovered(JobRecord)
+    /// A job found in running/ at start whose attempt still runs under its supervisor (live
+    /// restore): it is held as running, neither started again nor stopped. Its end comes later as
+    /// `attemptEnded`, like any other.
+    case adopted(JobRecord)
     /// The dispatcher claimed a job: its record is in running/ now (false: it could not be moved;
     /// `retryIn` seconds later it is tried again, nil when its file is gone).
     case claimed(JobID)
@@ -26,6 +30,8 @@ enum EngineEvent: Sendable {
     case attemptEnded(JobID, AttemptEnd, diskFull: Bool)
     /// A batch operation's attempt ended, its outputs already placed in done/.
     case operationEnded(AttemptKey, BatchState.Outcome, stdout: String?, stderr: String?, usage: ResourceUsage?, executor: ExecutorInfo?)
+    /// An operation's end is in its batch's journal (`checkpoint`): the batch goes on.
+    case checkpointed(JobID)
     /// A batch operation was stopped by the daemon's shutdown.
     case operationInterrupted(AttemptKey)
     /// These jobs' records are durable where `write` actions put them.

@@ -30,6 +30,8 @@ struct AttemptEnd: Sendable {
     /// Why the daemon stopped it, if it did (timeout, cancel, shutdown).
     var teardown: TeardownReason?
     var usage: ResourceUsage?
+    /// When it ended, if that was before the daemon heard of it (an attempt that ended while no daemon ran).
+    var endedAt: Timestamp? = nil
 }
 
 /// A started attempt.

@@ -23,7 +23,12 @@ final class LocalExecutor: Executor {
     var info: ExecutorInfo { .local }
 
     func leftovers() -> any Leftovers {
-        LocalLeftovers(groups: OrphanProcesses.find(spoolRoot: store.layout.root))
+        Self.leftovers(spoolRoot: store.layout.root)
+    }
+
+    /// Process groups of this spool's jobs that are still alive, found by their environment.
+    static func leftovers(spoolRoot: String) -> any Leftovers {
+        LocalLeftovers(groups: OrphanProcesses.find(spoolRoot: spoolRoot))
     }
 
     func start(_ plan: ProcessPlan) -> Result<any RunningAttempt, SpoolError> {

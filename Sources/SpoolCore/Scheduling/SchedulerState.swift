@@ -235,6 +235,20 @@ public struct SchedulerState: Sendable {
         return .wait(until: delayed.min?.at)
     }
 
+    /// A job found running at start (adopted, live restore): it counts as running, with its slots.
+    public mutating func adopt(_ job: QueuedJob) {
+        guard !running.contains(job.item) else { return }
+        queued[job.item] = nil
+        running.insert(job.item)
+        let slots = min(job.cpus, capacity)
+        let gpus = Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
+        freeGPUs.removeFirst(gpus.count)
+        slotsInUse += slots
+        if slots > 0 || !gpus.isEmpty { held[job.item] = (slots, gpus) }
+        countedQueue[job.item] = job.queue
+        runningPerQueue[job.queue, default: 0] += 1
+    }
+
     /// A started job is finished (its final or requeued record is durable) or could not start.
     public mutating func jobEnded(_ id: JobID) {
         itemEnded(.job(id))

@@ -96,6 +96,10 @@ private struct ConfigValidator {
             guard case .bool(let b) = v else { problem("allow_world_writable_inbox", "true or false", v); return nil }
             return b
         }
+        c.liveRestore = obj["live_restore"].flatMap { v in
+            guard case .bool(let b) = v else { problem("live_restore", "true or false", v); return nil }
+            return b
+        }
         return c
     }
 

@@ -65,6 +65,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var allowRootJobs: Bool?
     /// Start even if the inbox is world-writable without the sticky bit.
     public var allowWorldWritableInbox: Bool?
+    /// `live_restore`: command jobs run under a per-job supervisor and outlive the daemon (SPEC §6).
+    public var liveRestore: Bool?
 
     public init() {}
 
@@ -110,6 +112,7 @@ public struct DaemonConfig: Sendable, Equatable {
         if let allowedUsers { options.intake.access.allowedUsers = allowedUsers }
         if let allowedGroups { options.intake.access.allowedGroups = allowedGroups }
         if let allowRootJobs { options.intake.access.allowRoot = allowRootJobs }
+        if let liveRestore { options.liveRestore = liveRestore }
         if let allowWorldWritableInbox { options.allowWorldWritableInbox = allowWorldWritableInbox }
     }
 
@@ -151,6 +154,7 @@ public struct DaemonConfig: Sendable, Equatable {
         Field(name: "allowed_groups", isLive: true) { $0.allowedGroups == $1.allowedGroups },
         Field(name: "allow_root_jobs", isLive: true) { $0.allowRootJobs == $1.allowRootJobs },
         Field(name: "allow_world_writable_inbox", isLive: false) { $0.allowWorldWritableInbox == $1.allowWorldWritableInbox },
+        Field(name: "live_restore", isLive: false) { $0.liveRestore == $1.liveRestore },
     ]
 }
 

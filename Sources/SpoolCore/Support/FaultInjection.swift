@@ -31,8 +31,11 @@ public enum CrashPoint: String, CaseIterable, Sendable {
 
 /// Kills the process at a configured crash point.
 public enum FaultInjection {
+    /// The variable that names the point.
+    static let environmentKey = "SPOOLD_CRASH_AT"
+
     private static let target: (point: String, hit: Int)? = {
-        guard let spec = ProcessInfo.processInfo.environment["SPOOLD_CRASH_AT"], !spec.isEmpty else { return nil }
+        guard let spec = ProcessInfo.processInfo.environment[environmentKey], !spec.isEmpty else { return nil }
         let parts = spec.split(separator: ":", maxSplits: 1)
         let hit = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
         return (String(parts[0]), max(1, hit))

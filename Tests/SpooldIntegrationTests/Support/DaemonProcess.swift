@@ -12,12 +12,14 @@ final class DaemonProcess: @unchecked Sendable {
     /// Starts `spoold --spool <spool> --workers N` plus `extra` arguments. Tests run as root and drop
     /// root-owned files, so `--allow-root-jobs` is passed unless `allowRoot` is false.
     /// `workers` nil: no --workers flag (the configuration file decides, as after a reload).
-    init(spool: TempSpool, workers: Int? = 2, extra: [String] = [], environment: [String: String]? = nil, allowRoot: Bool = true) {
+    /// `binary`: another spoold program (an upgrade installed elsewhere).
+    init(spool: TempSpool, workers: Int? = 2, extra: [String] = [], environment: [String: String]? = nil, allowRoot: Bool = true,
+         binary: String = Binaries.spoold) {
         self.spool = spool
         logPath = spool.path("daemon-\(UUID().uuidString.prefix(6)).log")
         let root = allowRoot && geteuid() == 0 ? ["--allow-root-jobs"] : []
         let workerFlag = workers.map { ["--workers", String($0)] } ?? []
-        pid = spawnProcess(Binaries.spoold, ["--spool", spool.root, "--settle", "1"] + workerFlag + root + extra,
+        pid = spawnProcess(binary, ["--spool", spool.root, "--settle", "1"] + workerFlag + root + extra,
                            stdout: logPath, stderr: logPath, environment: environment)
     }
 

@@ -1,0 +1,98 @@
+// `spoold supervise --spool DIR --id ID`: the small per-job process of live restore (SPEC §6).
+// It is the job's parent: it starts the attempt the daemon planned in running/<id>.attempt (with
+// the local executor, so the job runs exactly as it would without it: process group, outputs,
+// user, timeout counted from its own start without paused time), applies what the daemon asks
+// through running/<id>.control (pause, resume, tear down; SIGUSR1 says "look"), reaps the job,
+// and writes how it ended to running/<id>.result, durably, before it exits. It needs no daemon
+// to do any of that: a daemon that stops or dies leaves it running, and the next one adopts it.
+import Foundation
+
+public enum Supervisor {
+    /// Runs the supervisor; returns its exit code (0 once the result is written).
+    public static func main(arguments: [String]) -> Int32 {
+        var spool: String?, idText: String?
+        var i = 0
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--spool" where i + 1 < arguments.count: spool = arguments[i + 1]; i += 1
+            case "--id" where i + 1 < arguments.count: idText = arguments[i + 1]; i += 1
+            default: return fail("unknown argument \"\(arguments[i])\"; usage: spoold supervise --spool DIR --id ID", code: 64)
+            }
+            i += 1
+        }
+        guard let spool, let idText, let id = JobID(idText) else {
+            return fail("usage: spoold supervise --spool DIR --id ID", code: 64)
+        }
+        let layout: SpoolLayout
+        do { layout = try SpoolLayout(path: spool) } catch { return fail("cannot open spool \(spool): \(error)", code: 1) }
+        let dir = layout.fd(.running)
+        guard let planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: dir),
+              let plan = planned.processPlan else {
+            return fail("job \(id): running/\(SupervisorFiles.plan(id)) is missing or unreadable", code: 1)
+        }
+        // The daemon's stop signals are not ours: a SIGTERM here (an operator's) stops the job as a shutdown would.
+        for sig in [SIGHUP, SIGINT, SIGPIPE, SIGUSR1, SIGTERM] { signal(sig, SIG_IGN) }
+        let queue = DispatchQueue(label: "spoold.supervisor")
+        let wish = LockedBox(SupervisorControl(killGraceSeconds: planned.killGraceSeconds))
+        let executor = LocalExecutor(store: StateStore(layout: layout, durable: true), environment: planned.environment, timers: queue,
+                                     grace: { wish.withLock { $0.killGraceSeconds } })
+        let started = Timestamp.now()
+        let attempt: any RunningAttempt
+        switch executor.start(plan) {
+        case .failure(let error):
+            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, dir: dir)
+        case .success(let a): attempt = a
+        }
+        let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started)
+        do {
+            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id), dirFD: dir, durable: true)
+        } catch {
+            // Without it no daemon can find this attempt again: stop it, the result says it was interrupted.
+            attempt.tearDown(.shutdown)
+        }
+        // What the daemon wants, applied as it changes.
+        let applied = LockedBox(SupervisorControl(killGraceSeconds: planned.killGraceSeconds))
+        let apply: @Sendable () -> Void = {
+            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(id), dirFD: dir) else { return }
+            wish.withLock { $0 = want }
+            let had = applied.withLock { a -> SupervisorControl in
+                defer { a.paused = want.paused; if a.teardown == nil { a.teardown = want.teardown } }
+                return a
+            }
+            if let t = want.teardown, had.teardown == nil, let reason = SupervisorResult.reason(t) {
+                attempt.tearDown(reason)
+            } else if want.paused != had.paused {
+                _ = want.paused ? attempt.pause() : attempt.resume()
+            }
+        }
+        let look = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: queue)
+        look.setEventHandler(handler: apply)
+        look.resume()
+        let term = DispatchSource.makeSignalSource(signal: SIGTERM, queue: queue)
+        term.setEventHandler { attempt.tearDown(.shutdown) }
+        term.resume()
+        queue.async(execute: apply)  // a wish written before the handler was in place
+        let ended = DispatchSemaphore(value: 0)
+        let end = LockedBox<AttemptEnd?>(nil)
+        attempt.awaitEnd { e in
+            end.withLock { $0 = e }
+            ended.signal()
+        }
+        ended.wait()
+        return finish(end.withLock { $0! }, id: id, dir: dir)
+    }
+
+    private static func finish(_ end: AttemptEnd, id: JobID, dir: Int32) -> Int32 {
+        do {
+            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(id), dirFD: dir, durable: true)
+            return 0
+        } catch {
+            return fail("job \(id): cannot write its result: \(error)", code: 1)
+        }
+    }
+
+    private static func fail(_ message: String, code: Int32) -> Int32 {
+        FileHandle.standardError.write(Data("spoold supervise: error: \(message)\n".utf8))
+        return code
+    }
+}

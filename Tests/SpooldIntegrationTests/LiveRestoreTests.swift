@@ -1,0 +1,190 @@
+// Live restore (SPEC §6): with "live_restore": true each command attempt runs under its own
+// supervisor; a daemon that stops (SIGTERM) or dies (SIGKILL) leaves it running, and the next
+// daemon adopts it: never killed, never run twice, its record gets the real exit status, times
+// and outputs, also when it ended while no daemon ran. Every job here counts its runs in a file.
+import Foundation
+import Testing
+
+@Suite("live restore", .serialized)
+struct LiveRestoreTests {
+    /// A spool with live restore on.
+    func liveSpool() throws -> TempSpool {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"live_restore": true}"#)
+        return spool
+    }
+
+    /// A job that notes its start in `<id>.ran`, sleeps, prints two lines around the sleep and exits `code`.
+    func dropJob(_ spool: TempSpool, _ id: String, sleep: Double, code: Int = 0, extra: String = "") throws {
+        let ran = spool.path("\(id).ran")
+        try spool.drop("\(id).json", #"{"id": "\#(id)", "shell": "echo run >> \#(ran); echo before; sleep \#(sleep); echo after; exit \#(code)"\#(extra)}"#)
+    }
+
+    func runs(_ spool: TempSpool, _ id: String) -> Int {
+        (spool.read("\(id).ran") ?? "").split(separator: "\n").count
+    }
+
+    /// The supervisor's record of an attempt, from running/<id>.supervisor.
+    func supervisor(_ spool: TempSpool, _ id: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: spool.path("running/\(id).supervisor")) else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    func isAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
+
+    @Test("SIGTERM leaves running jobs to their supervisors and exits at once; the next daemon adopts them: each ran once, with its real exit code and whole output")
+    func sigtermKeepsJobs() throws {
+        let spool = try liveSpool()
+        try dropJob(spool, "ok", sleep: 2)
+        try dropJob(spool, "bad", sleep: 2, code: 3)
+        let first = DaemonProcess(spool: spool, extra: ["--shutdown-grace", "30"])
+        poll(timeout: 20, "both jobs started\n\(first.log)") { runs(spool, "ok") == 1 && runs(spool, "bad") == 1 }
+        let stopped = Date()
+        first.signal(SIGTERM)
+        #expect(first.waitExit(timeout: 20) == 0, "\(first.log)")
+        // Not the 30 s grace: it did not wait for its jobs.
+        #expect(Date().timeIntervalSince(stopped) < 15, "\(first.log)")
+        #expect(first.log.contains("left running"), "\(first.log)")
+        // Right after the exit both are still held in running/, neither ended nor requeued.
+        #expect(spool.recordNames("running").sorted() == ["bad.json", "ok.json"])
+        #expect(spool.recordNames("pending").isEmpty && spool.recordNames("done").isEmpty)
+        let (_, log) = drain(spool)
+        let ok = try #require(spool.record("ok"), "\(log)")
+        #expect(ok.status == "succeeded" && ok["exit_code"] as? Int == 0 && ok.attempts == 1)
+        #expect(spool.read("done/ok.stdout") == "before\nafter\n")
+        let bad = try #require(spool.record("bad"))
+        #expect(bad.status == "failed" && bad["exit_code"] as? Int == 3 && bad.errorCode == "exit_nonzero")
+        #expect(runs(spool, "ok") == 1 && runs(spool, "bad") == 1)
+        #expect((ok["usage"] as? [String: Any])?["max_rss_bytes"] as? Int ?? 0 > 0)
+        #expect(log.contains("adopted"), "\(log)")
+        #expect(spool.names("running").isEmpty, "\(spool.names("running"))")
+    }
+
+    @Test("SIGKILL of the daemon: a job that ended while no daemon ran gets its real result and end time")
+    func endedWhileDown() throws {
+        let spool = try liveSpool()
+        try dropJob(spool, "quick", sleep: 0.5, code: 7)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "job started\n\(first.log)") { runs(spool, "quick") == 1 }
+        first.crash()
+        poll(timeout: 20, "the supervisor wrote the result") { spool.exists("running/quick.result") }
+        let (_, log) = drain(spool)
+        let r = try #require(spool.record("quick"), "\(log)")
+        #expect(r.status == "failed" && r["exit_code"] as? Int == 7 && r.attempts == 1)
+        #expect(spool.read("done/quick.stdout") == "before\nafter\n")
+        // The end time is when it ended, not when the next daemon found out.
+        let took = try #require(r["duration_seconds"] as? Double)
+        #expect(took >= 0.4 && took < 5, "duration \(took)")
+        #expect(log.contains("ended while no daemon ran"), "\(log)")
+        #expect(runs(spool, "quick") == 1)
+    }
+
+    @Test("an upgrade: a daemon started from another binary path adopts the jobs, and its timeout counts from the original start")
+    func upgradeAndTimeout() throws {
+        let spool = try liveSpool()
+        let upgraded = spool.path("spoold-upgraded")
+        try FileManager.default.copyItem(atPath: Binaries.spoold, toPath: upgraded)
+        try dropJob(spool, "long", sleep: 1.5)
+        let ran = spool.path("slow.ran")
+        try spool.drop("slow.json", #"{"id": "slow", "shell": "echo run >> \#(ran); sleep 60", "timeout_seconds": 3}"#)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "jobs started\n\(first.log)") { runs(spool, "long") == 1 && runs(spool, "slow") == 1 }
+        first.signal(SIGTERM)
+        #expect(first.waitExit(timeout: 20) == 0, "\(first.log)")
+        let second = DaemonProcess(spool: spool, binary: upgraded)
+        poll(timeout: 30, "both ended\n\(second.log)") { spool.record("long") != nil && spool.record("slow") != nil }
+        let long = try #require(spool.record("long"))
+        #expect(long.status == "succeeded" && long.attempts == 1)
+        let slow = try #require(spool.record("slow"))
+        #expect(slow.errorCode == "timeout", "\(slow)")
+        let took = try #require(slow["duration_seconds"] as? Double)
+        #expect(took >= 2.5 && took < 8, "timed out after \(took) s, not 3 s after its start")
+        #expect(runs(spool, "long") == 1 && runs(spool, "slow") == 1)
+    }
+
+    @Test("cancel, pause and resume reach an adopted job")
+    func controlAdopted() throws {
+        let spool = try liveSpool()
+        let ran = spool.path("c.ran")
+        try spool.drop("c.json", #"{"id": "c", "shell": "echo run >> \#(ran); sleep 60"}"#)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "job started\n\(first.log)") { runs(spool, "c") == 1 && supervisor(spool, "c") != nil }
+        first.crash()
+        let second = DaemonProcess(spool: spool)
+        poll(timeout: 20, "adopted\n\(second.log)") { second.log.contains("job c: adopted") }
+        let jobPID = try #require(supervisor(spool, "c")?["jobPID"] as? Int)
+        try spool.write("control/p.json", #"{"action": "pause", "id": "c"}"#)
+        poll(timeout: 20, "job stopped") { processState(Int32(jobPID)) == "T" }
+        try spool.write("control/r.json", #"{"action": "resume", "id": "c"}"#)
+        poll(timeout: 20, "job running again") { processState(Int32(jobPID)) != "T" }
+        try spool.write("control/x.json", #"{"action": "cancel", "id": "c"}"#)
+        poll(timeout: 30, "cancelled\n\(second.log)") { spool.record("c")?.status == "cancelled" }
+        poll(timeout: 10, "the job's process is gone") { !isAlive(Int32(jobPID)) }
+        #expect(runs(spool, "c") == 1)
+    }
+
+    @Test("the supervisor killed: its job is stopped and follows on_interrupt (fail: failed interrupted; requeue: runs again)",
+          arguments: ["fail", "requeue"])
+    func supervisorKilled(policy: String) throws {
+        let spool = try liveSpool()
+        try dropJob(spool, "s", sleep: 60, extra: #", "on_interrupt": "\#(policy)", "timeout_seconds": 120"#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 20, "job started\n\(d.log)") { runs(spool, "s") == 1 && supervisor(spool, "s") != nil }
+        let info = try #require(supervisor(spool, "s"))
+        let (sup, job) = (try #require(info["pid"] as? Int), try #require(info["jobPID"] as? Int))
+        kill(Int32(sup), SIGKILL)
+        poll(timeout: 20, "the job's process is stopped") { !isAlive(Int32(job)) }
+        if policy == "fail" {
+            poll(timeout: 20, "failed\n\(d.log)") { spool.record("s") != nil }
+            #expect(spool.record("s")?.errorCode == "interrupted")
+            #expect(runs(spool, "s") == 1)
+        } else {
+            poll(timeout: 20, "runs again\n\(d.log)") { runs(spool, "s") == 2 }
+            try spool.write("control/x.json", #"{"action": "cancel", "id": "s"}"#)
+            poll(timeout: 20, "cancelled\n\(d.log)") { spool.record("s")?.status == "cancelled" }
+            #expect(spool.record("s")?.attempts == 2)
+        }
+    }
+
+    @Test("30 jobs of mixed lengths across 6 restarts (SIGTERM and SIGKILL in turn): none lost, none run twice, every exit code real")
+    func manyRestarts() throws {
+        let spool = try liveSpool()
+        let count = 30
+        for i in 0..<count {
+            try dropJob(spool, "m\(i)", sleep: [0.1, 0.4, 0.9, 1.6][i % 4], code: i % 3)
+        }
+        for round in 0..<6 {
+            let d = DaemonProcess(spool: spool, workers: 4)
+            let before = (0..<count).filter { runs(spool, "m\($0)") > 0 }.count
+            // Each daemon lives until a few more jobs have started (or all have).
+            poll(timeout: 60, "more jobs started in round \(round)\n\(d.log)") {
+                let started = (0..<count).filter { runs(spool, "m\($0)") > 0 }.count
+                return started >= min(count, before + 4)
+            }
+            if round % 2 == 0 {
+                d.signal(SIGTERM)
+                #expect(d.waitExit(timeout: 30) == 0, "\(d.log)")
+            } else {
+                d.crash()
+            }
+        }
+        let (_, log) = drain(spool, workers: 4, timeout: 180)
+        for i in 0..<count {
+            let r = try #require(spool.record("m\(i)"), "m\(i) lost\n\(log)")
+            #expect(runs(spool, "m\(i)") == 1, "m\(i) ran \(runs(spool, "m\(i)")) times")
+            #expect(r["exit_code"] as? Int == i % 3, "m\(i): \(r)")
+            #expect(r.status == (i % 3 == 0 ? "succeeded" : "failed"))
+            // Its whole output, once (a daemon killed between a claim and the launch counts an attempt
+            // that never ran: the output then carries the next attempt's marker line).
+            let out = spool.read("done/m\(i).stdout") ?? ""
+            #expect(out.hasSuffix("before\nafter\n") && out.components(separatedBy: "before").count == 2, "m\(i): \(out)")
+        }
+    }
+}
+
+/// The state letter of a process (/proc/PID/stat: R, S, T...), nil once it is gone.
+private func processState(_ pid: Int32) -> String? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return nil }
+    return text[text.index(close, offsetBy: 2)...].split(separator: " ").first.map(String.init)
+}

@@ -118,7 +118,7 @@ struct HistoryIndexTests {
     @Test("estimate: a 100-operation batch behind other work ends within 5 % of the predicted time")
     func estimateBatchBehindWork() throws {
         let spool = try TempSpool()
-        let batch = #"{"name": "wave", "max_parallel": 4, "operations": [\#((0..<100).map { _ in #"{"shell": "sleep 0.2"}"# }.joined(separator: ", "))]}"#
+        let batch = #"{"name": "wave", "max_parallel": 4, "operations": [\#((0..<100).map { _ in #"{"shell": "sleep 0.3"}"# }.joined(separator: ", "))]}"#
         // History on the same 2 workers: the jobs that will be ahead of it, then the batch alone.
         try spool.drop("w1.json", #"{"name": "ahead", "command": ["sleep", "2"]}"#)
         try spool.drop("w2.json", #"{"name": "ahead", "command": ["sleep", "2"]}"#)

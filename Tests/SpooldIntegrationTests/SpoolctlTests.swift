@@ -146,17 +146,18 @@ struct SpoolctlHistoryTests {
     @Test("estimate predicts from recent runs of the same name, within 5% for a steady workload")
     func estimate() throws {
         let spool = try TempSpool()
-        for i in 0..<4 { try spool.drop("s\(i).json", #"{"name": "steady", "command": ["sleep", "0.3"]}"#) }
+        // Jobs of 1 s: what starting a process costs (more on a loaded machine) is a small part of them.
+        for i in 0..<3 { try spool.drop("s\(i).json", #"{"name": "steady", "command": ["sleep", "1"]}"#) }
         drain(spool, workers: 1)
         let file = spool.path("next.json")
-        try Data(#"{"name": "steady", "command": ["sleep", "0.3"]}"#.utf8).write(to: URL(fileURLWithPath: file))
+        try Data(#"{"name": "steady", "command": ["sleep", "1"]}"#.utf8).write(to: URL(fileURLWithPath: file))
         let est = ctl(spool, ["estimate", file, "--json"])
         #expect(est.status == 0, "\(est.stderr)")
         let e = try #require(try JSONSerialization.jsonObject(with: Data(est.stdout.utf8)) as? [String: Any])
         let predicted = try #require(e["expected_duration_seconds"] as? Double)
         #expect(e["expected_finish_at"] is String)
         // Measure the real duration of one more run and compare.
-        try spool.drop("next.json", #"{"id": "measured", "name": "steady", "command": ["sleep", "0.3"]}"#)
+        try spool.drop("next.json", #"{"id": "measured", "name": "steady", "command": ["sleep", "1"]}"#)
         drain(spool, workers: 1)
         let actual = try #require(spool.record("measured")?["duration_seconds"] as? Double)
         print("estimate of a single steady job: predicted \(String(format: "%.3f", predicted)) s, took \(String(format: "%.3f", actual)) s, error \(String(format: "%.1f", abs(predicted - actual) / actual * 100)) %")

@@ -90,7 +90,9 @@ public final class History: @unchecked Sendable {
     }
 
     /// Reads the lines the summary covers, in the background, and rebuilds the index if they do
-    /// not fold to it (a damaged file, not a crash: a crash costs only the end, checked above).
+    /// not add up to it (a damaged file, not a crash: a crash costs only the end, checked above).
+    /// Each line's kind and id are taken from its fixed beginning, without parsing it, so a
+    /// million lines take about a second.
     private func verify(_ expected: HistorySummary) {
         let dir = dup(dirFD)
         guard dir >= 0 else { return }
@@ -98,19 +100,23 @@ public final class History: @unchecked Sendable {
         verifying.withLock { $0 = verified }
         DispatchQueue.global(qos: .utility).async { [self] in
             defer { close(dir) }
-            var s = HistorySummary()
+            var lines: Int64 = 0, live = 0
+            var fingerprint: UInt64 = 0
+            var end = HistorySummary.Position(segment: 1, offset: 0)
             var sound = true
             _ = HistoryFiles.forEachLine(dir, after: HistorySummary.Position(segment: HistoryFiles.segments(dir).first ?? 1, offset: 0)) { line, position in
                 guard position <= expected.covers else { return false }
-                guard let e = try? HistoryEntry.decode(line) else {
+                guard line.last == UInt8(ascii: "}"), let (kind, id) = HistoryEntry.peek(line) else {
                     sound = false
                     return false
                 }
-                s.apply(e)
-                s.covers = position
+                lines += 1
+                live += kind == .finished ? 1 : -1
+                fingerprint ^= HistorySummary.hash(id)
+                end = position
                 return true
             }
-            if !sound || s.covers != expected.covers || s.live != expected.live || s.fingerprint != expected.fingerprint || s.lines != expected.lines {
+            if !sound || end != expected.covers || live != expected.live || fingerprint != expected.fingerprint || lines != expected.lines {
                 queue.async { [self] in
                     rebuildReason.withLock { $0 = "the index does not read back as its summary" }
                     log.notice("history: the index does not read back as its summary (a damaged file); rebuilding it from the records in the background")

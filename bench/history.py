@@ -31,7 +31,7 @@ def log(msg):
 
 
 def run_measured(argv, env=None):
-    """Runs argv; returns (seconds, max RSS in KiB, stdout)."""
+    """Runs argv; returns (seconds, CPU seconds (user + system), max RSS in KiB, stdout)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     out = p.stdout.read()
@@ -39,7 +39,7 @@ def run_measured(argv, env=None):
     dt = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise RuntimeError("%s exited %d" % (argv, os.waitstatus_to_exitcode(status)))
-    return dt, ru.ru_maxrss, out
+    return dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, out
 
 
 def make_templates(spoold, spoolctl, tmp):
@@ -129,10 +129,10 @@ def shown_command(argv):
         if skip:
             skip = False
             continue
-        if arg in ("--bin", "--json-out", "--out", "--tmpdir"):
+        if arg in ("--bin", "--json-out", "--out", "--tmpdir", "--workdir"):
             skip = True
             continue
-        if arg.split("=", 1)[0] in ("--bin", "--json-out", "--out", "--tmpdir"):
+        if arg.split("=", 1)[0] in ("--bin", "--json-out", "--out", "--tmpdir", "--workdir"):
             continue
         out.append(arg)
     return " ".join(out)
@@ -170,12 +170,13 @@ def measure(spoolctl, spool, est_file, repeat):
     }
     out = {}
     for label, args in cmds.items():
-        times, rss = [], []
+        times, cpu, rss = [], [], []
         for _ in range(repeat):
-            dt, kb, _ = run_measured([spoolctl, "--spool", spool] + args)
+            dt, c, kb, _ = run_measured([spoolctl, "--spool", spool] + args)
             times.append(dt)
+            cpu.append(c)
             rss.append(kb)
-        out[label] = {"seconds": statistics.median(times), "rss_kib": max(rss)}
+        out[label] = {"seconds": statistics.median(times), "cpu_seconds": statistics.median(cpu), "rss_kib": max(rss)}
     return out
 
 
@@ -185,27 +186,42 @@ def main():
     ap.add_argument("--records", default="10,1000000")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each command (the median is reported)")
     ap.add_argument("--tmpdir", default=tempfile.gettempdir())
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the spools (and the work folder)")
+    ap.add_argument("--workdir", default=None,
+                    help="work in this folder; spools of an earlier --keep run found there are used again "
+                         "(their records kept, their index removed so that spoold builds it again)")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--out", default=None, help="markdown report (bench/history: docs/history-performance.md)")
     a = ap.parse_args()
     spoold, spoolctl = os.path.join(a.bin, "spoold"), os.path.join(a.bin, "spoolctl")
     order = [int(x) for x in a.records.split(",")]  # measured in this order
     sizes = sorted(order)
-    tmp = tempfile.mkdtemp(prefix="spoold-history-", dir=a.tmpdir)
+    tmp = a.workdir or tempfile.mkdtemp(prefix="spoold-history-", dir=a.tmpdir)
+    os.makedirs(tmp, exist_ok=True)
     results = {"sizes": {}, "command": shown_command(sys.argv[1:])}
     try:
-        templates = make_templates(spoold, spoolctl, tmp)
+        if os.path.exists(os.path.join(tmp, "templates")):
+            templates = {}
+            for key in ["ok", "failed", "batch"]:
+                with open(os.path.join(tmp, "templates", "done", "tpl-%s.json" % key)) as f:
+                    templates[key] = f.read()
+        else:
+            templates = make_templates(spoold, spoolctl, tmp)
         est_file = os.path.join(tmp, "estimate.json")
         with open(est_file, "w") as f:
             json.dump({"name": NAMES[0], "shell": "true"}, f)
         for n in order:
             spool = os.path.join(tmp, "spool-%d" % n)
-            for d in ["inbox", "pending", "running", "done", "control", "tmp"]:
-                os.makedirs(os.path.join(spool, d))
-            log("%d records: generating" % n)
-            gen = generate(spool, n, templates)
-            log("%d records: written in %.1f s; starting spoold (it builds the index)" % (n, gen))
+            if os.path.isdir(os.path.join(spool, "done")):
+                gen = 0.0
+                subprocess.run(["rm", "-rf", os.path.join(spool, "history")])
+                log("%d records: using the records of an earlier run; starting spoold (it builds the index)" % n)
+            else:
+                for d in ["inbox", "pending", "running", "done", "control", "tmp"]:
+                    os.makedirs(os.path.join(spool, d))
+                log("%d records: generating" % n)
+                gen = generate(spool, n, templates)
+                log("%d records: written in %.1f s; starting spoold (it builds the index)" % (n, gen))
             subprocess.run(["sync"])
             p, build, text = start_daemon(spoold, spool, os.path.join(spool, "daemon.log"), True)
             log("%d records: index ready %.2f s after spawn" % (n, build))
@@ -223,20 +239,23 @@ def main():
                                    "index_bytes": index_bytes, "commands": m}
             log("%d records: restart with the index in place %.2f s" % (n, again))
             for label, r in m.items():
-                log("%d records: %-24s %.3f s, RSS %.1f MB" % (n, label, r["seconds"], r["rss_kib"] / 1024))
+                log("%d records: %-24s %.3f s (CPU %.3f s), RSS %.1f MB" % (n, label, r["seconds"], r["cpu_seconds"], r["rss_kib"] / 1024))
             if not a.keep:
                 subprocess.run(["rm", "-rf", spool])  # faster than shutil at a million files
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    results["load"] = " ".join("%.1f" % x for x in os.getloadavg())
     lo, hi = min(sizes), max(sizes)
     small, big = results["sizes"][lo]["commands"], results["sizes"][hi]["commands"]
     print("spoolctl at %d vs %d finished records (median of %d runs; RSS = peak of any run)" % (lo, hi, a.repeat))
-    print("%-24s %12s %12s %8s %12s %12s" % ("command", "t@%d" % lo, "t@%d" % hi, "ratio", "RSS@%d" % lo, "RSS@%d" % hi))
+    print("%-24s %10s %10s %7s %10s %10s %7s %10s %10s" % ("command", "t@%d" % lo, "t@%d" % hi, "ratio", "cpu@%d" % lo, "cpu@%d" % hi,
+                                                         "ratio", "RSS@%d" % lo, "RSS@%d" % hi))
     for label in small:
         s, b = small[label], big[label]
-        print("%-24s %11.3fs %11.3fs %7.2fx %9.1f MB %9.1f MB" % (label, s["seconds"], b["seconds"], b["seconds"] / s["seconds"],
-                                                                   s["rss_kib"] / 1024, b["rss_kib"] / 1024))
+        print("%-24s %9.3fs %9.3fs %6.2fx %9.3fs %9.3fs %6.2fx %7.1f MB %7.1f MB"
+              % (label, s["seconds"], b["seconds"], b["seconds"] / s["seconds"], s["cpu_seconds"], b["cpu_seconds"],
+                 b["cpu_seconds"] / max(1e-6, s["cpu_seconds"]), s["rss_kib"] / 1024, b["rss_kib"] / 1024))
     for n in sizes:
         r = results["sizes"][n]
         print("%d records: index built in %.2f s at start (%.1f MB), restart with the index in place %.2f s"
@@ -256,13 +275,18 @@ def write_markdown(path, results, sizes, repeat):
              % (results["command"], time.strftime("%Y-%m-%d"), os.cpu_count() or 0, repeat), "",
              "Records are copies of real records made by spoold (a succeeded command job, a failed one, a batch of three",
              "operations), written into done/ by a generator; spoold then builds its history index from them at start.", "",
+             "Wall time is what a person waits; CPU time (user + system of spoolctl) is what the command costs,",
+             "and moves less when other work shares the machine (load average: %s at the end of the run)." % results.get("load", "?"), "",
              "| command | " + " | ".join("%d records" % n for n in sizes) + " | ratio %d / %d | " % (hi, lo)
+             + " | ".join("CPU at %d" % n for n in sizes) + " | CPU ratio | "
              + " | ".join("RSS at %d" % n for n in sizes) + " |",
-             "|---|" + "---:|" * (2 * len(sizes) + 1)]
+             "|---|" + "---:|" * (3 * len(sizes) + 2)]
     for label in results["sizes"][lo]["commands"]:
         t = [results["sizes"][n]["commands"][label]["seconds"] for n in sizes]
+        c = [results["sizes"][n]["commands"][label].get("cpu_seconds", 0) for n in sizes]
         r = [results["sizes"][n]["commands"][label]["rss_kib"] / 1024 for n in sizes]
         lines.append("| `spoolctl %s` | " % label + " | ".join("%.3f s" % x for x in t) + " | %.2f× | " % (t[-1] / t[0])
+                     + " | ".join("%.3f s" % x for x in c) + " | %.2f× | " % (c[-1] / max(1e-6, c[0]))
                      + " | ".join("%.1f MB" % x for x in r) + " |")
     lines += ["", "| records | index built at first start | index size | start with the index in place |", "|---:|---:|---:|---:|"]
     for n in sizes:

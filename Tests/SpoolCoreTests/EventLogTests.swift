@@ -38,4 +38,28 @@ struct EventLogTests {
         #expect(again.lastSeq == 31)
         #expect(reader.events(since: 29).map(\.seq) == [30, 31])
     }
+
+    @Test("with a retention age, segments last written before it go at the next rotation; seq goes on")
+    func ageRetention() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let log = try EventLog(root: root, maxSegmentBytes: 400, maxSegments: 100, maxAgeSeconds: 3600)
+        for i in 0..<20 { log.append(JobID("j\(i)")!, "accepted", status: .pending) }
+        log.flush()
+        let before = try FileManager.default.contentsOfDirectory(atPath: "\(root)/events").sorted()
+        #expect(before.count >= 4, "\(before)")
+        // All but the newest two were last written two hours ago.
+        let old = Date().addingTimeInterval(-7200)
+        for name in before.dropLast(2) {
+            try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: "\(root)/events/\(name)")
+        }
+        for i in 20..<30 { log.append(JobID("k\(i)")!, "accepted", status: .pending) }
+        log.flush()
+        let after = try FileManager.default.contentsOfDirectory(atPath: "\(root)/events").sorted()
+        #expect(Set(after).isDisjoint(with: before.dropLast(2)), "old segments kept: \(after)")
+        #expect(after.contains(before[before.count - 2]) && after.contains(before.last!))
+        let kept = EventReader(root: root).events()
+        #expect(kept.last?.seq == 30 && kept.map(\.seq) == Array(kept.first!.seq...30))
+    }
 }

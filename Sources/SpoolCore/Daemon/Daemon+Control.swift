@@ -222,6 +222,7 @@ extension Daemon {
     func removeFinished(_ record: JobRecord, why: String) {
         JobFiles.removeFinished(record, layout: layout)
         index.remove(record.id)
+        history?.recordRemoved(record)
         emit(record, "deleted", [("reason", .string(why))])
         log.info("job \(record.id): \(why): its record and outputs were removed")
     }

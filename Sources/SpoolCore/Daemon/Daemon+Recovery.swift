@@ -11,6 +11,7 @@ extension Daemon {
         let now = Timestamp.now()
         for torn in store.removeTornRecords() { log.warning("recovery: removed \(torn): not a whole record of its job (a group commit cut short by a power loss); it is made again from its claim or running/ file") }
         index.load(from: layout)
+        history?.open(workers: max(1, options.workers), queueLimits: options.queueLimits)
         // With --lock-file other daemons may share the spool: their temporaries, claims and running
         // jobs are alive, so only what is certainly ours is touched.
         let shared = options.lockFile != nil

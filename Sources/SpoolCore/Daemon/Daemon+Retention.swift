@@ -25,6 +25,7 @@ extension Daemon {
                 if record.spec?.ttlSeconds != nil { continue }  // its own ttl decides
                 JobFiles.removeFinished(record, layout: layout)
                 index.remove(record.id)
+                history?.recordRemoved(record)
                 emit(record, "deleted", [("reason", .string("retention"))])
                 removed += 1
             }

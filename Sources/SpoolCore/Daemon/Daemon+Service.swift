@@ -74,6 +74,7 @@ extension Daemon {
 
     /// Counts a job's end in the metrics.
     func recordFinished(_ r: JobRecord) {
+        history?.recordFinished(r)
         if ExpirySchedule.expiry(of: r) != nil { expiries.withLock { $0.add(r) } }
         metrics.withLock { m in
             if r.status == .rejected {
@@ -137,6 +138,7 @@ extension Daemon {
         store.privacy.withLock { $0 = ResultPrivacy(access: next.intake.access) }
         send(.reload(queueLimits: next.queueLimits, workers: next.workers))
         resizeWorkers(to: max(1, next.workers))
+        history?.configure(workers: max(1, next.workers), queueLimits: next.queueLimits)
         if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }
         log.notice("reload: configuration read from \(next.configPath ?? "-"); \(applied.isEmpty ? "nothing changed" : "applied: " + applied.joined(separator: ", "))")
     }

@@ -30,6 +30,8 @@ public final class Daemon: Sendable {
     let supervised: SupervisedExecutor?
     /// The event log of SPEC §8 (nil if events/ cannot be opened: the daemon runs on, and says so).
     let events: EventLog?
+    /// The history index beside done/ (History/); off with --lock-file (several daemons share the spool).
+    let history: History?
 
     /// The engine and what the runtime keeps beside it (attempt handles, open journals): the one lock.
     let core: LockedBox<Core>
@@ -107,11 +109,13 @@ public final class Daemon: Sendable {
         store = StateStore(layout: layout, durable: options.durable)
         store.privacy.withLock { $0 = ResultPrivacy(access: options.intake.access) }
         do {
-            events = try EventLog(root: layout.root)
+            events = try EventLog(root: layout.root, maxAgeSeconds: options.retention?.doneMaxAgeSeconds)
         } catch {
             events = nil
             log.error("events: cannot open the event log: \(error); no events are written")
         }
+        history = History(layout: layout, log: log, shared: options.lockFile != nil)
+        if let history { events?.observe { id, event, time in history.observe(id, event, at: time) } }
         intake = Intake(store: store, index: index, idGenerator: idGenerator, sequence: sequence,
                         config: options.intake, log: log)
         // Jobs must not talk to systemd as if they were the daemon.
@@ -169,6 +173,7 @@ public final class Daemon: Sendable {
         exitSignal.wait()
         finishQueue.sync { store.removeSpares() }
         events?.flush()
+        history?.flush()
         timerQueue.sync { writeMetrics() }
         return lifecycle.withLock { $0.exitCode ?? 0 }
     }

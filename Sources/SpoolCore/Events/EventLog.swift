@@ -2,7 +2,8 @@
 // named by the first seq they hold (`00000000000000000001.ndjson`), so that a program can follow
 // a batch without polling records and resume where it stopped. `seq` grows by one per event and
 // survives restarts (read back from the newest segment at start). A segment is closed at
-// `maxSegmentBytes`; the oldest are removed beyond `maxSegments`. Appends are buffered and
+// `maxSegmentBytes`; the oldest are removed beyond `maxSegments`, and (with the spool's retention,
+// `maxAgeSeconds`) those whose last event is older than that. Appends are buffered and
 // written in order by one serial queue, one write for everything that came meanwhile (a busy
 // daemon does not pay a syscall per event), and not fsynced: events report what the records say
 // durably; a power loss may cost the last few lines, never a record.
@@ -17,6 +18,9 @@ public final class EventLog: @unchecked Sendable {
     private let queue = DispatchQueue(label: "spoold.events")
     private let maxSegmentBytes: Int
     private let maxSegments: Int
+    private let maxAgeSeconds: Double?
+    /// Told of every event as it is appended (the history index takes paused time from it).
+    private let observer = LockedBox<(@Sendable (JobID, String, Double) -> Void)?>(nil)
     /// Events appended and not yet written; the first one in schedules the write.
     private let buffer = LockedBox([(time: Timestamp, id: JobID, event: String, status: JobStatus, extra: [(key: String, value: JSONValue)])]())
     // Touched only on `queue`.
@@ -25,13 +29,14 @@ public final class EventLog: @unchecked Sendable {
     private var size = 0
 
     /// Opens (and creates) `<root>/events`; the next event follows the last one written there.
-    public init(root: String, maxSegmentBytes: Int = 4 << 20, maxSegments: Int = 16) throws {
+    public init(root: String, maxSegmentBytes: Int = 4 << 20, maxSegments: Int = 16, maxAgeSeconds: Double? = nil) throws {
         let path = "\(root)/\(Self.folder)"
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SystemError("mkdir", path) }
         dirFD = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirFD >= 0 else { throw SystemError("open", path) }
         self.maxSegmentBytes = maxSegmentBytes
         self.maxSegments = maxSegments
+        self.maxAgeSeconds = maxAgeSeconds
         if let newest = Self.segments(dirFD).last {
             fd = openat(dirFD, newest, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
             var st = stat()
@@ -50,11 +55,18 @@ public final class EventLog: @unchecked Sendable {
 
     /// Appends an event for job `id`: `{"seq", "time", "id", "event", "status", ...extra}`.
     public func append(_ id: JobID, _ event: String, status: JobStatus, extra: [(key: String, value: JSONValue)] = []) {
+        let now = Timestamp.now()
         let first = buffer.withLock { b -> Bool in
-            b.append((Timestamp.now(), id, event, status, extra))
+            b.append((now, id, event, status, extra))
             return b.count == 1
         }
         if first { queue.async { [self] in writeBuffered() } }
+        observer.withLock { $0 }?(id, event, now.seconds)
+    }
+
+    /// Calls `body` with each event (job, event, time) as it is appended.
+    public func observe(_ body: @escaping @Sendable (JobID, String, Double) -> Void) {
+        observer.withLock { $0 = body }
     }
 
     /// Writes what was appended, in order, with one write per segment.
@@ -93,7 +105,8 @@ public final class EventLog: @unchecked Sendable {
     /// The seq of the last event written.
     public var lastSeq: Int64 { queue.sync { seq } }
 
-    /// Starts a segment named by the next seq; removes the oldest beyond `maxSegments`.
+    /// Starts a segment named by the next seq; removes the oldest beyond `maxSegments`, and those
+    /// last written before the retention age.
     private func rotate() {
         if fd >= 0 { close(fd) }
         let name = String(format: "%020lld", seq) + Self.suffix
@@ -101,6 +114,14 @@ public final class EventLog: @unchecked Sendable {
         size = 0
         let all = Self.segments(dirFD)
         for old in all.dropLast(maxSegments) { unlinkat(dirFD, old, 0) }
+        if let maxAgeSeconds {
+            let cutoff = Timestamp.now().seconds - maxAgeSeconds
+            for old in all.suffix(maxSegments).dropLast() where old != name {
+                var st = stat()
+                guard fstatat(dirFD, old, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+                if Double(st.st_mtim.tv_sec) < cutoff { unlinkat(dirFD, old, 0) } else { break }
+            }
+        }
     }
 
     /// Segment names, oldest first.

@@ -58,33 +58,42 @@ enum List: Command {
         }
         let client = try openSpool(spool)
         let running = daemonRunning(client, quiet: json)
-        var found = client.records(in: folders).filter { r in
-            if !statusFilter.isEmpty, !statusFilter.contains(r.effectiveStatus) { return false }
-            if let sinceTime, r.record.submittedAt.seconds < sinceTime { return false }
-            if !queues.isEmpty, !queues.contains(r.record.spec?.effectiveQueue ?? "default") { return false }
-            if !names.isEmpty, !names.contains(r.record.name) { return false }
-            for (k, v) in labelFilter where r.record.spec?.labels?[k] != v { return false }
+        func matches(status: JobStatus, submitted: Double, queue: String, name: String, labels: [String: String]?) -> Bool {
+            if !statusFilter.isEmpty, !statusFilter.contains(status) { return false }
+            if let sinceTime, submitted < sinceTime { return false }
+            if !queues.isEmpty, !queues.contains(queue) { return false }
+            if !names.isEmpty, !names.contains(name) { return false }
+            for (k, v) in labelFilter where labels?[k] != v { return false }
             return true
         }
+        // Pending and running jobs from their folders (the live work); finished ones from the
+        // history index, newest first, read only as far as the page needs.
+        let active = client.records(in: folders.filter { $0 != .done }).filter { r in
+            matches(status: r.effectiveStatus, submitted: r.record.submittedAt.seconds, queue: r.record.spec?.effectiveQueue ?? "default",
+                    name: r.record.name, labels: r.record.spec?.labels)
+        }
+        let view = folders.contains(.done) ? HistoryView.openOrScan(client) : nil
+        let page = HistoryPage.collect(view, active: active, offset: offset, limit: count ? 0 : limit, client: client,
+                                    exactTotal: json || count, cheapTotal: labelFilter.isEmpty && sinceTime == nil && names.isEmpty
+                                        ? view?.summary.held(statuses: statusFilter, queues: queues) : nil) { e in
+            matches(status: e.status, submitted: e.submittedAt, queue: e.queue, name: e.name, labels: e.labels)
+        }
         if count {
-            if json { printJSON(["count": .integer(found.count), "daemon_running": .bool(running)]) } else { print(found.count) }
+            if json { printJSON(["count": .integer(page.total), "daemon_running": .bool(running)]) } else { print(page.total) }
             return Exit.ok
         }
-        found.sort { a, b in
-            a.record.submittedAt != b.record.submittedAt ? a.record.submittedAt > b.record.submittedAt : a.record.sequence > b.record.sequence
-        }
-        let page = Array(found.dropFirst(offset).prefix(limit ?? Int.max))
+        let found = page
         if json {
-            let jobs = page.map { l -> JSONValue in
+            let jobs = page.jobs.map { l -> JSONValue in
                 var r = l.record
                 r.status = l.effectiveStatus
                 return jsonValue(r)
             }
-            printJSON(["daemon_running": .bool(running), "total": .integer(found.count), "offset": .integer(offset),
+            printJSON(["daemon_running": .bool(running), "total": .integer(found.total), "offset": .integer(offset),
                        "limit": limit.map { .integer($0) } ?? .null, "jobs": .array(jobs)])
             return Exit.ok
         }
-        let rows = page.map { l -> [String] in
+        let rows = page.jobs.map { l -> [String] in
             let r = l.record
             return [r.id.rawValue, l.effectiveStatus.rawValue, r.name, String(r.attempts), r.submittedAt.rfc3339,
                     humanDuration(r.durationSeconds), r.error?.code.rawValue ?? ""]

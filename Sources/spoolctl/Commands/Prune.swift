@@ -1,5 +1,7 @@
 // spoolctl prune: removes finished records older than a given age, with their output files and
-// kept originals. Only done/ is touched; pending and running jobs are never removed.
+// kept originals. Only done/ is touched; pending and running jobs are never removed. The removal
+// is the daemon's: one `delete` control request per record, so that the history index (which
+// keeps their history as aggregates) never drifts from done/; without a daemon the requests wait.
 import Foundation
 import SpoolCore
 import SpoolJSON
@@ -12,8 +14,11 @@ enum Prune: Command {
 
         Removes records in done/ that finished more than DURATION ago (e.g. 90s, 30m, 24h, 7d),
         with their output files. --status (repeatable: any of them) limits it to those statuses.
-        Prints how many were removed (--dry-run: the ids that would be, and how many).
-        --json: {"removed": N, "dry_run": bool, "ids": [ID...]}
+        The daemon removes them (a delete request each, in control/); with a daemon running, waits
+        (up to --timeout, default 30 s) and prints how many were removed; without one, the requests
+        wait in control/ until it starts. --dry-run: the ids that would be removed, and how many.
+        Their runs stay in `stats` and `estimate` (as aggregates).
+        --json: {"removed": N, "requested": N, "dry_run": bool, "daemon_running": bool, "ids": [ID...]}
         """
 
     /// Seconds in "90", "90s", "30m", "24h", "7d".
@@ -33,25 +38,55 @@ enum Prune: Command {
             throw UsageError(message: "--status must be a finished status (succeeded, failed, partial, cancelled, rejected), got \"\(s)\"")
         }
         let dryRun = try args.flag("--dry-run")
+        let timeout = try args.double("--timeout", min: 0) ?? 30
         _ = try args.positionals()
-        let client = try openSpool(spool)
+        let client = try openSpool(spool, create: !dryRun)
         let cutoff = Date().timeIntervalSince1970 - age
-        var ids: [String] = []
-        for l in client.records(in: [.done]) {
-            let r = l.record
-            guard let finished = r.finishedAt?.seconds ?? Optional(r.submittedAt.seconds), finished < cutoff else { continue }
-            if !statuses.isEmpty && !statuses.contains(r.status.rawValue) { continue }
-            ids.append(r.id.rawValue)
-            if dryRun {
-                if !json { print(r.id) }
-                continue
+        var ids: [JobID] = []
+        HistoryView.openOrScan(client).held { e in
+            guard (e.finishedAt ?? e.submittedAt) < cutoff else { return true }
+            if !statuses.isEmpty && !statuses.contains(e.status.rawValue) { return true }
+            if let id = JobID(e.id) { ids.append(id) }
+            return true
+        }
+        ids.reverse()  // oldest first
+        if dryRun {
+            if json {
+                printJSON(["removed": 0, "requested": 0, "dry_run": true, "daemon_running": .bool(daemonRunning(client, quiet: true)),
+                           "ids": .array(ids.map { .string($0.rawValue) })])
+            } else {
+                for id in ids { print(id) }
+                print("would remove \(plural(ids.count, "finished job")) older than \(ageText)")
             }
-            client.removeFinished(r)
+            return Exit.ok
+        }
+        // A record gone already (removed by hand) gets no request: it would wait for a new job of that id.
+        ids.removeAll { client.finishedRecord($0) == nil }
+        var requests: [(JobID, String)] = []
+        for id in ids { requests.append((id, try client.dropControl(ControlRequest(action: .delete, id: id)))) }
+        let running = daemonRunning(client, quiet: true)
+        var removed = 0
+        if running {
+            let deadline = Date().addingTimeInterval(timeout)
+            var left = requests
+            while true {
+                left.removeAll { client.finishedRecord($0.0) == nil && access($0.1, F_OK) != 0 }
+                if left.isEmpty || Date() >= deadline { break }
+                usleep(50_000)
+            }
+            removed = ids.count - left.count
         }
         if json {
-            printJSON(["removed": .integer(dryRun ? 0 : ids.count), "dry_run": .bool(dryRun), "ids": .array(ids.map { .string($0) })])
+            printJSON(["removed": .integer(removed), "requested": .integer(ids.count), "dry_run": false, "daemon_running": .bool(running),
+                       "ids": .array(ids.map { .string($0.rawValue) })])
+        } else if running {
+            print("removed \(plural(removed, "finished job")) older than \(ageText)")
         } else {
-            print("\(dryRun ? "would remove" : "removed") \(plural(ids.count, "finished job")) older than \(ageText)")
+            print("asked to remove \(plural(ids.count, "finished job")) older than \(ageText)")
+            if !ids.isEmpty { printNote(noDaemonSentence(client) + "; the delete requests wait in control/ until it starts") }
+        }
+        if running && removed < ids.count {
+            throw CommandFailure(message: "\(ids.count - removed) of \(ids.count) records still there after \(humanSeconds(timeout)); the requests wait in control/")
         }
         return Exit.ok
     }

@@ -1,89 +1,152 @@
-// spoolctl stats: counts by status and queue, success rate, mean and p95 duration, and recent
-// throughput, computed from the records in the spool.
+// spoolctl stats: what the spool holds by status and queue, and the history of finished jobs
+// (success rate, duration percentiles, operations of batches, per name), from the history index:
+// the summary the daemon keeps, not the records, so it costs the same at ten records or a
+// million. --since, --name and --queue narrow the history; pruned records still count in it.
 import Foundation
 import SpoolCore
 import SpoolJSON
 
 enum Stats: Command {
     static let name = "stats"
-    static let summary = "counts, success rate, durations, throughput"
+    static let summary = "counts, success rate, duration percentiles, per name; --name, --queue, --since"
     static let usage = """
-        Usage: spoolctl stats [--json]
+        Usage: spoolctl stats [--name NAME]... [--queue Q]... [--since TIME|DURATION] [--json]
 
-        Counts by status and by queue, success rate, mean and p95 duration of finished jobs, and
-        throughput (jobs finished per minute) over the last 1, 5 and 15 minutes.
-        --json: {"by_status": {...}, "by_queue": {...}, "success_rate", "mean_duration_seconds",
-                 "p95_duration_seconds", "finished_per_minute": {"1m", "5m", "15m"}} (null when unknown)
+        What the spool holds by status and by queue; then the history of finished jobs (removed
+        records included): runs, success rate, mean and p50/p90/p95/p99 duration (paused time
+        excluded), operations of batches, per name; and throughput (jobs finished per minute) over
+        the last 1, 5 and 15 minutes. --name, --queue (repeatable: any of them) and --since narrow
+        the history (--queue and --since read the index lines of what they select).
+        --json: {"by_status": {...}, "by_queue": {...}, "runs", "success_rate", "mean_duration_seconds",
+                 "p50_duration_seconds", "p90_duration_seconds", "p95_duration_seconds", "p99_duration_seconds",
+                 "operations": {"batches", "total", "succeeded", "failed", "skipped", "mean_seconds"},
+                 "by_name": {NAME: {"runs", "by_status", "success_rate", "mean_duration_seconds", "p50_duration_seconds",
+                                    "p95_duration_seconds", "p99_duration_seconds", "operations"}},
+                 "finished_per_minute": {"1m", "5m", "15m"}, "indexed": bool} (null when unknown)
         """
 
-    struct Report: Encodable {
-        var byStatus: [String: Int]
-        var byQueue: [String: [String: Int]]
-        var successRate: Double?
-        var meanDurationSeconds: Double?
-        var p95DurationSeconds: Double?
-        var finishedPerMinute: [String: Double]
-
-        enum CodingKeys: String, CodingKey {
-            case byStatus = "by_status", byQueue = "by_queue", successRate = "success_rate"
-            case meanDurationSeconds = "mean_duration_seconds", p95DurationSeconds = "p95_duration_seconds"
-            case finishedPerMinute = "finished_per_minute"
+    /// The history part of the report for an aggregate.
+    static func figures(_ a: HistorySummary.Aggregate) -> [(key: String, value: JSONValue)] {
+        let d = a.durations
+        var ops: JSONValue = .null
+        if a.operationBatches > 0 {
+            ops = ["batches": .integer(a.operationBatches), "total": .integer(a.operations.total),
+                   "succeeded": .integer(a.operations.succeeded), "failed": .integer(a.operations.failed),
+                   "skipped": .integer(a.operations.skipped), "mean_seconds": .num(a.operations.meanSeconds)]
         }
+        return [("runs", .integer(a.runs)), ("success_rate", .num(a.successRate)), ("mean_duration_seconds", .num(d.mean)),
+                ("p50_duration_seconds", .num(d.quantile(0.5))), ("p90_duration_seconds", .num(d.quantile(0.9))),
+                ("p95_duration_seconds", .num(d.quantile(0.95))), ("p99_duration_seconds", .num(d.quantile(0.99))),
+                ("operations", ops)]
     }
 
-    static func report(_ records: [LocatedRecord], now: Double) -> Report {
-        var byStatus: [String: Int] = [:]
-        var byQueue: [String: [String: Int]] = [:]
-        var durations: [Double] = []
-        var succeeded = 0, ended = 0
-        var finishedAt: [Double] = []
-        for l in records {
-            let status = l.effectiveStatus.rawValue
-            byStatus[status, default: 0] += 1
-            byQueue[l.record.spec?.effectiveQueue ?? "default", default: [:]][status, default: 0] += 1
-            guard l.effectiveStatus.isTerminal, l.effectiveStatus != .rejected else { continue }
-            ended += 1
-            if l.effectiveStatus == .succeeded { succeeded += 1 }
-            if let d = l.record.durationSeconds { durations.append(d) }
-            if let f = l.record.finishedAt { finishedAt.append(f.seconds) }
-        }
-        durations.sort()
-        let p95 = durations.isEmpty ? nil : durations[min(durations.count - 1, Int((Double(durations.count) * 0.95).rounded(.up)) - 1)]
-        var perMinute: [String: Double] = [:]
-        for minutes in [1, 5, 15] {
-            let n = finishedAt.filter { now - $0 <= Double(minutes) * 60 }.count
-            perMinute["\(minutes)m"] = Double(n) / Double(minutes)
-        }
-        return Report(byStatus: byStatus, byQueue: byQueue, successRate: ended == 0 ? nil : Double(succeeded) / Double(ended),
-                      meanDurationSeconds: durations.isEmpty ? nil : durations.reduce(0, +) / Double(durations.count),
-                      p95DurationSeconds: p95, finishedPerMinute: perMinute)
+    static func counts(_ d: [String: Int]) -> JSONValue {
+        .object(JSONObject(d.sorted { $0.key < $1.key }.map { (key: $0.key, value: .integer($0.value)) }))
     }
 
     static func run(_ args: inout Arguments, spool: String) throws -> Int32 {
         let json = try args.flag("--json")
+        let names = Set(try args.values("--name"))
+        let queues = Set(try args.values("--queue"))
+        let sinceText = try args.value("--since")
         _ = try args.positionals()
+        var since: Double? = nil
+        if let sinceText {
+            if let t = Timestamp(rfc3339: sinceText) { since = t.seconds }
+            else if let age = Prune.seconds(sinceText) { since = Date().timeIntervalSince1970 - age }
+            else { throw UsageError(message: "--since must be an RFC 3339 time or a duration such as 30m, 24h; got \"\(sinceText)\"") }
+        }
         let client = try openSpool(spool)
-        let r = report(client.records(), now: Date().timeIntervalSince1970)
-        if json {
-            func counts(_ d: [String: Int]) -> JSONValue {
-                .object(JSONObject(d.sorted { $0.key < $1.key }.map { (key: $0.key, value: .integer($0.value)) }))
+        let now = Date().timeIntervalSince1970
+        let view = HistoryView.openOrScan(client)
+        // Held now: finished ones from the index, the live work from its folders.
+        var byStatus: [String: Int] = [:]
+        var byQueue: [String: [String: Int]] = [:]
+        for (h, n) in view.summary.holdings where queues.isEmpty || queues.contains(h.queue) {
+            byStatus[h.status.rawValue, default: 0] += n
+            byQueue[h.queue, default: [:]][h.status.rawValue, default: 0] += n
+        }
+        for l in client.records(in: [.pending, .running]) {
+            let q = l.record.spec?.effectiveQueue ?? "default"
+            guard queues.isEmpty || queues.contains(q) else { continue }
+            byStatus[l.effectiveStatus.rawValue, default: 0] += 1
+            byQueue[q, default: [:]][l.effectiveStatus.rawValue, default: 0] += 1
+        }
+        // History of the selection.
+        var selection: HistorySummary.Aggregate
+        var perName: [String: HistorySummary.Aggregate]
+        if since != nil || !queues.isEmpty {
+            let s = view.fold(since: since, names: names, queues: queues)
+            selection = s.all
+            perName = s.names
+        } else if !names.isEmpty {
+            perName = view.summary.names.filter { names.contains($0.key) }
+            if perName.count < names.count {
+                // A name whose aggregate was trimmed (too many names): from its lines.
+                perName = view.fold(since: nil, names: names, queues: []).names
             }
-            printJSON(["by_status": counts(r.byStatus),
-                       "by_queue": .object(JSONObject(r.byQueue.sorted { $0.key < $1.key }.map { (key: $0.key, value: counts($0.value)) })),
-                       "success_rate": .num(r.successRate), "mean_duration_seconds": .num(r.meanDurationSeconds),
-                       "p95_duration_seconds": .num(r.p95DurationSeconds),
-                       "finished_per_minute": .object(JSONObject(["1m", "5m", "15m"].map { (key: $0, value: .num(r.finishedPerMinute[$0] ?? 0)) }))])
+            selection = HistorySummary.Aggregate()
+            for a in perName.values { selection.merge(a) }
+        } else {
+            selection = view.summary.all
+            perName = view.summary.names
+        }
+        // Throughput: the lines of the last 15 minutes.
+        var finished: [Double] = []
+        view.finished(since: now - 15 * 60) { e in
+            guard e.status != .rejected, let f = e.finishedAt else { return }
+            if !names.isEmpty, !names.contains(e.name) { return }
+            if !queues.isEmpty, !queues.contains(e.queue) { return }
+            finished.append(f)
+        }
+        var perMinute: [(String, Double)] = []
+        for minutes in [1, 5, 15] {
+            perMinute.append(("\(minutes)m", Double(finished.filter { now - $0 <= Double(minutes) * 60 }.count) / Double(minutes)))
+        }
+        if json {
+            var o: [(key: String, value: JSONValue)] = [
+                ("by_status", counts(byStatus)),
+                ("by_queue", .object(JSONObject(byQueue.sorted { $0.key < $1.key }.map { (key: $0.key, value: counts($0.value)) }))),
+            ]
+            o += figures(selection)
+            o.append(("by_name", .object(JSONObject(perName.sorted { $0.key < $1.key }.map { n in
+                (key: n.key, value: .object(JSONObject([("by_status", counts(Dictionary(uniqueKeysWithValues: n.value.byStatus.map { ($0.key.rawValue, $0.value) })))]
+                                                       + figures(n.value).filter { $0.key != "p90_duration_seconds" })))
+            }))))
+            o.append(("finished_per_minute", .object(JSONObject(perMinute.map { (key: $0.0, value: .number($0.1)) }))))
+            o.append(("indexed", .bool(view.indexed)))
+            printJSON(.object(JSONObject(o)))
             return Exit.ok
         }
         print("jobs by status:")
-        for (k, v) in r.byStatus.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 10, withPad: " ", startingAt: 0)) \(v)") }
+        for (k, v) in byStatus.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 10, withPad: " ", startingAt: 0)) \(v)") }
         print("jobs by queue:")
-        for (q, counts) in r.byQueue.sorted(by: { $0.key < $1.key }) {
-            print("  \(q): " + counts.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        for (q, c) in byQueue.sorted(by: { $0.key < $1.key }) {
+            print("  \(q): " + c.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        print("success rate:  \(r.successRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-")")
-        print("duration:      mean \(humanDuration(r.meanDurationSeconds)), p95 \(humanDuration(r.p95DurationSeconds))")
-        print("finished/min:  " + ["1m", "5m", "15m"].map { "\($0) \(String(format: "%.1f", r.finishedPerMinute[$0] ?? 0))" }.joined(separator: ", "))
+        let d = selection.durations
+        var scope: [String] = []
+        if !names.isEmpty { scope.append("name " + names.sorted().joined(separator: ", ")) }
+        if !queues.isEmpty { scope.append("queue " + queues.sorted().joined(separator: ", ")) }
+        if let sinceText { scope.append("since \(sinceText)") }
+        print("history\(scope.isEmpty ? "" : " (" + scope.joined(separator: "; ") + ")"): \(plural(selection.runs, "run"))")
+        print("success rate:  \(selection.successRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-")")
+        print("duration:      mean \(humanDuration(d.mean)), p50 \(humanDuration(d.quantile(0.5))), p90 \(humanDuration(d.quantile(0.9))), p95 \(humanDuration(d.quantile(0.95))), p99 \(humanDuration(d.quantile(0.99)))")
+        if selection.operationBatches > 0 {
+            let o = selection.operations
+            print("operations:    \(o.total) in \(plural(selection.operationBatches, "batch", "batches")): \(o.succeeded) succeeded, \(o.failed) failed, \(o.skipped) skipped; mean \(humanDuration(o.meanSeconds))")
+        }
+        print("finished/min:  " + perMinute.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", "))
+        if !perName.isEmpty {
+            print("")
+            let rows = perName.sorted { $0.value.runs > $1.value.runs }.prefix(20).map { n, a -> [String] in
+                [n, String(a.runs), a.successRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-", humanDuration(a.durations.mean),
+                 humanDuration(a.durations.quantile(0.5)), humanDuration(a.durations.quantile(0.95)), humanDuration(a.durations.quantile(0.99)),
+                 a.operationBatches > 0 ? String(a.operations.total) : "-"]
+            }
+            print(table(["NAME", "RUNS", "SUCCESS", "MEAN", "P50", "P95", "P99", "OPS"], rows))
+            if perName.count > 20 { print("(\(perName.count - 20) more names; --json lists them all)") }
+        }
         return Exit.ok
     }
 }

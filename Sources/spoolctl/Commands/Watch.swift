@@ -41,6 +41,20 @@ enum Watch: Command {
             .sorted { ($0.record.finishedAt?.seconds ?? 0) > ($1.record.finishedAt?.seconds ?? 0) }.prefix(5))
     }
 
+    /// What a frame shows: the live work from pending/ and running/, and the last failures named
+    /// by the history index (their records read, at most five): no frame reads all of done/.
+    static func frameRecords(_ client: SpoolClient) -> [LocatedRecord] {
+        var out = client.records(in: [.pending, .running])
+        guard let view = HistoryView.open(client.layout) else { return client.records() }
+        var failures = 0
+        for f in view.summary.recentFailures.reversed() where failures < 5 {
+            guard let id = JobID(f.id), let l = client.finishedRecord(id) else { continue }
+            out.append(l)
+            failures += 1
+        }
+        return out
+    }
+
     /// One frame as one line of JSON.
     static func jsonFrame(_ records: [LocatedRecord], now: Double, daemon: Bool) -> JSONValue {
         let running = runningJobs(records)
@@ -107,12 +121,12 @@ enum Watch: Command {
             let running = daemonRunning(client, quiet: json || noted)
             noted = noted || !running
             if json {
-                printJSON(jsonFrame(client.records(), now: Date().timeIntervalSince1970, daemon: running), pretty: false)
+                printJSON(jsonFrame(frameRecords(client), now: Date().timeIntervalSince1970, daemon: running), pretty: false)
                 if once { return Exit.ok }
                 usleep(useconds_t(interval * 1_000_000))
                 continue
             }
-            let text = frame(client.records(), now: Date().timeIntervalSince1970,
+            let text = frame(frameRecords(client), now: Date().timeIntervalSince1970,
                              daemon: running ? nil : "no daemon is running on this spool (start it with: spoold --spool \(client.layout.root))")
             // On a terminal: home the cursor and clear, then draw; otherwise frames follow each other.
             print(tty ? "\u{1B}[H\u{1B}[2J" + text : text + (once ? "" : "\n"))

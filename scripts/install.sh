@@ -112,8 +112,9 @@ put "$repo/systemd/spoold.sysusers.conf" "$sysusers_dir/spoold.conf" 0644
 put "$repo/systemd/spoold.tmpfiles.conf" "$tmpfiles_dir/spoold.conf" 0644
 tmpfiles=("$tmpfiles_dir/spoold.conf")
 for name in "${instances[@]+"${instances[@]}"}"; do
-    # The same folders for /var/spool/spoold-NAME, without the commented node_exporter line.
-    grep -v '^#L' "$repo/systemd/spoold.tmpfiles.conf" \
+    # The same folders for /var/spool/spoold-NAME, without the commented node_exporter line and
+    # without user spoold's home, which the main entry already creates.
+    grep -v -e '^#L' -e '/var/lib/spoold' "$repo/systemd/spoold.tmpfiles.conf" \
         | sed -e "s|/var/spool/spoold|/var/spool/spoold-$name|g" \
               -e "s|^# tmpfiles.d(5) entry for spoold:|# tmpfiles.d(5) entry for spoold@$name:|" > "$work/spoold-$name.conf"
     put "$work/spoold-$name.conf" "$tmpfiles_dir/spoold-$name.conf" 0644

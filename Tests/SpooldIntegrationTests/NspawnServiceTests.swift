@@ -73,6 +73,11 @@ struct NspawnServiceTests {
         let install = c.must("/root/spoold/scripts/install.sh --no-build --bin-dir /root/spoold/bin")
         #expect(install.contains("start it with: systemctl enable --now spoold"), "\(install)")
         c.must("getent passwd spoold && getent group spool && test -d \(spool)/inbox")
+        c.must("""
+            test -s /usr/local/share/man/man8/spoold.8.gz && test -s /usr/local/share/man/man1/spoolctl.1.gz
+            test -s /usr/local/share/man/man5/spool-job.5.gz && test -s /usr/local/share/bash-completion/completions/spoolctl
+            test -s /usr/local/share/zsh/site-functions/_spoolctl && test -s /usr/local/share/fish/vendor_completions.d/spoolctl.fish
+            """)
         clock.step("install.sh --no-build --bin-dir")
 
         // 3. Start it now and at every boot.

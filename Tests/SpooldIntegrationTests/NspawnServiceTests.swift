@@ -32,7 +32,7 @@ func bootedContainer(_ name: String, clock: StepClock) throws -> Container {
     let c = try Container(tools: tools, name: name)
     clock.step("unpack the root")
     let repo = ReleaseBinaries.root
-    for dir in ["scripts", "systemd", "docs", "packaging"] where FileManager.default.fileExists(atPath: "\(repo)/\(dir)") {
+    for dir in ["scripts", "systemd", "docs", "man", "packaging"] where FileManager.default.fileExists(atPath: "\(repo)/\(dir)") {
         try c.copy("\(repo)/\(dir)", to: "/root/spoold/\(dir)")
     }
     for b in ["spoold", "spoolctl"] { try c.copy("\(bin)/\(b)", to: "/root/spoold/bin/\(b)") }
@@ -118,10 +118,15 @@ struct NspawnServiceTests {
         // Watchdog: a stopped daemon is killed and restarted (WatchdogSec shortened in a drop-in).
         c.must("""
             mkdir -p /etc/systemd/system/spoold.service.d
-            printf '[Service]\\nWatchdogSec=2s\\n' > /etc/systemd/system/spoold.service.d/watchdog.conf
+            printf '[Service]\\nWatchdogSec=4s\\n' > /etc/systemd/system/spoold.service.d/watchdog.conf
             systemctl daemon-reload && systemctl restart spoold
             """)
+        c.waitFor("spoold running after the restart", timeout: 30, """
+            [ "$(systemctl show -p MainPID --value spoold)" -gt 1 ] && systemctl is-active -q spoold
+            """)
         let before = c.must("systemctl show -p MainPID --value spoold").trimmingCharacters(in: .whitespacesAndNewlines)
+        // Only ever a real pid: `kill -STOP 0` would stop the caller's own process group.
+        try #require((Int(before) ?? 0) > 1, "no MainPID for spoold: \(before)")
         c.must("kill -STOP \(before)")
         c.waitFor("the watchdog to kill and restart spoold", timeout: 30, """
             p=$(systemctl show -p MainPID --value spoold); [ "$p" != 0 ] && [ "$p" != \(before) ] && systemctl is-active -q spoold
@@ -191,6 +196,102 @@ struct NspawnServiceTests {
         let score = line.components(separatedBy: ".service: ").last?.split(separator: " ").first.flatMap { Double($0) }
         #expect(score != nil && score! <= 2.0, "\(security)")
         clock.step("journal and live exposure score")
+        try c.powerOff()
+        clock.step("poweroff")
+    }
+}
+
+/// The .deb of packaging/build-deb.sh, installed, used, upgraded and purged on a booted Debian
+/// (in the same serialized suite: one container at a time).
+extension NspawnServiceTests {
+    /// Builds the package (gzip, fast) from the static binaries as version BASE+testN.
+    static func buildDeb(bin: String, version: String, out: String) throws -> String {
+        let r = TestTools.run("/bin/bash", [ReleaseBinaries.root + "/packaging/build-deb.sh", "--fast", "--bin-dir", bin,
+                                            "--version", version, "--out", out], timeout: 600)
+        guard r.status == 0, let deb = r.stdout.split(separator: "\n").last.map(String.init), deb.hasSuffix(".deb") else {
+            throw ContainerError("packaging/build-deb.sh failed (exit \(r.status)): \(r.stderr.suffix(3000))")
+        }
+        return deb
+    }
+
+    @Test("dpkg -i creates the user and spool and enables nothing; jobs run; an upgrade keeps the running daemon and job; purge stops and removes",
+          .timeLimit(.minutes(10)))
+    func installUpgradePurge() throws {
+        let clock = StepClock("nspawn package")
+        let c = try bootedContainer("spoold-deb", clock: clock)
+        defer { c.destroy() }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-debs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let base = try String(contentsOfFile: ReleaseBinaries.root + "/packaging/VERSION", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let bin = try ReleaseBinaries.directory.get()
+        let first = try Self.buildDeb(bin: bin, version: "\(base)+test1", out: out)
+        let second = try Self.buildDeb(bin: bin, version: "\(base)+test2", out: out)
+        try c.copy(first, to: "/root/debs/first.deb")
+        try c.copy(second, to: "/root/debs/second.deb")
+        clock.step("build two packages (gzip) and copy them in")
+        let spool = NspawnServiceTests.spool
+
+        // Install: user, group, spool and the jobs' home exist; nothing is enabled or started.
+        let installed = c.must("dpkg -i /root/debs/first.deb 2>&1")
+        #expect(installed.contains("installed, not enabled"), "\(installed)")
+        #expect(c.sh("systemctl is-enabled spoold").stdout.contains("disabled"))
+        #expect(c.sh("systemctl is-active spoold").status != 0, "the package started spoold")
+        #expect(c.must("getent passwd spoold | cut -d: -f6") == "/var/lib/spoold\n")
+        #expect(c.must("stat -c '%a %U %G' \(spool) \(spool)/inbox \(spool)/done /var/lib/spoold")
+                == "3771 spoold spool\n3770 spoold spool\n2750 spoold spool\n750 spoold spoold\n")
+        c.must("""
+            test -x /usr/bin/spoold && test -x /usr/bin/spoolctl && test -s /usr/lib/systemd/system/spoold.service
+            test -s /usr/lib/systemd/system/spoold@.service && test -s /usr/share/man/man8/spoold.8.gz
+            test -s /usr/share/man/man1/spoolctl.1.gz && test -s /usr/share/man/man5/spool-job.5.gz
+            test -s /usr/share/bash-completion/completions/spoolctl && test -s /usr/share/zsh/vendor-completions/_spoolctl
+            test -s /usr/share/fish/vendor_completions.d/spoolctl.fish && test -s /usr/share/doc/spoold/copyright
+            grep -q 'ExecStart=/usr/bin/spoold ' /usr/lib/systemd/system/spoold.service
+            """)
+        clock.step("dpkg -i: user, spool, files; nothing enabled")
+
+        // Use it.
+        c.must("systemctl enable --now spoold && useradd -m -s /bin/sh alice && usermod -aG spool alice")
+        c.must(NspawnServiceTests.as_("alice", "submit --id hello -- echo hello"))
+        c.must(NspawnServiceTests.as_("alice", "wait hello --timeout 30"))
+        c.must(NspawnServiceTests.as_("alice", "submit --id long -- sleep 600"))
+        c.waitFor("the long job to run", timeout: 20, "test -e \(spool)/running/long.json && grep -qx sleep /proc/[0-9]*/comm")
+        let mainPID = c.must("systemctl show -p MainPID --value spoold").trimmingCharacters(in: .whitespacesAndNewlines)
+        let jobPID = c.must("grep -lx sleep /proc/[0-9]*/comm | cut -d/ -f3").trimmingCharacters(in: .whitespacesAndNewlines)
+        clock.step("enable --now, a job, a long job running")
+
+        // Upgrade: the daemon and its job keep running (the old binary), and the operator is told how to switch.
+        let upgraded = c.must("dpkg -i /root/debs/second.deb 2>&1")
+        #expect(upgraded.contains("spoold.service still runs the previous version"), "\(upgraded)")
+        #expect(c.must("dpkg-query -W -f '${Version}' spoold") == "\(base)+test2")
+        #expect(c.must("systemctl show -p MainPID --value spoold").trimmingCharacters(in: .whitespacesAndNewlines) == mainPID)
+        c.must("test -d /proc/\(jobPID) && grep -qx sleep /proc/\(jobPID)/comm && test -e \(spool)/running/long.json")
+        #expect(c.must("readlink /proc/\(mainPID)/exe").contains("(deleted)"), "spoold does not run the replaced binary")
+        c.must("systemctl restart spoold", timeout: 40)
+        let newPID = c.must("systemctl show -p MainPID --value spoold").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newPID != mainPID && !c.must("readlink /proc/\(newPID)/exe").contains("(deleted)"))
+        c.waitFor("the long job requeued and running again", timeout: 20,
+                  "test -e \(spool)/running/long.json && grep -qx sleep /proc/[0-9]*/comm")
+        clock.step("upgrade keeps daemon and job; restart switches")
+
+        // Purge: the service stops (the long job is requeued), the files and the jobs' home go, the records stay.
+        let purged = c.must("dpkg --purge spoold 2>&1", timeout: 60)
+        #expect(purged.contains("/var/spool/spoold (records and outputs) is kept"), "\(purged)")
+        #expect(c.sh("systemctl is-active spoold").status != 0)
+        #expect(c.sh("grep -qx sleep /proc/[0-9]*/comm").status != 0, "the long job outlived the purge")
+        c.must("""
+            test ! -e /usr/bin/spoold && test ! -e /usr/lib/systemd/system/spoold.service && test ! -e /var/lib/spoold
+            test ! -e /etc/systemd/system/multi-user.target.wants/spoold.service
+            test -e \(spool)/done/hello.json && test -e \(spool)/pending/long.json
+            ! dpkg -s spoold >/dev/null 2>&1
+            """)
+        clock.step("purge")
+
+        // A reinstall starts disabled again and finds the records.
+        c.must("dpkg -i /root/debs/second.deb >/dev/null 2>&1")
+        #expect(c.sh("systemctl is-enabled spoold").stdout.contains("disabled"))
+        c.must(NspawnServiceTests.as_("alice", "status hello") + " | grep -q succeeded")
+        clock.step("reinstall: disabled, records found")
         try c.powerOff()
         clock.step("poweroff")
     }

@@ -98,7 +98,9 @@ final class Container: @unchecked Sendable {
     @discardableResult
     func sh(_ script: String, timeout: Double = 60) -> TestTools.Outcome {
         guard initPID != 0 else { return TestTools.Outcome(status: -1, stdout: "", stderr: "the container is not running") }
-        return TestTools.run(tools.nsenter, ["-t", String(initPID), "-m", "-u", "-i", "-p", "-C", "-r", "-w",
+        // setsid: the command gets a session and process group of its own, so that no signal sent
+        // in the container to a process group (kill 0) can reach the test process.
+        return TestTools.run("/usr/bin/setsid", [tools.nsenter, "-t", String(initPID), "-m", "-u", "-i", "-p", "-C", "-r", "-w",
                                              "/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                              "HOME=/root", "LANG=C.UTF-8", "/bin/sh", "-c", script], timeout: timeout)
     }

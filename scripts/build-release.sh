@@ -42,7 +42,8 @@ if ! ls /usr/lib/*/libcurl.so /usr/lib/libcurl.so >/dev/null 2>&1; then
     fi
 fi
 
-flags=(-c release --scratch-path "$scratch" -Xswiftc -static-stdlib ${SWIFT_BUILD_FLAGS:-})
+# -z now: all symbols bound at start, so the GOT can be read-only (full RELRO; lintian's bindnow).
+flags=(-c release --scratch-path "$scratch" -Xswiftc -static-stdlib -Xlinker -z -Xlinker now ${SWIFT_BUILD_FLAGS:-})
 cd "$repo"
 # One product at a time: the test-support target is not built in release mode (it imports Testing).
 for product in spoold spoolctl; do

@@ -62,18 +62,20 @@ if [ "$prefix" = /usr ]; then zsh_dir=$prefix/share/zsh/vendor-completions; else
 # Build, or find what was built.
 if [ -z "$bin_dir" ]; then
     if [ "$build" = 1 ]; then
-        echo "install.sh: swift build -c release"
-        (cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-})
-        bin_dir=$(cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-} --show-bin-path)
+        # Static Swift runtime: the installed service does not depend on where the toolchain is.
+        echo "install.sh: scripts/build-release.sh (swift build -c release -static-stdlib)"
+        bin_dir=$("$repo/scripts/build-release.sh" | tail -n 1)
+    elif [ -x "$repo/.build-release/release/spoold" ]; then
+        # --no-build must work where no toolchain is installed: what build-release.sh built, or --bin-dir.
+        bin_dir="$repo/.build-release/release"
     else
-        # --no-build must work where no toolchain is installed: the default release folder, or --bin-dir.
         bin_dir="$repo/.build/release"
     fi
 elif [ "$build" = 1 ]; then
     die "--bin-dir names binaries built elsewhere: add --no-build"
 fi
 for b in spoold spoolctl; do
-    [ -x "$bin_dir/$b" ] || die "$bin_dir/$b is missing: build with swift build -c release, or drop --no-build"
+    [ -x "$bin_dir/$b" ] || die "$bin_dir/$b is missing: build with scripts/build-release.sh, or drop --no-build"
 done
 
 changed=0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs spoold and spoolctl, the systemd units, the sysusers.d and tmpfiles.d entries and the
-# operations guide. Idempotent: files already up to date are left alone, changed ones are replaced
-# by rename (so a running spoold keeps its binary until it restarts), and running it again is safe.
+# Installs spoold and spoolctl, the systemd units, the sysusers.d and tmpfiles.d entries, the
+# operations guide, the man pages and spoolctl's shell completions (bash, zsh, fish). Idempotent:
+# files already up to date are left alone, changed ones are replaced by rename (so a running
+# spoold keeps its binary until it restarts), and running it again is safe.
 #
 #   scripts/install.sh [--prefix DIR] [--destdir DIR] [--no-build] [--bin-dir DIR]
 #                      [--instance NAME]... [--no-activate]
@@ -13,7 +14,7 @@
 # It never enables or starts the service: see docs/operations.md.
 set -euo pipefail
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; }
 die() { echo "install.sh: error: $*" >&2; exit 1; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,22 +55,27 @@ unit_dir=${UNIT_DIR:-$sys/systemd/system}
 sysusers_dir=${SYSUSERS_DIR:-$sys/sysusers.d}
 tmpfiles_dir=${TMPFILES_DIR:-$sys/tmpfiles.d}
 doc_dir=$prefix/share/doc/spoold
+man_dir=$prefix/share/man
+# zsh looks in vendor-completions for distribution packages, in site-functions elsewhere.
+if [ "$prefix" = /usr ]; then zsh_dir=$prefix/share/zsh/vendor-completions; else zsh_dir=$prefix/share/zsh/site-functions; fi
 
 # Build, or find what was built.
 if [ -z "$bin_dir" ]; then
     if [ "$build" = 1 ]; then
-        echo "install.sh: swift build -c release"
-        (cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-})
-        bin_dir=$(cd "$repo" && swift build -c release ${SWIFT_BUILD_FLAGS:-} --show-bin-path)
+        # Static Swift runtime: the installed service does not depend on where the toolchain is.
+        echo "install.sh: scripts/build-release.sh (swift build -c release -static-stdlib)"
+        bin_dir=$("$repo/scripts/build-release.sh" | tail -n 1)
+    elif [ -x "$repo/.build-release/release/spoold" ]; then
+        # --no-build must work where no toolchain is installed: what build-release.sh built, or --bin-dir.
+        bin_dir="$repo/.build-release/release"
     else
-        # --no-build must work where no toolchain is installed: the default release folder, or --bin-dir.
         bin_dir="$repo/.build/release"
     fi
 elif [ "$build" = 1 ]; then
     die "--bin-dir names binaries built elsewhere: add --no-build"
 fi
 for b in spoold spoolctl; do
-    [ -x "$bin_dir/$b" ] || die "$bin_dir/$b is missing: build with swift build -c release, or drop --no-build"
+    [ -x "$bin_dir/$b" ] || die "$bin_dir/$b is missing: build with scripts/build-release.sh, or drop --no-build"
 done
 
 changed=0
@@ -112,8 +118,9 @@ put "$repo/systemd/spoold.sysusers.conf" "$sysusers_dir/spoold.conf" 0644
 put "$repo/systemd/spoold.tmpfiles.conf" "$tmpfiles_dir/spoold.conf" 0644
 tmpfiles=("$tmpfiles_dir/spoold.conf")
 for name in "${instances[@]+"${instances[@]}"}"; do
-    # The same folders for /var/spool/spoold-NAME, without the commented node_exporter line.
-    grep -v '^#L' "$repo/systemd/spoold.tmpfiles.conf" \
+    # The same folders for /var/spool/spoold-NAME, without the commented node_exporter line and
+    # without user spoold's home, which the main entry already creates.
+    grep -v -e '^#L' -e '/var/lib/spoold' "$repo/systemd/spoold.tmpfiles.conf" \
         | sed -e "s|/var/spool/spoold|/var/spool/spoold-$name|g" \
               -e "s|^# tmpfiles.d(5) entry for spoold:|# tmpfiles.d(5) entry for spoold@$name:|" > "$work/spoold-$name.conf"
     put "$work/spoold-$name.conf" "$tmpfiles_dir/spoold-$name.conf" 0644
@@ -121,6 +128,19 @@ for name in "${instances[@]+"${instances[@]}"}"; do
 done
 put "$repo/docs/operations.md" "$doc_dir/operations.md" 0644
 put "$repo/docs/spec.md" "$doc_dir/spec.md" 0644
+# Man pages (gzip -n: the same bytes every time, so an unchanged page stays unchanged).
+for page in "$repo"/man/*.[1-8]; do
+    section=${page##*.}
+    gzip -9nc "$page" > "$work/$(basename "$page").gz"
+    put "$work/$(basename "$page").gz" "$man_dir/man$section/$(basename "$page").gz" 0644
+done
+# Shell completions, made by spoolctl itself from its command table.
+"$bin_dir/spoolctl" completions bash > "$work/spoolctl.bash"
+"$bin_dir/spoolctl" completions zsh > "$work/_spoolctl"
+"$bin_dir/spoolctl" completions fish > "$work/spoolctl.fish"
+put "$work/spoolctl.bash" "$prefix/share/bash-completion/completions/spoolctl" 0644
+put "$work/_spoolctl" "$zsh_dir/_spoolctl" 0644
+put "$work/spoolctl.fish" "$prefix/share/fish/vendor_completions.d/spoolctl.fish" 0644
 
 if [ -n "$destdir" ] || [ "$activate" = 0 ]; then
     echo "install.sh: done (files only; on the target run systemd-sysusers, systemd-tmpfiles --create, systemctl daemon-reload)"

@@ -71,7 +71,8 @@ protocol Command: Sendable {
 }
 
 let commands: [any Command.Type] = [Submit.self, Status.self, List.self, Wait.self, Logs.self, Cancel.self, Pause.self, Resume.self,
-                                    Retry.self, Delete.self, Stats.self, Prune.self, Estimate.self, Watch.self, Events.self, Report.self, Validate.self]
+                                    Retry.self, Delete.self, Stats.self, Prune.self, Estimate.self, Watch.self, Events.self, Report.self, Validate.self,
+                                    Completions.self]
 
 @main
 struct Spoolctl {

@@ -55,7 +55,7 @@ struct AccessTests {
         try spool.write("config.json", #"{"allowed_users": ["\#(user.name)"]}"#)
         func drop(_ name: String, owner: TestUser?) throws {
             let tmp = spool.path("tmp/.\(name)")
-            try Data(#"{"id": "\#(name)", "cwd": "work", "shell": "id -u > \#(name).uid; id -g >> \#(name).uid"}"#.utf8)
+            try Data(#"{"id": "\#(name)", "cwd": "work", "shell": "id -u > \#(name).uid; id -g >> \#(name).uid; echo \"$HOME\" >> \#(name).uid"}"#.utf8)
                 .write(to: URL(fileURLWithPath: tmp))
             if let owner { chown(tmp, owner.uid, owner.gid) }
             rename(tmp, spool.path("inbox/\(name).json"))
@@ -66,7 +66,9 @@ struct AccessTests {
         drain(spool, allowRoot: false)
         let mine = try #require(spool.record("mine"))
         #expect(mine.status == "succeeded", "\(mine.errorMessage ?? "")")
-        #expect(spool.read("work/mine.uid") == "\(user.uid)\n\(user.gid)\n")
+        // It runs with its owner's HOME, not the daemon's.
+        let home = try #require(getpwuid(user.uid).map { String(cString: $0.pointee.pw_dir) })
+        #expect(spool.read("work/mine.uid") == "\(user.uid)\n\(user.gid)\n\(home)\n")
         // A forbidden file's content is not trusted, not even its id: find the record by its source.
         let rootjob = try #require(spool.recordFor(source: "rootjob.json"))
         #expect(rootjob.errorCode == "forbidden")

@@ -101,7 +101,7 @@ struct SystemdUnitTests {
         let spool = group.split(separator: "\n").first { $0.hasPrefix("spool:") }?.split(separator: ":", omittingEmptySubsequences: false)
         let uid = try #require(user.flatMap { UInt32($0[2]) }, "no spoold user in \(passwd)")
         let gid = try #require(spool.flatMap { UInt32($0[2]) }, "no spool group in \(group)")
-        #expect(user?[5] == "/var/spool/spoold")
+        #expect(user?[5] == "/var/lib/spoold", "the jobs' HOME must not be the spool")
         #expect(spool?[3] == "spoold", "spoold must be a member of spool")
 
         // Twice: the second run must change nothing and succeed (boot runs it every time).
@@ -118,5 +118,8 @@ struct SystemdUnitTests {
             #expect(st.st_mode & 0o7777 == mode, "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
             #expect(st.st_uid == uid && st.st_gid == gid, "\(path): owner \(st.st_uid):\(st.st_gid)")
         }
+        var home = stat()
+        #expect(stat("\(root)/var/lib/spoold", &home) == 0 && home.st_mode & 0o7777 == 0o750 && home.st_uid == uid,
+                "user spoold's home /var/lib/spoold")
     }
 }

@@ -107,3 +107,44 @@ extension TestTools {
         }
     }
 }
+
+/// Shells whose completion scripts the tests check.
+public struct Shells: Sendable {
+    public var zsh: String
+    public var fish: String
+}
+
+/// man and groff, to render the man pages.
+public struct ManTools: Sendable {
+    public var man: String
+    public var groff: String
+}
+
+extension TestTools {
+    /// zsh and fish, installed on first use (Debian packages, as root); or why they cannot be had.
+    public static let shells: Result<Shells, ToolUnavailable> = findOrInstall(["zsh", "fish"], packages: ["zsh", "fish"]) {
+        Shells(zsh: $0[0], fish: $0[1])
+    }
+
+    /// man (man-db) and groff, installed on first use (Debian packages, as root); or why they cannot be had.
+    public static let man: Result<ManTools, ToolUnavailable> = findOrInstall(["man", "groff"], packages: ["man-db", "groff"]) {
+        ManTools(man: $0[0], groff: $0[1])
+    }
+
+    /// The programs `names` from PATH, or after apt-get install of `packages` under a lock.
+    private static func findOrInstall<T>(_ names: [String], packages: [String], _ make: ([String]) -> T) -> Result<T, ToolUnavailable> {
+        func found() -> [String]? {
+            let paths = names.compactMap { which($0) }
+            return paths.count == names.count ? paths : nil
+        }
+        if let paths = found() { return .success(make(paths)) }
+        return withInstallLock(packages.joined(separator: "+")) {
+            if let paths = found() { return .success(make(paths)) }
+            if let failure = aptInstall(packages) {
+                return .failure(ToolUnavailable("\(names.joined(separator: ", ")) missing: \(failure)"))
+            }
+            if let paths = found() { return .success(make(paths)) }
+            return .failure(ToolUnavailable("apt-get installed \(packages.joined(separator: " ")), but \(names.joined(separator: ", ")) is still missing"))
+        }
+    }
+}

@@ -37,7 +37,7 @@ public enum TestTools {
     static let directory = root + "/.build/test-tools"
 
     /// Prints a line at once (stdout is a pipe under .ci/run, and a crash must not swallow it).
-    static func say(_ line: String) {
+    public static func say(_ line: String) {
         print(line)
         fflush(nil)  // every C stream: Swift 6 will not name the global `stdout`
     }
@@ -66,6 +66,11 @@ public enum TestTools {
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        public init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
         /// The last line of stderr (or stdout), for a short reason.
         var lastLine: String {
             let text = stderr.isEmpty ? stdout : stderr

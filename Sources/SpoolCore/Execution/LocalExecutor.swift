@@ -99,14 +99,16 @@ final class LocalExecutor: Executor {
             guard ExecutableLookup.isExecutableFile("/usr/bin/setpriv") else {
                 return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot run as uid \(owner.uid): /usr/bin/setpriv (util-linux) is missing"))
             }
-            let name = AccessPolicy.userName(owner.uid)
-            argv = ["setpriv", "--reuid=\(owner.uid)", "--regid=\(owner.gid)", name == nil ? "--clear-groups" : "--init-groups",
+            let user = AccessPolicy.user(owner.uid)
+            argv = ["setpriv", "--reuid=\(owner.uid)", "--regid=\(owner.gid)", user == nil ? "--clear-groups" : "--init-groups",
                     "--", executable] + argv.dropFirst()
             executable = "/usr/bin/setpriv"
-            if let name {
-                env["USER"] = name
-                env["LOGNAME"] = name
+            if let user {
+                env["USER"] = user.name
+                env["LOGNAME"] = user.name
             }
+            // The owner's own home (not the daemon's), unless the job sets HOME itself.
+            if plan.env["HOME"] == nil { env["HOME"] = user?.home ?? "/" }
         }
         let out: Int32, err: Int32
         do {

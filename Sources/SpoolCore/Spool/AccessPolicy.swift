@@ -91,11 +91,16 @@ public struct AccessPolicy: Sendable, Equatable {
     }
 
     static func userName(_ uid: UInt32) -> String? {
+        user(uid)?.name
+    }
+
+    /// A user's name and home folder from the password database.
+    static func user(_ uid: UInt32) -> (name: String, home: String)? {
         var pw = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buf = [CChar](repeating: 0, count: 4096)
         guard getpwuid_r(uid, &pw, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: pw.pw_name)
+        return (String(cString: pw.pw_name), pw.pw_dir.map { String(cString: $0) } ?? "/")
     }
 
     static func groupName(_ gid: UInt32) -> String? {

@@ -101,8 +101,8 @@ struct NspawnServiceTests {
         let maxNice = out.split(separator: "\n").first { $0.hasPrefix("Max nice priority") }?.split(separator: " ").dropFirst(3)
         #expect(maxNice.map(Array.init) == ["0", "0"], "\(out)")
         c.must("runuser -u alice -- cat \(spool)/done/hello.json | grep -q '\"status\" *: *\"succeeded\"'")
-        // Records are 0644 inside folders only the group may enter (as operations.md says).
-        #expect(c.must("stat -c '%a' \(spool)/done/hello.json \(spool)/done") == "644\n2750\n")
+        // Records are private (0640: the daemon's user and group; issue 18) inside folders only the group may enter.
+        #expect(c.must("stat -c '%a' \(spool)/done/hello.json \(spool)/done") == "640\n2750\n")
         let refused = c.sh(Self.as_("bob", "submit --id nope -- true"))
         #expect(refused.status != 0, "a non-member could submit: \(refused.stdout)\(refused.stderr)")
         c.must("echo '{\"command\": [\"true\"]}' > /tmp/nope.json && chmod 644 /tmp/nope.json")

@@ -31,10 +31,7 @@ extension Daemon {
     private func removeStaleTemporaries() {
         InboxReader.scan(layout.fd(.tmp), suffix: "") { names in
             for n in names {
-                guard let s = n.string else { continue }
-                // The ACL probe of an earlier start that a crash kept (ResultPrivacy.aclsWork).
-                if s.hasPrefix(".spoold-acl-probe.") && s != ".spoold-acl-probe.\(getpid())" { store.remove(s, from: .tmp) }
-                guard s.hasPrefix("spoold.") else { continue }
+                guard let s = n.string, s.hasPrefix("spoold.") else { continue }
                 if s.hasPrefix(SparePool.prefix) || s.hasSuffix(".tmp") { store.remove(s, from: .tmp) }
             }
         }

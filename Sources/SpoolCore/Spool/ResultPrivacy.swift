@@ -69,7 +69,8 @@ public struct ResultPrivacy: Sendable, Equatable, Codable {
 
     /// Whether the spool's file system takes ACLs: tried on a scratch file in tmp/ (at start).
     public static func aclsWork(tmpFD: Int32) -> Bool {
-        let name = ".spoold-acl-probe.\(getpid())"
+        // Named like the daemon's other temporaries, so that one a crash kept goes at the next start.
+        let name = "spoold.acl-probe.\(getpid()).tmp"
         let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return false }
         defer {

@@ -44,15 +44,8 @@ enum SupervisorFiles {
         let fd = openat(dirFD, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while bytes.count < 1 << 20 {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            bytes += chunk[0..<n]
-        }
-        return try? JSONDecoderBox.decode(type, from: bytes)
+        guard let read = readUpTo(fd, limit: 1 << 20), !read.tooLarge else { return nil }
+        return try? JSONDecoderBox.decode(type, from: read.bytes)
     }
 }
 

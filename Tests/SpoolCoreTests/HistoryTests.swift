@@ -210,7 +210,7 @@ struct HistoryTests {
         func write(_ r: JobRecord) throws {
             var sync = DirectorySync()
             try store.write(r, to: .done, sync: &sync)
-            try store.commit(&sync)
+            store.commit(&sync)
         }
 
         /// Opens a writer as the daemon does at start, and waits for a rebuild to end.

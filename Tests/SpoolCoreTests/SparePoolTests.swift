@@ -34,7 +34,7 @@ struct SparePoolTests {
         func commit(into folder: SpoolLayout.Folder) throws {
             var sync = DirectorySync()
             try store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: folder, sync: &sync)
-            try store.commit(&sync)
+            store.commit(&sync)
         }
     }
 
@@ -46,7 +46,7 @@ struct SparePoolTests {
         #expect(spool.store.spares.count == 1)
         #expect(spool.store.spares.take() == nil, "reused before its old name's removal was durable")
         var nothing = DirectorySync()
-        try spool.store.commit(&nothing)  // a commit that syncs nothing releases nothing
+        spool.store.commit(&nothing)  // a commit that syncs nothing releases nothing
         #expect(spool.store.spares.take() == nil)
         try spool.commit(into: .pending)  // nor one that syncs another folder
         #expect(spool.store.spares.take() == nil, "released by a commit that did not fsync running/")
@@ -64,7 +64,7 @@ struct SparePoolTests {
         spool.store.retire("b.claim", from: .tmp)
         var sync = DirectorySync(writes: DirectorySync.groupThreshold)
         try spool.store.writeFile(bytes: Array("{}".utf8), name: "other.json", folder: .done, sync: &sync)
-        try spool.store.commit(&sync)
+        spool.store.commit(&sync)
         #expect(spool.store.spares.take() != nil && spool.store.spares.take() != nil)
     }
 

@@ -88,11 +88,7 @@ extension Daemon {
                 send(.claimFailed(id, retryIn: 5))
             }
         }
-        do {
-            try store.commit(&sync)
-        } catch {
-            log.error("dispatcher: \(error); starting anyway")
-        }
+        store.commit(&sync)
         FaultInjection.hit(.afterStartRename)
         for id in claimed { send(.claimed(id)) }
     }

@@ -1,6 +1,7 @@
 // The finisher: makes the records the engine asks for durable, in batches on one serial queue.
 // For each: outputs are moved into done/ before the record that names them appears, the record
-// is written (done/ or, for a retry or requeue, pending/), one fsync per folder covers the batch,
+// is written (done/ or, for a retry or requeue, pending/), one fsync per folder covers the batch
+// (one commit for the outputs, then one for the records),
 // and only then is the old state file removed and the engine told (`written`). A crash before
 // that leaves the old file, which recovery resolves; a crash after leaves both, and the newer
 // folder wins.
@@ -22,49 +23,39 @@ extension Daemon {
             return list
         }
         guard !batch.isEmpty else { return }
-        var sync = DirectorySync(writes: batch.count)
-        var written: [RecordWrite] = []
+        // Two commits: the outputs' folder entries are durable before any record that names them can
+        // be. A power cut may keep a folder's newer entries and lose older ones (the crash-state
+        // explorer's model), so one commit for both could leave a record naming a missing output.
+        var outputs = DirectorySync(writes: batch.count)
+        var ready: [RecordWrite] = []
         var failed: [(JobID, Bool)] = []
         for w in batch {
-            let id = w.record.id
-            var record = w.record
             do {
-                if w.outputsCut { cutOutputs(of: id) }
+                ready.append(try placeOutputs(of: w, sync: &outputs))
+            } catch {
+                failed.append(cannotWrite(w, error))
+            }
+        }
+        store.commit(&outputs)
+        var sync = DirectorySync(writes: batch.count)
+        var written: [RecordWrite] = []
+        for w in ready {
+            do {
                 switch w.to {
                 case .done:
-                    try stageFollowUp(of: record, sync: &sync)
-                    if let attempt = w.attempt {
-                        try keepAttemptOutputs(&record, attempt: attempt, sync: &sync)
-                        FaultInjection.hit(.afterOutputsMoved)
-                    } else if w.from == .pending, record.spec?.isBatch != true {
-                        // Outputs of attempts that ran before it was cancelled (a retry waiting for its backoff).
-                        (record.stdout, record.stderr) = store.keptOutputs((JobFiles.stdout(id), JobFiles.stderr(id)))
-                    }
-                    if w.from == .running { store.remove(JobFiles.progress(id), from: .running) }
-                    try store.write(record, to: .done, sync: &sync)
+                    if w.from == .running { store.remove(JobFiles.progress(w.record.id), from: .running) }
+                    try store.write(w.record, to: .done, sync: &sync)
                 case .pending, .running:
-                    // The attempt's output is kept in done/ (appended to earlier ones) for the final record.
-                    if let attempt = w.attempt { try keepAttemptOutputs(&record, attempt: attempt, sync: &sync) }
-                    store.remove(JobFiles.progress(id), from: .running)
-                    try store.write(record, to: .pending, sync: &sync)
+                    store.remove(JobFiles.progress(w.record.id), from: .running)
+                    try store.write(w.record, to: .pending, sync: &sync)
                     FaultInjection.hit(.afterRequeueRecord)
                 }
                 written.append(w)
             } catch {
-                let diskFull = (error as? SystemError)?.isDiskFull == true && !w.outputsCut
-                if diskFull {
-                    log.error("job \(id): cannot write its record: \(error); its outputs are cut to \(Engine.diskFullOutputCap) bytes; retrying in 1 s")
-                } else {
-                    log.error("job \(id): cannot write its record: \(error); retrying in 1 s")
-                }
-                failed.append((id, diskFull))
+                failed.append(cannotWrite(w, error))
             }
         }
-        do {
-            try store.commit(&sync)
-        } catch {
-            log.error("finisher: \(error)")
-        }
+        store.commit(&sync)
         FaultInjection.hit(.afterFinalRecord)
         let journals = core.withLock { c in written.compactMap { c.journals.removeValue(forKey: $0.record.id) } }
         for journal in journals { journal.close() }
@@ -77,6 +68,40 @@ extension Daemon {
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }
         for (id, diskFull) in failed { send(.writeFailed(id, diskFull: diskFull)) }
+    }
+
+    /// Places what the record will name (the attempt's outputs, a follow-up) and returns the write
+    /// with the record that names them.
+    private func placeOutputs(of w: RecordWrite, sync: inout DirectorySync) throws -> RecordWrite {
+        let id = w.record.id
+        var w = w
+        if w.outputsCut { cutOutputs(of: id) }
+        switch w.to {
+        case .done:
+            try stageFollowUp(of: w.record, sync: &sync)
+            if let attempt = w.attempt {
+                try keepAttemptOutputs(&w.record, attempt: attempt, sync: &sync)
+                FaultInjection.hit(.afterOutputsMoved)
+            } else if w.from == .pending, w.record.spec?.isBatch != true {
+                // Outputs of attempts that ran before it was cancelled (a retry waiting for its backoff).
+                (w.record.stdout, w.record.stderr) = store.keptOutputs((JobFiles.stdout(id), JobFiles.stderr(id)))
+            }
+        case .pending, .running:
+            // The attempt's output is kept in done/ (appended to earlier ones) for the final record.
+            if let attempt = w.attempt { try keepAttemptOutputs(&w.record, attempt: attempt, sync: &sync) }
+        }
+        return w
+    }
+
+    private func cannotWrite(_ w: RecordWrite, _ error: any Error) -> (JobID, Bool) {
+        let id = w.record.id
+        let diskFull = (error as? SystemError)?.isDiskFull == true && !w.outputsCut
+        if diskFull {
+            log.error("job \(id): cannot write its record: \(error); its outputs are cut to \(Engine.diskFullOutputCap) bytes; retrying in 1 s")
+        } else {
+            log.error("job \(id): cannot write its record: \(error); retrying in 1 s")
+        }
+        return (id, diskFull)
     }
 
     /// A job's own output may be what filled the disk: cut it so that its record fits.

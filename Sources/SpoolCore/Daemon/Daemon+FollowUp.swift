@@ -33,7 +33,7 @@ extension Daemon {
         // Under a root daemon the follow-up belongs to (and so runs as) the parent's owner.
         if let owner = record.owner { fchownat(layout.fd(.tmp), staged, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) }
         // Durable before the parent's record can be: a power cut may keep one folder's new entries and not another's.
-        try store.commit(&staging)
+        store.commit(&staging)
     }
 
     /// Moves a staged follow-up into the inbox, where intake takes it like any job file.
@@ -57,7 +57,7 @@ extension Daemon {
                 target = "\(id.rawValue).\(UInt32.random(in: 0...UInt32.max)).json"
             }
             if try store.move(staged, from: .tmp, to: .inbox, newName: target, sync: &sync) {
-                try store.commit(&sync)
+                store.commit(&sync)
                 log.info("job \(id): follow-up dropped into the inbox as \(target)")
             }
         } catch {

@@ -84,7 +84,7 @@ extension Daemon {
             // Through the engine, as any interrupted attempt: the finisher writes where it goes.
             send(.recovered(record))
         }
-        do { try store.commit(&sync) } catch { log.error("recovery: \(error)") }
+        store.commit(&sync)
         for id in cleaned { store.retire(JobFiles.record(id), from: .running) }
         // The recovered records are written before anything else happens.
         finishQueue.sync {}

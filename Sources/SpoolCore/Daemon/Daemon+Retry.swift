@@ -48,12 +48,12 @@ extension Daemon {
         var sync = DirectorySync()
         do {
             try store.write(record, to: .pending, sync: &sync)
-            try store.commit(&sync)
         } catch {
             index.remove(newID)
             log.error("control: \(file): retry \(r.id): cannot write the new job: \(error); keeping the request")
             return .later
         }
+        store.commit(&sync)
         accept([record])
         let what = r.failedOnly ? "\(indexMap.count) failed or skipped operations of" : "all of"
         log.info("job \(newID): retries \(what) job \(r.id)")

@@ -93,7 +93,7 @@ extension Daemon {
         var sync = DirectorySync()
         do {
             try store.write(record, to: .pending, sync: &sync)
-            try store.commit(&sync)
+            store.commit(&sync)
         } catch {
             log.warning("job \(record.id): cannot record why it waits: \(error)")
         }
@@ -109,6 +109,6 @@ extension Daemon {
                 log.warning("job \(r.id): cannot update running/\(r.id).json: \(error)")
             }
         }
-        try? store.commit(&sync)
+        store.commit(&sync)
     }
 }

@@ -41,13 +41,7 @@ extension Intake {
                 log.error("intake: cannot record claim tmp/\(c.token).claim: \(error); will retry")
             }
         }
-        do {
-            try store.commit(&sync)
-        } catch {
-            // The records are in place but their folder's fsync failed; carry on and say so.
-            log.error("intake: \(error); \(written.count) new records may not survive a power loss")
-            if let e = error as? SystemError, e.isDiskFull { result.diskFull = e }
-        }
+        store.commit(&sync)
         FaultInjection.hit(.beforeClaimRemoved)
         claimSources.withLock { m in for w in written { m[w.claim.token.rawValue] = nil } }
         for w in written {
@@ -202,7 +196,7 @@ extension Intake {
             }
         }
         // Durably gone before the claims are finished and removed, or a second power cut brings them back.
-        try? store.commit(&twins)
+        store.commit(&twins)
         if !claims.isEmpty { finish(claims, now: now, result: &result) }
         return result
     }

@@ -44,6 +44,9 @@ public final class Intake: Sendable {
     public func update(config: IntakeConfig) { configBox.withLock { $0 = config } }
     /// The inbox name of each claim of this run: recovery after a full disk names the right file.
     let claimSources = LockedBox([String: String]())
+    /// For tests: runs between a file's read and its claim, the window in which a writer may
+    /// replace it (IntakeReplacedFileTests).
+    let beforeClaim = LockedBox<(@Sendable (FileName) -> Void)?>(nil)
     /// Inbox files that do not parse yet and are waiting out the settle period.
     private let unsettled = LockedBox(Set<FileName>())
 
@@ -111,7 +114,9 @@ public final class Intake: Sendable {
         var claims: [(token: JobID, decision: Decision)] = []
         var replaced = false
         var sync = DirectorySync()
+        let hook = beforeClaim.withLock { $0 }
         for d in decisions {
+            hook?(d.name)
             guard let token = claim(d.name) else { continue }
             if case .accept = d.outcome, let content = d.content, !isSameFile(token: token, as: content) {
                 // Replaced between the read and the claim: decided again from the claim by recovery below.
@@ -124,21 +129,8 @@ public final class Intake: Sendable {
             sync.add(.inbox)
             sync.add(.tmp)
         }
-        do {
-            try store.commit(&sync)
-        } catch {
-            log.error("intake: \(error); claims stay in tmp/ and are retried")
-            result.diskFull = (error as? SystemError).flatMap { $0.isDiskFull ? $0 : nil }
-            return result
-        }
+        store.commit(&sync)
         FaultInjection.hit(.afterClaim)
-        defer {
-            if replaced {
-                let again = recoverClaims(now: now)
-                result.accepted += again.accepted
-                result.rejected += again.rejected
-            }
-        }
         finish(claims.map { c in
             let d = c.decision
             var claimed = Claimed(token: c.token, source: d.name.description, stem: FileName.stemDisplay(d.name), outcome: d.outcome)
@@ -147,6 +139,13 @@ public final class Intake: Sendable {
             }
             return claimed
         }, now: now, result: &result)
+        // Not in a `defer`: a defer runs after `return result` has copied the value, so what it
+        // added to `result` was lost (the replaced files were accepted but never handed on).
+        if replaced {
+            let again = recoverClaims(now: now)
+            result.accepted += again.accepted
+            result.rejected += again.rejected
+        }
         return result
     }
 

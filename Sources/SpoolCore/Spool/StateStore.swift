@@ -199,9 +199,9 @@ public final class StateStore: Sendable {
 
     /// Makes the folders in `sync` durable (one fsync each, or one syncfs for a group) and empties it.
     /// Releases the quarantined spares whose old folder that made durable (SparePool). A failed
-    /// sync does not return: the daemon exits (`Durability`). Throws nothing today; callers keep
-    /// their `try` for the day it does.
-    public func commit(_ sync: inout DirectorySync) throws {
+    /// sync does not return: the daemon exits (`Durability`), so callers never act on a state that
+    /// is not durable.
+    public func commit(_ sync: inout DirectorySync) {
         defer { sync.folders.removeAll() }
         guard durable, !sync.folders.isEmpty else { return }
         let mark = spares.quarantineMark()

@@ -21,6 +21,9 @@ public final class ChildProcess: Sendable {
         var usage: ResourceUsage?
     }
 
+    /// Run once the leader is reaped (its timeout timer's cancel).
+    private let reapedHandlers = LockedBox<[@Sendable () -> Void]>([])
+
     public init(pid: pid_t) {
         self.pid = pid
     }
@@ -89,6 +92,16 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Runs `handler` once the leader is reaped (now, if it is already).
+    public func whenReaped(_ handler: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.isReaped { return true }
+            reapedHandlers.withLock { $0.append(handler) }
+            return false
+        }
+        if now { handler() }
+    }
+
     /// Blocks until the leader exits, finishes any teardown, reaps it. Call once, on its own thread.
     public func waitForExit() -> Termination {
         var info = siginfo_t()
@@ -109,6 +122,7 @@ public final class ChildProcess: Sendable {
                                         maxRSSBytes: Int64(used.ru_maxrss) * 1024)  // Linux reports KiB
             }
         }
+        for handler in reapedHandlers.withLock({ h in defer { h.removeAll() }; return h }) { handler() }
         if rc < 0 { return .signaled(SIGKILL) }
         if (status & 0x7f) == 0 { return .exited((status >> 8) & 0xff) }
         return .signaled(status & 0x7f)

@@ -40,7 +40,7 @@ final class LocalExecutor: Executor {
         case .success(let pid):
             let attempt = LocalAttempt(child: ChildProcess(pid: pid), executor: self)
             FaultInjection.hit(.afterSpawn)
-            if let timeout = plan.timeoutSeconds { armTimeout(attempt.child, timeout: timeout, after: timeout) }
+            if let timeout = plan.timeoutSeconds { armTimeout(attempt.child, timeout: timeout) }
             return .success(attempt)
         }
     }
@@ -49,18 +49,30 @@ final class LocalExecutor: Executor {
         child.teardown(reason, grace: grace(), timers: timers)
     }
 
-    /// Checks the timeout after `after` seconds; paused time does not count, so it may check again later.
-    private func armTimeout(_ child: ChildProcess, timeout: Double, after: Double) {
-        timers.asyncAfter(deadline: .now() + max(0.001, after)) { [self] in
+    /// Tears the attempt down once it has run `timeout` seconds, paused time not counted. One timer
+    /// source per running attempt, cancelled when its leader is reaped: a job that ends long before
+    /// its timeout leaves nothing queued behind (an `asyncAfter` block would keep its process
+    /// object until the deadline, a day later for a one-day timeout).
+    private func armTimeout(_ child: ChildProcess, timeout: Double) {
+        let source = DispatchSource.makeTimerSource(queue: timers)
+        // Boxed: the handlers below are @Sendable; emptied at cancel, which breaks the cycle
+        // source → handler → box → source.
+        let box = LockedBox<(any DispatchSourceTimer)?>(source)
+        source.schedule(deadline: .now() + max(0.001, timeout))
+        source.setEventHandler { [weak self, weak child] in
+            guard let self, let child else { return }
             let active = child.activeSeconds
             if child.isPaused {
-                armTimeout(child, timeout: timeout, after: max(0.1, timeout - active))
+                box.withLock { $0?.schedule(deadline: .now() + max(0.1, timeout - active)) }
             } else if active + 0.0005 < timeout {
-                armTimeout(child, timeout: timeout, after: timeout - active)
+                box.withLock { $0?.schedule(deadline: .now() + (timeout - active)) }
             } else {
+                box.withLock { $0?.cancel(); $0 = nil }
                 tearDown(child, .timeout(seconds: timeout))
             }
         }
+        child.whenReaped { box.withLock { $0?.cancel(); $0 = nil } }
+        source.resume()
     }
 
     private func spawn(_ plan: ProcessPlan) -> Result<pid_t, SpoolError> {

@@ -1,5 +1,8 @@
 // Serializes a JSONValue. Keys are written in the object's order; numbers that are not finite
 // (NaN, infinity) are written as null, because JSON has no spelling for them.
+// Written into a byte buffer, not a String: a batch's record holds every operation's params (a
+// 10,000-operation batch of 100 numbers each is a million numbers), and String appends and
+// interpolation were most of what writing such a record cost (bench `batch`, perf).
 
 import Foundation
 
@@ -8,75 +11,126 @@ extension JSONValue {
     /// two spaces, with `": "` between key and value, or `" : "` with `spaceBeforeColon` (the style of
     /// Foundation's JSONEncoder, which spool records have always used).
     public func serialized(pretty: Bool = false, spaceBeforeColon: Bool = false) -> String {
-        var out = ""
-        write(to: &out, pretty: pretty, indent: 0, colon: pretty ? (spaceBeforeColon ? " : " : ": ") : ":")
-        return out
+        String(decoding: serializedBytes(pretty: pretty, spaceBeforeColon: spaceBeforeColon), as: UTF8.self)
     }
 
-    func write(to out: inout String, pretty: Bool, indent: Int, colon: String) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += Self.format(n)
-        case .string(let s): Self.writeString(s, to: &out)
-        case .array(let a):
-            if a.isEmpty { out += "[]"; return }
-            out += "["
-            let pad = pretty ? "\n" + String(repeating: "  ", count: indent + 1) : ""
-            for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
-                out += pad
-                v.write(to: &out, pretty: pretty, indent: indent + 1, colon: colon)
-            }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "]"
-        case .object(let o):
-            if o.isEmpty { out += "{}"; return }
-            out += "{"
-            let pad = pretty ? "\n" + String(repeating: "  ", count: indent + 1) : ""
-            for (i, m) in o.members.enumerated() {
-                if i > 0 { out += "," }
-                out += pad
-                Self.writeString(m.key, to: &out)
-                out += colon
-                m.value.write(to: &out, pretty: pretty, indent: indent + 1, colon: colon)
-            }
-            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
-            out += "}"
-        }
+    /// `serialized` as UTF-8 bytes, for files.
+    public func serializedBytes(pretty: Bool = false, spaceBeforeColon: Bool = false) -> [UInt8] {
+        var writer = JSONByteWriter(pretty: pretty, spaceBeforeColon: spaceBeforeColon)
+        writer.write(self, indent: 0)
+        return writer.out
     }
 
     static func format(_ n: JSONNumber) -> String {
-        if let i = n.integer { return String(i) }
-        let d = n.double
-        guard d.isFinite else { return "null" }
-        if d == d.rounded(), abs(d) < 1e15 { return String(Int64(d)) }
-        return "\(d)"
+        var writer = JSONByteWriter(pretty: false, spaceBeforeColon: false)
+        writer.writeNumber(n)
+        return String(decoding: writer.out, as: UTF8.self)
+    }
+}
+
+/// The serializer's state: the bytes so far and the style.
+struct JSONByteWriter {
+    var out: [UInt8] = []
+    let pretty: Bool
+    let colon: [UInt8]
+
+    init(pretty: Bool, spaceBeforeColon: Bool) {
+        self.pretty = pretty
+        colon = Array((pretty ? (spaceBeforeColon ? " : " : ": ") : ":").utf8)
+        out.reserveCapacity(256)
     }
 
-    static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out += s  // nothing to escape: one append rather than one per scalar
-            out += "\""
-            return
+    mutating func write(_ value: JSONValue, indent: Int) {
+        switch value {
+        case .null: append("null")
+        case .bool(let b): append(b ? "true" : "false")
+        case .number(let n): writeNumber(n)
+        case .string(let s): writeString(s)
+        case .array(let a):
+            if a.isEmpty { append("[]"); return }
+            out.append(UInt8(ascii: "["))
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                write(v, indent: indent + 1)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "]"))
+        case .object(let o):
+            if o.isEmpty { append("{}"); return }
+            out.append(UInt8(ascii: "{"))
+            for (i, m) in o.members.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(indent + 1)
+                writeString(m.key)
+                out.append(contentsOf: colon)
+                write(m.value, indent: indent + 1)
+            }
+            newline(indent)
+            out.append(UInt8(ascii: "}"))
         }
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
+    }
+
+    private mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// Pretty style only: a line break and two spaces per level.
+    private mutating func newline(_ indent: Int) {
+        guard pretty else { return }
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * indent))
+    }
+
+    mutating func writeNumber(_ n: JSONNumber) {
+        if let i = n.integer { return writeInteger(i) }
+        let d = n.double
+        guard d.isFinite else { return append("null") }
+        if d == d.rounded(), abs(d) < 1e15 { return writeInteger(Int64(d)) }
+        out.append(contentsOf: d.description.utf8)
+    }
+
+    private mutating func writeInteger(_ i: Int64) {
+        if i < 0 { out.append(UInt8(ascii: "-")) }
+        var m = i.magnitude
+        if m == 0 { out.append(UInt8(ascii: "0")); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while m > 0 {
+                buf[19 - count] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                count += 1
+            }
+            out.append(contentsOf: buf[(20 - count)...])
+        }
+    }
+
+    mutating func writeString(_ s: String) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var start = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                start = i + 1
+                switch b {
+                case 0x22: append("\\\"")
+                case 0x5C: append("\\\\")
+                case 0x0A: append("\\n")
+                case 0x0D: append("\\r")
+                case 0x09: append("\\t")
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    append("\\u00")
+                    out.append(hex[Int(b >> 4)])
+                    out.append(hex[Int(b & 0xF)])
                 }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

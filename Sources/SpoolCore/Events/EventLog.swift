@@ -87,7 +87,7 @@ public final class EventLog: @unchecked Sendable {
                                                              ("id", .string(e.id.rawValue)), ("event", .string(e.event)),
                                                              ("status", .string(e.status.rawValue))]
             members += e.extra
-            let line = Array((JSONValue.object(JSONObject(members)).serialized() + "\n").utf8)
+            let line = JSONValue.object(JSONObject(members)).serializedBytes() + [0x0A]
             if fd < 0 || size + pending.count + line.count > maxSegmentBytes && size + pending.count > 0 {
                 write()
                 rotate()

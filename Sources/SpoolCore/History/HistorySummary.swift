@@ -288,7 +288,7 @@ extension HistorySummary {
             m.append(("width", .object(JSONObject([("workers", .integer(width.workers)),
                                                    ("queue_limits", .object(JSONObject(width.queueLimits.sorted { $0.key < $1.key }.map { (key: $0.key, value: .integer($0.value)) })))]))))
         }
-        return Array((JSONValue.object(JSONObject(m)).serialized() + "\n").utf8)
+        return JSONValue.object(JSONObject(m)).serializedBytes() + [0x0A]
     }
 
     public enum DecodeError: Error { case invalid(String) }

@@ -219,13 +219,13 @@ import SpoolJSON
 struct JSONEncoderBox: Sendable {
     /// One line of compact JSON (for journals).
     static func compact<T: Encodable>(_ value: T) -> [UInt8] {
-        Array(Self.value(value).serialized().utf8)
+        Self.value(value).serializedBytes()
     }
 
     func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        var text = Self.value(value).serialized(pretty: true, spaceBeforeColon: true)
-        text += "\n"
-        return Array(text.utf8)
+        var bytes = Self.value(value).serializedBytes(pretty: true, spaceBeforeColon: true)
+        bytes.append(0x0A)
+        return bytes
     }
 
     private static func value<T: Encodable>(_ value: T) -> JSONValue {

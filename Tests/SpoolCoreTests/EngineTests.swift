@@ -479,3 +479,36 @@ struct EngineLiveRestoreTests {
         #expect(h.on(.launched(AttemptKey(id("a")), AttemptInfo(executor: .local, pid: 5))) == ["emit a started", "exit"])
     }
 }
+
+@Suite("engine: running state files")
+struct EngineRunningStateTests {
+    /// Starts a batch of `operations` with two in flight; one of them ends (news), at `h.now`.
+    static func runningBatch(_ operations: Int) -> EngineHarness {
+        var h = EngineHarness()
+        h.accept(EngineHarness.batch("b", operations: operations, maxParallel: 2))
+        _ = h.dispatch()
+        h.on(.claimed(id("b")))
+        _ = h.dispatch()
+        h.now = Timestamp(seconds: h.now.seconds + 1)
+        h.on(.operationEnded(AttemptKey(id("b"), operation: 0), .succeeded(exitCode: 0, result: nil), stdout: nil, stderr: nil, usage: nil, executor: .local))
+        return h
+    }
+
+    @Test("a batch's record is rewritten at most every N/1,000 s for N ≥ 1,000 operations; progress goes out every time",
+          arguments: [(10, 0.5, true), (999, 0.5, true), (10_000, 0.5, false), (10_000, 9.9, false), (10_000, 10.0, true), (2_000, 2.0, true)])
+    func paced(operations: Int, later: Double, writtenAgain: Bool) {
+        var h = Self.runningBatch(operations)
+        let first = h.engine.runningStates(now: h.now)
+        #expect(first.due.map(\.id) == [id("b")], "the first rewrite is never held back")
+        #expect(first.progressed.count == 1)
+        // More news, `later` seconds on.
+        h.now = Timestamp(seconds: h.now.seconds + later)
+        h.on(.checkpointed(id("b")))
+        h.on(.operationEnded(AttemptKey(id("b"), operation: 1), .succeeded(exitCode: 0, result: nil), stdout: nil, stderr: nil, usage: nil, executor: .local))
+        let second = h.engine.runningStates(now: h.now)
+        #expect(second.due.map(\.id) == (writtenAgain ? [id("b")] : []))
+        #expect(second.progressed.map(\.1.succeeded) == [2], "progress is told whether or not the file is rewritten")
+        // A forced write (a control answer that must show) is never held back.
+        #expect(h.engine.runningStates(now: h.now, force: id("b")).due.count == (writtenAgain ? 0 : 1))
+    }
+}

@@ -80,6 +80,8 @@ struct EngineJob: Sendable {
     var progressEmitted: Progress?
     /// Rewrites of running/<id>.json (reported for batches).
     var stateWrites = 0
+    /// When running/<id>.json was last rewritten (a big batch's is rewritten less often).
+    var lastStateWrite: Timestamp?
 
     /// A running batch's operations (kept beside the state, not in it, so that a big batch's
     /// operations change in place: `jobs[id]!.batch!.started(...)`).

@@ -23,9 +23,13 @@ public protocol BuiltinOperation: Sendable {
     static var schema: ParamSchema { get }
     /// Runs the operation. `params` is the operation's `params` value (an object, or null when absent).
     func run(params: JSONValue) throws(BuiltinError) -> JSONValue
+    /// True when `run` waits on the outside world (http): it then gets a thread of its own.
+    static var blocks: Bool { get }
 }
 
 extension BuiltinOperation {
+    public static var blocks: Bool { false }
+
     /// Every problem with `params` that can be found without running the operation (unknown,
     /// missing or mistyped params, values out of their set or range, bad combinations); empty when
     /// none. Problems that depend on the data itself (too few values, zero variance) show only in `run`.

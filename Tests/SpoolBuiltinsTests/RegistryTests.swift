@@ -13,6 +13,13 @@ import Testing
         }
     }
 
+    /// The daemon runs the others on a shared queue; a blocking one there would hold a worker
+    /// that FoundationNetworking needs (Daemon.runBuiltin).
+    @Test func onlyHTTPBlocks() {
+        let blocking = BuiltinRegistry.all.filter { type(of: $0.value).blocks }.map(\.key)
+        #expect(blocking == ["http"])
+    }
+
     @Test func unknownTypeIsNil() {
         #expect(BuiltinRegistry.operation(named: "nope") == nil)
     }

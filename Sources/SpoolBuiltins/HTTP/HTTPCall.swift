@@ -11,6 +11,8 @@ import SpoolJSON
 public struct HTTPCall: BuiltinOperation {
     /// The `type` string of this operation.
     public static let typeName = "http"
+    /// Waits on the network: a thread of its own (see Daemon.runBuiltin).
+    public static let blocks = true
 
     /// Accepted request methods.
     static let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

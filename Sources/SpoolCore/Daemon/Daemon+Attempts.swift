@@ -58,13 +58,15 @@ extension Daemon {
         }
     }
 
-    /// A built-in runs on its own thread, not a libdispatch worker: `run` may block (http), and
-    /// FoundationNetworking needs libdispatch workers to progress; on Linux the pool grows past
-    /// the cores about once a second.
+    /// A pure built-in (arithmetic) runs on the built-in queue: a thread per operation cost more
+    /// than the operation. One that blocks (http) runs on a thread of its own, not a libdispatch
+    /// worker: FoundationNetworking needs libdispatch workers to progress, and on Linux the pool
+    /// grows past the cores only about once a second.
     func runBuiltin(_ key: AttemptKey, type: String, params: JSONValue, label: String) {
-        Thread.detachNewThread { [self] in
+        let builtin = BuiltinRegistry.operation(named: type)
+        let body: @Sendable () -> Void = { [self] in
             let outcome: BatchState.Outcome
-            if let builtin = BuiltinRegistry.operation(named: type) {
+            if let builtin {
                 do {
                     outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
                 } catch {
@@ -76,6 +78,11 @@ extension Daemon {
             }
             slots.signal()
             send(.operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil))
+        }
+        if let builtin, Swift.type(of: builtin).blocks {
+            Thread.detachNewThread(body)
+        } else {
+            builtinQueue.async(execute: body)
         }
     }
 

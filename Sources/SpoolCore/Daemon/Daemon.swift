@@ -44,6 +44,9 @@ public final class Daemon: Sendable {
     let intakeQueue = DispatchQueue(label: "spoold.intake")
     let finishQueue = DispatchQueue(label: "spoold.finish")
     let timerQueue = DispatchQueue(label: "spoold.timers")
+    /// Built-in operations run here, as many at once as the worker slots allow (libdispatch
+    /// reuses its threads; a thread per operation cost more than most operations do).
+    let builtinQueue = DispatchQueue(label: "spoold.builtins", attributes: .concurrent)
     let exitSignal = DispatchSemaphore(value: 0)
     let sources = LockedBox<[any DispatchSourceProtocol]>([])
     let watcher = LockedBox<InboxWatcher?>(nil)

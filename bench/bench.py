@@ -30,7 +30,8 @@ import sys
 sys.dont_write_bytecode = True  # the package and huey_bench are imported from here: no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from spoolbench.common import ALL_SCENARIOS, ALL_TOOLS, PROCS, REPO_ROOT, RESULTS_DIR, log  # noqa: E402
+from spoolbench.common import (ALL_SCENARIOS, ALL_TOOLS, PROCS, REPO_ROOT, RESULTS_DIR, log,  # noqa: E402
+                               show_command_line, show_path)
 from spoolbench.report import plot, print_table, summarise, table_rows, write_json, write_markdown  # noqa: E402
 from spoolbench.runner import Context, detect_tools, machine_info, run_all, tool_versions  # noqa: E402
 
@@ -98,9 +99,8 @@ def main():
     ctx.baseline = os.path.abspath(a.baseline) if a.baseline else ""
     ctx.spawnloop = os.path.join(internal.bin_dir, "spawnloop")
     ctx.stamp = os.path.join(internal.bin_dir, "stamp")
-    # The report names paths relative to the repo: no machine's absolute path goes into docs/.
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    ctx.command_line = internal.command_line.replace(repo + os.sep, "")
+    # The report names paths relative to the repo (and $TMPDIR/...): no machine's absolute path goes into docs/.
+    ctx.command_line = show_command_line(internal.command_line, ctx.tmpdir)
     ctx.wanted = [t.strip() for t in a.only.split(",") if t.strip()]
     ctx.scenarios = [s.strip() for s in a.scenarios.split(",") if s.strip()]
     for t in ctx.wanted:
@@ -165,9 +165,8 @@ def main():
         log("no plot: " + plot_error)
     write_markdown(ctx, results, rows, out_md, png, plot_error)
     write_json(ctx, results, os.path.join(RESULTS_DIR, "latest.json"))
-    log("wrote %s, %s, %s" % (os.path.relpath(out_md, REPO_ROOT),
-                              "(no plot)" if plot_error else os.path.relpath(png, REPO_ROOT),
-                              os.path.relpath(os.path.join(RESULTS_DIR, "latest.json"), REPO_ROOT)))
+    log("wrote %s, %s, %s" % (show_path(out_md, ctx.tmpdir), "(no plot)" if plot_error else show_path(png, ctx.tmpdir),
+                              show_path(os.path.join(RESULTS_DIR, "latest.json"), ctx.tmpdir)))
     if plot_error and not ctx.quick:
         return 1
     return 0

@@ -5,9 +5,13 @@
   kills whatever carries a run's SPOOLD_BENCH_RUN marker (daemonised servers, setsid'ed jobs);
 - run_cmd and wait_for (both with deadlines), RunDir (one mkdtemp directory per measurement);
 - file helpers, percentiles, latency_metrics and stamp_latency (the stamp-file latency probe
-  the peers share).
+  the peers share);
+- show_path, scrub and show_command_line: how a path is printed into the report and
+  latest.json: relative to the repo root, $TMPDIR/... under --tmpdir, never a machine's
+  absolute path.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -277,3 +281,62 @@ def stamp_latency(ctx, rd, submit):
         lat.append((read_stamp(path) - t) / 1e6)
         time.sleep(ctx.idle_gap)
     return latency_metrics(lat)
+
+
+# ---------------------------------------------------------------------------
+# Paths as the report prints them: no machine's absolute path goes into docs/ or latest.json.
+
+def _roots(tmpdir):
+    """(absolute directory, how it is printed) pairs, the most specific (longest) first."""
+    roots = [(REPO_ROOT, "")]
+    if tmpdir:
+        roots.append((tmpdir, "$TMPDIR"))
+    home = os.path.expanduser("~")
+    if home:
+        roots.append((home, "~"))
+    out = set()
+    for d, shown in roots:
+        for v in (os.path.abspath(d), os.path.realpath(d)):
+            if v != os.sep:
+                out.add((v, shown))
+    return sorted(out, key=lambda r: -len(r[0]))
+
+
+def show_path(path, tmpdir=None):
+    """A path as the report prints it: relative to the repo root inside the repo, $TMPDIR/... under
+    the temporary directory (--tmpdir), ~/... under the home directory, else .../its basename."""
+    if not path:
+        return path
+    p = os.path.abspath(path)
+    for root, shown in _roots(tmpdir):
+        if p == root:
+            return shown or "."
+        if p.startswith(root + os.sep):
+            rest = p[len(root) + 1:]
+            return shown + "/" + rest if shown else rest
+    return ".../" + os.path.basename(p)
+
+
+def scrub(text, tmpdir=None):
+    """Free text (a reason, a note, a log tail) with the repo root, the temporary directory and the
+    home directory in it written as show_path writes them."""
+    if not text:
+        return text
+    for root, shown in _roots(tmpdir):
+        pattern = r"(?<![\w.~$/-])" + re.escape(root) + r"(/|(?![\w.-]))"
+        text = re.sub(pattern, lambda m, shown=shown: (shown + "/" if shown else "") if m.group(1) else (shown or "."),
+                      text)
+    return text
+
+
+def show_command_line(command_line, tmpdir=None):
+    """The command line as the report prints it: every absolute path argument through show_path."""
+    words = []
+    for w in command_line.split(" "):
+        if w.startswith("/"):
+            w = show_path(w, tmpdir)
+        elif w.startswith("--") and "=/" in w:
+            opt, _, value = w.partition("=")
+            w = opt + "=" + show_path(value, tmpdir)
+        words.append(w)
+    return scrub(" ".join(words), tmpdir)

@@ -1,4 +1,9 @@
-"""The report: medians and ranges per entry, ratios to raw, the table, the plot, the markdown page, the JSON."""
+"""The report: medians and ranges per entry, ratios to raw, the table, the plot, the markdown page, the JSON.
+
+No machine's absolute path goes into the page or latest.json: the command line, tool paths,
+reasons and notes are printed relative to the repo root, and the temporary directory as
+$TMPDIR (common.show_path, scrub and show_command_line, applied where they are made).
+"""
 import json
 import os
 import statistics
@@ -302,7 +307,8 @@ def write_markdown(ctx, results, rows, path, png, plot_error):
     L.append(m["free"])
     L.append("```")
     L.append("")
-    L.append("- spool filesystem (`df -T %s`):" % ctx.tmpdir)
+    L.append("- spool filesystem (`df -T $TMPDIR`, `$TMPDIR` being the `--tmpdir` directory the temporary "
+             "spools live in):")
     L.append("")
     L.append("```")
     L.append(m["df"])

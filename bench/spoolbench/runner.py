@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 
-from spoolbench.common import REPO_ROOT, Failed, NotAvailable, TimedOut, log, now
+from spoolbench.common import REPO_ROOT, Failed, NotAvailable, TimedOut, log, now, scrub, show_path
 from spoolbench.peers.huey import huey_drained, huey_latency, huey_sleep, huey_steady
 from spoolbench.peers.nq import nq_drained, nq_latency
 from spoolbench.peers.oneshot import parallel_run, xargs_run
@@ -84,12 +84,13 @@ def detect_tools(ctx, wanted):
             if ctx.spoold and os.access(ctx.spoold, os.X_OK):
                 tools[tool] = ctx.spoold
             else:
-                skipped[tool] = ctx.spoold_note or ("%s is not an executable" % (ctx.spoold or "spoold"))
+                skipped[tool] = scrub(ctx.spoold_note, ctx.tmpdir) or \
+                    ("%s is not an executable" % (show_path(ctx.spoold, ctx.tmpdir) or "spoold"))
         elif tool == "baseline":
             if ctx.baseline and os.access(ctx.baseline, os.X_OK):
                 tools[tool] = ctx.baseline
             else:
-                skipped[tool] = "%s is not an executable" % (ctx.baseline or "--baseline")
+                skipped[tool] = "%s is not an executable" % (show_path(ctx.baseline, ctx.tmpdir) or "--baseline")
         elif tool == "raw":
             if bin_ok:
                 tools[tool] = ctx.spawnloop
@@ -168,7 +169,7 @@ def tool_versions(ctx):
         if dirty:
             commit += " plus uncommitted changes in Sources/"
         built = datetime.datetime.fromtimestamp(os.path.getmtime(ctx.spoold)).strftime("%Y-%m-%d %H:%M")
-        v["spoold"] = "%s (built %s, work tree at commit %s)" % (os.path.relpath(ctx.spoold, REPO_ROOT), built, commit)
+        v["spoold"] = "%s (built %s, work tree at commit %s)" % (show_path(ctx.spoold, ctx.tmpdir), built, commit)
     if "raw" in ctx.tools:
         v["raw"] = "bench/spawnloop.c, cc -O2: %d spawner threads, posix_spawn + waitpid(pid)" % ctx.workers
     return v
@@ -217,6 +218,10 @@ def measure(ctx, scenario, tool, label, fn):
     shown = ", ".join("%s %s" % (k, METRICS[k][2].format(v)) for k, v in r.items() if k in METRICS and v is not None)
     log("%-8s %-16s %s  (%.1f s)%s" % (scenario, label, shown or r["status"], now() - t,
                                         "" if r["status"] == "ok" else ": " + r["reason"]))
+    # What is kept goes into the report and latest.json: paths in it relative to the repo, $TMPDIR/...
+    for k in ("reason", "note"):
+        if r.get(k):
+            r[k] = scrub(r[k], ctx.tmpdir)
     return r
 
 

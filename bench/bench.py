@@ -97,8 +97,9 @@ def main():
         ctx.spoold = os.path.abspath(ctx.spoold)
     ctx.spoold_note = internal.spoold_note
     ctx.baseline = os.path.abspath(a.baseline) if a.baseline else ""
-    ctx.spawnloop = os.path.join(internal.bin_dir, "spawnloop")
-    ctx.stamp = os.path.join(internal.bin_dir, "stamp")
+    # Absolute: spoold runs the stamp job from its run directory.
+    ctx.spawnloop = os.path.join(os.path.abspath(internal.bin_dir), "spawnloop")
+    ctx.stamp = os.path.join(os.path.abspath(internal.bin_dir), "stamp")
     # The report names paths relative to the repo (and $TMPDIR/...): no machine's absolute path goes into docs/.
     ctx.command_line = show_command_line(internal.command_line, ctx.tmpdir)
     ctx.wanted = [t.strip() for t in a.only.split(",") if t.strip()]

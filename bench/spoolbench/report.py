@@ -37,7 +37,6 @@ SCENARIO_METRICS = {
 }
 
 
-
 def summarise(results):
     """Adds {"summary": {metric: {median, min, max, n}}, "status", "reason"} to each entry."""
     for scenario, entries in results.items():

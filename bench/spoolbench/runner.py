@@ -38,7 +38,6 @@ SCENARIO_TOOLS = {
 }
 
 
-
 RUNNERS = {
     ("drained", "raw"): raw_drained, ("drained", "spoold"): spoold_drained, ("drained", "tsp"): tsp_drained,
     ("drained", "nq"): nq_drained, ("drained", "huey"): huey_drained,
@@ -53,6 +52,7 @@ RUNNERS = {
     ("latency", "nq"): nq_latency, ("latency", "huey"): huey_latency,
     ("batch", "spoold"): spoold_batch_ops,
 }
+
 
 def as_baseline(runner):
     """The spoold runner, with the --baseline binary in place of spoold."""
@@ -69,7 +69,6 @@ def as_baseline(runner):
 for (_scenario, _tool), _runner in list(RUNNERS.items()):
     if _tool == "spoold" and _scenario != "backlog":
         RUNNERS[(_scenario, "baseline")] = as_baseline(_runner)
-
 
 
 class Context:
@@ -198,6 +197,7 @@ def machine_info(tmpdir):
 
 # ---------------------------------------------------------------------------
 # Running
+
 
 def measure(ctx, scenario, tool, label, fn):
     """One round of one (scenario, tool): a dict of metrics, or {"status": ..., "reason": ...}."""

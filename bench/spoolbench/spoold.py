@@ -20,7 +20,6 @@ from spoolbench.common import (PROCS, Failed, NotAvailable, RunDir, TimedOut, co
 SPOOL_DIRS = ["inbox", "pending", "running", "done", "control", "tmp"]
 
 
-
 def make_spool(root):
     spool = os.path.join(root, "spool")
     for d in SPOOL_DIRS:

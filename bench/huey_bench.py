@@ -1,7 +1,7 @@
 """huey (FileStorage) as a peer: a task that runs a command with subprocess.
 
 Used two ways:
-  * imported by bench.py, which enqueues tasks in-process (the producer side):
+  * imported by spoolbench/peers/huey.py, which enqueues tasks in-process (the producer side):
         huey, run_command = make(path); run_command(["/bin/true"])
   * run as the consumer:
         python3 huey_bench.py consume --path DIR --workers P [--target N]
@@ -82,7 +82,7 @@ def main():
 
 if __name__ == "__main__":
     # Tasks are registered as "<module>.<name>": run the consumer from the
-    # imported module, so that the producer (bench.py) and the consumer agree.
+    # imported module, so that the producer (spoolbench/peers/huey.py) and the consumer agree.
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import huey_bench
     sys.exit(huey_bench.main())

@@ -1,7 +1,8 @@
 // Turns inbox files into pending jobs or rejection records, exactly once per file.
 //
 // A file is read and validated where it lies, then claimed by a no-replace rename into
-// tmp/<token>.claim (so two daemons never both take it, and the inbox name is free again),
+// tmp/<token>.claim (so two daemons never both take it, and the inbox name is free again; on a
+// filesystem that refuses the flag, a plain rename to that fresh name: ExclusiveRename.swift),
 // the claim is made durable, the record is written (pending/<id>.json or done/<id>.json), and
 // only then is the claim removed. A crash anywhere leaves either the inbox file (not claimed
 // yet) or a claim whose token is also the record's `intake`: recovery finishes it without
@@ -222,16 +223,17 @@ public final class Intake: Sendable {
         let stem = JobID.stem(of: name)
         for _ in 0..<8 {
             let token = idGenerator.next(stem: stem)
-            let rc = name.withCString { cshim_rename_noreplace(layout.fd(.inbox), $0, layout.fd(.tmp), "\(token.rawValue).claim") }
-            if rc == 0 {
+            let failure = name.withCString { layout.exclusiveRename.rename(layout.fd(.inbox), $0, layout.fd(.tmp), "\(token.rawValue).claim",
+                                                                           freshTarget: true) }
+            guard let failure else {
                 claimSources.withLock { $0[token.rawValue] = name.description }
                 return token
             }
-            if errno == EEXIST { continue }
-            if errno == ENOENT {
+            if failure == EEXIST { continue }
+            if failure == ENOENT {
                 log.warning("intake: inbox/\(name) vanished before it could be claimed (taken by another process?)")
             } else {
-                log.error("intake: cannot claim inbox/\(name): \(SystemError("rename", "inbox/\(name)"))")
+                log.error("intake: cannot claim inbox/\(name): \(SystemError("rename", "inbox/\(name)", errno: failure))")
             }
             return nil
         }

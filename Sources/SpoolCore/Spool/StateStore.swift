@@ -51,9 +51,10 @@ public final class StateStore: Sendable {
             unlinkat(tmpFD, tmpName, 0)
             throw failed
         }
-        let renamed = noReplace ? cshim_rename_noreplace(tmpFD, tmpName, layout.fd(folder), name) : renameat(tmpFD, tmpName, layout.fd(folder), name)
-        guard renamed == 0 else {
-            let e = SystemError("rename", "tmp/\(tmpName) -> \(folder.rawValue)/\(name)")
+        let failure = noReplace ? layout.exclusiveRename.rename(tmpFD, tmpName, layout.fd(folder), name)
+            : (renameat(tmpFD, tmpName, layout.fd(folder), name) == 0 ? nil : errno)
+        if let failure {
+            let e = SystemError("rename", "tmp/\(tmpName) -> \(folder.rawValue)/\(name)", errno: failure)
             unlinkat(tmpFD, tmpName, 0)
             throw e
         }

@@ -18,6 +18,8 @@ public final class Daemon: Sendable {
     let notify: SystemdNotify
     let metrics: LockedBox<SpoolMetrics>
     let layout: SpoolLayout
+    /// What the spool is on: a network or FUSE filesystem changes what holds (SpoolFilesystem.swift).
+    let filesystem: SpoolFilesystem
     let lock: SpoolLock
     let store: StateStore
     let index = JobIndex()
@@ -106,7 +108,8 @@ public final class Daemon: Sendable {
            !options.allowWorldWritableInbox {
             throw StartError.spool("\(layout.path(.inbox)) is world-writable without the sticky bit: anyone could run commands as this daemon's user; restrict it (chmod o-w, or give it a group and mode 2770) or start with --allow-world-writable-inbox")
         }
-        store = StateStore(layout: layout, durable: options.durable)
+        filesystem = SpoolFilesystem.of(fd: layout.rootFD)
+        store = StateStore(layout: layout, durable: options.durable, recycles: !filesystem.isShared)
         store.privacy.withLock { $0 = ResultPrivacy(access: options.intake.access) }
         do {
             events = try EventLog(root: layout.root, maxAgeSeconds: options.retention?.doneMaxAgeSeconds)
@@ -141,6 +144,7 @@ public final class Daemon: Sendable {
     /// Recovers, starts every part, and blocks until the daemon should exit; returns the exit code.
     public func run() -> Int32 {
         installSignalHandlers()
+        describeFilesystem()
         recover()
         startIntake()
         startControl()

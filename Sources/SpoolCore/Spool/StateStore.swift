@@ -17,10 +17,12 @@ public final class StateStore: Sendable {
 
     let spares: SparePool
 
-    public init(layout: SpoolLayout, durable: Bool = true) {
+    /// `recycles`: reuse finished files' inodes (SparePool); off on a filesystem other machines
+    /// share, where the pool cannot tell that nobody else has a file open (SpoolFilesystem).
+    public init(layout: SpoolLayout, durable: Bool = true, recycles: Bool = true) {
         self.layout = layout
         self.durable = durable
-        self.spares = SparePool(tmpFD: layout.fd(.tmp), quarantines: durable)
+        self.spares = SparePool(tmpFD: layout.fd(.tmp), capacity: recycles ? 512 : 0, quarantines: durable)
     }
 
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.

@@ -48,6 +48,8 @@ public final class Daemon: Sendable {
     let timerQueue = DispatchQueue(label: "spoold.timers")
     let exitSignal = DispatchSemaphore(value: 0)
     let sources = LockedBox<[any DispatchSourceProtocol]>([])
+    /// The periodic rescan (also in `sources`), kept to change its period on reload.
+    let rescanTimer = LockedBox<(any DispatchSourceTimer)?>(nil)
     let watcher = LockedBox<InboxWatcher?>(nil)
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
     /// Control files whose job was not known yet; looked at again when jobs are accepted.

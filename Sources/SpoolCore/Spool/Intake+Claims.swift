@@ -162,20 +162,22 @@ extension Intake {
 
     /// Finishes claims left in tmp/ by a crash or a full disk. Returns records newly written.
     /// `all`: every claim in tmp/ (at start, when no other process can be working on one); otherwise
-    /// only this process's own claims and claims abandoned for a minute (another daemon sharing the
-    /// spool may be in the middle of its own).
+    /// only this process's own claims and claims it has seen there for a minute (another daemon
+    /// sharing the spool may be in the middle of its own; `foreignClaims`).
     public func recoverClaims(now: Timestamp, all: Bool = false) -> IntakeResult {
         var result = IntakeResult()
         var claims: [Claimed] = []
         var twins = DirectorySync()
         let own = claimSources.withLock { Set($0.keys) }
+        let seenBefore = foreignClaims.withLock { $0 }
+        var seen: [String: Double] = [:]
         InboxReader.scan(layout.fd(.tmp), suffix: ".claim") { names in
             for name in names {
                 guard let s = name.string, let token = JobID(String(s.dropLast(".claim".count))) else { continue }
                 if !all && !own.contains(token.rawValue) {
-                    var st = stat()
-                    guard fstatat(layout.fd(.tmp), s, &st, AT_SYMLINK_NOFOLLOW) == 0,
-                          now.seconds - Double(st.st_ctim.tv_sec) > 60 else { continue }
+                    let first = seenBefore[s] ?? now.seconds
+                    seen[s] = first
+                    guard now.seconds - first > 60 else { continue }
                 }
                 FaultInjection.hit(.duringRecovery)
                 // The token is "<stem>-<17 hex digits>": the stem is the inbox name without ".json".
@@ -201,6 +203,7 @@ extension Intake {
                 claims.append(c)
             }
         }
+        if !all { foreignClaims.withLock { $0 = seen } }  // claims gone since are forgotten
         // Durably gone before the claims are finished and removed, or a second power cut brings them back.
         try? store.commit(&twins)
         if !claims.isEmpty { finish(claims, now: now, result: &result) }

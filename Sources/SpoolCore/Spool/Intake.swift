@@ -45,6 +45,11 @@ public final class Intake: Sendable {
     public func update(config: IntakeConfig) { configBox.withLock { $0 = config } }
     /// The inbox name of each claim of this run: recovery after a full disk names the right file.
     let claimSources = LockedBox([String: String]())
+    /// Claims in tmp/ of other daemons sharing the spool (--lock-file), by when this one first saw
+    /// each: one is taken over only after a minute of this daemon's clock. Not by the file's ctime:
+    /// on a network filesystem that is the server's clock (another host's may be minutes off), and
+    /// sshfs shows the mtime, which a job file may have had long before it was claimed.
+    let foreignClaims = LockedBox([String: Double]())
     /// Inbox files that do not parse yet and are waiting out the settle period.
     private let unsettled = LockedBox(Set<FileName>())
 

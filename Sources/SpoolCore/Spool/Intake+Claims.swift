@@ -34,6 +34,11 @@ extension Intake {
                 }
                 if folder == .done { FaultInjection.hit(.afterRejectRecord) }
                 written.append((c, record, folder))
+            } catch let e as SystemError where e.errno == EEXIST && e.call == "rename" {
+                // A lost race, not a fault: another daemon sharing the spool (--lock-file) placed a
+                // record of this id since it was found free. The claim stays ours and is decided again
+                // at the next scan, where the id is held: a duplicate_id rejection.
+                log.notice("intake: the id of tmp/\(c.token).claim (from inbox/\(c.source)) was taken meanwhile by another daemon; deciding it again at the next scan")
             } catch let e as SystemError {
                 log.error("intake: cannot record claim tmp/\(c.token).claim (from inbox/\(c.source)): \(e); will retry")
                 if e.isDiskFull { result.diskFull = e }

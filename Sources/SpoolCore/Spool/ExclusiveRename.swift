@@ -73,7 +73,9 @@ public final class ExclusiveRename: Sendable {
     /// the probe could not be made (tmp/ not writable): the first real rename decides then.
     public func probe(tmpFD: Int32) -> (method: Method, refusedWith: Int32?)? {
         // Named like the daemon's other temporaries, so that one a crash kept goes at the next start.
-        let a = "spoold.rename-probe.\(getpid()).a.tmp", b = "spoold.rename-probe.\(getpid()).b.tmp"
+        // With a random part: daemons on other hosts sharing the spool may have the same pid.
+        let stem = "spoold.rename-probe.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let a = "\(stem).a.tmp", b = "\(stem).b.tmp"
         unlinkat(tmpFD, b, 0)
         let fd = openat(tmpFD, a, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { return nil }

@@ -10,6 +10,9 @@ import CSpoolShim
 public final class StateStore: Sendable {
     public let layout: SpoolLayout
     private let tmpCounter = LockedBox<UInt64>(0)
+    /// In scratch names beside the pid: daemons on several hosts sharing a spool (--lock-file) may
+    /// have the same pid, and their O_EXCL creates in the one tmp/ would then collide.
+    private let runToken = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     /// False only in benchmarks that measure what durability costs; never in production.
     public let durable: Bool
     /// Who may read job files (ResultPrivacy); the daemon sets it at start and at each reload.
@@ -93,7 +96,7 @@ public final class StateStore: Sendable {
             }
         }
         let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
-        let name = "spoold.\(getpid()).\(n).tmp"
+        let name = "spoold.\(getpid()).\(runToken).\(n).tmp"
         let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("create", "tmp/\(name)") }
         return (fd, name)

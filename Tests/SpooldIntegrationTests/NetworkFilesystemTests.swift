@@ -105,27 +105,44 @@ struct NetworkFilesystemTests {
         a.waitReady()
         b.waitReady()
         #expect(a.log.contains("the lock (\(net.dir)/a.lock) is held on this machine only"), "\(a.log)")
-        let total = 200
+        let total = 200, pairs = 20
         for i in 0..<total {
-            // Through both clients, half of them with explicit ids (their no-replace record decides a race).
+            // Through both clients, half of them with explicit ids.
             let id = i % 2 == 0 ? #""id": "j\#(i)", "# : ""
             let body = #"{\#(id)"command": ["/bin/sh", "-c", "echo $SPOOL_JOB_ID >> \#(ran)"]}"#
             try (i % 2 == 0 ? spoolA : spoolB).drop("j\(i).json", body)
+            if i < pairs {
+                // One id dropped through both clients at once: whichever daemon places its record
+                // first (a link the server refuses to the other) runs it; the other file is a
+                // duplicate_id rejection.
+                let dup = #"{"id": "dup\#(i)", "command": ["/bin/sh", "-c", "echo $SPOOL_JOB_ID >> \#(ran)"]}"#
+                try spoolA.drop("dup\(i)-a.json", dup)
+                try spoolB.drop("dup\(i)-b.json", dup)
+            }
         }
-        poll(timeout: 300, "\(total) records\n\(a.log)\n\(b.log)") { spoolA.recordNames("done").count >= total }
+        let files = total + 2 * pairs
+        poll(timeout: 300, "\(files) records\n\(a.log)\n\(b.log)") { spoolA.recordNames("done").count >= files }
         a.signal(SIGTERM)
         b.signal(SIGTERM)
         #expect(a.waitExit(timeout: 30) == 0)
         #expect(b.waitExit(timeout: 30) == 0)
         let records = spoolA.doneRecords()
-        #expect(records.count == total, "\(records.count) records for \(total) files")
-        #expect(records.allSatisfy { $0.status == "succeeded" })
-        #expect(Set(records.compactMap { $0["source"] as? String }).count == total, "one record per dropped file")
+        #expect(records.count == files, "\(records.count) records for \(files) files")
+        #expect(Set(records.compactMap { $0["source"] as? String }).count == files, "one record per dropped file")
+        #expect(records.filter { $0.status == "succeeded" }.count == total + pairs)
+        for i in 0..<pairs {
+            let both = records.filter { ($0["source"] as? String)?.hasPrefix("dup\(i)-") ?? false }
+            #expect(both.filter { $0.status == "succeeded" && $0.id == "dup\(i)" }.count == 1, "dup\(i): one job")
+            #expect(both.filter { $0.status == "rejected" && $0.errorCode == "duplicate_id" }.count == 1, "dup\(i): one duplicate_id rejection")
+        }
         let runs = (try? String(contentsOfFile: ran, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
-        #expect(runs.count == total && Set(runs).count == total, "\(runs.count) runs, \(Set(runs).count) distinct, for \(total) jobs")
+        #expect(runs.count == total + pairs && Set(runs).count == total + pairs,
+                "\(runs.count) runs, \(Set(runs).count) distinct, for \(total + pairs) jobs")
         #expect(spoolA.names("inbox").isEmpty && spoolA.names("tmp").filter { $0.hasSuffix(".claim") }.isEmpty)
-        let accepted = (a.log.components(separatedBy: "accepted from inbox/").count - 1, b.log.components(separatedBy: "accepted from inbox/").count - 1)
-        TestTools.say("sshfs two clients: daemon a accepted \(accepted.0), daemon b \(accepted.1) of \(total)")
-        #expect(accepted.0 + accepted.1 == total, "each file accepted by exactly one daemon")
+        let taken = { (log: String) in log.components(separatedBy: "accepted from inbox/").count - 1 + log.components(separatedBy: ": rejected: ").count - 1 }
+        let races = a.log.components(separatedBy: "was taken meanwhile by another daemon").count - 1
+            + b.log.components(separatedBy: "was taken meanwhile by another daemon").count - 1
+        TestTools.say("sshfs two clients: daemon a recorded \(taken(a.log)), daemon b \(taken(b.log)) of \(files) files; \(races) ids lost to the other daemon after being found free")
+        #expect(taken(a.log) + taken(b.log) == files, "each file recorded by exactly one daemon")
     }
 }

@@ -92,6 +92,28 @@ struct NetworkFilesystemTests {
         #expect(daemon.waitExit(timeout: 30) == 0)
     }
 
+    @Test("a rescan period that is not a number >= 0.1 (flag or config.json) stops the start with the reason; the spool is left as it was")
+    func badRescanPeriods() throws {
+        let spool = try TempSpool()
+        try spool.drop("waiting.json", #"{"command": ["/bin/true"]}"#)
+        for (value, shown) in [("0", #""0""#), ("0.05", #""0.05""#), ("-1", #""-1""#), ("soon", #""soon""#), ("nan", #""nan""#)] {
+            let r = runCommand(Binaries.spoold, ["--spool", spool.root, "--rescan", value], timeout: 10)
+            #expect(r.status == 64, "--rescan \(value): exit \(r.status)")
+            #expect(r.stderr.hasPrefix("spoold: error: --rescan must be a number >= 0.1, got \(shown)\n"), "\(r.stderr)")
+        }
+        let missing = runCommand(Binaries.spoold, ["--spool", spool.root, "--rescan"], timeout: 10)
+        #expect(missing.status == 64 && missing.stderr.hasPrefix("spoold: error: --rescan needs a value\n"), "\(missing.stderr)")
+        for (json, shown) in [("0.05", "0.05"), (#""10s""#, #""10s""#), ("null", "null")] {
+            try spool.write("config.json", #"{"rescan_seconds": \#(json)}"#)
+            let r = runCommand(Binaries.spoold, ["--spool", spool.root], timeout: 10)
+            #expect(r.status == 78, "rescan_seconds \(json): exit \(r.status)")
+            #expect(r.stderr == "spoold: error: bad configuration: \(spool.root)/config.json: field \"rescan_seconds\" must be a number >= 0.1, got \(shown)\n",
+                    "\(r.stderr)")
+        }
+        #expect(spool.names("inbox") == ["waiting.json"], "the job waits in the inbox, untouched")
+        #expect(spool.recordNames("pending").isEmpty && spool.recordNames("done").isEmpty)
+    }
+
     @Test("two daemons on two sshfs mounts of one spool, each with its own --lock-file: every job is claimed once and has one record")
     func twoClients() throws {
         let net = try LoopbackSshfs(tools: TestTools.sshfs.orSkip())

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include "cspoolshim.h"
@@ -27,6 +28,13 @@ int cshim_take_exclusive_lease(int fd) { return fcntl(fd, F_SETLEASE, F_WRLCK); 
 void cshim_release_lease(int fd) { (void)fcntl(fd, F_SETLEASE, F_UNLCK); }
 
 int cshim_syncfs(int fd) { return syncfs(fd); }
+
+int cshim_fs_magic(int fd, unsigned long long *magic) {
+    struct statfs s;
+    if (fstatfs(fd, &s) != 0) return -1;
+    *magic = (unsigned long long)(unsigned long)s.f_type;
+    return 0;
+}
 
 int cshim_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);

@@ -15,6 +15,8 @@ int cshim_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, cons
 // process). Returns 0 and holds the lease, or -1 (errno EAGAIN: someone else has it open).
 int cshim_take_exclusive_lease(int fd);
 void cshim_release_lease(int fd);
+// fstatfs(2)'s f_type (the filesystem's magic number) into *magic; 0, or -1 with errno.
+int cshim_fs_magic(int fd, unsigned long long *magic);
 // syncfs(2): commits every dirty file and directory of the filesystem holding `fd`.
 int cshim_syncfs(int fd);
 // pidfd_open(2) and pidfd_send_signal(2): a handle on a process that no later process can take

@@ -107,8 +107,8 @@ public final class SpoolClient: Sendable {
         }
         let target = "\(name).json"
         // Never over a file already waiting there: that job would be lost without a trace.
-        guard cshim_rename_noreplace(layout.fd(.tmp), tmpName, layout.fd(folder), target) == 0 else {
-            let e = SystemError("rename", "\(layout.path(folder))/\(target)")
+        if let failure = layout.exclusiveRename.rename(layout.fd(.tmp), tmpName, layout.fd(folder), target) {
+            let e = SystemError("rename", "\(layout.path(folder))/\(target)", errno: failure)
             unlinkat(layout.fd(.tmp), tmpName, 0)
             throw e
         }

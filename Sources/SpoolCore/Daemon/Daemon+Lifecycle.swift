@@ -51,13 +51,14 @@ extension Daemon {
 
     func startTimers() {
         let rescan = DispatchSource.makeTimerSource(queue: intakeQueue)
-        rescan.schedule(deadline: .now() + options.rescanSeconds, repeating: options.rescanSeconds, leeway: .seconds(1))
+        Self.schedule(rescan: rescan, every: options.rescanSeconds)
         rescan.setEventHandler { @Sendable [self] in
             rescanInbox()
             rescanControl()
             sweepControlAnswers(now: Timestamp.now())
         }
         rescan.resume()
+        rescanTimer.withLock { $0 = rescan }
 
         let writer = DispatchSource.makeTimerSource(queue: finishQueue)
         writer.schedule(deadline: .now() + 0.5, repeating: 0.5, leeway: .milliseconds(100))
@@ -77,6 +78,14 @@ extension Daemon {
             made.append(drain)
         }
         sources.withLock { $0 += made }
+    }
+
+    /// Sets the period of the inbox and control/ rescan: the safety net where inotify works, and
+    /// what finds files other hosts drop on a network filesystem, where it does not (SpoolFilesystem).
+    /// The leeway is a tenth of the period, at most a second, so a short period stays short.
+    static func schedule(rescan: any DispatchSourceTimer, every seconds: Double) {
+        let leeway = DispatchTimeInterval.milliseconds(Int(min(1.0, seconds / 10) * 1000))
+        rescan.schedule(deadline: .now() + seconds, repeating: seconds, leeway: leeway)
     }
 
     /// Keeps live output files under max_output_bytes while their jobs run.

@@ -138,6 +138,9 @@ extension Daemon {
         store.privacy.withLock { $0 = ResultPrivacy(access: next.intake.access) }
         send(.reload(queueLimits: next.queueLimits, workers: next.workers))
         resizeWorkers(to: max(1, next.workers))
+        if next.rescanSeconds != old.rescanSeconds, let rescan = rescanTimer.withLock({ $0 }) {
+            Self.schedule(rescan: rescan, every: next.rescanSeconds)
+        }
         history?.configure(workers: max(1, next.workers), queueLimits: next.queueLimits)
         if !restart.isEmpty { log.warning("reload: \(restart.joined(separator: ", ")) change only after a restart") }
         log.notice("reload: configuration read from \(next.configPath ?? "-"); \(applied.isEmpty ? "nothing changed" : "applied: " + applied.joined(separator: ", "))")

@@ -18,6 +18,8 @@ public final class Daemon: Sendable {
     let notify: SystemdNotify
     let metrics: LockedBox<SpoolMetrics>
     let layout: SpoolLayout
+    /// What the spool is on: a network or FUSE filesystem changes what holds (SpoolFilesystem.swift).
+    let filesystem: SpoolFilesystem
     let lock: SpoolLock
     let store: StateStore
     let index = JobIndex()
@@ -49,6 +51,8 @@ public final class Daemon: Sendable {
     let builtinQueue = DispatchQueue(label: "spoold.builtins", attributes: .concurrent)
     let exitSignal = DispatchSemaphore(value: 0)
     let sources = LockedBox<[any DispatchSourceProtocol]>([])
+    /// The periodic rescan (also in `sources`), kept to change its period on reload.
+    let rescanTimer = LockedBox<(any DispatchSourceTimer)?>(nil)
     let watcher = LockedBox<InboxWatcher?>(nil)
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
     /// Control files whose job was not known yet; looked at again when jobs are accepted.
@@ -109,7 +113,8 @@ public final class Daemon: Sendable {
            !options.allowWorldWritableInbox {
             throw StartError.spool("\(layout.path(.inbox)) is world-writable without the sticky bit: anyone could run commands as this daemon's user; restrict it (chmod o-w, or give it a group and mode 2770) or start with --allow-world-writable-inbox")
         }
-        store = StateStore(layout: layout, durable: options.durable)
+        filesystem = SpoolFilesystem.of(fd: layout.rootFD)
+        store = StateStore(layout: layout, durable: options.durable, recycles: !filesystem.isShared)
         store.privacy.withLock { $0 = ResultPrivacy(access: options.intake.access) }
         do {
             events = try EventLog(root: layout.root, maxAgeSeconds: options.retention?.doneMaxAgeSeconds)
@@ -144,6 +149,7 @@ public final class Daemon: Sendable {
     /// Recovers, starts every part, and blocks until the daemon should exit; returns the exit code.
     public func run() -> Int32 {
         installSignalHandlers()
+        describeFilesystem()
         recover()
         startIntake()
         startControl()

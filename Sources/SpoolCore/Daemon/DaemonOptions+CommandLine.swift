@@ -19,7 +19,7 @@ extension DaemonOptions {
           --settle SECONDS          how long an unparsable file must be unchanged before it is rejected (default: 2)
           --kill-grace SECONDS      SIGTERM to SIGKILL delay when a job is stopped (default: 5)
           --shutdown-grace SECONDS  how long running jobs may finish after SIGTERM (default: 10)
-          --rescan SECONDS          safety-net inbox rescan interval (default: 10)
+          --rescan SECONDS          inbox and control/ rescan interval; finds other hosts' files on a network filesystem (default: 10)
           --queue-limit QUEUE=N     at most N jobs of QUEUE at once (repeatable; also in config.json)
           --log-level LEVEL         trace, debug, info, notice, warning, error (default: info)
           --lock-file PATH          lock another file than DIR/spoold.lock (daemons on several hosts sharing a spool)

@@ -34,6 +34,11 @@ extension Intake {
                 }
                 if folder == .done { FaultInjection.hit(.afterRejectRecord) }
                 written.append((c, record, folder))
+            } catch let e as SystemError where e.errno == EEXIST && e.call == "rename" {
+                // A lost race, not a fault: another daemon sharing the spool (--lock-file) placed a
+                // record of this id since it was found free. The claim stays ours and is decided again
+                // at the next scan, where the id is held: a duplicate_id rejection.
+                log.notice("intake: the id of tmp/\(c.token).claim (from inbox/\(c.source)) was taken meanwhile by another daemon; deciding it again at the next scan")
             } catch let e as SystemError {
                 log.error("intake: cannot record claim tmp/\(c.token).claim (from inbox/\(c.source)): \(e); will retry")
                 if e.isDiskFull { result.diskFull = e }
@@ -156,20 +161,22 @@ extension Intake {
 
     /// Finishes claims left in tmp/ by a crash or a full disk. Returns records newly written.
     /// `all`: every claim in tmp/ (at start, when no other process can be working on one); otherwise
-    /// only this process's own claims and claims abandoned for a minute (another daemon sharing the
-    /// spool may be in the middle of its own).
+    /// only this process's own claims and claims it has seen there for a minute (another daemon
+    /// sharing the spool may be in the middle of its own; `foreignClaims`).
     public func recoverClaims(now: Timestamp, all: Bool = false) -> IntakeResult {
         var result = IntakeResult()
         var claims: [Claimed] = []
         var twins = DirectorySync()
         let own = claimSources.withLock { Set($0.keys) }
+        let seenBefore = foreignClaims.withLock { $0 }
+        var seen: [String: Double] = [:]
         InboxReader.scan(layout.fd(.tmp), suffix: ".claim") { names in
             for name in names {
                 guard let s = name.string, let token = JobID(String(s.dropLast(".claim".count))) else { continue }
                 if !all && !own.contains(token.rawValue) {
-                    var st = stat()
-                    guard fstatat(layout.fd(.tmp), s, &st, AT_SYMLINK_NOFOLLOW) == 0,
-                          now.seconds - Double(st.st_ctim.tv_sec) > 60 else { continue }
+                    let first = seenBefore[s] ?? now.seconds
+                    seen[s] = first
+                    guard now.seconds - first > 60 else { continue }
                 }
                 FaultInjection.hit(.duringRecovery)
                 // The token is "<stem>-<17 hex digits>": the stem is the inbox name without ".json".
@@ -195,6 +202,7 @@ extension Intake {
                 claims.append(c)
             }
         }
+        if !all { foreignClaims.withLock { $0 = seen } }  // claims gone since are forgotten
         // Durably gone before the claims are finished and removed, or a second power cut brings them back.
         store.commit(&twins)
         if !claims.isEmpty { finish(claims, now: now, result: &result) }

@@ -1,7 +1,8 @@
 // Turns inbox files into pending jobs or rejection records, exactly once per file.
 //
 // A file is read and validated where it lies, then claimed by a no-replace rename into
-// tmp/<token>.claim (so two daemons never both take it, and the inbox name is free again),
+// tmp/<token>.claim (so two daemons never both take it, and the inbox name is free again; on a
+// filesystem that refuses the flag, a plain rename to that fresh name: ExclusiveRename.swift),
 // the claim is made durable, the record is written (pending/<id>.json or done/<id>.json), and
 // only then is the claim removed. A crash anywhere leaves either the inbox file (not claimed
 // yet) or a claim whose token is also the record's `intake`: recovery finishes it without
@@ -47,6 +48,11 @@ public final class Intake: Sendable {
     /// For tests: runs between a file's read and its claim, the window in which a writer may
     /// replace it (IntakeReplacedFileTests).
     let beforeClaim = LockedBox<(@Sendable (FileName) -> Void)?>(nil)
+    /// Claims in tmp/ of other daemons sharing the spool (--lock-file), by when this one first saw
+    /// each: one is taken over only after a minute of this daemon's clock. Not by the file's ctime:
+    /// on a network filesystem that is the server's clock (another host's may be minutes off), and
+    /// sshfs shows the mtime, which a job file may have had long before it was claimed.
+    let foreignClaims = LockedBox([String: Double]())
     /// Inbox files that do not parse yet and are waiting out the settle period.
     private let unsettled = LockedBox(Set<FileName>())
 
@@ -221,16 +227,17 @@ public final class Intake: Sendable {
         let stem = JobID.stem(of: name)
         for _ in 0..<8 {
             let token = idGenerator.next(stem: stem)
-            let rc = name.withCString { cshim_rename_noreplace(layout.fd(.inbox), $0, layout.fd(.tmp), "\(token.rawValue).claim") }
-            if rc == 0 {
+            let failure = name.withCString { layout.exclusiveRename.rename(layout.fd(.inbox), $0, layout.fd(.tmp), "\(token.rawValue).claim",
+                                                                           freshTarget: true) }
+            guard let failure else {
                 claimSources.withLock { $0[token.rawValue] = name.description }
                 return token
             }
-            if errno == EEXIST { continue }
-            if errno == ENOENT {
+            if failure == EEXIST { continue }
+            if failure == ENOENT {
                 log.warning("intake: inbox/\(name) vanished before it could be claimed (taken by another process?)")
             } else {
-                log.error("intake: cannot claim inbox/\(name): \(SystemError("rename", "inbox/\(name)"))")
+                log.error("intake: cannot claim inbox/\(name): \(SystemError("rename", "inbox/\(name)", errno: failure))")
             }
             return nil
         }

@@ -12,6 +12,8 @@ public final class SpoolLayout: Sendable {
     public let root: String
     public let rootFD: Int32
     private let fds: [Folder: Int32]
+    /// No-replace renames by the method this spool's filesystem takes (ExclusiveRename.swift).
+    public let exclusiveRename = ExclusiveRename()
 
     /// Opens (and creates where missing) the spool at `path`.
     public init(path: String, create: Bool = true) throws {

@@ -10,6 +10,9 @@ import CSpoolShim
 public final class StateStore: Sendable {
     public let layout: SpoolLayout
     private let tmpCounter = LockedBox<UInt64>(0)
+    /// In scratch names beside the pid: daemons on several hosts sharing a spool (--lock-file) may
+    /// have the same pid, and their O_EXCL creates in the one tmp/ would then collide.
+    private let runToken = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     /// False only in benchmarks that measure what durability costs; never in production.
     public let durable: Bool
     /// Who may read job files (ResultPrivacy); the daemon sets it at start and at each reload.
@@ -17,10 +20,12 @@ public final class StateStore: Sendable {
 
     let spares: SparePool
 
-    public init(layout: SpoolLayout, durable: Bool = true) {
+    /// `recycles`: reuse finished files' inodes (SparePool); off on a filesystem other machines
+    /// share, where the pool cannot tell that nobody else has a file open (SpoolFilesystem).
+    public init(layout: SpoolLayout, durable: Bool = true, recycles: Bool = true) {
         self.layout = layout
         self.durable = durable
-        self.spares = SparePool(tmpFD: layout.fd(.tmp), quarantines: durable)
+        self.spares = SparePool(tmpFD: layout.fd(.tmp), capacity: recycles ? 512 : 0, quarantines: durable)
     }
 
     /// Writes `record` as `<folder>/<id>.json`, atomically; the folder is added to `sync`.
@@ -51,9 +56,10 @@ public final class StateStore: Sendable {
             unlinkat(tmpFD, tmpName, 0)
             throw failed
         }
-        let renamed = noReplace ? cshim_rename_noreplace(tmpFD, tmpName, layout.fd(folder), name) : renameat(tmpFD, tmpName, layout.fd(folder), name)
-        guard renamed == 0 else {
-            let e = SystemError("rename", "tmp/\(tmpName) -> \(folder.rawValue)/\(name)")
+        let failure = noReplace ? layout.exclusiveRename.rename(tmpFD, tmpName, layout.fd(folder), name)
+            : (renameat(tmpFD, tmpName, layout.fd(folder), name) == 0 ? nil : errno)
+        if let failure {
+            let e = SystemError("rename", "tmp/\(tmpName) -> \(folder.rawValue)/\(name)", errno: failure)
             unlinkat(tmpFD, tmpName, 0)
             throw e
         }
@@ -90,7 +96,7 @@ public final class StateStore: Sendable {
             }
         }
         let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
-        let name = "spoold.\(getpid()).\(n).tmp"
+        let name = "spoold.\(getpid()).\(runToken).\(n).tmp"
         let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("create", "tmp/\(name)") }
         return (fd, name)

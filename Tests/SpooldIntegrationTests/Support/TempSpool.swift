@@ -15,6 +15,14 @@ final class TempSpool: @unchecked Sendable {
         }
     }
 
+    /// A spool at `root` (created, with its folders), removed when the test ends: one on a mount.
+    init(root: String) throws {
+        self.root = root
+        for d in ["inbox", "pending", "running", "done", "control", "tmp"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(d)", withIntermediateDirectories: true)
+        }
+    }
+
     deinit {
         try? FileManager.default.removeItem(atPath: root)
     }

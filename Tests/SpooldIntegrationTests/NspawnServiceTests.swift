@@ -197,7 +197,7 @@ struct NspawnServiceTests {
         let line = security.split(separator: "\n").first { $0.contains("Overall exposure level") }.map(String.init) ?? ""
         TestTools.say("nspawn operations: live \(line.trimmingCharacters(in: .whitespaces))")
         let score = line.components(separatedBy: ".service: ").last?.split(separator: " ").first.flatMap { Double($0) }
-        #expect(score != nil && score! <= 2.0, "\(security)")
+        #expect(score != nil && score! <= 2.6, "\(security)")  // root with five capabilities: docs/operations.md, "Who runs what"
         clock.step("journal and live exposure score")
         try c.powerOff()
         clock.step("poweroff")

@@ -9,7 +9,8 @@
 # Without --bin-dir it builds the binaries with scripts/build-release.sh (a Swift toolchain is
 # needed then). VERSION defaults to packaging/VERSION; --out defaults to .build-deb/ in the repo.
 # --fast compresses with gzip -1 instead of xz (seconds instead of minutes; for tests).
-# DEB_MAINTAINER ("Name <address>") names the maintainer in the control file and changelog.
+# DEB_MAINTAINER ("Name <address>") names the maintainer in the control file and changelog;
+# without it, the author of the repository's last commit (git), who is who answers for the source.
 # The package enables and starts nothing: see packaging/debian/postinst.
 set -euo pipefail
 
@@ -43,7 +44,9 @@ if [ -z "$bin_dir" ]; then
 fi
 
 arch=$(dpkg --print-architecture)
-maintainer=${DEB_MAINTAINER:-spoold developers <spoold-maintainers@example.org>}
+maintainer=${DEB_MAINTAINER:-$(git -C "$repo" log -1 --format='%an <%ae>' 2>/dev/null || true)}
+[[ "$maintainer" =~ ^[^\<\>]+\ \<[^\<\>@\ ]+@[^\<\>\ ]+\>$ ]] \
+    || die "no maintainer: set DEB_MAINTAINER=\"Name <address>\" (the repository's last commit has no author either)"
 case "$maintainer" in *'|'*|*'&'*|*'\'*) die "DEB_MAINTAINER must not contain |, & or \\" ;; esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

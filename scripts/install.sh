@@ -10,7 +10,7 @@
 # PREFIX (default /usr/local) and DESTDIR (default empty) may also come from the environment.
 # Units, sysusers.d and tmpfiles.d go to /etc/... unless PREFIX is /usr (then /usr/lib/...);
 # UNIT_DIR, SYSUSERS_DIR and TMPFILES_DIR override that. Without DESTDIR, and as root, it also
-# creates the user and folders (systemd-sysusers, systemd-tmpfiles) and runs systemctl daemon-reload.
+# creates the group and folders (systemd-sysusers, systemd-tmpfiles) and runs systemctl daemon-reload.
 # It never enables or starts the service: see docs/operations.md.
 set -euo pipefail
 
@@ -118,8 +118,8 @@ put "$repo/systemd/spoold.sysusers.conf" "$sysusers_dir/spoold.conf" 0644
 put "$repo/systemd/spoold.tmpfiles.conf" "$tmpfiles_dir/spoold.conf" 0644
 tmpfiles=("$tmpfiles_dir/spoold.conf")
 for name in "${instances[@]+"${instances[@]}"}"; do
-    # The same folders for /var/spool/spoold-NAME, without the commented node_exporter line and
-    # without user spoold's home, which the main entry already creates.
+    # The same folders for /var/spool/spoold-NAME, without the commented node_exporter line (and
+    # without /var/lib/spoold, which entries of older versions had).
     grep -v -e '^#L' -e '/var/lib/spoold' "$repo/systemd/spoold.tmpfiles.conf" \
         | sed -e "s|/var/spool/spoold|/var/spool/spoold-$name|g" \
               -e "s|^# tmpfiles.d(5) entry for spoold:|# tmpfiles.d(5) entry for spoold@$name:|" > "$work/spoold-$name.conf"
@@ -128,6 +128,8 @@ for name in "${instances[@]+"${instances[@]}"}"; do
 done
 put "$repo/docs/operations.md" "$doc_dir/operations.md" 0644
 put "$repo/docs/spec.md" "$doc_dir/spec.md" 0644
+# The drop-in that live restore needs (docs/operations.md, "Live restore"): copied by the operator, never enabled here.
+put "$repo/systemd/live-restore.conf" "$doc_dir/live-restore.conf" 0644
 # Man pages (gzip -n: the same bytes every time, so an unchanged page stays unchanged).
 for page in "$repo"/man/*.[1-8]; do
     section=${page##*.}
@@ -150,7 +152,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "install.sh: not root: skipped systemd-sysusers, systemd-tmpfiles and daemon-reload; run them as root"
     exit 0
 fi
-echo "install.sh: creating the user, the group and the spool folders"
+echo "install.sh: creating the group spool and the spool folders"
 systemd-sysusers "$sysusers_dir/spoold.conf"
 systemd-tmpfiles --create "${tmpfiles[@]}"
 if [ -d /run/systemd/system ]; then

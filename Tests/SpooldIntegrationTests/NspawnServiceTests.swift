@@ -1,6 +1,6 @@
 // docs/operations.md walked by an operator on a real systemd: a Debian machine booted in
 // systemd-nspawn (no Swift toolchain, no procps), the static release binaries installed with
-// scripts/install.sh, then enable --now, a job from a member of group spool and a refused one
+// scripts/install.sh, then enable --now, a job from a member of group spool (run as that member) and a refused one
 // from a non-member, reload, the watchdog, stop with a long job (grace, then requeue), restart,
 // the template unit, a reboot with a job dropped while the service was stopped, the journal, and
 // the live exposure score. Each step prints its time; each wait has a deadline.
@@ -72,7 +72,7 @@ struct NspawnServiceTests {
         // 1. Install (step 1 of the guide, with binaries built elsewhere).
         let install = c.must("/root/spoold/scripts/install.sh --no-build --bin-dir /root/spoold/bin")
         #expect(install.contains("start it with: systemctl enable --now spoold"), "\(install)")
-        c.must("getent passwd spoold && getent group spool && test -d \(spool)/inbox")
+        c.must("getent group spool && test -d \(spool)/inbox")
         c.must("""
             test -s /usr/local/share/man/man8/spoold.8.gz && test -s /usr/local/share/man/man1/spoolctl.1.gz
             test -s /usr/local/share/man/man5/spool-job.5.gz && test -s /usr/local/share/bash-completion/completions/spoolctl
@@ -93,15 +93,16 @@ struct NspawnServiceTests {
         #expect(id.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) == "hello", "\(id)")
         c.must(Self.as_("alice", "wait hello --timeout 30"))
         let out = c.must(Self.as_("alice", "logs hello"))
-        #expect(out.contains("hello\n") && out.contains("\nspoold\n"), "\(out)")
-        // Jobs get the spoold user's own home, outside the spool, writable under ProtectSystem=strict.
-        #expect(out.contains("home=/var/lib/spoold\n"), "\(out)")
+        // Jobs run as their submitter (issue 18), with the submitter's own home, outside the spool.
+        #expect(out.contains("hello\n") && out.contains("\nalice\n"), "\(out)")
+        #expect(out.contains("home=/home/alice\n"), "\(out)")
         // Jobs run at the normal priority and cannot raise it.
         #expect(out.contains("nice=0\n"), "\(out)")
         let maxNice = out.split(separator: "\n").first { $0.hasPrefix("Max nice priority") }?.split(separator: " ").dropFirst(3)
         #expect(maxNice.map(Array.init) == ["0", "0"], "\(out)")
         c.must("runuser -u alice -- cat \(spool)/done/hello.json | grep -q '\"status\" *: *\"succeeded\"'")
-        // Records are private (0640: the daemon's user and group; issue 18) inside folders only the group may enter.
+        // Records are private (0640: root and root's group, plus an ACL entry for alice; issue 18) inside
+        // folders only the group may enter.
         #expect(c.must("stat -c '%a' \(spool)/done/hello.json \(spool)/done") == "640\n2750\n")
         let refused = c.sh(Self.as_("bob", "submit --id nope -- true"))
         #expect(refused.status != 0, "a non-member could submit: \(refused.stdout)\(refused.stderr)")
@@ -196,7 +197,7 @@ struct NspawnServiceTests {
         let line = security.split(separator: "\n").first { $0.contains("Overall exposure level") }.map(String.init) ?? ""
         TestTools.say("nspawn operations: live \(line.trimmingCharacters(in: .whitespaces))")
         let score = line.components(separatedBy: ".service: ").last?.split(separator: " ").first.flatMap { Double($0) }
-        #expect(score != nil && score! <= 2.0, "\(security)")
+        #expect(score != nil && score! <= 2.6, "\(security)")  // root with five capabilities: docs/operations.md, "Who runs what"
         clock.step("journal and live exposure score")
         try c.powerOff()
         clock.step("poweroff")
@@ -216,7 +217,7 @@ extension NspawnServiceTests {
         return deb
     }
 
-    @Test("dpkg -i creates the user and spool and enables nothing; jobs run; an upgrade keeps the running daemon and job; purge stops and removes",
+    @Test("dpkg -i creates the group and spool and enables nothing; jobs run; an upgrade keeps the running daemon and job; purge stops and removes",
           .timeLimit(.minutes(10)))
     func installUpgradePurge() throws {
         let clock = StepClock("nspawn package")
@@ -239,9 +240,9 @@ extension NspawnServiceTests {
         #expect(installed.contains("installed, not enabled"), "\(installed)")
         #expect(c.sh("systemctl is-enabled spoold").stdout.contains("disabled"))
         #expect(c.sh("systemctl is-active spoold").status != 0, "the package started spoold")
-        #expect(c.must("getent passwd spoold | cut -d: -f6") == "/var/lib/spoold\n")
-        #expect(c.must("stat -c '%a %U %G' \(spool) \(spool)/inbox \(spool)/done /var/lib/spoold")
-                == "3771 spoold spool\n3770 spoold spool\n2750 spoold spool\n750 spoold spoold\n")
+        #expect(c.sh("getent passwd spoold").status != 0, "the package made a service user; the daemon runs as root")
+        #expect(c.must("stat -c '%a %U %G' \(spool) \(spool)/inbox \(spool)/done")
+                == "3771 root spool\n3770 root spool\n2750 root spool\n")
         c.must("""
             test -x /usr/bin/spoold && test -x /usr/bin/spoolctl && test -s /usr/lib/systemd/system/spoold.service
             test -s /usr/lib/systemd/system/spoold@.service && test -s /usr/share/man/man8/spoold.8.gz
@@ -250,7 +251,7 @@ extension NspawnServiceTests {
             test -s /usr/share/fish/vendor_completions.d/spoolctl.fish && test -s /usr/share/doc/spoold/copyright
             grep -q 'ExecStart=/usr/bin/spoold ' /usr/lib/systemd/system/spoold.service
             """)
-        clock.step("dpkg -i: user, spool, files; nothing enabled")
+        clock.step("dpkg -i: group, spool, files; nothing enabled")
 
         // Use it.
         c.must("systemctl enable --now spoold && useradd -m -s /bin/sh alice && usermod -aG spool alice")

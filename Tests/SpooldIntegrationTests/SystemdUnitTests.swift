@@ -62,7 +62,9 @@ struct SystemdUnitTests {
         }
     }
 
-    @Test("the sandbox keeps systemd-analyze security's exposure at or below 2.0")
+    // 1.6 while the daemon ran as user spoold; 2.6 since it runs as root with CAP_SETUID, CAP_SETGID,
+    // CAP_KILL, CAP_CHOWN and CAP_SYS_NICE so that each job runs as its submitter (issue 18).
+    @Test("the sandbox keeps systemd-analyze security's exposure at or below 2.6")
     func securityScore() throws {
         let analyze = try TestTools.systemd.orSkip().analyze
         let (dir, units) = try stagedUnits()
@@ -75,11 +77,11 @@ struct SystemdUnitTests {
                 Issue.record("no exposure level from systemd-analyze security \(unit): exit \(r.status)\n\(r.stdout)\(r.stderr)")
                 continue
             }
-            #expect(score <= 2.0, "\(unit): exposure \(score)")
+            #expect(score <= 2.6, "\(unit): exposure \(score)")
         }
     }
 
-    @Test("sysusers.d and tmpfiles.d create the user, group and folders with their modes",
+    @Test("sysusers.d and tmpfiles.d create the group and the folders (root's) with their modes",
           .enabled(if: geteuid() == 0, "systemd-tmpfiles must chown into the scratch root, which needs root"))
     func usersAndFolders() throws {
         let systemd = try TestTools.systemd.orSkip()
@@ -97,12 +99,10 @@ struct SystemdUnitTests {
         #expect(users.status == 0, "systemd-sysusers: \(users.stderr)")
         let passwd = (try? String(contentsOfFile: "\(root)/etc/passwd", encoding: .utf8)) ?? ""
         let group = (try? String(contentsOfFile: "\(root)/etc/group", encoding: .utf8)) ?? ""
-        let user = passwd.split(separator: "\n").first { $0.hasPrefix("spoold:") }?.split(separator: ":", omittingEmptySubsequences: false)
         let spool = group.split(separator: "\n").first { $0.hasPrefix("spool:") }?.split(separator: ":", omittingEmptySubsequences: false)
-        let uid = try #require(user.flatMap { UInt32($0[2]) }, "no spoold user in \(passwd)")
         let gid = try #require(spool.flatMap { UInt32($0[2]) }, "no spool group in \(group)")
-        #expect(user?[5] == "/var/lib/spoold", "the jobs' HOME must not be the spool")
-        #expect(spool?[3] == "spoold", "spoold must be a member of spool")
+        // No service user: the daemon is root (with a few capabilities), each job runs as its submitter.
+        #expect(!passwd.split(separator: "\n").contains { $0.hasPrefix("spoold:") }, "a user spoold was created: \(passwd)")
 
         // Twice: the second run must change nothing and succeed (boot runs it every time).
         for _ in 0..<2 {
@@ -116,10 +116,7 @@ struct SystemdUnitTests {
             let path = "\(root)/var/spool/spoold\(folder)"
             guard stat(path, &st) == 0 else { Issue.record("\(path) was not created"); continue }
             #expect(st.st_mode & 0o7777 == mode, "\(path): mode \(String(st.st_mode & 0o7777, radix: 8))")
-            #expect(st.st_uid == uid && st.st_gid == gid, "\(path): owner \(st.st_uid):\(st.st_gid)")
+            #expect(st.st_uid == 0 && st.st_gid == gid, "\(path): owner \(st.st_uid):\(st.st_gid)")
         }
-        var home = stat()
-        #expect(stat("\(root)/var/lib/spoold", &home) == 0 && home.st_mode & 0o7777 == 0o750 && home.st_uid == uid,
-                "user spoold's home /var/lib/spoold")
     }
 }

@@ -131,6 +131,9 @@ extension TestTools {
         ManTools(man: $0[0], groff: $0[1])
     }
 
+    /// lintian, to check the .deb of packaging/build-deb.sh (Debian package, as root); or why it cannot be had.
+    public static let lintian: Result<String, ToolUnavailable> = findOrInstall(["lintian"], packages: ["lintian"]) { $0[0] }
+
     /// The programs `names` from PATH, or after apt-get install of `packages` under a lock.
     private static func findOrInstall<T>(_ names: [String], packages: [String], _ make: ([String]) -> T) -> Result<T, ToolUnavailable> {
         func found() -> [String]? {

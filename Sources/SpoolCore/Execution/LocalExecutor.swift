@@ -135,9 +135,26 @@ final class LocalExecutor: Executor {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
         }
         defer { close(err) }
+        if let owner = plan.owner, owner.uid != geteuid() {
+            // The job, running as its owner, cannot create files in running/ (the daemon's folder):
+            // its SPOOL_PROGRESS file is made here, writable by the owner, readable by the daemon's group.
+            progressFile(JobFiles.progress(id), owner: owner)
+        }
         let request = SpawnRequest(executable: executable, arguments: argv, environment: env.map { "\($0.key)=\($0.value)" },
                                    workingDirectory: cwd, stdoutFD: out, stderrFD: err)
         return Spawn.start(request).mapError { SpoolError($0.code, "\(plan.label): \($0.message)") }
+    }
+}
+
+extension LocalExecutor {
+    /// An empty running/<name> owned by `owner` and the daemon's group, mode 0640 (kept if a previous
+    /// attempt made it). Without it a job of another user than the daemon could not report progress.
+    fileprivate func progressFile(_ name: String, owner: JobOwner) {
+        let fd = openat(store.layout.fd(.running), name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
+        guard fd >= 0 else { return }
+        fchown(fd, owner.uid, getegid())
+        fchmod(fd, 0o640)
+        close(fd)
     }
 }
 

@@ -198,6 +198,12 @@ private func readConfigFile(_ path: String) -> ConfigFileRead {
     var st = stat()
     guard fstat(fd, &st) == 0 else { return .failed(String(cString: strerror(errno))) }
     guard (st.st_mode & S_IFMT) == S_IFREG else { return .failed("not a regular file") }
+    // A root daemon runs jobs as other users: a file those users could write (config.json in the
+    // spool root, which members may create) would let them name themselves administrators or
+    // share everyone's results. It must be root's own and writable by root alone.
+    if geteuid() == 0, st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+        return .failed("it is owned by uid \(st.st_uid) with mode \(String(st.st_mode & 0o7777, radix: 8)); spoold runs as root, so its configuration must be owned by root and writable by root alone (chown root; chmod go-w)")
+    }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while bytes.count <= maxConfigBytes {

@@ -49,11 +49,13 @@ BIG_BACKLOG = 50_000
 # Which tools take part in which scenario (raw first: it is the ratio base).
 # "baseline" is a second spoold binary (--baseline PATH, e.g. the last commit's build), run in the
 # same rounds as spoold so that a change is measured against what it replaces in one run.
+# "live" is the same spoold with "live_restore": true in the spool's config.json (--live-restore):
+# every command attempt runs under its own supervisor, so the pair gives the supervisor's cost.
 SCENARIO_TOOLS = {
-    "drained": ["raw", "spoold", "baseline", "tsp", "huey", "xargs", "parallel", "nq"],
-    "steady": ["spoold", "baseline", "tsp", "huey"],
-    "sleep": ["raw", "spoold", "baseline", "tsp", "huey", "xargs", "parallel"],
-    "latency": ["raw", "spoold", "baseline", "tsp", "huey", "nq"],
+    "drained": ["raw", "spoold", "live", "baseline", "tsp", "huey", "xargs", "parallel", "nq"],
+    "steady": ["spoold", "live", "baseline", "tsp", "huey"],
+    "sleep": ["raw", "spoold", "live", "baseline", "tsp", "huey", "xargs", "parallel"],
+    "latency": ["raw", "spoold", "live", "baseline", "tsp", "huey", "nq"],
     "backlog": ["spoold"],
     "batch": ["spoold", "baseline"],
 }
@@ -66,6 +68,8 @@ SCENARIO_TITLES = {
     "batch": "Built-in operations: one batch of {batch_ops:,} descriptive_stats operations",
 }
 SPOOL_DIRS = ["inbox", "pending", "running", "done", "control", "tmp"]
+# The config.json the next spools get (set while a "live" round runs); None: no config.json.
+SPOOL_CONFIG = None
 MARKER_VAR = "SPOOLD_BENCH_RUN"
 
 
@@ -307,6 +311,8 @@ def make_spool(root):
     spool = os.path.join(root, "spool")
     for d in SPOOL_DIRS:
         os.makedirs(os.path.join(spool, d), exist_ok=True)
+    if SPOOL_CONFIG is not None:
+        write_file(os.path.join(spool, "config.json"), json.dumps(SPOOL_CONFIG).encode())
     return spool
 
 
@@ -1013,9 +1019,22 @@ def as_baseline(runner):
     return run
 
 
+def as_live(runner):
+    """The spoold runner on spools whose config.json turns live restore on."""
+    def run(ctx):
+        global SPOOL_CONFIG
+        SPOOL_CONFIG = {"live_restore": True}
+        try:
+            return runner(ctx)
+        finally:
+            SPOOL_CONFIG = None
+    return run
+
+
 for (_scenario, _tool), _runner in list(RUNNERS.items()):
     if _tool == "spoold" and _scenario != "backlog":
         RUNNERS[(_scenario, "baseline")] = as_baseline(_runner)
+        RUNNERS[(_scenario, "live")] = as_live(_runner)
 
 
 # metric -> (label, unit, format, ratio kind)
@@ -1048,6 +1067,11 @@ def detect_tools(ctx, wanted):
                 tools[tool] = ctx.spoold
             else:
                 skipped[tool] = ctx.spoold_note or ("%s is not an executable" % (ctx.spoold or "spoold"))
+        elif tool == "live":
+            if ctx.spoold and os.access(ctx.spoold, os.X_OK):
+                tools[tool] = ctx.spoold
+            else:
+                skipped[tool] = "no spoold for --live-restore"
         elif tool == "baseline":
             if ctx.baseline and os.access(ctx.baseline, os.X_OK):
                 tools[tool] = ctx.baseline
@@ -1536,6 +1560,8 @@ def parse_args(argv):
     p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     p.add_argument("--spoold")
     p.add_argument("--baseline", help="a second spoold binary, run in the same rounds (labelled baseline)")
+    p.add_argument("--live-restore", action="store_true",
+                   help="also run spoold with live restore on (config.json), labelled live")
     p.add_argument("--out", default=os.path.join(REPO_ROOT, "docs", "performance.md"))
     p.add_argument("--tmpdir", default="/tmp")
     p.add_argument("--no-install", action="store_true")
@@ -1607,6 +1633,8 @@ def main():
     ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if ctx.baseline and "spoold" in ctx.wanted:
         ctx.wanted.append("baseline")
+    if a.live_restore and "spoold" in ctx.wanted:
+        ctx.wanted.append("live")
     ctx.tools, ctx.skipped = detect_tools(ctx, ctx.wanted)
     for tool, why in ctx.skipped.items():
         log("skipping %s: %s" % (tool, why))

@@ -146,6 +146,105 @@ struct LiveRestoreTests {
         }
     }
 
+    @Test("a supervisor whose fsync fails says so, exits 74 without a result (its job killed if it still runs), and the job follows on_interrupt",
+          arguments: ["supervisor:1", "supervisor:3"])
+    func supervisorSyncFails(spec: String) throws {
+        let spool = try liveSpool()
+        // supervisor:1 is the fsync of running/f.supervisor (the job runs on: it is killed);
+        // supervisor:3 that of running/f.result (the job has ended: its result cannot be vouched for).
+        try dropJob(spool, "f", sleep: spec == "supervisor:1" ? 60 : 0.2, extra: #", "on_interrupt": "fail""#)
+        let d = DaemonProcess(spool: spool, environment: ["SPOOLD_FAIL_FSYNC": spec])
+        poll(timeout: 30, "the job ended\n\(d.log)") { spool.record("f") != nil }
+        let f = try #require(spool.record("f"))
+        #expect(f.status == "failed" && f.errorCode == "interrupted", "\(spec): \(f)")
+        let line = d.log.split(separator: "\n").first { $0.contains(" error: spoold supervise: job f: fsync ") }
+        #expect(line?.contains("Input/output error") == true && line?.contains("exiting (status 74)") == true, "\(spec): no error line\n\(d.log)")
+        // With supervisor:1 the job may be killed before its first line.
+        #expect(spec == "supervisor:1" ? runs(spool, "f") <= 1 : runs(spool, "f") == 1)
+        #expect(!d.hasExited, "the daemon itself goes on\n\(d.log)")
+    }
+
+    /// The lines of `<name>.ran` that say `what` (a batch's operations note their runs there).
+    func runs(_ spool: TempSpool, _ name: String, _ what: String) -> Int {
+        (spool.read("\(name).ran") ?? "").split(separator: "\n").filter { $0 == what }.count
+    }
+
+    @Test("a batch's command operations outlive the daemon (SIGTERM, SIGKILL): adopted, each ran once with its real exit code and whole output, and the batch completes",
+          arguments: ["SIGTERM", "SIGKILL"])
+    func batchOperationsSurvive(how: String) throws {
+        let spool = try liveSpool()
+        let ran = spool.path("b.ran")
+        // op0 runs long, op1 ends sooner (with SIGKILL: while no daemon runs) and fails; op2 (a
+        // built-in) and op3 wait for room (max_parallel 2) and run after the restart.
+        try spool.drop("b.json", #"""
+            {"id": "b", "max_parallel": 2, "on_interrupt": "fail", "operations": [
+              {"shell": "echo op0 >> \#(ran); echo before; sleep 4; echo after"},
+              {"shell": "echo op1 >> \#(ran); echo before; sleep 1; echo after; exit 4"},
+              {"type": "descriptive_stats", "params": {"data": [1, 2, 3]}},
+              {"shell": "echo op3 >> \#(ran); echo three"}]}
+            """#)
+        let first = DaemonProcess(spool: spool, extra: ["--shutdown-grace", "30"])
+        poll(timeout: 20, "both long operations started\n\(first.log)") {
+            runs(spool, "b", "op0") == 1 && runs(spool, "b", "op1") == 1 && spool.exists("running/b.op0.supervisor")
+        }
+        if how == "SIGTERM" {
+            let stopped = Date()
+            first.signal(SIGTERM)
+            #expect(first.waitExit(timeout: 20) == 0, "\(first.log)")
+            // Not the 30 s grace: it left the operations to their supervisors.
+            #expect(Date().timeIntervalSince(stopped) < 15, "\(first.log)")
+            #expect(first.log.contains("left running"), "\(first.log)")
+        } else {
+            first.crash()
+            poll(timeout: 20, "op1 ended while no daemon ran") { spool.exists("running/b.op1.result") }
+        }
+        #expect(spool.recordNames("running") == ["b.json"] && spool.recordNames("done").isEmpty)
+        let (_, log) = drain(spool)
+        let b = try #require(spool.record("b"), "\(log)")
+        #expect(b.status == "partial", "\(b)")
+        let ops = try #require(b["operations"] as? [[String: Any]])
+        #expect(ops.map { $0["status"] as? String } == ["succeeded", "failed", "succeeded", "succeeded"], "\(ops)")
+        #expect(ops[0]["exit_code"] as? Int == 0 && ops[1]["exit_code"] as? Int == 4 && ops[3]["exit_code"] as? Int == 0, "\(ops)")
+        #expect(ops.map { $0["attempts"] as? Int } == [1, 1, 1, 1], "\(ops)")
+        #expect(spool.read("done/b.op0.stdout") == "before\nafter\n" && spool.read("done/b.op1.stdout") == "before\nafter\n")
+        #expect(spool.read("done/b.op3.stdout") == "three\n")
+        #expect(((ops[0]["usage"] as? [String: Any])?["max_rss_bytes"] as? Int ?? 0) > 0, "\(ops[0])")
+        #expect((ops[2]["result"] as? [String: Any]) != nil, "\(ops[2])")
+        for op in ["op0", "op1", "op3"] { #expect(runs(spool, "b", op) == 1, "\(op) ran \(runs(spool, "b", op)) times") }
+        #expect(log.contains("job b: adopted"), "\(log)")
+        if how == "SIGKILL" { #expect(log.contains("1 ended meanwhile"), "\(log)") }
+        #expect(spool.names("running").isEmpty, "\(spool.names("running"))")
+    }
+
+    @Test("a batch operation whose supervisor was killed while no daemon ran follows on_interrupt; the others are adopted")
+    func batchOperationSupervisorKilled() throws {
+        let spool = try liveSpool()
+        let ran = spool.path("k.ran")
+        try spool.drop("k.json", #"""
+            {"id": "k", "max_parallel": 2, "on_interrupt": "fail", "operations": [
+              {"shell": "echo op0 >> \#(ran); sleep 60"},
+              {"shell": "echo op1 >> \#(ran); sleep 2; echo done"}]}
+            """#)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "both operations started\n\(first.log)") {
+            runs(spool, "k", "op0") == 1 && runs(spool, "k", "op1") == 1 && spool.exists("running/k.op0.supervisor")
+        }
+        first.crash()
+        let info = try #require(FileManager.default.contents(atPath: spool.path("running/k.op0.supervisor"))
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] })
+        let (sup, job) = (try #require(info["pid"] as? Int), try #require(info["jobPID"] as? Int))
+        kill(Int32(sup), SIGKILL)
+        poll(timeout: 10, "the supervisor is gone") { !isAlive(Int32(sup)) || processState(Int32(sup)) == "Z" }
+        let (_, log) = drain(spool)
+        let k = try #require(spool.record("k"), "\(log)")
+        let ops = try #require(k["operations"] as? [[String: Any]])
+        #expect(ops[0]["status"] as? String == "failed" && (ops[0]["error"] as? [String: Any])?["code"] as? String == "interrupted", "\(ops)")
+        #expect(ops[1]["status"] as? String == "succeeded" && ops[1]["exit_code"] as? Int == 0, "\(ops)")
+        #expect(spool.read("done/k.op1.stdout") == "done\n")
+        #expect(runs(spool, "k", "op0") == 1 && runs(spool, "k", "op1") == 1)
+        poll(timeout: 10, "op0's process is stopped") { !isAlive(Int32(job)) || processState(Int32(job)) == "Z" }
+    }
+
     @Test("30 jobs of mixed lengths across 6 restarts (SIGTERM and SIGKILL in turn): none lost, none run twice, every exit code real")
     func manyRestarts() throws {
         let spool = try liveSpool()

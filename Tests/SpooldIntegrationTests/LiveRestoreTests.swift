@@ -245,21 +245,20 @@ struct LiveRestoreTests {
         poll(timeout: 10, "op0's process is stopped") { !isAlive(Int32(job)) || processState(Int32(job)) == "Z" }
     }
 
-    @Test("30 jobs of mixed lengths across 6 restarts (SIGTERM and SIGKILL in turn): none lost, none run twice, every exit code real")
+    @Test("100 jobs of mixed lengths (0-3 s) across 10 restarts (SIGTERM and SIGKILL in turn): none lost, none run twice, every exit code real")
     func manyRestarts() throws {
         let spool = try liveSpool()
-        let count = 30
+        let count = 100
+        let lengths = [0, 0.5, 1, 1.5, 2, 2.5, 3]
         for i in 0..<count {
-            try dropJob(spool, "m\(i)", sleep: [0.1, 0.4, 0.9, 1.6][i % 4], code: i % 3)
+            try dropJob(spool, "m\(i)", sleep: lengths[i % lengths.count], code: i % 3)
         }
-        for round in 0..<6 {
-            let d = DaemonProcess(spool: spool, workers: 4)
-            let before = (0..<count).filter { runs(spool, "m\($0)") > 0 }.count
+        let started = { (0..<count).filter { runs(spool, "m\($0)") > 0 }.count }
+        for round in 0..<10 {
+            let d = DaemonProcess(spool: spool, workers: 8)
+            let before = started()
             // Each daemon lives until a few more jobs have started (or all have).
-            poll(timeout: 60, "more jobs started in round \(round)\n\(d.log)") {
-                let started = (0..<count).filter { runs(spool, "m\($0)") > 0 }.count
-                return started >= min(count, before + 4)
-            }
+            poll(timeout: 60, "more jobs started in round \(round)\n\(d.log)") { started() >= min(count, before + 8) }
             if round % 2 == 0 {
                 d.signal(SIGTERM)
                 #expect(d.waitExit(timeout: 30) == 0, "\(d.log)")
@@ -267,7 +266,7 @@ struct LiveRestoreTests {
                 d.crash()
             }
         }
-        let (_, log) = drain(spool, workers: 4, timeout: 180)
+        let (_, log) = drain(spool, workers: 8, timeout: 240)
         for i in 0..<count {
             let r = try #require(spool.record("m\(i)"), "m\(i) lost\n\(log)")
             #expect(runs(spool, "m\(i)") == 1, "m\(i) ran \(runs(spool, "m\(i)")) times")
@@ -277,6 +276,66 @@ struct LiveRestoreTests {
             // that never ran: the output then carries the next attempt's marker line).
             let out = spool.read("done/m\(i).stdout") ?? ""
             #expect(out.hasSuffix("before\nafter\n") && out.components(separatedBy: "before").count == 2, "m\(i): \(out)")
+        }
+    }
+
+    @Test("SIGKILL of the daemon with jobs running: the next daemon adopts them as they run; each ran once, with its real exit code and whole output")
+    func sigkillKeepsJobs() throws {
+        let spool = try liveSpool()
+        try dropJob(spool, "ok", sleep: 3)
+        try dropJob(spool, "bad", sleep: 3, code: 5)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "both jobs started\n\(first.log)") {
+            runs(spool, "ok") == 1 && runs(spool, "bad") == 1 && supervisor(spool, "ok") != nil && supervisor(spool, "bad") != nil
+        }
+        first.crash()
+        let (_, log) = drain(spool)
+        #expect(log.contains("job ok: adopted") && log.contains("job bad: adopted"), "\(log)")
+        let ok = try #require(spool.record("ok"), "\(log)")
+        #expect(ok.status == "succeeded" && ok["exit_code"] as? Int == 0 && ok.attempts == 1)
+        let bad = try #require(spool.record("bad"))
+        #expect(bad.status == "failed" && bad["exit_code"] as? Int == 5 && bad.errorCode == "exit_nonzero")
+        #expect(spool.read("done/ok.stdout") == "before\nafter\n" && spool.read("done/bad.stdout") == "before\nafter\n")
+        #expect(runs(spool, "ok") == 1 && runs(spool, "bad") == 1)
+    }
+
+    @Test("live restore off (the default): no supervisor, the daemon is the job's parent; a SIGTERM stops the job after the grace period and requeues it, and it runs again")
+    func defaultUnchanged() throws {
+        let spool = try TempSpool()
+        try dropJob(spool, "d", sleep: 60)
+        let first = DaemonProcess(spool: spool, extra: ["--shutdown-grace", "1"])
+        poll(timeout: 20, "job started\n\(first.log)") { runs(spool, "d") == 1 }
+        #expect(spool.names("running").allSatisfy { !$0.hasSuffix(".attempt") && !$0.hasSuffix(".supervisor") }, "\(spool.names("running"))")
+        // The job's shell is the daemon's own child.
+        let job = try #require(OrphanScan.pids(environment: "SPOOL_JOB_ID=d", root: spool.root).first { parentPID($0) == first.pid })
+        first.signal(SIGTERM)
+        #expect(first.waitExit(timeout: 30) == 0, "\(first.log)")
+        #expect(!isAlive(job) || processState(job) == "Z", "the job outlived a daemon without live restore")
+        let pending = try #require(spool.record("d", in: "pending"), "\(spool.names("pending"))")
+        #expect(pending.status == "pending" && pending.attempts == 1)
+        let second = DaemonProcess(spool: spool)
+        poll(timeout: 20, "runs again\n\(second.log)") { runs(spool, "d") == 2 }
+        try spool.write("control/x.json", #"{"action": "cancel", "id": "d"}"#)
+        poll(timeout: 20, "cancelled\n\(second.log)") { spool.record("d")?.status == "cancelled" }
+        #expect(spool.record("d")?.attempts == 2)
+    }
+}
+
+/// The parent of a process (/proc/PID/stat), nil once it is gone.
+private func parentPID(_ pid: Int32) -> Int32? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return nil }
+    return text[text.index(close, offsetBy: 2)...].split(separator: " ").dropFirst().first.flatMap { Int32($0) }
+}
+
+/// Processes whose environment holds `environment` and SPOOL_ROOT=`root` (a job's, found as the daemon finds them).
+private enum OrphanScan {
+    static func pids(environment: String, root: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { e -> Int32? in
+            guard let pid = Int32(e), let data = FileManager.default.contents(atPath: "/proc/\(e)/environ") else { return nil }
+            let vars = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return vars.contains(environment) && vars.contains("SPOOL_ROOT=\(root)") ? pid : nil
         }
     }
 }

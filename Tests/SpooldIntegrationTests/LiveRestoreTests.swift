@@ -164,6 +164,28 @@ struct LiveRestoreTests {
         #expect(!d.hasExited, "the daemon itself goes on\n\(d.log)")
     }
 
+    @Test("a supervisor stuck before it wrote running/<id>.supervisor (the daemon died meanwhile) is found by its command line and killed with its job; the job follows on_interrupt")
+    func supervisorWithoutItsFile() throws {
+        let spool = try liveSpool()
+        try dropJob(spool, "u", sleep: 60, extra: #", "on_interrupt": "fail""#)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "job started\n\(first.log)") { runs(spool, "u") == 1 && supervisor(spool, "u") != nil }
+        let info = try #require(supervisor(spool, "u"))
+        let (sup, job) = (Int32(try #require(info["pid"] as? Int)), Int32(try #require(info["jobPID"] as? Int)))
+        first.crash()
+        // As if it were still starting the job: stopped (after the daemon died: a process group
+        // orphaned with stopped members gets SIGCONT), and its file not written yet.
+        kill(sup, SIGSTOP)
+        try FileManager.default.removeItem(atPath: spool.path("running/u.supervisor"))
+        let (_, log) = drain(spool)
+        let u = try #require(spool.record("u"), "\(log)")
+        #expect(u.status == "failed" && u.errorCode == "interrupted", "\(u)")
+        #expect(runs(spool, "u") == 1)
+        poll(timeout: 10, "the supervisor and the job are stopped") {
+            (!isAlive(sup) || processState(sup) == "Z") && (!isAlive(job) || processState(job) == "Z")
+        }
+    }
+
     /// The lines of `<name>.ran` that say `what` (a batch's operations note their runs there).
     func runs(_ spool: TempSpool, _ name: String, _ what: String) -> Int {
         (spool.read("\(name).ran") ?? "").split(separator: "\n").filter { $0 == what }.count

@@ -71,7 +71,20 @@ final class SupervisedExecutor: Executor {
     func find(_ id: JobID, operation: Int?, paused: Bool) -> FoundAttempt {
         guard let plan = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id, operation: operation), dirFD: dir),
               plan.operation == operation else { return .none }
-        let info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir)
+        var info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir)
+        if info == nil, let starting = Self.supervisorProcess(of: id, operation: operation, spool: store.layout.root) {
+            // The daemon died while its supervisor was starting the job: it says where it runs in a moment.
+            for _ in 0..<300 where info == nil {
+                usleep(10_000)
+                info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir)
+            }
+            if info == nil {
+                // Stuck: it and what it started are stopped, so that nothing runs beside the next attempt.
+                kill(starting, SIGKILL)
+                _ = LocalExecutor.leftovers(spoolRoot: store.layout.root).stop(id) { $0 == operation }
+                return .none
+            }
+        }
         let origin = AttemptOrigin(attempt: plan.attempt, startedAt: info?.startedAt, pid: info?.pid)
         if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id, operation: operation), dirFD: dir) {
             return .ended(result.end, origin)
@@ -92,6 +105,13 @@ final class SupervisedExecutor: Executor {
             return .ended(result.end, origin)  // it wrote its result just before it went
         }
         return .ended(AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil), origin)
+    }
+
+    /// The process that is `spoold supervise` of job `id` (and operation `operation`) on this spool,
+    /// found by its command line (only when its own file does not name it yet).
+    static func supervisorProcess(of id: JobID, operation: Int?, spool: String) -> Int32? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.lazy.compactMap { Int32($0) }.first { isSupervisor(pid: $0, of: id, operation: operation, spool: spool) }
     }
 
     /// Whether process `pid` is `spoold supervise` of job `id` (and operation `operation`) on this spool.

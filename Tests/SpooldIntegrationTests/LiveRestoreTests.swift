@@ -146,21 +146,19 @@ struct LiveRestoreTests {
         }
     }
 
-    @Test("a supervisor whose fsync fails says so, exits 74 without a result (its job killed if it still runs), and the job follows on_interrupt",
-          arguments: ["supervisor:1", "supervisor:3"])
+    @Test("a supervisor whose fsync of the result fails says so, exits 74 without a result, and the job follows on_interrupt",
+          arguments: ["supervisor:1", "supervisor:2"])
     func supervisorSyncFails(spec: String) throws {
         let spool = try liveSpool()
-        // supervisor:1 is the fsync of running/f.supervisor (the job runs on: it is killed);
-        // supervisor:3 that of running/f.result (the job has ended: its result cannot be vouched for).
-        try dropJob(spool, "f", sleep: spec == "supervisor:1" ? 60 : 0.2, extra: #", "on_interrupt": "fail""#)
+        // supervisor:1 is the fsync of running/f.result, supervisor:2 that of running/ after its rename.
+        try dropJob(spool, "f", sleep: 0.2, extra: #", "on_interrupt": "fail""#)
         let d = DaemonProcess(spool: spool, environment: ["SPOOLD_FAIL_FSYNC": spec])
         poll(timeout: 30, "the job ended\n\(d.log)") { spool.record("f") != nil }
         let f = try #require(spool.record("f"))
         #expect(f.status == "failed" && f.errorCode == "interrupted", "\(spec): \(f)")
         let line = d.log.split(separator: "\n").first { $0.contains(" error: spoold supervise: job f: fsync ") }
         #expect(line?.contains("Input/output error") == true && line?.contains("exiting (status 74)") == true, "\(spec): no error line\n\(d.log)")
-        // With supervisor:1 the job may be killed before its first line.
-        #expect(spec == "supervisor:1" ? runs(spool, "f") <= 1 : runs(spool, "f") == 1)
+        #expect(runs(spool, "f") == 1)
         #expect(!d.hasExited, "the daemon itself goes on\n\(d.log)")
     }
 

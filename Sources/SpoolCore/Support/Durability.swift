@@ -19,8 +19,8 @@ public enum SyncKind: String, CaseIterable, Sendable {
     case syncfs
     /// fdatasync of a batch's operation journal.
     case journal
-    /// fsync of a live-restore supervisor's own files (who supervises an attempt, how it ended)
-    /// and of running/ after their renames: made by `spoold supervise`, never by the daemon.
+    /// fsync of a live-restore supervisor's result (how its attempt ended) and of running/ after
+    /// its rename: made by `spoold supervise`, never by the daemon.
     case supervisor
 }
 

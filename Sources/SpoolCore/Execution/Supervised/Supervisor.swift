@@ -53,9 +53,10 @@ public enum Supervisor {
         case .success(let a): attempt = a
         }
         let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started)
+        // Not fsynced: it only serves to find this process alive, and a power loss that could lose
+        // it kills the process too (the next daemon then finds the attempt interrupted).
         do {
-            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir, durable: true,
-                                      syncFailed: { syncFailed($0, id: id, group: info.jobPID) })
+            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir, durable: false)
         } catch {
             // Without it no daemon can find this attempt again: stop it, the result says it was interrupted.
             attempt.tearDown(.shutdown)
@@ -97,21 +98,18 @@ public enum Supervisor {
     private static func finish(_ end: AttemptEnd, id: JobID, operation: Int?, dir: Int32) -> Int32 {
         do {
             try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(id, operation: operation), dirFD: dir, durable: true,
-                                      syncFailed: { syncFailed($0, id: id, group: nil) })
+                                      syncFailed: { syncFailed($0, id: id) })
             return 0
         } catch {
             return fail("job \(id): cannot write its result: \(error)", code: 1)
         }
     }
 
-    /// A failed fsync of its own files is never retried (Durability): without a durable record of
-    /// where its job runs, or of how it ended, the supervisor cannot vouch for the attempt. It
-    /// kills what still runs of the job (`group`) and exits 74 without a result; the daemon (or the
-    /// next one) finds it gone without a result, and the job follows its on_interrupt.
-    private static func syncFailed(_ error: SystemError, id: JobID, group: Int32?) -> Never {
-        if let group, group > 1 { kill(-group, SIGKILL) }
-        Durability.failed(error, who: "spoold supervise: job \(id)",
-                          then: "without a result\(group == nil ? "" : ", its job killed"): the job follows on_interrupt")
+    /// A failed fsync of the result is never retried (Durability): without a durable record of how
+    /// the attempt ended the supervisor cannot vouch for it. It exits 74 without a result; the
+    /// daemon (or the next one) finds it gone without one, and the job follows its on_interrupt.
+    private static func syncFailed(_ error: SystemError, id: JobID) -> Never {
+        Durability.failed(error, who: "spoold supervise: job \(id)", then: "without a result: the job follows on_interrupt")
     }
 
     private static func fail(_ message: String, code: Int32) -> Int32 {

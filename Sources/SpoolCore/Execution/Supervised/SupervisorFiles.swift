@@ -23,7 +23,8 @@ enum SupervisorFiles {
 
     /// Replaces `name` in the folder `dirFD` with `value`. `durable`: the file and then the folder
     /// are fsynced, through Durability like every durable write (a failed sync is never retried:
-    /// `syncFailed` gets it and does not return).
+    /// the file is taken back, temporary or renamed, and `syncFailed` gets the error and does not
+    /// return).
     static func write<T: Encodable>(_ value: T, name: String, dirFD: Int32, durable: Bool,
                                     syncFailed: (SystemError) -> Never = { Durability.failed($0) }) throws {
         let bytes = JSONEncoderBox.compact(value)
@@ -41,10 +42,22 @@ enum SupervisorFiles {
             }
             written += n
         }
-        if durable { Durability.sync(fd, .supervisor, "running/\(temporary)", orElse: syncFailed) }
+        // What a failed sync was to make durable is taken back first: nothing may act on it.
+        if durable {
+            Durability.sync(fd, .supervisor, "running/\(temporary)") { e in
+                close(fd)
+                unlinkat(dirFD, temporary, 0)
+                syncFailed(e)
+            }
+        }
         close(fd)
         guard renameat(dirFD, temporary, dirFD, name) == 0 else { throw SystemError("rename", name) }
-        if durable { Durability.sync(dirFD, .supervisor, "running/ (after \(name))", orElse: syncFailed) }
+        if durable {
+            Durability.sync(dirFD, .supervisor, "running/ (after \(name))") { e in
+                unlinkat(dirFD, name, 0)
+                syncFailed(e)
+            }
+        }
     }
 
     static func read<T: Decodable>(_ type: T.Type, name: String, dirFD: Int32) -> T? {

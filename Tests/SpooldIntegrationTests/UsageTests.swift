@@ -29,6 +29,9 @@ struct UsageTests {
         #expect(((ops[0]["usage"] as? [String: Any])?["max_rss_bytes"] as? Int ?? 0) >= 64 * 1024 * 1024)
         #expect((ops[0]["executor"] as? [String: Any])?["type"] as? String == "local")
         #expect(ops[1]["usage"] == nil, "a built-in operation has no process to account for")
+        let batch = runCommand(Binaries.spoolctl, ["--spool", spool.root, "status", "b"])
+        #expect(batch.stdout.contains("used       cpu ") && batch.stdout.contains("(its command operations together)"), "\(batch.stdout)")
+        #expect(batch.stdout.contains("ran on     local\n"), "\(batch.stdout)")
     }
     @Test("stats gives CPU time and peak memory per name (mean and max); a batch's command operations count for its name")
     func usagePerName() throws {

@@ -112,7 +112,7 @@ public struct HistoryEntry: Sendable, Equatable {
     }
 
     /// A batch's operations' usage as one: CPU summed, the largest peak memory; nil for none.
-    static func combined(_ usages: [ResourceUsage]) -> ResourceUsage? {
+    public static func combined(_ usages: [ResourceUsage]) -> ResourceUsage? {
         guard !usages.isEmpty else { return nil }
         return ResourceUsage(cpuUserSeconds: usages.reduce(0) { $0 + $1.cpuUserSeconds },
                              cpuSystemSeconds: usages.reduce(0) { $0 + $1.cpuSystemSeconds },

@@ -232,7 +232,8 @@ struct LiveRestoreTests {
         #expect((ops[2]["result"] as? [String: Any]) != nil, "\(ops[2])")
         for op in ["op0", "op1", "op3"] { #expect(runs(spool, "b", op) == 1, "\(op) ran \(runs(spool, "b", op)) times") }
         #expect(log.contains("job b: adopted"), "\(log)")
-        if how == "SIGKILL" { #expect(log.contains("1 ended meanwhile"), "\(log)") }
+        // op1 ended while no daemon ran (op0 too, on a machine slow enough to take 3 s to restart).
+        if how == "SIGKILL" { #expect(log.contains(" ended meanwhile") && !log.contains(" 0 ended meanwhile"), "\(log)") }
         #expect(spool.names("running").isEmpty, "\(spool.names("running"))")
     }
 

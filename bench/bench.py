@@ -53,6 +53,8 @@ def parse_args(argv):
     p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     p.add_argument("--spoold")
     p.add_argument("--baseline", help="a second spoold binary, run in the same rounds (labelled baseline)")
+    p.add_argument("--live-restore", action="store_true",
+                   help="also run spoold with live restore on (config.json), labelled live")
     p.add_argument("--out", default=os.path.join(REPO_ROOT, "docs", "performance.md"))
     p.add_argument("--tmpdir", default="/tmp")
     p.add_argument("--no-install", action="store_true")
@@ -124,6 +126,8 @@ def main():
     ctx.date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if ctx.baseline and "spoold" in ctx.wanted:
         ctx.wanted.append("baseline")
+    if a.live_restore and "spoold" in ctx.wanted:
+        ctx.wanted.append("live")
     ctx.tools, ctx.skipped = detect_tools(ctx, ctx.wanted)
     for tool, why in ctx.skipped.items():
         log("skipping %s: %s" % (tool, why))

@@ -29,5 +29,41 @@ struct UsageTests {
         #expect(((ops[0]["usage"] as? [String: Any])?["max_rss_bytes"] as? Int ?? 0) >= 64 * 1024 * 1024)
         #expect((ops[0]["executor"] as? [String: Any])?["type"] as? String == "local")
         #expect(ops[1]["usage"] == nil, "a built-in operation has no process to account for")
+        let batch = runCommand(Binaries.spoolctl, ["--spool", spool.root, "status", "b"])
+        #expect(batch.stdout.contains("used       cpu ") && batch.stdout.contains("(its command operations together)"), "\(batch.stdout)")
+        #expect(batch.stdout.contains("ran on     local\n"), "\(batch.stdout)")
+    }
+    @Test("stats gives CPU time and peak memory per name (mean and max); a batch's command operations count for its name")
+    func usagePerName() throws {
+        let spool = try TempSpool()
+        // Two runs of "mem": 16 and 64 MiB touched; a batch named "etl" with one such operation.
+        for (i, mib) in [16, 64].enumerated() {
+            try spool.drop("m\(i).json", #"{"id": "m\#(i)", "name": "mem", "shell": "python3 -c 'b = bytearray(\#(mib) * 1024 * 1024)'"}"#)
+        }
+        try spool.drop("e.json", #"{"id": "e", "name": "etl", "operations": [{"shell": "python3 -c 'b = bytearray(32 * 1024 * 1024)'"}, {"type": "descriptive_stats", "params": {"data": [1]}}]}"#)
+        drain(spool)
+        let rss = { (id: String) -> Int in ((spool.record(id)?["usage"] as? [String: Any])?["max_rss_bytes"] as? Int) ?? 0 }
+        let shown = runCommand(Binaries.spoolctl, ["--spool", spool.root, "stats", "--json"])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        let stats = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        let byName = try #require(stats["by_name"] as? [String: Any])
+        let mem = try #require((byName["mem"] as? [String: Any])?["usage"] as? [String: Any], "\(byName)")
+        #expect(mem["runs"] as? Int == 2)
+        let memRSS = try #require(mem["max_rss_bytes"] as? [String: Any])
+        #expect(memRSS["max"] as? Int == max(rss("m0"), rss("m1")) && (memRSS["max"] as? Int ?? 0) >= 64 * 1024 * 1024, "\(mem)")
+        let mean = (memRSS["mean"] as? NSNumber)?.doubleValue ?? -1
+        #expect(abs(mean - Double(rss("m0") + rss("m1")) / 2) <= 1, "\(mem)")
+        let cpu = try #require(mem["cpu_user_seconds"] as? [String: Any])
+        let (cpuMean, cpuMax) = ((cpu["mean"] as? NSNumber)?.doubleValue ?? -1, (cpu["max"] as? NSNumber)?.doubleValue ?? -1)
+        #expect(cpuMax >= cpuMean && cpuMean > 0, "\(mem)")
+        let etl = try #require((byName["etl"] as? [String: Any])?["usage"] as? [String: Any], "\(byName)")
+        let opRSS = try #require(((spool.record("e")?["operations"] as? [[String: Any]])?[0]["usage"] as? [String: Any])?["max_rss_bytes"] as? Int)
+        #expect((etl["max_rss_bytes"] as? [String: Any])?["max"] as? Int == opRSS && opRSS >= 32 * 1024 * 1024, "\(etl)")
+        #expect((stats["usage"] as? [String: Any])?["runs"] as? Int == 3, "\(stats)")
+        // The human view: a usage line for the selection, CPU and peak memory columns per name.
+        let human = runCommand(Binaries.spoolctl, ["--spool", spool.root, "stats", "--name", "mem"])
+        #expect(human.stdout.contains("usage:         cpu mean ") && human.stdout.contains("2 runs measured"), "\(human.stdout)")
+        #expect(human.stdout.contains("MAX RSS") && human.stdout.contains(String(format: "%.1f MiB", Double(max(rss("m0"), rss("m1"))) / 1_048_576)),
+                "\(human.stdout)")
     }
 }

@@ -19,6 +19,7 @@ from spoolbench.peers.nq import nq_drained, nq_latency
 from spoolbench.peers.oneshot import parallel_run, xargs_run
 from spoolbench.peers.tsp import tsp_binary, tsp_drained, tsp_latency, tsp_sleep, tsp_steady
 from spoolbench.raw import raw_drained, raw_latency, raw_sleep
+from spoolbench import spoold
 from spoolbench.report import METRICS
 from spoolbench.spoold import (spoold_backlog, spoold_batch_ops, spoold_drained, spoold_latency, spoold_sleep,
                                spoold_steady)
@@ -28,11 +29,13 @@ BIG_BACKLOG = 50_000
 # Which tools take part in which scenario (raw first: it is the ratio base).
 # "baseline" is a second spoold binary (--baseline PATH, e.g. the last commit's build), run in the
 # same rounds as spoold so that a change is measured against what it replaces in one run.
+# "live" is the same spoold with "live_restore": true in the spool's config.json (--live-restore):
+# every command attempt runs under its own supervisor, so the pair gives the supervisor's cost.
 SCENARIO_TOOLS = {
-    "drained": ["raw", "spoold", "baseline", "tsp", "huey", "xargs", "parallel", "nq"],
-    "steady": ["spoold", "baseline", "tsp", "huey"],
-    "sleep": ["raw", "spoold", "baseline", "tsp", "huey", "xargs", "parallel"],
-    "latency": ["raw", "spoold", "baseline", "tsp", "huey", "nq"],
+    "drained": ["raw", "spoold", "live", "baseline", "tsp", "huey", "xargs", "parallel", "nq"],
+    "steady": ["spoold", "live", "baseline", "tsp", "huey"],
+    "sleep": ["raw", "spoold", "live", "baseline", "tsp", "huey", "xargs", "parallel"],
+    "latency": ["raw", "spoold", "live", "baseline", "tsp", "huey", "nq"],
     "backlog": ["spoold"],
     "batch": ["spoold", "baseline"],
 }
@@ -66,9 +69,22 @@ def as_baseline(runner):
     return run
 
 
+def as_live(runner):
+    """The spoold runner on spools whose config.json turns live restore on."""
+    def run(ctx):
+        spoold.SPOOL_CONFIG = {"live_restore": True}
+        try:
+            return runner(ctx)
+        finally:
+            spoold.SPOOL_CONFIG = None
+    return run
+
+
 for (_scenario, _tool), _runner in list(RUNNERS.items()):
     if _tool == "spoold" and _scenario != "backlog":
         RUNNERS[(_scenario, "baseline")] = as_baseline(_runner)
+        if _scenario != "batch":
+            RUNNERS[(_scenario, "live")] = as_live(_runner)
 
 
 class Context:
@@ -85,6 +101,11 @@ def detect_tools(ctx, wanted):
             else:
                 skipped[tool] = scrub(ctx.spoold_note, ctx.tmpdir) or \
                     ("%s is not an executable" % (show_path(ctx.spoold, ctx.tmpdir) or "spoold"))
+        elif tool == "live":
+            if ctx.spoold and os.access(ctx.spoold, os.X_OK):
+                tools[tool] = ctx.spoold
+            else:
+                skipped[tool] = "no spoold for --live-restore"
         elif tool == "baseline":
             if ctx.baseline and os.access(ctx.baseline, os.X_OK):
                 tools[tool] = ctx.baseline

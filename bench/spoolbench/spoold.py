@@ -18,12 +18,16 @@ from spoolbench.common import (PROCS, Failed, NotAvailable, RunDir, TimedOut, co
                                latency_metrics, now, read_stamp, tail, wait_for, write_file)
 
 SPOOL_DIRS = ["inbox", "pending", "running", "done", "control", "tmp"]
+# The config.json the next spools get (set by runner.as_live while a "live" round runs); None: none.
+SPOOL_CONFIG = None
 
 
 def make_spool(root):
     spool = os.path.join(root, "spool")
     for d in SPOOL_DIRS:
         os.makedirs(os.path.join(spool, d), exist_ok=True)
+    if SPOOL_CONFIG is not None:
+        write_file(os.path.join(spool, "config.json"), json.dumps(SPOOL_CONFIG).encode())
     return spool
 
 

@@ -1,6 +1,6 @@
-// Launching what the engine starts: a command job's attempt and a batch operation's through the
-// executor (which alone knows pids and process groups), a built-in operation on a thread of its
-// own. Each registers its handle before it is reported launched, and reports its end once; the
+// Launching what the engine starts: a command job's attempt and a batch's command operation's
+// through the executor (which alone knows pids and process groups; with live restore, under a
+// supervisor each), a built-in operation on a thread of its own. Each registers its handle before it is reported launched, and reports its end once; the
 // worker slot is given back as soon as the process is gone, before the bookkeeping of its end.
 import Foundation
 import SpoolBuiltins
@@ -31,30 +31,37 @@ extension Daemon {
         }
     }
 
+    /// A batch's command operation: under its own supervisor with live restore, else directly.
     func launchOperation(_ key: AttemptKey, _ plan: ProcessPlan) {
-        let startedAt = Timestamp.now()
+        let outputs = OperationOutputs(plan, startedAt: Timestamp.now())
+        let executor: any Executor = supervised ?? self.executor
         switch executor.start(plan) {
         case .failure(let error):
             slots.signal()
             // Earlier attempts' outputs stay named (and an output file created before the failure is dropped).
-            let (stdout, stderr) = placeOperationOutputs(plan, startedAt: startedAt)
+            let (stdout, stderr) = placeOperationOutputs(outputs)
             send(.operationEnded(key, .failed(error, exitCode: nil, signal: nil), stdout: stdout, stderr: stderr, usage: nil,
                                  executor: executor.info))
         case .success(let running):
             core.withLock { $0.attempts[key] = running }
             send(.launched(key, running.info))
-            let info = running.info.executor
-            running.awaitEnd { [self] end in
-                slots.signal()
-                core.withLock { $0.attempts[key] = nil }
-                let (stdout, stderr) = placeOperationOutputs(plan, startedAt: startedAt)
-                if end.teardown == .shutdown {
-                    send(.operationInterrupted(key))
-                    return
-                }
-                send(.operationEnded(key, Self.outcome(of: end.termination, teardown: end.teardown, label: plan.label),
-                                     stdout: stdout, stderr: stderr, usage: end.usage, executor: info))
+            watchOperation(key, running, outputs)
+        }
+    }
+
+    /// Waits for an operation attempt's end (one launched here, or adopted after a restart).
+    func watchOperation(_ key: AttemptKey, _ running: any RunningAttempt, _ outputs: OperationOutputs) {
+        let info = running.info.executor
+        running.awaitEnd { [self] end in
+            slots.signal()
+            core.withLock { $0.attempts[key] = nil }
+            let (stdout, stderr) = placeOperationOutputs(outputs)
+            if end.teardown == .shutdown {
+                send(.operationInterrupted(key))
+                return
             }
+            send(.operationEnded(key, Self.outcome(of: end.termination, teardown: end.teardown, label: outputs.label),
+                                 stdout: stdout, stderr: stderr, usage: end.usage, executor: info))
         }
     }
 
@@ -100,16 +107,41 @@ extension Daemon {
 
     /// Moves an operation attempt's outputs to done/ at once, after those of its earlier attempts
     /// (empty ones are dropped); returns their paths, null where no attempt wrote anything.
-    private func placeOperationOutputs(_ plan: ProcessPlan, startedAt: Timestamp) -> (String?, String?) {
+    func placeOperationOutputs(_ o: OperationOutputs) -> (String?, String?) {
         var sync = DirectorySync()
         func place(_ name: String) -> String? {
             do {
-                return try store.placeAttemptOutput(name, attempt: plan.attempt, startedAt: startedAt, capBytes: options.maxOutputBytes, owner: plan.owner, sync: &sync)
+                return try store.placeAttemptOutput(name, attempt: o.attempt, startedAt: o.startedAt, capBytes: options.maxOutputBytes, owner: o.owner, sync: &sync)
             } catch {
-                log.error("\(plan.label): cannot keep its output \(name): \(error)")
+                log.error("\(o.label): cannot keep its output \(name): \(error)")
                 return store.exists(name, in: .done) ? "done/\(name)" : nil
             }
         }
-        return (place(plan.stdoutName), place(plan.stderrName))
+        return (place(o.stdoutName), place(o.stderrName))
+    }
+}
+
+/// An operation attempt's outputs in running/, and what placing them in done/ needs.
+struct OperationOutputs: Sendable {
+    var stdoutName: String
+    var stderrName: String
+    var attempt: Int
+    var startedAt: Timestamp
+    var owner: JobOwner?
+    /// "job X operations[3]", for messages.
+    var label: String
+
+    init(stdoutName: String, stderrName: String, attempt: Int, startedAt: Timestamp, owner: JobOwner?, label: String) {
+        self.stdoutName = stdoutName
+        self.stderrName = stderrName
+        self.attempt = attempt
+        self.startedAt = startedAt
+        self.owner = owner
+        self.label = label
+    }
+
+    init(_ plan: ProcessPlan, startedAt: Timestamp) {
+        self.init(stdoutName: plan.stdoutName, stderrName: plan.stderrName, attempt: plan.attempt, startedAt: startedAt,
+                  owner: plan.owner, label: plan.label)
     }
 }

@@ -63,7 +63,7 @@ extension Daemon {
             store.retire(JobFiles.record(w.record.id), from: w.from == .running ? .running : .pending)
             if w.from == .running {
                 store.retire(JobFiles.journal(w.record.id), from: .running)
-                if supervised != nil { for name in SupervisorFiles.all(w.record.id) { store.remove(name, from: .running) } }
+                if supervised != nil { removeSupervisorFiles(of: w.record) }
             }
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }
@@ -102,6 +102,17 @@ extension Daemon {
             log.error("job \(id): cannot write its record: \(error); retrying in 1 s")
         }
         return (id, diskFull)
+    }
+
+    /// Live restore: the files of the job's supervised attempts (a batch's: of each command
+    /// operation that ran) go with its state file.
+    private func removeSupervisorFiles(of record: JobRecord) {
+        var names = SupervisorFiles.all(record.id)
+        let specs = record.spec?.operations ?? []
+        for (p, op) in (record.operations ?? []).enumerated() where op.attempts > 0 && p < specs.count {
+            if case .process = specs[p].kind { names += SupervisorFiles.all(record.id, operation: op.index) }
+        }
+        for name in names { store.remove(name, from: .running) }
     }
 
     /// A job's own output may be what filled the disk: cut it so that its record fits.

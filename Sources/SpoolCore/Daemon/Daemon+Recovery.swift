@@ -48,10 +48,16 @@ extension Daemon {
             guard let id = JobID(String(name.dropLast(5))) else { continue }
             FaultInjection.hit(.duringRecovery)
             if adopt(id) { continue }
-            if let what = leftovers?.stop(id) {
+            // With live restore a batch's operations may run on under their supervisors: what is left
+            // of it is stopped once they are looked for (below), except the adopted ones.
+            let mayAdoptOperations = supervised != nil && ((try? store.read(id, in: .running)) ?? nil)?.spec?.isBatch == true
+            if !mayAdoptOperations, let what = leftovers?.stop(id) {
                 log.warning("job \(id): stopped \(what) left running by the previous daemon")
             }
             if store.exists(JobFiles.record(id), in: .done) {
+                if mayAdoptOperations, let what = leftovers?.stop(id) {
+                    log.warning("job \(id): stopped \(what) left running by the previous daemon")
+                }
                 // Finished already; only the cleanup was lost.
                 for out in [JobFiles.stdout(id), JobFiles.stderr(id)] where !store.exists(out, in: .done) {
                     _ = try? store.move(out, from: .running, to: .done, sync: &sync)
@@ -80,6 +86,12 @@ extension Daemon {
                 let position = Dictionary(ops.enumerated().map { ($0.element.index, $0.offset) }, uniquingKeysWith: { a, _ in a })
                 for op in BatchJournal.read(journal) { if let p = position[op.index] { ops[p] = op } }
                 record.operations = ops
+            }
+            if mayAdoptOperations {
+                if adoptBatch(record, leftovers: leftovers) { continue }
+                if let what = leftovers?.stop(id) {
+                    log.warning("job \(id): stopped \(what) left running by the previous daemon")
+                }
             }
             // Through the engine, as any interrupted attempt: the finisher writes where it goes.
             send(.recovered(record))
@@ -136,6 +148,59 @@ extension Daemon {
             send(.attemptEnded(id, end, diskFull: false))
         case .none:
             break
+        }
+        return true
+    }
+
+    /// Live restore of a batch: its command operations whose attempts still run under their
+    /// supervisors (or ended while no daemon ran) are taken over, and the batch goes on running;
+    /// what else of it is left running is stopped. False when none is found: it is recovered as
+    /// interrupted (back to pending, its finished operations kept).
+    private func adoptBatch(_ record: JobRecord, leftovers: (any Leftovers)?) -> Bool {
+        guard let supervised, let spec = record.spec, let specs = spec.operations else { return false }
+        let id = record.id
+        let ops = BatchState(spec: spec, operations: record.operations).operations
+        var adopted: [AdoptedOperation] = []
+        var watched: [(AttemptKey, any RunningAttempt, OperationOutputs)] = []
+        for (p, op) in ops.enumerated() where !op.status.isFinished && p < specs.count {
+            guard case .process = specs[p].kind else { continue }  // a built-in ran in the daemon
+            let found = supervised.find(id, operation: op.index, paused: record.status == .paused)
+            let origin: AttemptOrigin
+            switch found {
+            case .none: continue
+            case .running(_, let o), .ended(_, let o): origin = o
+            }
+            // The attempt the record is at, or the next one (started, never recorded); an earlier
+            // attempt's result is in the journal already, and its supervisor files are left over.
+            guard origin.attempt == (op.status == .running ? op.attempts : op.attempts + 1) else { continue }
+            let outputs = OperationOutputs(stdoutName: JobFiles.operationStdout(id, op.index), stderrName: JobFiles.operationStderr(id, op.index),
+                                           attempt: origin.attempt, startedAt: origin.startedAt ?? Timestamp.now(), owner: record.owner,
+                                           label: "job \(id) operations[\(op.index)]")
+            var a = AdoptedOperation(position: p, attempt: origin.attempt, startedAt: origin.startedAt, state: .running)
+            switch found {
+            case .running(let attempt, _):
+                watched.append((AttemptKey(id, operation: p), attempt, outputs))
+            case .ended(let end, _):
+                let (stdout, stderr) = placeOperationOutputs(outputs)
+                a.state = end.teardown == .shutdown ? .interrupted
+                    : .ended(Self.outcome(of: end.termination, teardown: end.teardown, label: outputs.label), stdout: stdout, stderr: stderr,
+                             usage: end.usage, executor: supervised.info, endedAt: end.endedAt)
+            case .none:
+                continue
+            }
+            adopted.append(a)
+        }
+        guard !adopted.isEmpty else { return false }
+        let kept = Set(watched.map { ops[$0.0.operation!].index })
+        if let what = leftovers?.stop(id, where: { $0.map { !kept.contains($0) } ?? true }) {
+            log.warning("job \(id): stopped \(what) left running by the previous daemon")
+        }
+        // Each running operation holds a worker: the permit is taken now (owed, if a reload left fewer workers than run).
+        for _ in watched where slots.wait(timeout: .now()) != .success { lifecycle.withLock { $0.owedSlots += 1 } }
+        send(.adoptedBatch(record, adopted))
+        for (key, attempt, outputs) in watched {
+            core.withLock { $0.attempts[key] = attempt }
+            watchOperation(key, attempt, outputs)
         }
         return true
     }

@@ -88,7 +88,7 @@ extension Engine {
                                    stdoutName: JobFiles.operationStdout(id, shown), stderrName: JobFiles.operationStderr(id, shown),
                                    extraEnv: deviceEnvironment(for: .operation(id, index)).merging(["SPOOL_OPERATION_INDEX": String(shown)]) { $1 },
                                    label: label, owner: jobs[id]!.record.owner,
-                                   timeoutSeconds: op.timeoutSeconds ?? spec.timeoutSeconds)
+                                   timeoutSeconds: op.timeoutSeconds ?? spec.timeoutSeconds, operation: shown)
             actions.append(.launchOperation(key, plan))
         }
         return actions
@@ -100,6 +100,7 @@ extension Engine {
         let id = key.id, index = key.operation!
         scheduler.itemEnded(.operation(id, index))
         guard jobs[id]?.batch != nil else { impossible("operationEnded", id) }
+        jobs[id]!.handedOver.remove(index)
         jobs[id]!.batch!.finished(index, outcome, now: now, random: random, stdout: stdout, stderr: stderr, usage: usage, executor: executor)
         jobs[id]!.record.progress = jobs[id]!.batch!.progress(message: jobs[id]!.record.progress.message)
         jobs[id]!.isDirty = true
@@ -111,9 +112,21 @@ extension Engine {
         let id = key.id, index = key.operation!
         scheduler.itemEnded(.operation(id, index))
         guard jobs[id]?.batch != nil else { impossible("operationInterrupted", id) }
+        jobs[id]!.handedOver.remove(index)
         jobs[id]!.batch!.interrupted(index, policy: jobs[id]!.record.spec?.effectiveOnInterrupt ?? .requeue, now: now)
         jobs[id]!.isDirty = true
         return [.checkpoint(id, jobs[id]!.batch!.operations[index])]
+    }
+
+    /// An operation's end is in the batch's journal: the batch goes on. A stopping daemon with
+    /// live restore exits once only supervised attempts are left (this end may have been the last
+    /// built-in operation it waited for).
+    mutating func checkpointed(_ id: JobID, now: Timestamp) -> [EngineAction] {
+        let actions = pump(id, now: now)
+        if isStopping && liveRestore && !holdsExit {
+            return actions + [.log(.info, "spoold: every job is stopped, finished or left to its supervisor; exiting"), .exit]
+        }
+        return actions
     }
 
     /// Takes a batch's operations that wait in the scheduler's queue back out of it (a stop, a

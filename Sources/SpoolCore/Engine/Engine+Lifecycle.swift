@@ -88,22 +88,28 @@ extension Engine {
     }
 
     /// Every running attempt is stopped; they end as interrupted. With live restore, supervised
-    /// command attempts are left running: only batch operations are stopped.
+    /// attempts (command jobs' and batches' command operations) are left running.
     mutating func tearDownAll() -> [EngineAction] {
         isTearingDown = true
-        let attempts = runningAttempts().filter { !liveRestore || $0.key.operation != nil }
+        let attempts = runningAttempts().filter { a in
+            guard liveRestore else { return true }
+            guard let op = a.key.operation else { return false }
+            return jobs[a.key.id]?.handedOver.contains(op) != true
+        }
         guard !attempts.isEmpty else { return [] }
         return [.log(.notice, "spoold: stopping \(runningSummary) (\(plural(attempts.count, "attempt")))")]
             + attempts.map { .tearDown($0.key, .shutdown) }
     }
 
     /// What keeps a stopping daemon from exiting: every active job, except (with live restore)
-    /// launched command jobs, which their supervisors keep running.
+    /// launched command jobs, and running batches whose operations in flight all run under their
+    /// supervisors (built-in operations run in the daemon: it waits for them).
     var holdsExit: Bool {
         guard liveRestore else { return hasWorkInFlight }
         return active.contains { id in
             guard let job = jobs[id] else { return false }
             if case .running(let run) = job.state, run.isLaunched, job.batch == nil { return false }
+            if job.state.isRunning, let batch = job.batch, !batch.inFlight.isEmpty, batch.inFlight.isSubset(of: job.handedOver) { return false }
             return true
         }
     }

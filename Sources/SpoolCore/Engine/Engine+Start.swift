@@ -85,6 +85,9 @@ extension Engine {
     mutating func launched(_ key: AttemptKey, _ info: AttemptInfo) -> [EngineAction] {
         guard let job = jobs[key.id], case .running(var run) = job.state else { impossible("launched", key.id) }
         var actions: [EngineAction] = []
+        if key.operation != nil, liveRestore {
+            update(key.id) { $0.handedOver.insert(key.operation!) }
+        }
         if key.operation == nil {
             run.isLaunched = true
             update(key.id) { j in
@@ -97,7 +100,7 @@ extension Engine {
             actions.append(.log(.debug, "job \(key.id): started attempt \(job.record.attempts)"))
         }
         // Started while the job is being stopped or paused: it follows at once.
-        if isTearingDown && !(liveRestore && key.operation == nil) {
+        if isTearingDown && !liveRestore {
             actions.append(.tearDown(key, .shutdown))
         } else if job.cancelRequested {
             actions.append(.tearDown(key, .cancel))

@@ -50,6 +50,8 @@ struct Engine: Sendable {
             return recovered(record, now: now)
         case .adopted(let record):
             return adopted(record)
+        case .adoptedBatch(let record, let operations):
+            return adoptedBatch(record, operations: operations, now: now, random: random)
         case .claimed(let id):
             return claimed(id, now: now)
         case .claimFailed(let id, let retryIn):
@@ -63,7 +65,7 @@ struct Engine: Sendable {
         case .operationEnded(let key, let outcome, let stdout, let stderr, let usage, let executor):
             return operationEnded(key, outcome, stdout: stdout, stderr: stderr, usage: usage, executor: executor, now: now, random: random)
         case .checkpointed(let id):
-            return pump(id, now: now)
+            return checkpointed(id, now: now)
         case .operationInterrupted(let key):
             return operationInterrupted(key, now: now)
         case .written(let ids):

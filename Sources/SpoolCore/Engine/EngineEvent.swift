@@ -17,6 +17,10 @@ enum EngineEvent: Sendable {
     /// restore): it is held as running, neither started again nor stopped. Its end comes later as
     /// `attemptEnded`, like any other.
     case adopted(JobRecord)
+    /// A batch found in running/ at start (its journal folded in) some of whose operations' attempts
+    /// still run under their supervisors, or ended while no daemon ran (live restore): it goes on
+    /// running; those still running end later as `operationEnded`, the others are settled here.
+    case adoptedBatch(JobRecord, [AdoptedOperation])
     /// The dispatcher claimed a job: its record is in running/ now (false: it could not be moved;
     /// `retryIn` seconds later it is tried again, nil when its file is gone).
     case claimed(JobID)

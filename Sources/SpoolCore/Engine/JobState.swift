@@ -86,6 +86,9 @@ struct EngineJob: Sendable {
     /// A running batch's operations (kept beside the state, not in it, so that a big batch's
     /// operations change in place: `jobs[id]!.batch!.started(...)`).
     var batch: BatchState?
+    /// Live restore: the batch's operations (positions) whose attempts run under supervisors of
+    /// their own; a stopping daemon leaves them running, and the next one adopts them.
+    var handedOver: Set<Int> = []
 }
 
 /// One attempt the executor runs for the engine: a command job's, or operation `operation` (its

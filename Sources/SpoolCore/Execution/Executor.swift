@@ -22,6 +22,8 @@ struct ProcessPlan: Sendable {
     var owner: JobOwner? = nil
     /// Stop it after this many seconds of running (paused time does not count).
     var timeoutSeconds: Double? = nil
+    /// A batch operation's index in the job file (as in its output names); nil for a command job.
+    var operation: Int? = nil
 }
 
 /// How an attempt ended, as its executor reports it.
@@ -83,4 +85,12 @@ struct AttemptOrigin: Sendable {
 protocol Leftovers {
     /// Stops what is left of job `id`'s attempt; a description of what was stopped, or nil if nothing was.
     func stop(_ id: JobID) -> String?
+    /// Stops what is left of those of job `id`'s attempts whose operation index (nil: a command
+    /// job's attempt) `matches` (live restore stops a batch's operations but the adopted ones).
+    func stop(_ id: JobID, where matches: (Int?) -> Bool) -> String?
+}
+
+extension Leftovers {
+    /// An executor that cannot tell a job's operations apart stops none of them one by one.
+    func stop(_ id: JobID, where matches: (Int?) -> Bool) -> String? { nil }
 }

@@ -31,7 +31,7 @@ final class LocalExecutor: Executor {
 
     /// Process groups of this spool's jobs that are still alive, found by their environment.
     static func leftovers(spoolRoot: String) -> any Leftovers {
-        LocalLeftovers(groups: OrphanProcesses.find(spoolRoot: spoolRoot))
+        LocalLeftovers(orphans: OrphanProcesses.list(spoolRoot: spoolRoot))
     }
 
     func start(_ plan: ProcessPlan) -> Result<any RunningAttempt, SpoolError> {
@@ -186,10 +186,14 @@ private final class LocalAttempt: RunningAttempt {
 
 /// Process groups of jobs of this spool that outlived their daemon (found by their environment).
 private struct LocalLeftovers: Leftovers {
-    let groups: [String: [pid_t]]
+    let orphans: [OrphanProcesses.Orphan]
 
     func stop(_ id: JobID) -> String? {
-        let pids = groups[id.rawValue] ?? []
+        stop(id) { _ in true }
+    }
+
+    func stop(_ id: JobID, where matches: (Int?) -> Bool) -> String? {
+        let pids = orphans.filter { $0.id == id.rawValue && matches($0.operation) }.map(\.pid)
         guard !pids.isEmpty else { return nil }
         for pid in pids { OrphanProcesses.kill(group: pid) }
         return "process group\(pids.count == 1 ? "" : "s") \(pids.map(String.init).joined(separator: ", "))"

@@ -4,12 +4,21 @@
 import Foundation
 
 enum OrphanProcesses {
-    /// Process group leaders (and members) per job id, for jobs of this spool.
-    static func find(spoolRoot: String) -> [String: [pid_t]] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+    /// A process of a job of this spool: its job's id, and for a batch operation its index in the
+    /// job file (SPOOL_OPERATION_INDEX).
+    struct Orphan: Sendable {
+        var pid: pid_t
+        var id: String
+        var operation: Int?
+    }
+
+    /// Every process of this spool's jobs.
+    static func list(spoolRoot: String) -> [Orphan] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         let rootVar = Array("SPOOL_ROOT=\(spoolRoot)".utf8)
         let idPrefix = Array("SPOOL_JOB_ID=".utf8)
-        var out: [String: [pid_t]] = [:]
+        let operationPrefix = Array("SPOOL_OPERATION_INDEX=".utf8)
+        var out: [Orphan] = []
         let me = getpid()
         for e in entries {
             guard let pid = pid_t(e), pid != me else { continue }
@@ -18,7 +27,9 @@ enum OrphanProcesses {
             guard vars.contains(where: { Array($0) == rootVar }) else { continue }
             guard let idVar = vars.first(where: { $0.starts(with: idPrefix) }) else { continue }
             let id = String(decoding: idVar.dropFirst(idPrefix.count), as: UTF8.self)
-            out[id, default: []].append(pid)
+            let operation = vars.first(where: { $0.starts(with: operationPrefix) })
+                .flatMap { Int(String(decoding: $0.dropFirst(operationPrefix.count), as: UTF8.self)) }
+            out.append(Orphan(pid: pid, id: id, operation: operation))
         }
         return out
     }

@@ -41,6 +41,9 @@ public struct HistoryEntry: Sendable, Equatable {
     /// Batches: the width it got (the smallest of max_parallel, workers, its queue's limit and
     /// its operations), as the daemon saw it when it indexed the batch.
     public var width: Int?
+    /// What the last attempt used (SPEC §4 `usage`); a batch: its command operations together (CPU
+    /// summed, the largest peak memory). Nil when nothing was measured (built-ins, a rejected file).
+    public var usage: ResourceUsage?
 
     public struct Operations: Sendable, Equatable {
         public var total: Int
@@ -89,6 +92,7 @@ public struct HistoryEntry: Sendable, Equatable {
         attempts = r.attempts
         maxParallel = r.spec?.effectiveMaxParallel ?? 1
         cpus = r.spec?.effectiveCPUs ?? 1
+        usage = r.usage ?? Self.combined((r.operations ?? []).compactMap(\.usage))
         if let ops = r.operations {
             var o = Operations(total: ops.count)
             for op in ops {
@@ -105,6 +109,14 @@ public struct HistoryEntry: Sendable, Equatable {
             }
             operations = o
         }
+    }
+
+    /// A batch's operations' usage as one: CPU summed, the largest peak memory; nil for none.
+    public static func combined(_ usages: [ResourceUsage]) -> ResourceUsage? {
+        guard !usages.isEmpty else { return nil }
+        return ResourceUsage(cpuUserSeconds: usages.reduce(0) { $0 + $1.cpuUserSeconds },
+                             cpuSystemSeconds: usages.reduce(0) { $0 + $1.cpuSystemSeconds },
+                             maxRSSBytes: usages.map(\.maxRSSBytes).max() ?? 0)
     }
 
     /// Run time without paused time (nil when the job never ran).
@@ -138,6 +150,9 @@ public struct HistoryEntry: Sendable, Equatable {
         if maxParallel != 1 { m.append(("max_parallel", .integer(maxParallel))) }
         if cpus != 1 { m.append(("cpus", .integer(cpus))) }
         if let width { m.append(("width", .integer(width))) }
+        if let u = usage {
+            m.append(("usage", .array([Self.time(u.cpuUserSeconds), Self.time(u.cpuSystemSeconds), .integer(Int(u.maxRSSBytes))])))
+        }
         if let o = operations {
             m.append(("operations", .object(JSONObject([
                 ("total", .integer(o.total)), ("succeeded", .integer(o.succeeded)), ("failed", .integer(o.failed)),
@@ -185,6 +200,9 @@ public struct HistoryEntry: Sendable, Equatable {
         e.maxParallel = int("max_parallel") ?? 1
         e.cpus = int("cpus") ?? 1
         e.width = int("width")
+        if let u = o["usage"]?.arrayValue, u.count == 3, let user = u[0].doubleValue, let system = u[1].doubleValue, let rss = u[2].doubleValue {
+            e.usage = ResourceUsage(cpuUserSeconds: user, cpuSystemSeconds: system, maxRSSBytes: Int64(rss))
+        }
         if case .object(let p)? = o["operations"] {
             let n = { (k: String) in p[k]?.doubleValue.map { Int($0) } ?? 0 }
             e.operations = Operations(total: n("total"), succeeded: n("succeeded"), failed: n("failed"), skipped: n("skipped"),
@@ -236,6 +254,12 @@ extension HistoryEntry {
         attempts = int(o["attempts"]) ?? 0
         maxParallel = int(spec?["max_parallel"]) ?? 1
         cpus = int(spec?["resources"]?.objectValue?["cpus"]) ?? 1
+        func usage(_ v: JSONValue?) -> ResourceUsage? {
+            guard let u = v?.objectValue, let user = u["cpu_user_seconds"]?.doubleValue, let system = u["cpu_system_seconds"]?.doubleValue,
+                  let rss = int(u["max_rss_bytes"]) else { return nil }
+            return ResourceUsage(cpuUserSeconds: user, cpuSystemSeconds: system, maxRSSBytes: Int64(rss))
+        }
+        self.usage = usage(o["usage"]) ?? Self.combined((o["operations"]?.arrayValue ?? []).compactMap { usage($0.objectValue?["usage"]) })
         if case .array(let ops)? = o["operations"] {
             var t = Operations(total: ops.count)
             for op in ops {

@@ -72,10 +72,13 @@ public struct HistorySummary: Sendable, Equatable {
         public var operationBatches = 0
         public var recent: [Run] = []
         public var lastFinishedAt: Double = 0
+        /// What the runs that measured it used.
+        public var usage = Usage()
 
         public init() {}
 
         mutating func add(_ e: HistoryEntry) {
+            if let u = e.usage { usage.add(u) }
             runs += 1
             byStatus[e.status, default: 0] += 1
             if e.ran, let d = e.activeSeconds { durations.add(d) }
@@ -100,6 +103,45 @@ public struct HistorySummary: Sendable, Equatable {
         public var ended: Int { runs - (byStatus[.rejected] ?? 0) }
         public var successRate: Double? { ended > 0 ? Double(byStatus[.succeeded] ?? 0) / Double(ended) : nil }
         public var failureRate: Double? { successRate.map { 1 - $0 } }
+    }
+
+    /// CPU time and peak memory of runs, for means and maxima per name (SPEC §4 `usage`).
+    public struct Usage: Sendable, Equatable {
+        /// Runs that measured what they used.
+        public var runs = 0
+        public var cpuUserSum = 0.0
+        public var cpuUserMax = 0.0
+        public var cpuSystemSum = 0.0
+        public var cpuSystemMax = 0.0
+        /// Peak memory in bytes (a sum of many peaks can pass 2^53: a Double is exact enough).
+        public var rssSum = 0.0
+        public var rssMax: Int64 = 0
+
+        public init() {}
+
+        public mutating func add(_ u: ResourceUsage) {
+            runs += 1
+            cpuUserSum += u.cpuUserSeconds
+            cpuUserMax = max(cpuUserMax, u.cpuUserSeconds)
+            cpuSystemSum += u.cpuSystemSeconds
+            cpuSystemMax = max(cpuSystemMax, u.cpuSystemSeconds)
+            rssSum += Double(u.maxRSSBytes)
+            rssMax = max(rssMax, u.maxRSSBytes)
+        }
+
+        public mutating func merge(_ o: Usage) {
+            runs += o.runs
+            cpuUserSum += o.cpuUserSum
+            cpuUserMax = max(cpuUserMax, o.cpuUserMax)
+            cpuSystemSum += o.cpuSystemSum
+            cpuSystemMax = max(cpuSystemMax, o.cpuSystemMax)
+            rssSum += o.rssSum
+            rssMax = max(rssMax, o.rssMax)
+        }
+
+        public var meanCPUUser: Double? { runs > 0 ? cpuUserSum / Double(runs) : nil }
+        public var meanCPUSystem: Double? { runs > 0 ? cpuSystemSum / Double(runs) : nil }
+        public var meanRSS: Double? { runs > 0 ? rssSum / Double(runs) : nil }
     }
 
     /// What the daemon runs with: the real width jobs get.
@@ -251,7 +293,7 @@ extension HistorySummary {
                                 ("buckets", .object(JSONObject(h.buckets.sorted { $0.key < $1.key }.map { (key: String($0.key), value: .integer($0.value)) })))]))
         }
         func aggregate(_ a: Aggregate) -> JSONValue {
-            .object(JSONObject([
+            var fields: [(key: String, value: JSONValue)] = [
                 ("runs", .integer(a.runs)),
                 ("by_status", .object(JSONObject(a.byStatus.sorted { $0.key.rawValue < $1.key.rawValue }.map { (key: $0.key.rawValue, value: .integer($0.value)) }))),
                 ("durations", hist(a.durations)),
@@ -263,7 +305,13 @@ extension HistorySummary {
                             r.operationSeconds.map { .number($0) } ?? .null, r.width.map { .integer($0) } ?? .null])
                 })),
                 ("last_finished_at", .number(a.lastFinishedAt)),
-            ]))
+            ]
+            if a.usage.runs > 0 {
+                let u = a.usage
+                fields.append(("usage", .array([.integer(u.runs), .number(u.cpuUserSum), .number(u.cpuUserMax), .number(u.cpuSystemSum),
+                                                .number(u.cpuSystemMax), .number(u.rssSum), .integer(Int(u.rssMax))])))
+            }
+            return .object(JSONObject(fields))
         }
         var m: [(key: String, value: JSONValue)] = [
             ("format", .integer(Self.format)),
@@ -319,6 +367,15 @@ extension HistorySummary {
                 return Run(finishedAt: f, seconds: s, operations: int(r[2]), operationSeconds: r[3].doubleValue, width: int(r[4]))
             }
             a.lastFinishedAt = x["last_finished_at"]?.doubleValue ?? 0
+            if let u = x["usage"]?.arrayValue, u.count == 7 {
+                a.usage.runs = int(u[0]) ?? 0
+                a.usage.cpuUserSum = u[1].doubleValue ?? 0
+                a.usage.cpuUserMax = u[2].doubleValue ?? 0
+                a.usage.cpuSystemSum = u[3].doubleValue ?? 0
+                a.usage.cpuSystemMax = u[4].doubleValue ?? 0
+                a.usage.rssSum = u[5].doubleValue ?? 0
+                a.usage.rssMax = Int64(u[6].doubleValue ?? 0)
+            }
             return a
         }
         var s = HistorySummary()
@@ -370,6 +427,7 @@ extension HistorySummary.Aggregate {
         operations.seconds += o.operations.seconds
         operations.timed += o.operations.timed
         recent = (recent + o.recent).sorted { $0.finishedAt < $1.finishedAt }.suffix(HistorySummary.recentRuns)
+        usage.merge(o.usage)
         lastFinishedAt = max(lastFinishedAt, o.lastFinishedAt)
     }
 }

@@ -97,6 +97,20 @@ public struct BatchState: Sendable {
         }
     }
 
+    /// An operation whose attempt `attempt` (started at `startedAt`) was found under its supervisor
+    /// after a restart (live restore): running and in flight again, whatever the record said.
+    public mutating func adopted(_ i: Int, attempt: Int, startedAt: Timestamp) {
+        waitingRetry.remove(i)
+        inFlight.insert(i)
+        update(i) { op in
+            op.status = .running
+            op.attempts = attempt
+            op.startedAt = startedAt
+            op.finishedAt = nil
+            op.runAfter = nil
+        }
+    }
+
     /// How an operation attempt ended.
     public enum Outcome: Sendable, Equatable {
         case succeeded(exitCode: Int32?, result: JSONValueBox?)

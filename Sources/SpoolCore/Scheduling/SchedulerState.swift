@@ -240,13 +240,16 @@ public struct SchedulerState: Sendable {
         guard !running.contains(job.item) else { return }
         queued[job.item] = nil
         running.insert(job.item)
-        let slots = min(job.cpus, capacity)
+        // A batch holds no slot itself (its operations do), as at a pick.
+        let slots = job.isBatch ? 0 : min(job.cpus, capacity)
         let gpus = Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
         freeGPUs.removeFirst(gpus.count)
         slotsInUse += slots
         if slots > 0 || !gpus.isEmpty { held[job.item] = (slots, gpus) }
-        countedQueue[job.item] = job.queue
-        runningPerQueue[job.queue, default: 0] += 1
+        if !job.isBatch {
+            countedQueue[job.item] = job.queue
+            runningPerQueue[job.queue, default: 0] += 1
+        }
     }
 
     /// A started job is finished (its final or requeued record is durable) or could not start.

@@ -19,14 +19,19 @@ public enum SyncKind: String, CaseIterable, Sendable {
     case syncfs
     /// fdatasync of a batch's operation journal.
     case journal
+    /// fsync of a live-restore supervisor's result (how its attempt ended) and of running/ after
+    /// its rename: made by `spoold supervise`, never by the daemon.
+    case supervisor
 }
 
 public enum Durability {
     /// The exit status after a failed sync (EX_IOERR from sysexits.h).
     public static let exitStatus: Int32 = 74
 
-    /// fsync (fdatasync for a journal, syncfs for `.syncfs`) of `fd`; on failure, never returns.
-    public static func sync(_ fd: Int32, _ kind: SyncKind, _ what: @autoclosure () -> String) {
+    /// fsync (fdatasync for a journal, syncfs for `.syncfs`) of `fd`; on failure, never returns:
+    /// `fail` (by default `failed`, the daemon's exit) gets the error.
+    public static func sync(_ fd: Int32, _ kind: SyncKind, _ what: @autoclosure () -> String,
+                            orElse fail: (SystemError) -> Never = { failed($0) }) {
         var rc: Int32
         if FaultInjection.failsSync(kind) {
             errno = EIO
@@ -34,19 +39,21 @@ public enum Durability {
         } else {
             repeat {
                 switch kind {
-                case .file, .folder: rc = fsync(fd)
+                case .file, .folder, .supervisor: rc = fsync(fd)
                 case .journal: rc = fdatasync(fd)
                 case .syncfs: rc = cshim_syncfs(fd)
                 }
             } while rc != 0 && errno == EINTR
         }
-        if rc != 0 { failed(SystemError(kind == .syncfs ? "syncfs" : (kind == .journal ? "fdatasync" : "fsync"), what())) }
+        if rc != 0 { fail(SystemError(kind == .syncfs ? "syncfs" : (kind == .journal ? "fdatasync" : "fsync"), what())) }
     }
 
     /// Logs the failed sync at error level and exits: nothing may be acted on that rests on it.
-    public static func failed(_ error: SystemError) -> Never {
-        Log().error("spoold: \(error): what it was to make durable may not be on disk, and retrying cannot tell "
-                    + "(the kernel may have dropped the failed pages); exiting (status \(exitStatus)) so that a restart recovers from what is on disk")
+    /// `who` names the process in the log line, `then` says what happens after the exit.
+    public static func failed(_ error: SystemError, who: String = "spoold",
+                              then: String = "so that a restart recovers from what is on disk") -> Never {
+        Log().error("\(who): \(error): what it was to make durable may not be on disk, and retrying cannot tell "
+                    + "(the kernel may have dropped the failed pages); exiting (status \(exitStatus)) \(then)")
         _exit(exitStatus)
     }
 }

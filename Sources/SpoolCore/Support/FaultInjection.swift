@@ -2,8 +2,8 @@
 // "after_tmp_write:3" for its third hit), the daemon kills itself with SIGKILL right there, as a
 // power cut or OOM kill would. Unset, a hit is one load of a constant. Features add their own
 // points to `CrashPoint`; the crash tests walk every case.
-// Failing syncs: SPOOLD_FAIL_FSYNC=<kind>[:<n>] (kind: file, folder, syncfs, journal or any; see
-// `SyncKind`) makes the n-th sync of that kind fail with EIO instead of being made.
+// Failing syncs: SPOOLD_FAIL_FSYNC=<kind>[:<n>] (kind: file, folder, syncfs, journal, supervisor or
+// any; see `SyncKind`; each process counts its own) makes the n-th sync of that kind fail with EIO instead of being made.
 import Foundation
 
 /// A named step of a state transition where a test may make the daemon die.

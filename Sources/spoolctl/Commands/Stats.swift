@@ -1,5 +1,6 @@
 // spoolctl stats: what the spool holds by status and queue, and the history of finished jobs
-// (success rate, duration percentiles, operations of batches, per name), from the history index:
+// (success rate, duration percentiles, operations of batches, CPU time and peak memory, per
+// name), from the history index:
 // the summary the daemon keeps, not the records, so it costs the same at ten records or a
 // million. --since, --name and --queue narrow the history; pruned records still count in it.
 import Foundation
@@ -14,14 +15,17 @@ enum Stats: Command {
 
         What the spool holds by status and by queue; then the history of finished jobs (removed
         records included): runs, success rate, mean and p50/p90/p95/p99 duration (paused time
-        excluded), operations of batches, per name; and throughput (jobs finished per minute) over
-        the last 1, 5 and 15 minutes. --name, --queue (repeatable: any of them) and --since narrow
+        excluded), operations of batches, CPU time and peak memory (mean and max over the runs that
+        measured them; a batch's command operations count together), per name; and throughput (jobs
+        finished per minute) over the last 1, 5 and 15 minutes. --name, --queue (repeatable: any of them) and --since narrow
         the history (--queue and --since read the index lines of what they select).
         --json: {"by_status": {...}, "by_queue": {...}, "runs", "success_rate", "mean_duration_seconds",
                  "p50_duration_seconds", "p90_duration_seconds", "p95_duration_seconds", "p99_duration_seconds",
                  "operations": {"batches", "total", "succeeded", "failed", "skipped", "mean_seconds"},
+                 "usage": {"runs", "cpu_user_seconds": {"mean", "max"}, "cpu_system_seconds": {"mean", "max"},
+                           "max_rss_bytes": {"mean", "max"}},
                  "by_name": {NAME: {"runs", "by_status", "success_rate", "mean_duration_seconds", "p50_duration_seconds",
-                                    "p95_duration_seconds", "p99_duration_seconds", "operations"}},
+                                    "p95_duration_seconds", "p99_duration_seconds", "operations", "usage"}},
                  "finished_per_minute": {"1m", "5m", "15m"}, "indexed": bool} (null when unknown)
         """
 
@@ -37,8 +41,24 @@ enum Stats: Command {
         return [("runs", .integer(a.runs)), ("success_rate", .num(a.successRate)), ("mean_duration_seconds", .num(d.mean)),
                 ("p50_duration_seconds", .num(d.quantile(0.5))), ("p90_duration_seconds", .num(d.quantile(0.9))),
                 ("p95_duration_seconds", .num(d.quantile(0.95))), ("p99_duration_seconds", .num(d.quantile(0.99))),
-                ("operations", ops)]
+                ("operations", ops), ("usage", usage(a.usage))]
     }
+
+    /// What the runs used (SPEC §4 `usage`): means and maxima; null when none measured it.
+    static func usage(_ u: HistorySummary.Usage) -> JSONValue {
+        guard u.runs > 0 else { return .null }
+        return ["runs": .integer(u.runs),
+                "cpu_user_seconds": ["mean": .num(u.meanCPUUser), "max": .number(u.cpuUserMax)],
+                "cpu_system_seconds": ["mean": .num(u.meanCPUSystem), "max": .number(u.cpuSystemMax)],
+                "max_rss_bytes": ["mean": .num(u.meanRSS.map { $0.rounded() }), "max": .integer(Int(u.rssMax))]]
+    }
+
+    /// Mean CPU (user + system) per run, for the per-name table.
+    static func meanCPU(_ u: HistorySummary.Usage) -> String {
+        u.runs > 0 ? String(format: "%.2fs", (u.cpuUserSum + u.cpuSystemSum) / Double(u.runs)) : "-"
+    }
+
+    static func mebibytes(_ bytes: Double) -> String { String(format: "%.1f MiB", bytes / 1_048_576) }
 
     static func counts(_ d: [String: Int]) -> JSONValue {
         .object(JSONObject(d.sorted { $0.key < $1.key }.map { (key: $0.key, value: .integer($0.value)) }))
@@ -136,15 +156,22 @@ enum Stats: Command {
             let o = selection.operations
             print("operations:    \(o.total) in \(plural(selection.operationBatches, "batch", "batches")): \(o.succeeded) succeeded, \(o.failed) failed, \(o.skipped) skipped; mean \(humanDuration(o.meanSeconds))")
         }
+        if selection.usage.runs > 0 {
+            let u = selection.usage
+            print("usage:         cpu mean \(String(format: "%.2fs user + %.2fs system", u.meanCPUUser ?? 0, u.meanCPUSystem ?? 0)) "
+                  + "(max \(String(format: "%.2fs + %.2fs", u.cpuUserMax, u.cpuSystemMax))), peak memory mean \(mebibytes(u.meanRSS ?? 0)) "
+                  + "(max \(mebibytes(Double(u.rssMax)))); \(plural(u.runs, "run")) measured")
+        }
         print("finished/min:  " + perMinute.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", "))
         if !perName.isEmpty {
             print("")
             let rows = perName.sorted { $0.value.runs > $1.value.runs }.prefix(20).map { n, a -> [String] in
                 [n, String(a.runs), a.successRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-", humanDuration(a.durations.mean),
                  humanDuration(a.durations.quantile(0.5)), humanDuration(a.durations.quantile(0.95)), humanDuration(a.durations.quantile(0.99)),
-                 a.operationBatches > 0 ? String(a.operations.total) : "-"]
+                 a.operationBatches > 0 ? String(a.operations.total) : "-", meanCPU(a.usage),
+                 a.usage.runs > 0 ? mebibytes(Double(a.usage.rssMax)) : "-"]
             }
-            print(table(["NAME", "RUNS", "SUCCESS", "MEAN", "P50", "P95", "P99", "OPS"], rows))
+            print(table(["NAME", "RUNS", "SUCCESS", "MEAN", "P50", "P95", "P99", "OPS", "CPU", "MAX RSS"], rows))
             if perName.count > 20 { print("(\(perName.count - 20) more names; --json lists them all)") }
         }
         return Exit.ok

@@ -56,11 +56,19 @@ enum Status: Command {
         if let o = r.original { lines.append(("original", o)) }
         if running, let e = r.progress.etaSeconds, !r.status.isTerminal { lines.append(("eta", humanDuration(e))) }
         if let retryOf = r.retryOf { lines.append(("retry of", retryOf.rawValue)) }
-        if let u = r.usage {
+        // A batch: what its command operations used together (CPU summed, the largest peak), and where they ran.
+        let ops = r.operations ?? []
+        if let u = r.usage ?? HistoryEntry.combined(ops.compactMap(\.usage)) {
             lines.append(("used", String(format: "cpu %.2fs user + %.2fs system, peak memory %.1f MiB", u.cpuUserSeconds,
-                                         u.cpuSystemSeconds, Double(u.maxRSSBytes) / 1_048_576)))
+                                         u.cpuSystemSeconds, Double(u.maxRSSBytes) / 1_048_576)
+                          + (r.usage == nil ? " (its command operations together)" : "")))
         }
-        if let x = r.executor { lines.append(("ran on", [x.type, x.host, x.jobID.map { "job \($0)" }].compactMap { $0 }.joined(separator: ", "))) }
+        var executors = r.executor.map { [$0] } ?? []
+        for x in ops.compactMap(\.executor) where !executors.contains(x) { executors.append(x) }
+        if !executors.isEmpty {
+            lines.append(("ran on", executors.map { x in [x.type, x.host, x.jobID.map { "job \($0)" }].compactMap { $0 }.joined(separator: ", ") }
+                .joined(separator: "; ")))
+        }
         for (k, v) in lines { print("\(k.padding(toLength: 10, withPad: " ", startingAt: 0)) \(v)") }
         if let ops = r.operations {
             print("operations:")

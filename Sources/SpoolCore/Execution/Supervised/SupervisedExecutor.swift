@@ -30,19 +30,20 @@ final class SupervisedExecutor: Executor {
     }
 
     func start(_ plan: ProcessPlan) -> Result<any RunningAttempt, SpoolError> {
-        let id = plan.id
-        for name in SupervisorFiles.all(id) { unlinkat(dir, name, 0) }  // an earlier attempt's
+        let id = plan.id, operation = plan.operation
+        for name in SupervisorFiles.all(id, operation: operation) { unlinkat(dir, name, 0) }  // an earlier attempt's
         do {
             try SupervisorFiles.write(SupervisedPlan(plan, environment: environment, killGraceSeconds: grace(),
                                                          privacy: store.privacy.withLock { $0 }),
-                                      name: SupervisorFiles.plan(id), dirFD: dir, durable: false)
+                                      name: SupervisorFiles.plan(id, operation: operation), dirFD: dir, durable: false)
         } catch {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot write its supervisor's plan: \(error)"))
         }
         let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(null) }
         // Its errors go where the daemon's go (the journal); nothing of the daemon's is inherited.
-        let request = SpawnRequest(executable: program, arguments: ["spoold", "supervise", "--spool", store.layout.root, "--id", id.rawValue],
+        let arguments = ["spoold", "supervise", "--spool", store.layout.root, "--id", id.rawValue] + (operation.map { ["--operation", String($0)] } ?? [])
+        let request = SpawnRequest(executable: program, arguments: arguments,
                                    environment: environment.map { "\($0.key)=\($0.value)" }, workingDirectory: "/",
                                    stdoutFD: null, stderrFD: 2)
         switch Spawn.start(request) {
@@ -56,49 +57,79 @@ final class SupervisedExecutor: Executor {
                 waitpid(pid, &status, 0)
                 return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot watch its supervisor: \(SystemError("pidfd_open", String(pid)))"))
             }
-            return .success(SupervisedAttempt(id: id, pid: pid, pidfd: pidfd, isChild: true, paused: false, store: store, grace: grace))
+            return .success(SupervisedAttempt(id: id, operation: operation, pid: pid, pidfd: pidfd, isChild: true, paused: false, store: store, grace: grace))
         }
     }
 
     /// What is left of job `id`'s supervised attempt after a restart.
     func find(_ id: JobID, paused: Bool) -> FoundAttempt {
-        guard let plan = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: dir) else { return .none }
-        let info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id), dirFD: dir)
+        find(id, operation: nil, paused: paused)
+    }
+
+    /// What is left of the supervised attempt of job `id` (of its operation `operation`, by its
+    /// index in the job file, for a batch) after a restart.
+    func find(_ id: JobID, operation: Int?, paused: Bool) -> FoundAttempt {
+        guard let plan = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id, operation: operation), dirFD: dir),
+              plan.operation == operation else { return .none }
+        var info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir)
+        if info == nil, let starting = Self.supervisorProcess(of: id, operation: operation, spool: store.layout.root) {
+            // The daemon died while its supervisor was starting the job: it says where it runs in a moment.
+            for _ in 0..<300 where info == nil {
+                usleep(10_000)
+                info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir)
+            }
+            if info == nil {
+                // Stuck: it and what it started are stopped, so that nothing runs beside the next attempt.
+                kill(starting, SIGKILL)
+                _ = LocalExecutor.leftovers(spoolRoot: store.layout.root).stop(id) { $0 == operation }
+                return .none
+            }
+        }
         let origin = AttemptOrigin(attempt: plan.attempt, startedAt: info?.startedAt, pid: info?.pid)
-        if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id), dirFD: dir) {
+        if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id, operation: operation), dirFD: dir) {
             return .ended(result.end, origin)
         }
         guard let info else { return .none }  // its supervisor never got the job going
         // A pidfd first, then the check that it is our supervisor of this job: a reused pid fails the check.
         let pidfd = cshim_pidfd_open(info.pid)
         if pidfd >= 0 {
-            if Self.isSupervisor(pid: info.pid, of: id, spool: store.layout.root) {
-                return .running(SupervisedAttempt(id: id, pid: info.pid, pidfd: pidfd, isChild: false, paused: paused, store: store, grace: grace), origin)
+            if Self.isSupervisor(pid: info.pid, of: id, operation: operation, spool: store.layout.root) {
+                return .running(SupervisedAttempt(id: id, operation: operation, pid: info.pid, pidfd: pidfd, isChild: false, paused: paused,
+                                                  store: store, grace: grace), origin)
             }
             close(pidfd)
         }
         // It died without a result (killed): what it ran is stopped, and the attempt counts as interrupted.
-        _ = LocalExecutor.leftovers(spoolRoot: store.layout.root).stop(id)
-        if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id), dirFD: dir) {
+        _ = LocalExecutor.leftovers(spoolRoot: store.layout.root).stop(id) { $0 == operation }
+        if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id, operation: operation), dirFD: dir) {
             return .ended(result.end, origin)  // it wrote its result just before it went
         }
         return .ended(AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil), origin)
     }
 
-    /// Whether process `pid` is `spoold supervise` of job `id` on this spool.
-    static func isSupervisor(pid: Int32, of id: JobID, spool: String) -> Bool {
+    /// The process that is `spoold supervise` of job `id` (and operation `operation`) on this spool,
+    /// found by its command line (only when its own file does not name it yet).
+    static func supervisorProcess(of id: JobID, operation: Int?, spool: String) -> Int32? {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.lazy.compactMap { Int32($0) }.first { isSupervisor(pid: $0, of: id, operation: operation, spool: spool) }
+    }
+
+    /// Whether process `pid` is `spoold supervise` of job `id` (and operation `operation`) on this spool.
+    static func isSupervisor(pid: Int32, of id: JobID, operation: Int? = nil, spool: String) -> Bool {
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         guard let at = args.firstIndex(of: "supervise") else { return false }
         let rest = Array(args[at...])
         func value(_ flag: String) -> String? { rest.firstIndex(of: flag).flatMap { $0 + 1 < rest.count ? rest[$0 + 1] : nil } }
-        return value("--id") == id.rawValue && value("--spool") == spool
+        return value("--id") == id.rawValue && value("--spool") == spool && value("--operation") == operation.map(String.init)
     }
 }
 
 /// A supervised attempt, seen from the daemon.
 final class SupervisedAttempt: RunningAttempt {
     private let id: JobID
+    /// A batch operation's index in the job file; nil for a command job.
+    private let operation: Int?
     private let pid: Int32
     private let pidfd: Int32
     /// Started by this daemon: it reaps the supervisor (an adopted one is reaped by init).
@@ -107,8 +138,10 @@ final class SupervisedAttempt: RunningAttempt {
     private let grace: @Sendable () -> Double
     private let wish: LockedBox<SupervisorControl>
 
-    init(id: JobID, pid: Int32, pidfd: Int32, isChild: Bool, paused: Bool, store: StateStore, grace: @escaping @Sendable () -> Double) {
+    init(id: JobID, operation: Int?, pid: Int32, pidfd: Int32, isChild: Bool, paused: Bool, store: StateStore,
+         grace: @escaping @Sendable () -> Double) {
         self.id = id
+        self.operation = operation
         self.pid = pid
         self.pidfd = pidfd
         self.isChild = isChild
@@ -126,7 +159,7 @@ final class SupervisedAttempt: RunningAttempt {
         wish.withLock { w in
             guard change(&w) else { return false }
             w.killGraceSeconds = grace()
-            try? SupervisorFiles.write(w, name: SupervisorFiles.control(id), dirFD: store.layout.fd(.running), durable: false)
+            try? SupervisorFiles.write(w, name: SupervisorFiles.control(id, operation: operation), dirFD: store.layout.fd(.running), durable: false)
             cshim_pidfd_send_signal(pidfd, SIGUSR1)
             return true
         }
@@ -143,7 +176,7 @@ final class SupervisedAttempt: RunningAttempt {
     }
 
     func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void) {
-        let (id, pid, pidfd, isChild, dir) = (self.id, self.pid, self.pidfd, self.isChild, store.layout.fd(.running))
+        let (id, operation, pid, pidfd, isChild, dir) = (self.id, self.operation, self.pid, self.pidfd, self.isChild, store.layout.fd(.running))
         let root = store.layout.root
         Thread.detachNewThread {
             var fds = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
@@ -152,12 +185,12 @@ final class SupervisedAttempt: RunningAttempt {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             }
-            if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id), dirFD: dir) {
+            if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(id, operation: operation), dirFD: dir) {
                 ended(result.end)
                 return
             }
             // The supervisor died without a result: what it ran is stopped; the attempt was interrupted.
-            _ = LocalExecutor.leftovers(spoolRoot: root).stop(id)
+            _ = LocalExecutor.leftovers(spoolRoot: root).stop(id) { $0 == operation }
             ended(AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil))
         }
     }

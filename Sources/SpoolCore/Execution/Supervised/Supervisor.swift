@@ -1,5 +1,7 @@
-// `spoold supervise --spool DIR --id ID`: the small per-job process of live restore (SPEC §6).
-// It is the job's parent: it starts the attempt the daemon planned in running/<id>.attempt (with
+// `spoold supervise --spool DIR --id ID [--operation N]`: the small per-job process of live
+// restore (SPEC §6), one per command attempt (a batch's command operation N has its own, with
+// files named <id>.opN.*). It is the job's parent: it starts the attempt the daemon planned in
+// running/<id>.attempt (with
 // the local executor, so the job runs exactly as it would without it: process group, outputs,
 // user, timeout counted from its own start without paused time), applies what the daemon asks
 // through running/<id>.control (pause, resume, tear down; SIGUSR1 says "look"), reaps the job,
@@ -10,25 +12,30 @@ import Foundation
 public enum Supervisor {
     /// Runs the supervisor; returns its exit code (0 once the result is written).
     public static func main(arguments: [String]) -> Int32 {
-        var spool: String?, idText: String?
+        var spool: String?, idText: String?, operationIndex: Int?
         var i = 0
         while i < arguments.count {
             switch arguments[i] {
             case "--spool" where i + 1 < arguments.count: spool = arguments[i + 1]; i += 1
             case "--id" where i + 1 < arguments.count: idText = arguments[i + 1]; i += 1
-            default: return fail("unknown argument \"\(arguments[i])\"; usage: spoold supervise --spool DIR --id ID", code: 64)
+            case "--operation" where i + 1 < arguments.count:
+                guard let n = Int(arguments[i + 1]), n >= 0 else { return fail("--operation must be an operation's index", code: 64) }
+                operationIndex = n
+                i += 1
+            default: return fail("unknown argument \"\(arguments[i])\"; \(usage)", code: 64)
             }
             i += 1
         }
+        let operation = operationIndex
         guard let spool, let idText, let id = JobID(idText) else {
-            return fail("usage: spoold supervise --spool DIR --id ID", code: 64)
+            return fail(usage, code: 64)
         }
         let layout: SpoolLayout
         do { layout = try SpoolLayout(path: spool) } catch { return fail("cannot open spool \(spool): \(error)", code: 1) }
         let dir = layout.fd(.running)
-        guard let planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: dir),
-              let plan = planned.processPlan else {
-            return fail("job \(id): running/\(SupervisorFiles.plan(id)) is missing or unreadable", code: 1)
+        guard let planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id, operation: operation), dirFD: dir),
+              let plan = planned.processPlan, plan.operation == operation else {
+            return fail("job \(id): running/\(SupervisorFiles.plan(id, operation: operation)) is missing or unreadable", code: 1)
         }
         // The daemon's stop signals are not ours: a SIGTERM here (an operator's) stops the job as a shutdown would.
         for sig in [SIGHUP, SIGINT, SIGPIPE, SIGUSR1, SIGTERM] { signal(sig, SIG_IGN) }
@@ -42,12 +49,14 @@ public enum Supervisor {
         let attempt: any RunningAttempt
         switch executor.start(plan) {
         case .failure(let error):
-            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, dir: dir)
+            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, operation: operation, dir: dir)
         case .success(let a): attempt = a
         }
         let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started)
+        // Not fsynced: it only serves to find this process alive, and a power loss that could lose
+        // it kills the process too (the next daemon then finds the attempt interrupted).
         do {
-            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id), dirFD: dir, durable: true)
+            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir, durable: false)
         } catch {
             // Without it no daemon can find this attempt again: stop it, the result says it was interrupted.
             attempt.tearDown(.shutdown)
@@ -55,7 +64,7 @@ public enum Supervisor {
         // What the daemon wants, applied as it changes.
         let applied = LockedBox(SupervisorControl(killGraceSeconds: planned.killGraceSeconds))
         let apply: @Sendable () -> Void = {
-            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(id), dirFD: dir) else { return }
+            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(id, operation: operation), dirFD: dir) else { return }
             wish.withLock { $0 = want }
             let had = applied.withLock { a -> SupervisorControl in
                 defer { a.paused = want.paused; if a.teardown == nil { a.teardown = want.teardown } }
@@ -81,16 +90,26 @@ public enum Supervisor {
             ended.signal()
         }
         ended.wait()
-        return finish(end.withLock { $0! }, id: id, dir: dir)
+        return finish(end.withLock { $0! }, id: id, operation: operation, dir: dir)
     }
 
-    private static func finish(_ end: AttemptEnd, id: JobID, dir: Int32) -> Int32 {
+    private static let usage = "usage: spoold supervise --spool DIR --id ID [--operation N]"
+
+    private static func finish(_ end: AttemptEnd, id: JobID, operation: Int?, dir: Int32) -> Int32 {
         do {
-            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(id), dirFD: dir, durable: true)
+            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(id, operation: operation), dirFD: dir, durable: true,
+                                      syncFailed: { syncFailed($0, id: id) })
             return 0
         } catch {
             return fail("job \(id): cannot write its result: \(error)", code: 1)
         }
+    }
+
+    /// A failed fsync of the result is never retried (Durability): without a durable record of how
+    /// the attempt ended the supervisor cannot vouch for it. It exits 74 without a result; the
+    /// daemon (or the next one) finds it gone without one, and the job follows its on_interrupt.
+    private static func syncFailed(_ error: SystemError, id: JobID) -> Never {
+        Durability.failed(error, who: "spoold supervise: job \(id)", then: "without a result: the job follows on_interrupt")
     }
 
     private static func fail(_ message: String, code: Int32) -> Int32 {

@@ -3,18 +3,30 @@
 //   <id>.supervisor  who supervises it (pid, start time), written by the supervisor once the job runs;
 //   <id>.control     what the daemon wants (paused or not, torn down and why), then SIGUSR1;
 //   <id>.result      how the attempt ended, written durably by the supervisor before it exits.
-// All are small JSON files replaced atomically (a temporary name, then rename).
+// A batch's command operation N (its index in the job file) has its own: <id>.opN.attempt and so
+// on, beside its outputs <id>.opN.stdout/.stderr. All are small JSON files replaced atomically
+// (a temporary name, then rename).
 import Foundation
 
 enum SupervisorFiles {
-    static func plan(_ id: JobID) -> String { "\(id.rawValue).attempt" }
-    static func supervisor(_ id: JobID) -> String { "\(id.rawValue).supervisor" }
-    static func control(_ id: JobID) -> String { "\(id.rawValue).control" }
-    static func result(_ id: JobID) -> String { "\(id.rawValue).result" }
-    static func all(_ id: JobID) -> [String] { [plan(id), supervisor(id), control(id), result(id)] }
+    /// What the names of an attempt's files begin with: the job's id, or `<id>.opN` for operation N.
+    private static func stem(_ id: JobID, _ operation: Int?) -> String {
+        operation.map { "\(id.rawValue).op\($0)" } ?? id.rawValue
+    }
+    static func plan(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).attempt" }
+    static func supervisor(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).supervisor" }
+    static func control(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).control" }
+    static func result(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).result" }
+    static func all(_ id: JobID, operation: Int? = nil) -> [String] {
+        [plan(id, operation: operation), supervisor(id, operation: operation), control(id, operation: operation), result(id, operation: operation)]
+    }
 
-    /// Replaces `name` in the folder `dirFD` with `value`; `durable`: fsynced, and the folder too.
-    static func write<T: Encodable>(_ value: T, name: String, dirFD: Int32, durable: Bool) throws {
+    /// Replaces `name` in the folder `dirFD` with `value`. `durable`: the file and then the folder
+    /// are fsynced, through Durability like every durable write (a failed sync is never retried:
+    /// the file is taken back, temporary or renamed, and `syncFailed` gets the error and does not
+    /// return).
+    static func write<T: Encodable>(_ value: T, name: String, dirFD: Int32, durable: Bool,
+                                    syncFailed: (SystemError) -> Never = { Durability.failed($0) }) throws {
         let bytes = JSONEncoderBox.compact(value)
         let temporary = ".\(name).\(getpid()).tmp"
         let fd = openat(dirFD, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
@@ -30,14 +42,22 @@ enum SupervisorFiles {
             }
             written += n
         }
-        if durable && fsync(fd) != 0 {
-            let e = SystemError("fsync", temporary)
-            close(fd)
-            throw e
+        // What a failed sync was to make durable is taken back first: nothing may act on it.
+        if durable {
+            Durability.sync(fd, .supervisor, "running/\(temporary)") { e in
+                close(fd)
+                unlinkat(dirFD, temporary, 0)
+                syncFailed(e)
+            }
         }
         close(fd)
         guard renameat(dirFD, temporary, dirFD, name) == 0 else { throw SystemError("rename", name) }
-        if durable && fsync(dirFD) != 0 { throw SystemError("fsync", "running/") }
+        if durable {
+            Durability.sync(dirFD, .supervisor, "running/ (after \(name))") { e in
+                unlinkat(dirFD, name, 0)
+                syncFailed(e)
+            }
+        }
     }
 
     static func read<T: Decodable>(_ type: T.Type, name: String, dirFD: Int32) -> T? {
@@ -52,6 +72,8 @@ enum SupervisorFiles {
 /// The plan of a supervised attempt (a ProcessPlan, as JSON), with what the supervisor needs besides.
 struct SupervisedPlan: Codable, Sendable {
     var id: JobID
+    /// A batch operation's index in the job file; nil for a command job.
+    var operation: Int?
     var command: [String]?
     var shell: String?
     var cwd: String?
@@ -72,6 +94,7 @@ struct SupervisedPlan: Codable, Sendable {
 
     init(_ p: ProcessPlan, environment: [String: String], killGraceSeconds: Double, privacy: ResultPrivacy? = nil) {
         id = p.id
+        operation = p.operation
         switch p.action {
         case .command(let c): command = c
         case .shell(let s): shell = s
@@ -94,7 +117,7 @@ struct SupervisedPlan: Codable, Sendable {
         let action: JobAction
         if let command, !command.isEmpty { action = .command(command) } else if let shell { action = .shell(shell) } else { return nil }
         return ProcessPlan(id: id, action: action, cwd: cwd, env: env, attempt: attempt, stdoutName: stdoutName, stderrName: stderrName,
-                           extraEnv: extraEnv, label: label, owner: owner, timeoutSeconds: timeoutSeconds)
+                           extraEnv: extraEnv, label: label, owner: owner, timeoutSeconds: timeoutSeconds, operation: operation)
     }
 }
 

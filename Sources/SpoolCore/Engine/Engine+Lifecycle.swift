@@ -32,14 +32,15 @@ extension Engine {
         return end(id, next, from: .running, attempt: r.attempts)
     }
 
-    /// A job whose attempt still runs under its supervisor (live restore): held as running, with its slots.
+    /// A job whose attempt still runs under its supervisor (live restore) or on a remote engine:
+    /// held as running, with its slots (none for a remote one).
     mutating func adopted(_ found: JobRecord) -> [EngineAction] {
         let id = found.id
         guard jobs[id] == nil, found.spec?.isBatch != true else { impossible("adopted", id) }
         hold(EngineJob(record: found, state: .running(JobState.Run(isPaused: found.status == .paused, isLaunched: true))))
         scheduler.adopt(QueuedJob(found))
         return [.emit(id, found.status == .paused ? .paused : .running, "adopted", [EventField("attempt", .integer(found.attempts))]),
-                .log(.notice, "job \(id): adopted: attempt \(found.attempts) kept running under its supervisor while no daemon watched it")]
+                .log(.notice, "job \(id): adopted: attempt \(found.attempts) kept running \(isRemote(id) ? "on its cluster" : "under its supervisor") while no daemon watched it")]
     }
 
     /// A batch found in running/ (its journal folded in): interrupted operations follow
@@ -76,9 +77,10 @@ extension Engine {
             takeBackQueuedOperations(of: id)
             actions += pump(id, now: now)
         }
-        if liveRestore && hasWorkInFlight && !holdsExit {
+        if mayLeaveRunning && hasWorkInFlight && !holdsExit {
             let left = runningSummary
-            return actions + [.log(.info, "spoold: \(reason): live restore: \(left) left running, each under its supervisor; exiting"), .exit]
+            let how = liveRestore ? "live restore: \(left) left running, each under its supervisor or cluster" : "\(left) left running on the cluster"
+            return actions + [.log(.info, "spoold: \(reason): \(how); exiting"), .exit]
         }
         guard hasWorkInFlight else {
             return actions + [.log(.info, "spoold: \(reason): no job running; exiting"), .exit]
@@ -91,7 +93,7 @@ extension Engine {
     /// command attempts are left running: only batch operations are stopped.
     mutating func tearDownAll() -> [EngineAction] {
         isTearingDown = true
-        let attempts = runningAttempts().filter { !liveRestore || $0.key.operation != nil }
+        let attempts = runningAttempts().filter { !outlivesDaemon($0.key) }
         guard !attempts.isEmpty else { return [] }
         return [.log(.notice, "spoold: stopping \(runningSummary) (\(plural(attempts.count, "attempt")))")]
             + attempts.map { .tearDown($0.key, .shutdown) }
@@ -100,10 +102,10 @@ extension Engine {
     /// What keeps a stopping daemon from exiting: every active job, except (with live restore)
     /// launched command jobs, which their supervisors keep running.
     var holdsExit: Bool {
-        guard liveRestore else { return hasWorkInFlight }
+        guard mayLeaveRunning else { return hasWorkInFlight }
         return active.contains { id in
             guard let job = jobs[id] else { return false }
-            if case .running(let run) = job.state, run.isLaunched, job.batch == nil { return false }
+            if case .running(let run) = job.state, run.isLaunched, job.batch == nil, outlivesDaemon(AttemptKey(id)) { return false }
             return true
         }
     }

@@ -22,6 +22,12 @@ struct ProcessPlan: Sendable {
     var owner: JobOwner? = nil
     /// Stop it after this many seconds of running (paused time does not count).
     var timeoutSeconds: Double? = nil
+    /// What one run needs (SPEC §3 `resources`): a remote executor passes them on.
+    var resources: Resources? = nil
+    /// The job's queue: which executor runs it, and a remote queue's settings.
+    var queue: String = "default"
+    /// A batch operation's index in the job file (nil for a command job).
+    var operation: Int? = nil
 }
 
 /// How an attempt ended, as its executor reports it.

@@ -27,10 +27,21 @@ extension Daemon {
         }
     }
 
+    /// The dispatcher of remote queues (Slurm): no worker permit, only the queues' own limits;
+    /// takes every job that may start now at once, so their renames share one fsync.
+    func dispatchLoop(remote: Bool) {
+        while true {
+            guard let first = nextStep(blocking: true, remote: true) else { return }
+            var steps = [first]
+            while steps.count < 64, let more = nextStep(blocking: false, remote: true) { steps.append(more) }
+            carryOut(steps)
+        }
+    }
+
     /// The next step; nil when stopping (or, if not blocking, when nothing can start now).
     /// The pause files are looked at outside the lock (a stat, and a listing of the spool root
     /// when it changed), before each look at the engine and after each sleep.
-    private func nextStep(blocking: Bool) -> DispatchStep? {
+    private func nextStep(blocking: Bool, remote: Bool = false) -> DispatchStep? {
         enum Look { case found(DispatchStep?), again }
         while true {
             let policy = settings.withLock { $0.intake.access }
@@ -45,7 +56,7 @@ extension Daemon {
                     slept = true
                     return .sleep(until: Date().addingTimeInterval(0.25))
                 }
-                switch c.engine.next(now: Timestamp.now(), pausedQueues: pausedQueues) {
+                switch c.engine.next(now: Timestamp.now(), pausedQueues: pausedQueues, remote: remote) {
                 case .stop: return .done(.found(nil))
                 case .wait(let until):
                     if !blocking { return .done(.found(nil)) }

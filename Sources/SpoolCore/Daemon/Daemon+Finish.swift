@@ -73,6 +73,8 @@ extension Daemon {
             if w.from == .running {
                 store.retire(JobFiles.journal(w.record.id), from: .running)
                 if supervised != nil { for name in SupervisorFiles.all(w.record.id) { store.remove(name, from: .running) } }
+                // A Slurm attempt's files are what a restart finds it by: kept until its end is durable.
+                slurm?.cleanUp(w.record.id, operation: nil)
             }
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }

@@ -5,30 +5,43 @@
 // through running/<id>.control (pause, resume, tear down; SIGUSR1 says "look"), reaps the job,
 // and writes how it ended to running/<id>.result, durably, before it exits. It needs no daemon
 // to do any of that: a daemon that stops or dies leaves it running, and the next one adopts it.
+// On Slurm it is the on-node wrapper (`--stem`, Slurm/SlurmExecutor.swift): the same timeout and
+// grace in the job's own process group, and the result written into the shared spool.
 import Foundation
 
 public enum Supervisor {
     /// Runs the supervisor; returns its exit code (0 once the result is written).
     public static func main(arguments: [String]) -> Int32 {
-        var spool: String?, idText: String?
+        var spool: String?, idText: String?, stemArg: String?
         var i = 0
         while i < arguments.count {
             switch arguments[i] {
             case "--spool" where i + 1 < arguments.count: spool = arguments[i + 1]; i += 1
             case "--id" where i + 1 < arguments.count: idText = arguments[i + 1]; i += 1
+            case "--stem" where i + 1 < arguments.count: stemArg = arguments[i + 1]; i += 1
             default: return fail("unknown argument \"\(arguments[i])\"; usage: spoold supervise --spool DIR --id ID", code: 64)
             }
             i += 1
         }
         guard let spool, let idText, let id = JobID(idText) else {
-            return fail("usage: spoold supervise --spool DIR --id ID", code: 64)
+            return fail("usage: spoold supervise --spool DIR --id ID [--stem NAME]", code: 64)
+        }
+        let stem = stemArg ?? id.rawValue
+        guard stem.hasPrefix(id.rawValue + ".") || stem == id.rawValue, !stem.contains("/") else {
+            return fail("--stem \(stem) must be the job id or start with it and a dot", code: 64)
         }
         let layout: SpoolLayout
         do { layout = try SpoolLayout(path: spool) } catch { return fail("cannot open spool \(spool): \(error)", code: 1) }
         let dir = layout.fd(.running)
-        guard let planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id), dirFD: dir),
+        guard var planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(stem: stem), dirFD: dir),
               let plan = planned.processPlan else {
-            return fail("job \(id): running/\(SupervisorFiles.plan(id)) is missing or unreadable", code: 1)
+            return fail("job \(id): running/\(SupervisorFiles.plan(stem: stem)) is missing or unreadable", code: 1)
+        }
+        if stemArg != nil {
+            // On a Slurm node: the job sees its allocation (SLURM_JOB_ID, the GPUs --gres gave it).
+            for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("SLURM_") || k == "CUDA_VISIBLE_DEVICES" {
+                planned.environment[k] = v
+            }
         }
         // The daemon's stop signals are not ours: a SIGTERM here (an operator's) stops the job as a shutdown would.
         for sig in [SIGHUP, SIGINT, SIGPIPE, SIGUSR1, SIGTERM] { signal(sig, SIG_IGN) }
@@ -42,12 +55,12 @@ public enum Supervisor {
         let attempt: any RunningAttempt
         switch executor.start(plan) {
         case .failure(let error):
-            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, dir: dir)
+            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, stem: stem, dir: dir)
         case .success(let a): attempt = a
         }
         let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started)
         do {
-            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id), dirFD: dir, durable: true)
+            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(stem: stem), dirFD: dir, durable: true)
         } catch {
             // Without it no daemon can find this attempt again: stop it, the result says it was interrupted.
             attempt.tearDown(.shutdown)
@@ -55,7 +68,7 @@ public enum Supervisor {
         // What the daemon wants, applied as it changes.
         let applied = LockedBox(SupervisorControl(killGraceSeconds: planned.killGraceSeconds))
         let apply: @Sendable () -> Void = {
-            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(id), dirFD: dir) else { return }
+            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(stem: stem), dirFD: dir) else { return }
             wish.withLock { $0 = want }
             let had = applied.withLock { a -> SupervisorControl in
                 defer { a.paused = want.paused; if a.teardown == nil { a.teardown = want.teardown } }
@@ -81,12 +94,12 @@ public enum Supervisor {
             ended.signal()
         }
         ended.wait()
-        return finish(end.withLock { $0! }, id: id, dir: dir)
+        return finish(end.withLock { $0! }, id: id, stem: stem, dir: dir)
     }
 
-    private static func finish(_ end: AttemptEnd, id: JobID, dir: Int32) -> Int32 {
+    private static func finish(_ end: AttemptEnd, id: JobID, stem: String, dir: Int32) -> Int32 {
         do {
-            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(id), dirFD: dir, durable: true)
+            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(stem: stem), dirFD: dir, durable: true)
             return 0
         } catch {
             return fail("job \(id): cannot write its result: \(error)", code: 1)

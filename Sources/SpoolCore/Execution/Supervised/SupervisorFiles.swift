@@ -3,15 +3,22 @@
 //   <id>.supervisor  who supervises it (pid, start time), written by the supervisor once the job runs;
 //   <id>.control     what the daemon wants (paused or not, torn down and why), then SIGUSR1;
 //   <id>.result      how the attempt ended, written durably by the supervisor before it exits.
-// All are small JSON files replaced atomically (a temporary name, then rename).
+// All are small JSON files replaced atomically (a temporary name, then rename). On Slurm the same
+// supervisor is the on-node wrapper, and its files are named after a stem of their own
+// (`<id>.slurm.job.1`, `<id>.slurm.op3.2`: one per attempt and operation) instead of the job id.
 import Foundation
 
 enum SupervisorFiles {
-    static func plan(_ id: JobID) -> String { "\(id.rawValue).attempt" }
-    static func supervisor(_ id: JobID) -> String { "\(id.rawValue).supervisor" }
-    static func control(_ id: JobID) -> String { "\(id.rawValue).control" }
-    static func result(_ id: JobID) -> String { "\(id.rawValue).result" }
-    static func all(_ id: JobID) -> [String] { [plan(id), supervisor(id), control(id), result(id)] }
+    static func plan(_ id: JobID) -> String { plan(stem: id.rawValue) }
+    static func supervisor(_ id: JobID) -> String { supervisor(stem: id.rawValue) }
+    static func control(_ id: JobID) -> String { control(stem: id.rawValue) }
+    static func result(_ id: JobID) -> String { result(stem: id.rawValue) }
+    static func all(_ id: JobID) -> [String] { all(stem: id.rawValue) }
+    static func plan(stem: String) -> String { "\(stem).attempt" }
+    static func supervisor(stem: String) -> String { "\(stem).supervisor" }
+    static func control(stem: String) -> String { "\(stem).control" }
+    static func result(stem: String) -> String { "\(stem).result" }
+    static func all(stem: String) -> [String] { [plan(stem: stem), supervisor(stem: stem), control(stem: stem), result(stem: stem)] }
 
     /// Replaces `name` in the folder `dirFD` with `value`; `durable`: fsynced, and the folder too.
     static func write<T: Encodable>(_ value: T, name: String, dirFD: Int32, durable: Bool) throws {

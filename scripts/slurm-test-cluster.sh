@@ -6,6 +6,7 @@
 #   slurm-test-cluster.sh start DIR [PORT]   # prints the SLURM_CONF to export
 #   slurm-test-cluster.sh stop DIR
 #   slurm-test-cluster.sh restart-controller DIR
+#   slurm-test-cluster.sh start-node DIR       # slurmd again, after a test killed it
 # Not for production: anyone who can reach the ports can submit jobs as anyone.
 set -euo pipefail
 cmd=${1:?usage: slurm-test-cluster.sh start|stop|restart-controller DIR [PORT]}
@@ -93,6 +94,9 @@ restart-controller)
     export SLURM_CONF="$conf"
     stop_pid "$dir/slurmctld.pid"
     start_ctld
+    ;;
+start-node)
+    /usr/sbin/slurmd -f "$conf" -L "$dir/slurmd.log"
     ;;
 *)
     echo "unknown command $cmd" >&2

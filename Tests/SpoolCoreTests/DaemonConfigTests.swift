@@ -98,7 +98,7 @@ struct DaemonConfigTests {
         (#"{"queues": {"q": {"executor": "slurm", "sbatch_args": [""]}}}"#,
          #"config.json: field "queues.q.sbatch_args[0]" must be a non-empty string (one argument each, such as "--partition=batch" or "-p", "batch"), got """#),
         (#"{"queues": {"q": {"executor": "slurm", "sbatch_args": ["-p", "x", "--job-name=mine"]}}}"#,
-         #"config.json: field "queues.q.sbatch_args[2]" must not set --job-name: spoold sets it itself (the job's name is how a restart finds it, its output is the wrapper's)"#),
+         #"config.json: field "queues.q.sbatch_args[2]" must not set --job-name: spoold sets it itself (the job's name is how a restart finds it, its output is the wrapper's, and only spoold reruns an attempt)"#),
         (#"{"queues": {"q": {"max_running": 2, "sbatch_args": ["-p", "x"]}}}"#,
          #"config.json: field "queues.q.sbatch_args" needs "executor": "slurm" in the same queue"#),
         (#"{"gpus": "0,1"}"#, #"config.json: field "gpus" must be an array of device names such as ["0", "1"], got "0,1""#),

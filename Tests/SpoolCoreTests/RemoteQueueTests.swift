@@ -2,6 +2,7 @@
 // local workers (no slot, no GPU, only their own max_running, picked by their own dispatcher),
 // and the engine frees no worker for them, refuses to pause them, and leaves their running
 // command jobs to the cluster when the daemon stops. Tables of event → actions, as EngineTests.
+import Foundation
 import Testing
 @testable import SpoolCore
 
@@ -101,5 +102,21 @@ struct RemoteQueueTests {
         h.on(.launched(AttemptKey(id("l")), AttemptInfo(executor: .local, pid: 9)))
         #expect(h.on(.shutdown(reason: "SIGTERM", graceSeconds: 10)) == ["arm shutdownGrace"])
         #expect(h.on(.timer(.shutdownGrace)) == ["tearDown l shutdown"])
+    }
+
+    @Test("an attempt interrupted by its node (not the daemon) says so: requeued with that reason, or failed interrupted naming it")
+    func nodeInterruption() {
+        for (onInterrupt, expected) in [("requeue", "requeued after its Slurm job 77 ended NODE_FAIL during attempt 1"),
+                                        ("fail", "job a: its Slurm job 77 ended NODE_FAIL during attempt 1 and on_interrupt is \"fail\"")] {
+            var h = harness()
+            h.accept(EngineHarness.command("a", onInterrupt: onInterrupt, queue: "hpc"))
+            #expect(look(&h, remote: true) == "claim a")
+            h.on(.claimed(id("a")))
+            h.on(.launched(AttemptKey(id("a")), AttemptInfo(executor: ExecutorInfo(type: "slurm", jobID: "77"))))
+            let end = AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil, interruption: "its Slurm job 77 ended NODE_FAIL")
+            h.on(.attemptEnded(id("a"), end, diskFull: false))
+            let r = h.engine.render(id("a"))
+            #expect((onInterrupt == "requeue" ? r?.waitReason : r?.error?.message) == expected, "\(String(describing: r))")
+        }
     }
 }

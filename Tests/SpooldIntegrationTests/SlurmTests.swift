@@ -190,6 +190,47 @@ struct SlurmTests {
         #expect(spool.record("a")?.status == "succeeded" && runs(spool, "a") == 1)
     }
 
+    /// The parent of process `pid`, from /proc.
+    func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").dropFirst().first.flatMap { Int32($0) }
+    }
+
+    @Test("a node failure (slurmd, slurmstepd, the wrapper and the job killed) is an interruption: on_interrupt requeue runs it again once the node is back, on_interrupt fail ends it interrupted; Slurm never reruns it itself", .timeLimit(.minutes(4)))
+    func nodeFailure() throws {
+        let (spool, cluster) = try slurmSpool()
+        for (id, extra) in [("n", ""), ("f", #", "on_interrupt": "fail""#)] {
+            let mark = spool.path("\(id).mark")
+            try dropJob(spool, id, "test -f \(mark) && exit 0; touch \(mark); echo $$ > \(spool.path("\(id).pid")); sleep 300", extra: extra)
+        }
+        let d = daemon(spool, cluster)
+        poll(timeout: 60, "both jobs wrote their pids\n\(d.log)") { ["n", "f"].allSatisfy { (spool.read("\($0).pid") ?? "").hasSuffix("\n") } }
+        // The node dies: its slurmd, each job's slurmstepd (the wrapper's parent), the wrapper and the job.
+        if let slurmd = (try? String(contentsOfFile: "\(cluster.directory)/slurmd.pid", encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+            kill(slurmd, SIGKILL)
+        }
+        for id in ["n", "f"] {
+            let job = try #require(Int32((spool.read("\(id).pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+            let wrapper = try #require(parent(of: job))
+            let stepd = try #require(parent(of: wrapper))
+            for pid in [stepd, wrapper] { kill(pid, SIGKILL) }
+            kill(-job, SIGKILL)
+        }
+        poll(timeout: 120, "f ended interrupted after NODE_FAIL\n\(d.log)") { spool.record("f") != nil }
+        let f = try #require(spool.record("f"))
+        #expect(f.status == "failed" && f.errorCode == "interrupted", "\(f)")
+        let message = (f["error"] as? [String: Any])?["message"] as? String ?? ""
+        #expect(message.contains("ended NODE_FAIL during attempt 1"), "\(message)")
+        #expect(d.log.contains("NODE_FAIL"), "\(d.log)")
+        let node = cluster.control("start-node")
+        #expect(node.status == 0, "\(node)")
+        poll(timeout: 120, "n ran again once the node was back\n\(d.log)") { spool.record("n") != nil }
+        let n = try #require(spool.record("n"))
+        #expect(n.status == "succeeded" && n.attempts == 2, "\(n)")
+        #expect(runs(spool, "n") == 2 && runs(spool, "f") == 1)
+    }
+
     @Test("a batch on Slurm: one submission per operation, per-operation records")
     func batch() throws {
         let (spool, cluster) = try slurmSpool()

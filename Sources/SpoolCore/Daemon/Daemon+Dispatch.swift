@@ -34,7 +34,7 @@ extension Daemon {
             guard let first = nextStep(blocking: true, remote: true) else { return }
             var steps = [first]
             while steps.count < 64, let more = nextStep(blocking: false, remote: true) { steps.append(more) }
-            carryOut(steps)
+            carryOut(steps, submitters: Self.remoteSubmitters)
         }
     }
 
@@ -73,8 +73,14 @@ extension Daemon {
         }
     }
 
-    /// Claims the picked jobs (rename into running/, one fsync) and starts them; operations start directly.
-    private func carryOut(_ steps: [DispatchStep]) {
+    /// sbatch calls in flight at once for remote queues: each waits mostly for the controller's
+    /// answer, so a few overlap well (bench/slurm.sh).
+    static let remoteSubmitters = 4
+
+    /// Claims the picked jobs (rename into running/, one fsync) and starts them; operations start
+    /// directly. `submitters` > 1: the starts run that many at a time (remote queues: each start
+    /// is an sbatch that waits for the controller).
+    private func carryOut(_ steps: [DispatchStep], submitters: Int = 1) {
         var ids: [JobID] = []
         for step in steps {
             switch step {
@@ -105,6 +111,26 @@ extension Daemon {
             log.error("dispatcher: \(error); starting anyway")
         }
         FaultInjection.hit(.afterStartRename)
-        for id in claimed { send(.claimed(id)) }
+        if submitters > 1 && claimed.count > 1 {
+            // Threads of their own: sbatch blocks, and Dispatch's pool is only as wide as the cores.
+            let next = LockedBox(0)
+            let claimed = claimed
+            let work: @Sendable () -> Void = { [self] in
+                while true {
+                    let i = next.withLock { n -> Int in defer { n += 1 }; return n }
+                    guard i < claimed.count else { return }
+                    send(.claimed(claimed[i]))
+                }
+            }
+            let group = DispatchGroup()
+            for _ in 1..<min(submitters, claimed.count) {
+                group.enter()
+                Thread.detachNewThread { work(); group.leave() }
+            }
+            work()
+            group.wait()
+        } else {
+            for id in claimed { send(.claimed(id)) }
+        }
     }
 }

@@ -110,7 +110,9 @@ extension Daemon {
     /// running, or ended while no daemon ran, with its real result). False when there is nothing:
     /// it is recovered as interrupted.
     private func adopt(_ id: JobID) -> Bool {
-        guard var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true else { return false }
+        // Already finished (a crash after its record, before its running/ file went): nothing to adopt.
+        guard !store.exists(JobFiles.record(id), in: .done),
+              var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true else { return false }
         let queue = record.spec?.effectiveQueue ?? "default"
         guard let executor: any Executor = executor(for: queue) ?? supervised else { return false }
         let isRemote = options.remoteQueues[queue] != nil

@@ -25,6 +25,17 @@ extension Engine {
             r.error = SpoolError(e.code, e.message + Self.diskFullNote)
             next = .done(r)
         }
+        if let why = ended.interruption, ended.teardown == .shutdown {
+            // Not the daemon's stop: the record says what it was.
+            switch next {
+            case .done(var r):
+                r.error = SpoolError(.interrupted, "job \(id): \(why) during attempt \(running.attempts) and on_interrupt is \"fail\"")
+                next = .done(r)
+            case .requeue(var r):
+                r.waitReason = "requeued after \(why) during attempt \(running.attempts)"
+                next = .requeue(r)
+            }
+        }
         return end(id, next, from: .running, attempt: running.attempts)
     }
 

@@ -38,6 +38,9 @@ struct AttemptEnd: Sendable {
     var usage: ResourceUsage?
     /// When it ended, if that was before the daemon heard of it (an attempt that ended while no daemon ran).
     var endedAt: Timestamp? = nil
+    /// With `teardown` .shutdown: what interrupted it when that was not the daemon (a Slurm node's
+    /// failure, a preemption), for the record's error or wait reason.
+    var interruption: String? = nil
 }
 
 /// A started attempt.

@@ -34,7 +34,8 @@ private let levelNames = Log.Level.allCases.map(\.word)
 
 /// sbatch options spoold sets for every submission (SlurmExecutor.sbatchArguments); a queue's
 /// `sbatch_args` come last and would win, so they may not name these.
-private let reservedSbatchOptions = ["--job-name", "-J", "--output", "-o", "--wrap", "--parsable", "--chdir", "-D", "--open-mode"]
+private let reservedSbatchOptions = ["--job-name", "-J", "--output", "-o", "--wrap", "--parsable", "--chdir", "-D", "--open-mode",
+                                     "--requeue", "--no-requeue"]
 
 private struct ConfigValidator {
     let file: String
@@ -219,7 +220,7 @@ private struct ConfigValidator {
                         continue
                     }
                     if let own = reservedSbatchOptions.first(where: { s == $0 || s.hasPrefix($0 + (($0.hasPrefix("--")) ? "=" : "")) }) {
-                        problems.append("\(file): field \"\(field).sbatch_args[\(i)]\" must not set \(own): spoold sets it itself (the job's name is how a restart finds it, its output is the wrapper's)")
+                        problems.append("\(file): field \"\(field).sbatch_args[\(i)]\" must not set \(own): spoold sets it itself (the job's name is how a restart finds it, its output is the wrapper's, and only spoold reruns an attempt)")
                         continue
                     }
                     args.append(s)

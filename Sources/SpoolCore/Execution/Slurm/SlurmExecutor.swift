@@ -75,8 +75,10 @@ final class SlurmExecutor: Executor {
     /// The sbatch command line of one attempt (resources as SPEC §3, the queue's own arguments last so they win).
     func sbatchArguments(_ plan: ProcessPlan, token: String, stem: String) -> [String] {
         let running = store.layout.path(.running)
+        // --no-requeue: Slurm must never run an attempt again by itself (after a node failure):
+        // spoold decides, by on_interrupt, and an `on_interrupt: fail` job never runs twice.
         var args = ["--parsable", "--job-name=\(token)", "--output=\(running)/\(stem).out", "--open-mode=append",
-                    "--chdir=\(store.layout.root)"]
+                    "--chdir=\(store.layout.root)", "--no-requeue"]
         if let timeout = plan.timeoutSeconds {
             // Minute-grained, so only a backstop: the wrapper stops the job to the second.
             args.append("--time=\(Int(((timeout + grace() + 60) / 60).rounded(.up)))")

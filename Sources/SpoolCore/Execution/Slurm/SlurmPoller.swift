@@ -103,10 +103,12 @@ final class SlurmPoller: Sendable {
         switch state {
         case "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "unknown to Slurm":
             log.warning("job \(attempt.id): Slurm job \(slurmID) ended \(state) without a result; it counts as interrupted (on_interrupt)")
-            return AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil)
+            return AttemptEnd(termination: .signaled(SIGKILL), teardown: .shutdown, usage: nil,
+                              interruption: "its Slurm job \(slurmID) ended \(state)")
         case "CANCELLED":
             log.warning("job \(attempt.id): Slurm job \(slurmID) was cancelled outside spoold; it counts as interrupted (on_interrupt)")
-            return AttemptEnd(termination: .signaled(SIGTERM), teardown: .shutdown, usage: nil)
+            return AttemptEnd(termination: .signaled(SIGTERM), teardown: .shutdown, usage: nil,
+                              interruption: "its Slurm job \(slurmID) was cancelled outside spoold")
         case "TIMEOUT", "DEADLINE":
             return AttemptEnd(termination: .notStarted(SpoolError(.timeout, "job \(attempt.id): Slurm job \(slurmID) reached Slurm's own time limit (\(state)) before its wrapper reported")), teardown: nil, usage: nil)
         default:

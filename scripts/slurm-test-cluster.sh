@@ -68,6 +68,8 @@ DefMemPerCPU=100
 SlurmdParameters=config_overrides
 SchedulerParameters=sched_interval=1,batch_sched_delay=0
 MinJobAge=600
+MaxArraySize=100001
+MaxJobCount=100000
 KillWait=5
 SlurmdTimeout=10
 InactiveLimit=0

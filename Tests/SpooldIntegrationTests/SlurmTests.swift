@@ -134,6 +134,7 @@ struct SlurmTests {
         let log = drainSlurm(spool, cluster)
         let short = try #require(spool.record("short"), "\(log)")
         #expect(short.status == "failed" && short["exit_code"] as? Int == 4 && short.attempts == 1, "\(short)")
+        #expect((short["executor"] as? [String: Any])?["type"] as? String == "slurm", "\(short)")
         #expect(spool.read("done/short.stdout") == "done-short\n")
         let long = try #require(spool.record("long"))
         #expect(long.status == "succeeded" && long.attempts == 1, "\(long)")

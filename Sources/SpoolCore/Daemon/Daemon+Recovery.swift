@@ -131,7 +131,7 @@ extension Daemon {
             record.progress = Progress(total: 1, running: 1)
         }
         if let pid = origin.pid { record.pid = pid }
-        if case .running(let attempt, _) = found, isRemote { record.executor = attempt.info.executor }
+        if let executor = origin.executor { record.executor = executor }
         let key = AttemptKey(id)
         // It holds a worker: the permit is taken now (owed, if a reload left fewer workers than run).
         // A remote queue's job holds none.

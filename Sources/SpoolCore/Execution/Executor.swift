@@ -86,6 +86,8 @@ struct AttemptOrigin: Sendable {
     var attempt: Int
     var startedAt: Timestamp?
     var pid: Int32?
+    /// Where it ran, for the record (a remote executor's job id), when the executor knows.
+    var executor: ExecutorInfo? = nil
 }
 
 /// Attempts an earlier daemon left running, found at start.

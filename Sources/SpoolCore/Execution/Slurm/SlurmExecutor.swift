@@ -102,7 +102,8 @@ final class SlurmExecutor: Executor {
     func find(_ id: JobID, paused: Bool) -> FoundAttempt {
         let subName = SlurmSubmission.name(id, operation: nil)
         guard let sub = SupervisorFiles.read(SlurmSubmission.self, name: subName, dirFD: dir) else { return .none }
-        var origin = AttemptOrigin(attempt: sub.attempt, startedAt: sub.submittedAt, pid: nil)
+        var origin = AttemptOrigin(attempt: sub.attempt, startedAt: sub.submittedAt, pid: nil,
+                                   executor: ExecutorInfo(type: "slurm", jobID: sub.jobID))
         if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(stem: sub.stem), dirFD: dir) {
             if let info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(stem: sub.stem), dirFD: dir) {
                 origin.startedAt = info.startedAt
@@ -123,6 +124,7 @@ final class SlurmExecutor: Executor {
         }
         var known = sub
         known.jobID = job.jobID
+        origin.executor = ExecutorInfo(type: "slurm", jobID: job.jobID)
         return .running(SlurmAttempt(id: id, submission: known, executor: self), origin)
     }
 

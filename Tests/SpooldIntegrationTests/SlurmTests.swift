@@ -232,6 +232,37 @@ struct SlurmTests {
         #expect(runs(spool, "n") == 2 && runs(spool, "f") == 1)
     }
 
+    @Test("a node failure on one of two namespaced nodes: the attempt is interrupted (NODE_FAIL) and requeued by on_interrupt, and runs again on the other node", .timeLimit(.minutes(4)))
+    func twoNodeFailure() throws {
+        _ = try TestTools.slurm.orSkip()  // the packages
+        guard geteuid() == 0, TestTools.which("ip") != nil, TestTools.which("nsenter") != nil else {
+            TestTools.say("SKIPPED-NEEDS-TOOL: twoNodeFailure: needs root, ip and nsenter for network namespaces")
+            return
+        }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/slurm-two-node-cluster.sh").path
+        let spool = try TempSpool()
+        let dir = spool.path("cluster")
+        let started = TestTools.run("/bin/bash", [script, "start", dir, String(40_000 + Int(getpid()) % 10_000 * 2)], timeout: 120)
+        defer { _ = TestTools.run("/bin/bash", [script, "stop", dir], timeout: 60) }
+        try #require(started.status == 0, "\(started.stdout)\(started.stderr)")
+        try spool.write("config.json", #"{"queues": {"hpc": {"executor": "slurm"}}}"#)
+        let mark = spool.path("r.mark"), node = spool.path("r.node")
+        try dropJob(spool, "r", "test -f \(mark) && { echo $SLURM_JOB_NODELIST; exit 0; }; touch \(mark); echo $SLURM_JOB_NODELIST > \(node); sleep 300")
+        let d = DaemonProcess(spool: spool, environment: ["SLURM_CONF": "\(dir)/slurm.conf"])
+        poll(timeout: 60, "r started on a node\n\(d.log)") { (spool.read("r.node") ?? "").hasSuffix("\n") }
+        let first = (spool.read("r.node") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let killed = TestTools.run("/bin/bash", [script, "kill-node", dir, first], timeout: 60)
+        #expect(killed.status == 0, "\(killed)")
+        poll(timeout: 150, "r ran again after its node failed\n\(d.log)") { spool.record("r") != nil }
+        let r = try #require(spool.record("r"))
+        #expect(r.status == "succeeded" && r.attempts == 2, "\(r)")
+        let second = (spool.read("done/r.stdout") ?? "").split(separator: "\n").last.map(String.init) ?? ""
+        #expect(["n1", "n2"].contains(first) && ["n1", "n2"].contains(second) && second != first, "first \(first), then \(second)")
+        #expect(d.log.contains("ended NODE_FAIL"), "\(d.log)")
+        #expect(runs(spool, "r") == 2)
+    }
+
     @Test("a batch on Slurm: one submission per operation, per-operation records")
     func batch() throws {
         let (spool, cluster) = try slurmSpool()

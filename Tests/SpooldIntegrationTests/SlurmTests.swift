@@ -63,6 +63,7 @@ struct SlurmTests {
         #expect(spool.read("done/ok.stdout") == "out\n" && spool.read("done/ok.stderr") == "err\n")
         let executor = try #require(ok["executor"] as? [String: Any])
         #expect(executor["type"] as? String == "slurm" && (executor["job_id"] as? String).map { Int($0) != nil } == true, "\(executor)")
+        #expect(executor["host"] as? String == "localhost", "\(executor)")  // the test cluster's one node
         let bad = try #require(spool.record("bad"))
         #expect(bad.status == "failed" && bad["exit_code"] as? Int == 3 && bad.errorCode == "exit_nonzero", "\(bad)")
         let sig = try #require(spool.record("sig"))
@@ -260,6 +261,7 @@ struct SlurmTests {
         let second = (spool.read("done/r.stdout") ?? "").split(separator: "\n").last.map(String.init) ?? ""
         #expect(["n1", "n2"].contains(first) && ["n1", "n2"].contains(second) && second != first, "first \(first), then \(second)")
         #expect(d.log.contains("ended NODE_FAIL"), "\(d.log)")
+        #expect((r["executor"] as? [String: Any])?["host"] as? String == second, "\(r)")
         #expect(runs(spool, "r") == 2)
     }
 

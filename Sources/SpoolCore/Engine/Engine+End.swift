@@ -14,6 +14,7 @@ extension Engine {
         guard let job = jobs[id], case .running = job.state, job.batch == nil else { impossible("attemptEnded", id) }
         var running = Self.render(job)
         running.usage = ended.usage
+        if let executor = ended.executor { running.executor = executor }
         if case .notStarted = ended.termination {
             running.stdout = nil
             running.stderr = nil

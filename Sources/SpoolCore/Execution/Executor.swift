@@ -41,6 +41,8 @@ struct AttemptEnd: Sendable {
     /// With `teardown` .shutdown: what interrupted it when that was not the daemon (a Slurm node's
     /// failure, a preemption), for the record's error or wait reason.
     var interruption: String? = nil
+    /// Where it ran, when that is learnt only at its end (the Slurm node), for the record.
+    var executor: ExecutorInfo? = nil
 }
 
 /// A started attempt.

@@ -20,7 +20,10 @@ final class SlurmAttempt: RunningAttempt {
         self.operation = operation
     }
 
-    var info: AttemptInfo { AttemptInfo(executor: ExecutorInfo(type: "slurm", jobID: submission.jobID)) }
+    var info: AttemptInfo { AttemptInfo(executor: executor(host: nil)) }
+
+    /// How the record names where it ran; the node is known once the wrapper has said it.
+    func executor(host: String?) -> ExecutorInfo { ExecutorInfo(type: "slurm", jobID: submission.jobID, host: host) }
 
     func pause() -> Bool { false }
     func resume() -> Bool { false }

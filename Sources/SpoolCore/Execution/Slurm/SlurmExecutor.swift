@@ -107,6 +107,7 @@ final class SlurmExecutor: Executor {
         if let result = SupervisorFiles.read(SupervisorResult.self, name: SupervisorFiles.result(stem: sub.stem), dirFD: dir) {
             if let info = SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(stem: sub.stem), dirFD: dir) {
                 origin.startedAt = info.startedAt
+                origin.executor?.host = info.host
             }
             return .ended(result.end, origin)
         }

@@ -86,6 +86,7 @@ final class SlurmPoller: Sendable {
     /// wrapper as SIGTERM, which it reports as a shutdown).
     private func end(of attempt: SlurmAttempt, _ reported: AttemptEnd) -> AttemptEnd {
         var end = reported
+        end.executor = attempt.executor(host: SupervisorFiles.read(SupervisorInfo.self, name: SupervisorFiles.supervisor(stem: attempt.submission.stem), dirFD: runningFD)?.host)
         if let asked = attempt.requestedTeardown, end.teardown == nil || end.teardown == .shutdown { end.teardown = asked }
         return end
     }

@@ -58,7 +58,8 @@ public enum Supervisor {
             return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, stem: stem, dir: dir)
         case .success(let a): attempt = a
         }
-        let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started)
+        let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started,
+                                  host: stemArg == nil ? nil : ProcessInfo.processInfo.environment["SLURMD_NODENAME"])
         do {
             try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(stem: stem), dirFD: dir, durable: true)
         } catch {

@@ -112,6 +112,8 @@ struct SupervisorInfo: Codable, Sendable {
     var jobPID: Int32
     var attempt: Int
     var startedAt: Timestamp
+    /// The Slurm node it runs on (SLURMD_NODENAME), when it is Slurm's wrapper.
+    var host: String? = nil
 }
 
 /// What the daemon wants of a supervised attempt: the whole wish each time, so that requests

@@ -41,6 +41,16 @@ struct DaemonConfigTests {
         #expect(try DaemonConfig.parse(Array(#"{"retention": {}}"#.utf8), file: "c").retention == .init())
     }
 
+    @Test("a Slurm queue needs no max_running, and its sbatch arguments reach the options")
+    func slurmQueue() throws {
+        let c = try DaemonConfig.parse(Array(#"{"queues": {"hpc": {"executor": "slurm", "sbatch_args": ["--partition=batch"]}, "l": {"max_running": 2, "executor": "local"}}}"#.utf8), file: "c")
+        #expect(c.queues?["hpc"] == .init(maxRunning: nil, executor: .slurm, sbatchArgs: ["--partition=batch"]))
+        var options = DaemonOptions()
+        c.apply(to: &options)
+        #expect(options.queueLimits == ["l": 2])
+        #expect(options.remoteQueues == ["hpc": RemoteQueue(executor: .slurm, sbatchArgs: ["--partition=batch"])])
+    }
+
     @Test("each bad field is named with what was expected", arguments: [
         (#"{"workers": 0}"#, #"config.json: field "workers" must be an integer >= 1, got 0"#),
         (#"{"workers": 2.0}"#, #"config.json: field "workers" must be an integer >= 1, got 2.0"#),
@@ -51,7 +61,7 @@ struct DaemonConfigTests {
         (#"{"queues": {"a b": {"max_running": 1}}}"#,
          #"config.json: field "queues" must have queue names from [A-Za-z0-9._-] starting with a letter or digit, got "a b""#),
         (#"{"queues": {"q": 2}}"#, #"config.json: field "queues.q" must be an object such as {"max_running": 2}, got 2"#),
-        (#"{"queues": {"q": {}}}"#, #"config.json: field "queues.q.max_running" is required (an integer >= 1)"#),
+        (#"{"queues": {"q": {}}}"#, #"config.json: field "queues.q.max_running" is required (an integer >= 1) unless "executor" is "slurm""#),
         (#"{"queues": {"q": {"max_running": 0}}}"#, #"config.json: field "queues.q.max_running" must be an integer >= 1, got 0"#),
         (#"{"kill_grace_seconds": -1}"#, #"config.json: field "kill_grace_seconds" must be a number >= 0, got -1"#),
         (#"{"kill_grace_seconds": "5s"}"#, #"config.json: field "kill_grace_seconds" must be a number >= 0, got "5s""#),
@@ -81,7 +91,16 @@ struct DaemonConfigTests {
         (#"{"log_level": 3}"#,
          #"config.json: field "log_level" must be one of "trace", "debug", "info", "notice", "warning", "error", "critical", got 3"#),
         (#"{"metrics_interval_seconds": 0.01}"#, #"config.json: field "metrics_interval_seconds" must be a number >= 0.1, got 0.01"#),
-        (#"{"queues": {"q": {"max_running": 1, "max": 2}}}"#, #"config.json: unknown field "queues.q.max" (allowed: max_running)"#),
+        (#"{"queues": {"q": {"max_running": 1, "max": 2}}}"#, #"config.json: unknown field "queues.q.max" (allowed: max_running, executor, sbatch_args)"#),
+        (#"{"queues": {"q": {"executor": "pbs"}}}"#, #"config.json: field "queues.q.executor" must be "local" or "slurm", got "pbs""#),
+        (#"{"queues": {"q": {"executor": "slurm", "sbatch_args": "--partition=x"}}}"#,
+         #"config.json: field "queues.q.sbatch_args" must be an array of strings such as ["--partition=batch"], got "--partition=x""#),
+        (#"{"queues": {"q": {"executor": "slurm", "sbatch_args": [""]}}}"#,
+         #"config.json: field "queues.q.sbatch_args[0]" must be a non-empty string (one argument each, such as "--partition=batch" or "-p", "batch"), got """#),
+        (#"{"queues": {"q": {"executor": "slurm", "sbatch_args": ["-p", "x", "--job-name=mine"]}}}"#,
+         #"config.json: field "queues.q.sbatch_args[2]" must not set --job-name: spoold sets it itself (the job's name is how a restart finds it, its output is the wrapper's, and only spoold reruns an attempt)"#),
+        (#"{"queues": {"q": {"max_running": 2, "sbatch_args": ["-p", "x"]}}}"#,
+         #"config.json: field "queues.q.sbatch_args" needs "executor": "slurm" in the same queue"#),
         (#"{"gpus": "0,1"}"#, #"config.json: field "gpus" must be an array of device names such as ["0", "1"], got "0,1""#),
         (#"{"gpus": ["0", "0"]}"#, #"config.json: field "gpus[1]" must be a device not listed before, got "0""#),
         (#"{"gpus": ["0,1"]}"#, #"config.json: field "gpus[0]" must be a device name without commas or spaces, such as "0", got "0,1""#),

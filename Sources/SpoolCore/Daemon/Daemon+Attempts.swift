@@ -9,35 +9,47 @@ import SpoolJSON
 extension Daemon {
     /// A command job's attempt: under its supervisor with live restore, else directly.
     func launch(_ key: AttemptKey, _ plan: ProcessPlan) {
-        let executor: any Executor = supervised ?? self.executor
+        let executor: any Executor = executor(for: plan.queue) ?? supervised ?? self.executor
         switch executor.start(plan) {
         case .failure(let error):
-            slots.signal()
+            freeSlot(of: plan.queue)
             send(.launchFailed(key.id, error, executor.info))
         case .success(let running):
             core.withLock { $0.attempts[key] = running }
             send(.launched(key, running.info))
-            watch(key, running)
+            watch(key, running, queue: plan.queue)
         }
     }
 
+    /// The remote executor of `queue`'s jobs (Slurm), nil for a local queue.
+    func executor(for queue: String) -> (any Executor)? {
+        guard let slurm, options.remoteQueues[queue]?.executor == .slurm else { return nil }
+        return slurm
+    }
+
+    /// Gives back the worker permit an attempt of `queue` took; a remote queue's took none.
+    func freeSlot(of queue: String) {
+        if options.remoteQueues[queue] == nil { slots.signal() }
+    }
+
     /// Waits for a command attempt's end (one launched here, or adopted after a restart).
-    func watch(_ key: AttemptKey, _ running: any RunningAttempt) {
+    func watch(_ key: AttemptKey, _ running: any RunningAttempt, queue: String) {
         running.awaitEnd { [self] end in
-            slots.signal()
+            freeSlot(of: queue)
             core.withLock { $0.attempts[key] = nil }
             let failed = AttemptResult.failure(of: end.termination, teardown: end.teardown, label: "") != nil
             send(.attemptEnded(key.id, end, diskFull: failed && isDiskFull()))
         }
     }
 
-    /// A batch's command operation: under its own supervisor with live restore, else directly.
+    /// A batch's command operation: on its queue's remote executor, under its own supervisor with
+    /// live restore, else directly.
     func launchOperation(_ key: AttemptKey, _ plan: ProcessPlan) {
         let outputs = OperationOutputs(plan, startedAt: Timestamp.now())
-        let executor: any Executor = supervised ?? self.executor
+        let executor: any Executor = executor(for: plan.queue) ?? supervised ?? self.executor
         switch executor.start(plan) {
         case .failure(let error):
-            slots.signal()
+            freeSlot(of: plan.queue)
             // Earlier attempts' outputs stay named (and an output file created before the failure is dropped).
             let (stdout, stderr) = placeOperationOutputs(outputs)
             send(.operationEnded(key, .failed(error, exitCode: nil, signal: nil), stdout: stdout, stderr: stderr, usage: nil,
@@ -45,15 +57,15 @@ extension Daemon {
         case .success(let running):
             core.withLock { $0.attempts[key] = running }
             send(.launched(key, running.info))
-            watchOperation(key, running, outputs)
+            watchOperation(key, running, outputs, queue: plan.queue)
         }
     }
 
     /// Waits for an operation attempt's end (one launched here, or adopted after a restart).
-    func watchOperation(_ key: AttemptKey, _ running: any RunningAttempt, _ outputs: OperationOutputs) {
+    func watchOperation(_ key: AttemptKey, _ running: any RunningAttempt, _ outputs: OperationOutputs, queue: String) {
         let info = running.info.executor
         running.awaitEnd { [self] end in
-            slots.signal()
+            freeSlot(of: queue)
             core.withLock { $0.attempts[key] = nil }
             let (stdout, stderr) = placeOperationOutputs(outputs)
             if end.teardown == .shutdown {
@@ -83,7 +95,8 @@ extension Daemon {
             } else {
                 outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)
             }
-            slots.signal()
+            let queue = core.withLock { $0.engine.jobs[key.id]?.record.spec?.effectiveQueue } ?? "default"
+            freeSlot(of: queue)
             send(.operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil))
         }
         if let builtin, Swift.type(of: builtin).blocks {

@@ -196,6 +196,9 @@ extension Daemon {
             let why = requester.refusal(r.action, job: r.id, owner: owner, ownerShown: Self.shownOwner(owner)) ?? "refused"
             log.warning("control: \(file): \(why); nothing changed, request removed")
             return .refused(why)
+        case .impossible(let why):
+            log.warning("control: \(file): \(why); nothing changed, request removed")
+            return .refused(why)
         case .notHeld:
             guard let done = (try? store.read(r.id, in: .done)) ?? nil else {
                 return .unknown  // unknown so far, or in flight between folders: look again

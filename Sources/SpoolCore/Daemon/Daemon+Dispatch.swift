@@ -27,10 +27,21 @@ extension Daemon {
         }
     }
 
+    /// The dispatcher of remote queues (Slurm): no worker permit, only the queues' own limits;
+    /// takes every job that may start now at once, so their renames share one fsync.
+    func dispatchLoop(remote: Bool) {
+        while true {
+            guard let first = nextStep(blocking: true, remote: true) else { return }
+            var steps = [first]
+            while steps.count < 64, let more = nextStep(blocking: false, remote: true) { steps.append(more) }
+            carryOut(steps, submitters: Self.remoteSubmitters)
+        }
+    }
+
     /// The next step; nil when stopping (or, if not blocking, when nothing can start now).
     /// The pause files are looked at outside the lock (a stat, and a listing of the spool root
     /// when it changed), before each look at the engine and after each sleep.
-    private func nextStep(blocking: Bool) -> DispatchStep? {
+    private func nextStep(blocking: Bool, remote: Bool = false) -> DispatchStep? {
         enum Look { case found(DispatchStep?), again }
         while true {
             let policy = settings.withLock { $0.intake.access }
@@ -45,7 +56,7 @@ extension Daemon {
                     slept = true
                     return .sleep(until: Date().addingTimeInterval(0.25))
                 }
-                switch c.engine.next(now: Timestamp.now(), pausedQueues: pausedQueues) {
+                switch c.engine.next(now: Timestamp.now(), pausedQueues: pausedQueues, remote: remote) {
                 case .stop: return .done(.found(nil))
                 case .wait(let until):
                     if !blocking { return .done(.found(nil)) }
@@ -62,8 +73,14 @@ extension Daemon {
         }
     }
 
-    /// Claims the picked jobs (rename into running/, one fsync) and starts them; operations start directly.
-    private func carryOut(_ steps: [DispatchStep]) {
+    /// sbatch calls in flight at once for remote queues: each waits mostly for the controller's
+    /// answer, so a few overlap well (bench/slurm.sh).
+    static let remoteSubmitters = 4
+
+    /// Claims the picked jobs (rename into running/, one fsync) and starts them; operations start
+    /// directly. `submitters` > 1: the starts run that many at a time (remote queues: each start
+    /// is an sbatch that waits for the controller).
+    private func carryOut(_ steps: [DispatchStep], submitters: Int = 1) {
         var ids: [JobID] = []
         for step in steps {
             switch step {
@@ -90,6 +107,26 @@ extension Daemon {
         }
         store.commit(&sync)
         FaultInjection.hit(.afterStartRename)
-        for id in claimed { send(.claimed(id)) }
+        if submitters > 1 && claimed.count > 1 {
+            // Threads of their own: sbatch blocks, and Dispatch's pool is only as wide as the cores.
+            let next = LockedBox(0)
+            let claimed = claimed
+            let work: @Sendable () -> Void = { [self] in
+                while true {
+                    let i = next.withLock { n -> Int in defer { n += 1 }; return n }
+                    guard i < claimed.count else { return }
+                    send(.claimed(claimed[i]))
+                }
+            }
+            let group = DispatchGroup()
+            for _ in 1..<min(submitters, claimed.count) {
+                group.enter()
+                Thread.detachNewThread { work(); group.leave() }
+            }
+            work()
+            group.wait()
+        } else {
+            for id in claimed { send(.claimed(id)) }
+        }
     }
 }

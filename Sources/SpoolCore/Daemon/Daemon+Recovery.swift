@@ -54,6 +54,9 @@ extension Daemon {
             if !mayAdoptOperations, let what = leftovers?.stop(id) {
                 log.warning("job \(id): stopped \(what) left running by the previous daemon")
             }
+            if let what = slurm?.leftovers().stop(id) {
+                log.warning("job \(id): cancelled \(what) left by the previous daemon; the job is recovered as interrupted")
+            }
             if store.exists(JobFiles.record(id), in: .done) {
                 if mayAdoptOperations, let what = leftovers?.stop(id) {
                     log.warning("job \(id): stopped \(what) left running by the previous daemon")
@@ -115,11 +118,17 @@ extension Daemon {
         }
     }
 
-    /// Live restore: takes job `id` over from what its executor left (still running, or ended while
-    /// no daemon ran, with its real result). False when there is nothing: it is recovered as interrupted.
+    /// Live restore, or a remote queue: takes job `id` over from what its executor left (still
+    /// running, or ended while no daemon ran, with its real result). False when there is nothing:
+    /// it is recovered as interrupted.
     private func adopt(_ id: JobID) -> Bool {
-        guard let supervised, var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true else { return false }
-        let found = supervised.find(id, paused: record.status == .paused)
+        // Already finished (a crash after its record, before its running/ file went): nothing to adopt.
+        guard !store.exists(JobFiles.record(id), in: .done),
+              var record = (try? store.read(id, in: .running)) ?? nil, record.spec?.isBatch != true else { return false }
+        let queue = record.spec?.effectiveQueue ?? "default"
+        guard let executor: any Executor = executor(for: queue) ?? supervised else { return false }
+        let isRemote = options.remoteQueues[queue] != nil
+        let found = executor.find(id, paused: record.status == .paused)
         let origin: AttemptOrigin
         switch found {
         case .none: return false
@@ -134,17 +143,19 @@ extension Daemon {
             record.progress = Progress(total: 1, running: 1)
         }
         if let pid = origin.pid { record.pid = pid }
+        if let executor = origin.executor { record.executor = executor }
         let key = AttemptKey(id)
         // It holds a worker: the permit is taken now (owed, if a reload left fewer workers than run).
-        if slots.wait(timeout: .now()) != .success { lifecycle.withLock { $0.owedSlots += 1 } }
+        // A remote queue's job holds none.
+        if !isRemote && slots.wait(timeout: .now()) != .success { lifecycle.withLock { $0.owedSlots += 1 } }
         send(.adopted(record))
         switch found {
         case .running(let attempt, _):
             core.withLock { $0.attempts[key] = attempt }
-            watch(key, attempt)
+            watch(key, attempt, queue: queue)
         case .ended(let end, _):
             log.notice("job \(id): its attempt \(record.attempts) ended while no daemon ran")
-            slots.signal()
+            freeSlot(of: queue)
             send(.attemptEnded(id, end, diskFull: false))
         case .none:
             break
@@ -200,7 +211,7 @@ extension Daemon {
         send(.adoptedBatch(record, adopted))
         for (key, attempt, outputs) in watched {
             core.withLock { $0.attempts[key] = attempt }
-            watchOperation(key, attempt, outputs)
+            watchOperation(key, attempt, outputs, queue: record.spec?.effectiveQueue ?? "default")
         }
         return true
     }

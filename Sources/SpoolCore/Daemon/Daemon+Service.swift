@@ -116,7 +116,7 @@ extension Daemon {
         _ = notify.reloading(status: "reloading configuration")
         defer { _ = notify.ready(status: statusLine()) }
         let old = options
-        let next: DaemonOptions
+        var next: DaemonOptions
         do {
             guard let n = try DaemonOptions.resolve(old.commandLine) else { return }
             next = n
@@ -126,7 +126,13 @@ extension Daemon {
         }
         let oldConfig = old.config ?? DaemonConfig()
         let newConfig = next.config ?? DaemonConfig()
-        let (applied, restart) = newConfig.liveChanges(from: oldConfig)
+        var (applied, restart) = newConfig.liveChanges(from: oldConfig)
+        // Where a queue's jobs run is fixed for the daemon's life: its running jobs were handed there.
+        if next.remoteQueues != old.remoteQueues {
+            restart.append("queues' executor and sbatch_args")
+            next.remoteQueues = old.remoteQueues
+            next.intake.limits.remoteQueues = old.intake.limits.remoteQueues
+        }
         settings.withLock { o in
             var n = next
             n.durable = o.durable      // fixed for the daemon's life

@@ -30,6 +30,8 @@ public final class Daemon: Sendable {
     let executor: any Executor
     /// With live restore: where command attempts run instead, each under its own supervisor.
     let supervised: SupervisedExecutor?
+    /// Where the jobs of `"executor": "slurm"` queues run (SPEC §9); nil without such a queue.
+    let slurm: SlurmExecutor?
     /// The event log of SPEC §8 (nil if events/ cannot be opened: the daemon runs on, and says so).
     let events: EventLog?
     /// The history index beside done/ (History/); off with --lock-file (several daemons share the spool).
@@ -136,10 +138,23 @@ public final class Daemon: Sendable {
             ? SupervisedExecutor(store: store, environment: environment.filter { $0.key != FaultInjection.environmentKey },
                                  grace: { settings.withLock { $0.killGraceSeconds } })
             : nil
+        let slurmQueues = options.remoteQueues.filter { $0.value.executor == .slurm }
+        if slurmQueues.isEmpty {
+            slurm = nil
+        } else {
+            // sbatch passes its environment on to the wrapper: no fault injection on the nodes.
+            let clean = environment.filter { $0.key != FaultInjection.environmentKey }
+            switch SlurmCommands.find(path: environment["PATH"] ?? "", environment: clean) {
+            case .failure(let e): throw StartError.spool(e.message)
+            case .success(let commands):
+                slurm = SlurmExecutor(store: store, commands: commands, environment: clean,
+                                      queues: slurmQueues, grace: { settings.withLock { $0.killGraceSeconds } }, log: log)
+            }
+        }
         metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
         core = LockedBox(Core(engine: Engine(queueLimits: options.queueLimits, workers: options.workers, gpus: options.gpus,
-                                             liveRestore: options.liveRestore)))
+                                             liveRestore: options.liveRestore, remoteQueues: Set(options.remoteQueues.keys))))
         lifecycle.withLock {
             $0.workers = max(1, options.workers)
             $0.config = options.config
@@ -161,6 +176,12 @@ public final class Daemon: Sendable {
         let dispatcher = Thread { [self] in dispatchLoop() }
         dispatcher.name = "spoold.dispatcher"
         dispatcher.start()
+        if slurm != nil {
+            // Remote queues' jobs hold no worker: their own dispatcher picks them (Daemon+Dispatch.swift).
+            let remote = Thread { [self] in dispatchLoop(remote: true) }
+            remote.name = "spoold.dispatcher.remote"
+            remote.start()
+        }
         startTimers()
         let (running, pending, _) = core.withLock { $0.engine.counts }
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")

@@ -63,6 +63,7 @@ extension DaemonOptions {
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
         o.intake.limits.offer(workers: o.workers, gpus: o.gpus.count,
                               memoryMB: pages > 0 && pageSize > 0 ? pages * pageSize / 1_048_576 : nil)
+        o.intake.limits.remoteQueues = Set(o.remoteQueues.keys)
         return o
     }
 

@@ -19,6 +19,9 @@ public struct DaemonOptions: Sendable {
     public var logLevel = Log.Level.info
     /// Concurrency limits of named queues; `workers` stays the global bound.
     public var queueLimits: [String: Int] = [:]
+    /// Queues whose jobs run elsewhere (SPEC §9: `"executor": "slurm"`), read at start only; their
+    /// `max_running` (in `queueLimits`) is their own bound, apart from `workers`.
+    public var remoteQueues: [String: RemoteQueue] = [:]
     /// Seconds between writes of metrics.prom and stats.json.
     public var metricsIntervalSeconds = 5.0
     /// Intake pauses while the spool's filesystem has less free space than this (0: off).
@@ -42,4 +45,14 @@ public struct DaemonOptions: Sendable {
     public var commandLine: [String] = []
 
     public init() {}
+}
+
+/// A queue whose jobs run on a remote engine, and what is passed to it.
+public struct RemoteQueue: Sendable, Equatable {
+    public var executor: DaemonConfig.QueueExecutor
+    public var sbatchArgs: [String]
+    public init(executor: DaemonConfig.QueueExecutor, sbatchArgs: [String] = []) {
+        self.executor = executor
+        self.sbatchArgs = sbatchArgs
+    }
 }

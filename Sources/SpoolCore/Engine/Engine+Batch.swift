@@ -24,9 +24,9 @@ extension Engine {
         var actions: [EngineAction] = [
             .openJournal(id),
             .emit(id, .running, "started", [EventField("attempt", .integer(jobs[id]!.record.attempts)), EventField("operations", .integer(count))]),
-            .freeWorker,  // the batch itself holds no worker; its operations will
             .log(.info, "job \(id): batch started: \(count) operations, max_parallel \(spec.effectiveMaxParallel)"),
         ]
+        actions += workerFreed(id)  // the batch itself holds no worker; its operations will
         actions += pump(id, now: now)
         return actions
     }
@@ -63,7 +63,7 @@ extension Engine {
         let id = key.id, index = key.operation!
         guard jobs[id]?.batch != nil, jobs[id]!.state.isRunning, let spec = jobs[id]!.record.spec else {
             scheduler.itemEnded(.operation(id, index))
-            return [.freeWorker]
+            return isRemote(id) ? [] : [.freeWorker]
         }
         jobs[id]!.batch!.started(index, now: now)
         jobs[id]!.record.progress = jobs[id]!.batch!.progress(message: jobs[id]!.record.progress.message)
@@ -88,7 +88,8 @@ extension Engine {
                                    stdoutName: JobFiles.operationStdout(id, shown), stderrName: JobFiles.operationStderr(id, shown),
                                    extraEnv: deviceEnvironment(for: .operation(id, index)).merging(["SPOOL_OPERATION_INDEX": String(shown)]) { $1 },
                                    label: label, owner: jobs[id]!.record.owner,
-                                   timeoutSeconds: op.timeoutSeconds ?? spec.timeoutSeconds, operation: shown)
+                                   timeoutSeconds: op.timeoutSeconds ?? spec.timeoutSeconds, resources: spec.resources,
+                                   queue: spec.effectiveQueue, operation: shown)
             actions.append(.launchOperation(key, plan))
         }
         return actions

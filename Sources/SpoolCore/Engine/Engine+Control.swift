@@ -21,6 +21,8 @@ enum ControlAnswer: Sendable, Equatable {
     /// changed; the runtime says why (`Requester.refusal`, with names), logs it, answers the
     /// requester and removes the file.
     case refused(owner: JobOwner)
+    /// Cannot be done to this job (the sentence says why): answered and removed, nothing changed.
+    case impossible(String)
 }
 
 /// Who asked: the owner of the request file (uid from fstat of the open file, never the path),
@@ -62,6 +64,10 @@ extension Engine {
             update(id) { $0.deleteWhenEnded = true }
             return cancel(id, file: file, shown: shown, now: now)
         case .pause, .resume:
+            if request.action == .pause, isRemote(id), case .running = job.state {
+                let queue = job.record.spec?.effectiveQueue ?? "default"
+                return (.impossible("pause job \(id) refused: it runs on Slurm (queue \(queue)), where spoold cannot pause a job; cancel it instead"), [])
+            }
             return (.applied, pauseOrResume(id, pause: request.action == .pause, shown: shown, now: now))
         case .retry:
             return (.applied, [.log(.notice, "control: \(shown): retry \(id): the job has not ended yet; only finished jobs can be retried")])

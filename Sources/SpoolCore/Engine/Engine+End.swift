@@ -14,6 +14,7 @@ extension Engine {
         guard let job = jobs[id], case .running = job.state, job.batch == nil else { impossible("attemptEnded", id) }
         var running = Self.render(job)
         running.usage = ended.usage
+        if let executor = ended.executor { running.executor = executor }
         if case .notStarted = ended.termination {
             running.stdout = nil
             running.stderr = nil
@@ -24,6 +25,17 @@ extension Engine {
             // A job that failed while the spool's disk was full most likely failed because of it: say so.
             r.error = SpoolError(e.code, e.message + Self.diskFullNote)
             next = .done(r)
+        }
+        if let why = ended.interruption, ended.teardown == .shutdown {
+            // Not the daemon's stop: the record says what it was.
+            switch next {
+            case .done(var r):
+                r.error = SpoolError(.interrupted, "job \(id): \(why) during attempt \(running.attempts) and on_interrupt is \"fail\"")
+                next = .done(r)
+            case .requeue(var r):
+                r.waitReason = "requeued after \(why) during attempt \(running.attempts)"
+                next = .requeue(r)
+            }
         }
         return end(id, next, from: .running, attempt: running.attempts)
     }

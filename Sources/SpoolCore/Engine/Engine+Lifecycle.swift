@@ -32,14 +32,15 @@ extension Engine {
         return end(id, next, from: .running, attempt: r.attempts)
     }
 
-    /// A job whose attempt still runs under its supervisor (live restore): held as running, with its slots.
+    /// A job whose attempt still runs under its supervisor (live restore) or on a remote engine:
+    /// held as running, with its slots (none for a remote one).
     mutating func adopted(_ found: JobRecord) -> [EngineAction] {
         let id = found.id
         guard jobs[id] == nil, found.spec?.isBatch != true else { impossible("adopted", id) }
         hold(EngineJob(record: found, state: .running(JobState.Run(isPaused: found.status == .paused, isLaunched: true))))
         scheduler.adopt(QueuedJob(found))
         return [.emit(id, found.status == .paused ? .paused : .running, "adopted", [EventField("attempt", .integer(found.attempts))]),
-                .log(.notice, "job \(id): adopted: attempt \(found.attempts) kept running under its supervisor while no daemon watched it")]
+                .log(.notice, "job \(id): adopted: attempt \(found.attempts) kept running \(isRemote(id) ? "on its cluster" : "under its supervisor") while no daemon watched it")]
     }
 
     /// A batch found in running/ (its journal folded in): interrupted operations follow
@@ -76,9 +77,10 @@ extension Engine {
             takeBackQueuedOperations(of: id)
             actions += pump(id, now: now)
         }
-        if liveRestore && hasWorkInFlight && !holdsExit {
+        if mayLeaveRunning && hasWorkInFlight && !holdsExit {
             let left = runningSummary
-            return actions + [.log(.info, "spoold: \(reason): live restore: \(left) left running, each under its supervisor; exiting"), .exit]
+            let how = liveRestore ? "live restore: \(left) left running, each under its supervisor or cluster" : "\(left) left running on the cluster"
+            return actions + [.log(.info, "spoold: \(reason): \(how); exiting"), .exit]
         }
         guard hasWorkInFlight else {
             return actions + [.log(.info, "spoold: \(reason): no job running; exiting"), .exit]
@@ -92,8 +94,7 @@ extension Engine {
     mutating func tearDownAll() -> [EngineAction] {
         isTearingDown = true
         let attempts = runningAttempts().filter { a in
-            guard liveRestore else { return true }
-            guard let op = a.key.operation else { return false }
+            guard let op = a.key.operation else { return !outlivesDaemon(a.key) }
             return jobs[a.key.id]?.handedOver.contains(op) != true
         }
         guard !attempts.isEmpty else { return [] }
@@ -105,10 +106,10 @@ extension Engine {
     /// launched command jobs, and running batches whose operations in flight all run under their
     /// supervisors (built-in operations run in the daemon: it waits for them).
     var holdsExit: Bool {
-        guard liveRestore else { return hasWorkInFlight }
+        guard mayLeaveRunning else { return hasWorkInFlight }
         return active.contains { id in
             guard let job = jobs[id] else { return false }
-            if case .running(let run) = job.state, run.isLaunched, job.batch == nil { return false }
+            if case .running(let run) = job.state, run.isLaunched, job.batch == nil, outlivesDaemon(AttemptKey(id)) { return false }
             if job.state.isRunning, let batch = job.batch, !batch.inFlight.isEmpty, batch.inFlight.isSubset(of: job.handedOver) { return false }
             return true
         }

@@ -16,9 +16,10 @@ enum DispatchStep: Sendable {
 
 extension Engine {
     /// The next item to start, if one may start now. `pausedQueues`: queues held by pause files.
-    mutating func next(now: Timestamp, pausedQueues: Set<String>) -> DispatchStep {
+    /// `remote`: from the queues that run on a remote engine (their dispatcher holds no worker).
+    mutating func next(now: Timestamp, pausedQueues: Set<String>, remote: Bool = false) -> DispatchStep {
         scheduler.pausedQueues = pausedQueues
-        switch scheduler.pick(now: now) {
+        switch scheduler.pick(now: now, remote: remote) {
         case .stop: return .stop
         case .wait(let until): return .wait(until: until)
         case .start(.job(let id)):
@@ -42,7 +43,7 @@ extension Engine {
                 j.record.error = SpoolError(.cancelled, "job \(id): cancelled before it started")
                 j.state = .ending(.final(.cancelled), from: .running)
             }
-            return [.freeWorker, .write(RecordWrite(record: render(id)!, to: .done, from: .running, attempt: nil)),
+            return workerFreed(id) + [.write(RecordWrite(record: render(id)!, to: .done, from: .running, attempt: nil)),
                     .log(.info, "job \(id): cancelled before it started")]
         }
         if job.record.spec?.isBatch == true { return beginBatch(id, now: now) }
@@ -72,20 +73,43 @@ extension Engine {
     mutating func claimFailed(_ id: JobID, retryIn: Double?, now: Timestamp) -> [EngineAction] {
         guard jobs[id]?.state == .starting else { impossible("claimFailed", id) }
         scheduler.jobEnded(id)
+        let freed = workerFreed(id)
         guard let retryIn else {
             release(id)
-            return [.freeWorker]
+            return freed
         }
         update(id) { $0.record.runAfter = now.adding(retryIn) }
         queue(id, now: now)
-        return [.freeWorker]
+        return freed
     }
+
+    /// Whether job `id` runs on a remote engine (its queue's executor is not local).
+    func isRemote(_ id: JobID) -> Bool {
+        jobs[id].map { scheduler.isRemote($0.record.spec?.effectiveQueue ?? "default") } ?? false
+    }
+
+    /// The worker permit the dispatcher took for job `id`'s start, given back; none for a remote
+    /// queue's job, whose dispatcher takes none.
+    func workerFreed(_ id: JobID) -> [EngineAction] {
+        isRemote(id) ? [] : [.freeWorker]
+    }
+
+    /// Whether an attempt outlives a stopping daemon: a command job's or a local batch's command
+    /// operation's under live restore (its supervisor keeps it), a command job's on a remote
+    /// engine (the cluster keeps it); the next daemon adopts it. A remote batch's operations do not:
+    /// recovery cancels them and the batch runs them again (docs/scale-out.md).
+    func outlivesDaemon(_ key: AttemptKey) -> Bool {
+        key.operation == nil ? (liveRestore || isRemote(key.id)) : (liveRestore && !isRemote(key.id))
+    }
+
+    /// Some attempts may be left running when the daemon stops (see `outlivesDaemon`).
+    var mayLeaveRunning: Bool { liveRestore || !scheduler.remoteQueues.isEmpty }
 
     /// The executor started an attempt.
     mutating func launched(_ key: AttemptKey, _ info: AttemptInfo) -> [EngineAction] {
         guard let job = jobs[key.id], case .running(var run) = job.state else { impossible("launched", key.id) }
         var actions: [EngineAction] = []
-        if key.operation != nil, liveRestore {
+        if key.operation != nil, outlivesDaemon(key) {
             update(key.id) { $0.handedOver.insert(key.operation!) }
         }
         if key.operation == nil {
@@ -100,16 +124,16 @@ extension Engine {
             actions.append(.log(.debug, "job \(key.id): started attempt \(job.record.attempts)"))
         }
         // Started while the job is being stopped or paused: it follows at once.
-        if isTearingDown && !liveRestore {
+        if isTearingDown && !outlivesDaemon(key) {
             actions.append(.tearDown(key, .shutdown))
         } else if job.cancelRequested {
             actions.append(.tearDown(key, .cancel))
         } else if run.isPaused {
             actions.append(.pause(key))
         }
-        if isStopping && liveRestore && !holdsExit {
-            // The last start a stopping daemon waited for: its supervisor keeps it.
-            actions += [.log(.info, "spoold: every job is stopped, finished or left to its supervisor; exiting"), .exit]
+        if isStopping && mayLeaveRunning && !holdsExit {
+            // The last start a stopping daemon waited for: its supervisor (or the cluster) keeps it.
+            actions += [.log(.info, "spoold: every job is stopped, finished or left to its supervisor or cluster; exiting"), .exit]
         }
         return actions
     }
@@ -120,13 +144,14 @@ extension Engine {
         return ProcessPlan(id: record.id, action: spec.action, cwd: spec.cwd, env: spec.env ?? [:], attempt: record.attempts,
                            stdoutName: JobFiles.stdout(record.id), stderrName: JobFiles.stderr(record.id),
                            extraEnv: deviceEnvironment(for: .job(record.id)), label: "job \(record.id)",
-                           owner: record.owner, timeoutSeconds: spec.timeoutSeconds)
+                           owner: record.owner, timeoutSeconds: spec.timeoutSeconds, resources: spec.resources,
+                           queue: spec.effectiveQueue)
     }
 
     /// CUDA_VISIBLE_DEVICES when the spool has GPUs: the ones the scheduler gave this run, or
     /// none (an empty list) for a run that asked for none, so that it cannot use another's.
     func deviceEnvironment(for item: WorkItem) -> [String: String] {
-        guard hasGPUs else { return [:] }
+        guard hasGPUs, !isRemote(item.jobID) else { return [:] }  // Slurm sets its own for --gres
         return ["CUDA_VISIBLE_DEVICES": scheduler.gpus(of: item).joined(separator: ",")]
     }
 }

@@ -29,8 +29,10 @@ struct Engine: Sendable {
     /// daemon stops; the next daemon adopts them.
     let liveRestore: Bool
 
-    init(queueLimits: [String: Int] = [:], workers: Int = Int.max, gpus: [String] = [], liveRestore: Bool = false) {
+    init(queueLimits: [String: Int] = [:], workers: Int = Int.max, gpus: [String] = [], liveRestore: Bool = false,
+         remoteQueues: Set<String> = []) {
         scheduler.queueLimits = queueLimits
+        scheduler.remoteQueues = remoteQueues
         scheduler.capacity = max(1, workers)
         scheduler.setGPUs(gpus)
         hasGPUs = !gpus.isEmpty

@@ -22,6 +22,10 @@ struct ProcessPlan: Sendable {
     var owner: JobOwner? = nil
     /// Stop it after this many seconds of running (paused time does not count).
     var timeoutSeconds: Double? = nil
+    /// What one run needs (SPEC §3 `resources`): a remote executor passes them on.
+    var resources: Resources? = nil
+    /// The job's queue: which executor runs it, and a remote queue's settings.
+    var queue: String = "default"
     /// A batch operation's index in the job file (as in its output names); nil for a command job.
     var operation: Int? = nil
 }
@@ -34,6 +38,11 @@ struct AttemptEnd: Sendable {
     var usage: ResourceUsage?
     /// When it ended, if that was before the daemon heard of it (an attempt that ended while no daemon ran).
     var endedAt: Timestamp? = nil
+    /// With `teardown` .shutdown: what interrupted it when that was not the daemon (a Slurm node's
+    /// failure, a preemption), for the record's error or wait reason.
+    var interruption: String? = nil
+    /// Where it ran, when that is learnt only at its end (the Slurm node), for the record.
+    var executor: ExecutorInfo? = nil
 }
 
 /// A started attempt.
@@ -79,6 +88,8 @@ struct AttemptOrigin: Sendable {
     var attempt: Int
     var startedAt: Timestamp?
     var pid: Int32?
+    /// Where it ran, for the record (a remote executor's job id), when the executor knows.
+    var executor: ExecutorInfo? = nil
 }
 
 /// Attempts an earlier daemon left running, found at start.

@@ -19,6 +19,8 @@ extension JobSpec {
         public var maxCPUs: Int?
         public var gpuCount: Int?
         public var maxMemoryMB: Int?
+        /// Queues whose jobs run on a remote engine (Slurm): the cluster, not this host, decides what fits.
+        public var remoteQueues: Set<String> = []
 
         /// Sets what the spool can give one run: its workers, its GPUs and the machine's memory.
         public mutating func offer(workers: Int, gpus: Int, memoryMB: Int?) {
@@ -175,7 +177,8 @@ private struct Validator {
         spec.timeoutSeconds = obj["timeout_seconds"].flatMap { positiveNumber("timeout_seconds", $0, allowZero: false) }
         spec.retryDelaySeconds = obj["retry_delay_seconds"].flatMap { positiveNumber("retry_delay_seconds", $0, allowZero: true) }
         spec.ttlSeconds = obj["ttl_seconds"].flatMap { positiveNumber("ttl_seconds", $0, allowZero: false) }
-        spec.resources = obj["resources"].flatMap { resources($0) }
+        let remote = obj["queue"].map { limits.remoteQueues.contains($0.stringValue ?? "") } ?? limits.remoteQueues.contains("default")
+        spec.resources = obj["resources"].flatMap { resources($0, remote: remote) }
         spec.retries = obj["retries"].flatMap { integer("retries", $0, range: 0...1000, rule: "an integer from 0 to 1000") }
         spec.priority = obj["priority"].flatMap {
             integer("priority", $0, range: -1_000_000...1_000_000, rule: "an integer from -1000000 to 1000000")
@@ -320,7 +323,8 @@ private struct Validator {
     }
 
     /// `resources`: known keys only, each an integer in range, and within what the spool can give.
-    mutating func resources(_ v: JSONValue) -> Resources? {
+    /// `remote`: the job's queue runs on a remote engine, whose own limits apply (sbatch says).
+    mutating func resources(_ v: JSONValue, remote: Bool) -> Resources? {
         guard case .object(let obj) = v else {
             problem("resources", "an object such as {\"cpus\": 2, \"memory_mb\": 4096, \"gpus\": 1}", v)
             return nil
@@ -333,6 +337,7 @@ private struct Validator {
         r.cpus = obj["cpus"].flatMap { integer("resources.cpus", $0, range: 1...100_000, rule: "an integer from 1 to 100000") }
         r.memoryMB = obj["memory_mb"].flatMap { integer("resources.memory_mb", $0, range: 1...1_000_000_000, rule: "an integer >= 1 (MiB)") }
         r.gpus = obj["gpus"].flatMap { integer("resources.gpus", $0, range: 0...10_000, rule: "an integer >= 0") }
+        if remote { return r }
         if let cpus = r.cpus, let most = limits.maxCPUs, cpus > most {
             problems.append(SpoolError(.invalidJob, "\(file): field \"resources.cpus\" asks for \(cpus) worker slots; this spool runs \(most) at most (workers), so the job could never start"))
         }

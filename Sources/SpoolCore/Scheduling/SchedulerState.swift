@@ -96,6 +96,9 @@ public struct SchedulerState: Sendable {
     public private(set) var isStopping = false
     /// Concurrency limits of named queues (the global --workers bound is the semaphore's).
     public var queueLimits: [String: Int] = [:]
+    /// Queues whose jobs run on a remote engine (Slurm): they take no worker slot or GPU of this
+    /// host, only their own `max_running`, and a dispatcher of their own picks them (`pick(remote:)`).
+    public var remoteQueues: Set<String> = []
     /// Queues held by `spoolctl pause --queue`.
     public var pausedQueues: Set<String> = []
     /// Items counted against their queue's limit, and the counts.
@@ -131,6 +134,12 @@ public struct SchedulerState: Sendable {
     /// its max_parallel: the slots not held by other work, within its queue's limit less what other
     /// jobs of the queue run (SPEC §4 `eta_seconds`). At least 1.
     public func room(for id: JobID, queue: String, cpus: Int) -> Int {
+        if remoteQueues.contains(queue) {
+            // The cluster's room is not known here: only the queue's own limit bounds it.
+            var ownItems = 0
+            for item in running where item.jobID == id && countedQueue[item] != nil { ownItems += 1 }
+            return max(1, queueLimits[queue].map { $0 - (runningPerQueue[queue, default: 0] - ownItems) } ?? Int.max)
+        }
         var ownSlots = 0, ownItems = 0
         for item in running where item.jobID == id {
             if countedQueue[item] != nil { ownItems += 1 }  // the batch item itself is not counted in its queue
@@ -146,6 +155,7 @@ public struct SchedulerState: Sendable {
     /// Whether `job` fits in what is free now. A job that could never fit (a shrink of the workers
     /// after it was accepted) takes the whole capacity when nothing else runs, rather than wait forever.
     private func fits(_ job: QueuedJob) -> Bool {
+        if remoteQueues.contains(job.queue) { return true }
         let slots = job.isBatch ? 0 : min(job.cpus, capacity)
         let gpus = min(job.gpus, totalGPUs)
         return (slotsInUse + slots <= capacity || slotsInUse == 0) && gpus <= freeGPUs.count
@@ -172,10 +182,10 @@ public struct SchedulerState: Sendable {
         return runningPerQueue[queue, default: 0] < limit
     }
 
-    /// The best ready item among open queues, with stale heap entries dropped on the way.
-    private mutating func popReady(now: Timestamp) -> QueuedJob? {
+    /// The best ready item among open queues (remote ones, or local ones), with stale heap entries dropped on the way.
+    private mutating func popReady(now: Timestamp, remote: Bool) -> QueuedJob? {
         var best: (queue: String, key: ReadyKey)? = nil
-        for name in ready.keys {
+        for name in ready.keys where remoteQueues.contains(name) == remote {
             guard var heap = ready[name] else { continue }
             while let top = heap.min {
                 if let job = queued[top.item], job.sequence == top.sequence, job.priority == top.priority,
@@ -202,8 +212,9 @@ public struct SchedulerState: Sendable {
         case stop
     }
 
-    /// Takes the next job to start, if any; it counts as running from here on.
-    public mutating func pick(now: Timestamp) -> Pick {
+    /// Takes the next job to start, if any; it counts as running from here on. `remote`: only from
+    /// remote queues (their dispatcher holds no worker slot), else only from local ones.
+    public mutating func pick(now: Timestamp, remote: Bool = false) -> Pick {
         if isStopping { return .stop }
         while let top = delayed.min, top.at <= now {
             _ = delayed.pop()
@@ -211,7 +222,7 @@ public struct SchedulerState: Sendable {
                 ready[job.queue, default: Heap()].push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
             }
         }
-        if let job = popReady(now: now) {
+        if let job = popReady(now: now, remote: remote) {
             guard fits(job) else {
                 // The first in line waits for room (as tsp -N): nothing overtakes it, so it cannot starve.
                 ready[job.queue, default: Heap()].push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
@@ -219,8 +230,9 @@ public struct SchedulerState: Sendable {
             }
             queued[job.item] = nil
             running.insert(job.item)
-            let slots = job.isBatch ? 0 : min(job.cpus, capacity)
-            let gpus = Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
+            let isRemote = remoteQueues.contains(job.queue)
+            let slots = job.isBatch || isRemote ? 0 : min(job.cpus, capacity)
+            let gpus = isRemote ? [] : Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
             freeGPUs.removeFirst(gpus.count)
             slotsInUse += slots
             if slots > 0 || !gpus.isEmpty { held[job.item] = (slots, gpus) }
@@ -240,9 +252,10 @@ public struct SchedulerState: Sendable {
         guard !running.contains(job.item) else { return }
         queued[job.item] = nil
         running.insert(job.item)
-        // A batch holds no slot itself (its operations do), as at a pick.
-        let slots = job.isBatch ? 0 : min(job.cpus, capacity)
-        let gpus = Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
+        // A batch holds no slot itself (its operations do), as at a pick; a remote queue's job none.
+        let isRemote = remoteQueues.contains(job.queue)
+        let slots = job.isBatch || isRemote ? 0 : min(job.cpus, capacity)
+        let gpus = isRemote ? [] : Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
         freeGPUs.removeFirst(gpus.count)
         slotsInUse += slots
         if slots > 0 || !gpus.isEmpty { held[job.item] = (slots, gpus) }
@@ -285,6 +298,8 @@ public struct SchedulerState: Sendable {
     }
 
     /// Whether a job is pending or running.
+    public func isRemote(_ queue: String) -> Bool { remoteQueues.contains(queue) }
+
     public func holds(_ id: JobID) -> Bool {
         queued[.job(id)] != nil || running.contains(.job(id))
     }

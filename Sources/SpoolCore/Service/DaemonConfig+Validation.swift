@@ -32,6 +32,11 @@ private let maxSeconds = 365.0 * 86400
 private let terminalStatuses = JobStatus.allCases.filter(\.isTerminal)
 private let levelNames = Log.Level.allCases.map(\.word)
 
+/// sbatch options spoold sets for every submission (SlurmExecutor.sbatchArguments); a queue's
+/// `sbatch_args` come last and would win, so they may not name these.
+private let reservedSbatchOptions = ["--job-name", "-J", "--output", "-o", "--wrap", "--parsable", "--chdir", "-D", "--open-mode",
+                                     "--requeue", "--no-requeue"]
+
 private struct ConfigValidator {
     let file: String
     var problems: [String] = []
@@ -189,12 +194,48 @@ private struct ConfigValidator {
                 problem(field, "an object such as {\"max_running\": 2}", value)
                 continue
             }
-            unknownFields(q, prefix: field + ".", allowed: ["max_running"])
-            guard let limit = q["max_running"] else {
-                problems.append("\(file): field \"\(field).max_running\" is required (an integer >= 1)")
+            unknownFields(q, prefix: field + ".", allowed: ["max_running", "executor", "sbatch_args"])
+            var queue = DaemonConfig.Queue(maxRunning: nil)
+            if let limit = q["max_running"] {
+                guard let n = integer("\(field).max_running", limit, min: 1, max: 10_000) else { continue }
+                queue.maxRunning = n
+            }
+            if let e = q["executor"] {
+                let names = DaemonConfig.QueueExecutor.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+                guard case .string(let s) = e, let executor = DaemonConfig.QueueExecutor(rawValue: s) else {
+                    problem("\(field).executor", names, e)
+                    continue
+                }
+                queue.executor = executor
+            }
+            if let a = q["sbatch_args"] {
+                guard case .array(let items) = a else {
+                    problem("\(field).sbatch_args", "an array of strings such as [\"--partition=batch\"]", a)
+                    continue
+                }
+                var args: [String] = []
+                for (i, item) in items.enumerated() {
+                    guard case .string(let s) = item, !s.isEmpty, !s.utf8.contains(0) else {
+                        problem("\(field).sbatch_args[\(i)]", "a non-empty string (one argument each, such as \"--partition=batch\" or \"-p\", \"batch\")", item)
+                        continue
+                    }
+                    if let own = reservedSbatchOptions.first(where: { s == $0 || s.hasPrefix($0 + (($0.hasPrefix("--")) ? "=" : "")) }) {
+                        problems.append("\(file): field \"\(field).sbatch_args[\(i)]\" must not set \(own): spoold sets it itself (the job's name is how a restart finds it, its output is the wrapper's, and only spoold reruns an attempt)")
+                        continue
+                    }
+                    args.append(s)
+                }
+                guard queue.executor == .slurm else {
+                    problems.append("\(file): field \"\(field).sbatch_args\" needs \"executor\": \"slurm\" in the same queue")
+                    continue
+                }
+                queue.sbatchArgs = args
+            }
+            if queue.maxRunning == nil && queue.executor == .local {
+                problems.append("\(file): field \"\(field).max_running\" is required (an integer >= 1) unless \"executor\" is \"slurm\"")
                 continue
             }
-            if let n = integer("\(field).max_running", limit, min: 1, max: 10_000) { out[name] = .init(maxRunning: n) }
+            out[name] = queue
         }
         return out
     }

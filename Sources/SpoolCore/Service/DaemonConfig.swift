@@ -7,11 +7,25 @@ import SpoolJSON
 
 /// The settings read from a configuration file; nil means "not set in the file".
 public struct DaemonConfig: Sendable, Equatable {
-    /// A named queue's own limits.
+    /// A named queue's own limits, and where its jobs run (SPEC §9).
     public struct Queue: Sendable, Equatable {
-        /// At most this many of the queue's jobs run at once (within the global worker bound).
-        public var maxRunning: Int
-        public init(maxRunning: Int) { self.maxRunning = maxRunning }
+        /// At most this many of the queue's jobs run at once (within the global worker bound for a
+        /// local queue; a remote queue's own bound). nil: no limit of its own.
+        public var maxRunning: Int?
+        /// Where its jobs run: `local` (this host's workers) or `slurm`.
+        public var executor: QueueExecutor = .local
+        /// Extra `sbatch` arguments for every job of a Slurm queue (`--partition=batch`).
+        public var sbatchArgs: [String] = []
+        public init(maxRunning: Int?, executor: QueueExecutor = .local, sbatchArgs: [String] = []) {
+            self.maxRunning = maxRunning
+            self.executor = executor
+            self.sbatchArgs = sbatchArgs
+        }
+    }
+
+    /// The executors a queue may name.
+    public enum QueueExecutor: String, Sendable, Equatable, CaseIterable {
+        case local, slurm
     }
 
     /// When records in done/ are pruned.
@@ -101,7 +115,12 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Copies the settings that DaemonOptions has into `options`; unset fields leave it unchanged.
     public func apply(to options: inout DaemonOptions) {
         if let workers { options.workers = workers }
-        if let queues { options.queueLimits = queues.mapValues(\.maxRunning) }
+        if let queues {
+            options.queueLimits = queues.compactMapValues(\.maxRunning)
+            options.remoteQueues = queues.filter { $0.value.executor != .local }.mapValues {
+                RemoteQueue(executor: $0.executor, sbatchArgs: $0.sbatchArgs)
+            }
+        }
         if let killGraceSeconds { options.killGraceSeconds = killGraceSeconds }
         if let shutdownGraceSeconds { options.shutdownGraceSeconds = shutdownGraceSeconds }
         if let maxJobBytes { options.intake.maxJobBytes = maxJobBytes }

@@ -29,6 +29,12 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case afterCheckpoint = "after_checkpoint"
     // Recovery at start.
     case duringRecovery = "during_recovery"
+    // The Slurm executor: the submission file is durable, sbatch has not run / has answered.
+    case beforeSubmit = "before_submit"
+    case afterSubmit = "after_submit"
+
+    /// Points reached only with a Slurm queue (SlurmTests walks them against a real cluster).
+    public static let slurmOnly: Set<CrashPoint> = [.beforeSubmit, .afterSubmit]
 }
 
 /// Kills the process at a configured crash point.

@@ -1,4 +1,4 @@
-// `spoold supervise --spool DIR --id ID [--operation N]`: the small per-job process of live
+// `spoold supervise --spool DIR --id ID [--operation N | --stem NAME]`: the small per-job process of live
 // restore (SPEC §6), one per command attempt (a batch's command operation N has its own, with
 // files named <id>.opN.*). It is the job's parent: it starts the attempt the daemon planned in
 // running/<id>.attempt (with
@@ -7,12 +7,14 @@
 // through running/<id>.control (pause, resume, tear down; SIGUSR1 says "look"), reaps the job,
 // and writes how it ended to running/<id>.result, durably, before it exits. It needs no daemon
 // to do any of that: a daemon that stops or dies leaves it running, and the next one adopts it.
+// On Slurm it is the on-node wrapper (`--stem`, Slurm/SlurmExecutor.swift): the same timeout and
+// grace in the job's own process group, and the result written into the shared spool.
 import Foundation
 
 public enum Supervisor {
     /// Runs the supervisor; returns its exit code (0 once the result is written).
     public static func main(arguments: [String]) -> Int32 {
-        var spool: String?, idText: String?, operationIndex: Int?
+        var spool: String?, idText: String?, operationIndex: Int?, stemArg: String?
         var i = 0
         while i < arguments.count {
             switch arguments[i] {
@@ -22,6 +24,7 @@ public enum Supervisor {
                 guard let n = Int(arguments[i + 1]), n >= 0 else { return fail("--operation must be an operation's index", code: 64) }
                 operationIndex = n
                 i += 1
+            case "--stem" where i + 1 < arguments.count: stemArg = arguments[i + 1]; i += 1
             default: return fail("unknown argument \"\(arguments[i])\"; \(usage)", code: 64)
             }
             i += 1
@@ -30,12 +33,24 @@ public enum Supervisor {
         guard let spool, let idText, let id = JobID(idText) else {
             return fail(usage, code: 64)
         }
+        // Live restore names an attempt's files after the job (and operation); Slurm after a stem of
+        // its own per submission.
+        let stem = stemArg ?? SupervisorFiles.stem(id, operation)
+        guard stem.hasPrefix(id.rawValue + ".") || stem == id.rawValue, !stem.contains("/") else {
+            return fail("--stem \(stem) must be the job id or start with it and a dot", code: 64)
+        }
         let layout: SpoolLayout
         do { layout = try SpoolLayout(path: spool) } catch { return fail("cannot open spool \(spool): \(error)", code: 1) }
         let dir = layout.fd(.running)
-        guard let planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(id, operation: operation), dirFD: dir),
-              let plan = planned.processPlan, plan.operation == operation else {
-            return fail("job \(id): running/\(SupervisorFiles.plan(id, operation: operation)) is missing or unreadable", code: 1)
+        guard var planned = SupervisorFiles.read(SupervisedPlan.self, name: SupervisorFiles.plan(stem: stem), dirFD: dir),
+              let plan = planned.processPlan, stemArg != nil || plan.operation == operation else {
+            return fail("job \(id): running/\(SupervisorFiles.plan(stem: stem)) is missing or unreadable", code: 1)
+        }
+        if stemArg != nil {
+            // On a Slurm node: the job sees its allocation (SLURM_JOB_ID, the GPUs --gres gave it).
+            for (k, v) in ProcessInfo.processInfo.environment where k.hasPrefix("SLURM_") || k == "CUDA_VISIBLE_DEVICES" {
+                planned.environment[k] = v
+            }
         }
         // The daemon's stop signals are not ours: a SIGTERM here (an operator's) stops the job as a shutdown would.
         for sig in [SIGHUP, SIGINT, SIGPIPE, SIGUSR1, SIGTERM] { signal(sig, SIG_IGN) }
@@ -49,14 +64,17 @@ public enum Supervisor {
         let attempt: any RunningAttempt
         switch executor.start(plan) {
         case .failure(let error):
-            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, operation: operation, dir: dir)
+            return finish(AttemptEnd(termination: .notStarted(error), teardown: nil, usage: nil), id: id, stem: stem, dir: dir)
         case .success(let a): attempt = a
         }
-        let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started)
-        // Not fsynced: it only serves to find this process alive, and a power loss that could lose
-        // it kills the process too (the next daemon then finds the attempt interrupted).
+        let info = SupervisorInfo(pid: getpid(), jobPID: attempt.info.pid ?? 0, attempt: plan.attempt, startedAt: started,
+                                  host: stemArg == nil ? nil : ProcessInfo.processInfo.environment["SLURMD_NODENAME"])
+        // Locally not fsynced: it only serves to find this process alive, and a power loss that
+        // could lose it kills the process too (the next daemon then finds the attempt interrupted).
+        // On a Slurm node it is: the node and the daemon's host do not lose power together.
         do {
-            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(id, operation: operation), dirFD: dir, durable: false)
+            try SupervisorFiles.write(info, name: SupervisorFiles.supervisor(stem: stem), dirFD: dir, durable: stemArg != nil,
+                                      syncFailed: { syncFailed($0, id: id) })
         } catch {
             // Without it no daemon can find this attempt again: stop it, the result says it was interrupted.
             attempt.tearDown(.shutdown)
@@ -64,7 +82,7 @@ public enum Supervisor {
         // What the daemon wants, applied as it changes.
         let applied = LockedBox(SupervisorControl(killGraceSeconds: planned.killGraceSeconds))
         let apply: @Sendable () -> Void = {
-            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(id, operation: operation), dirFD: dir) else { return }
+            guard let want = SupervisorFiles.read(SupervisorControl.self, name: SupervisorFiles.control(stem: stem), dirFD: dir) else { return }
             wish.withLock { $0 = want }
             let had = applied.withLock { a -> SupervisorControl in
                 defer { a.paused = want.paused; if a.teardown == nil { a.teardown = want.teardown } }
@@ -90,14 +108,14 @@ public enum Supervisor {
             ended.signal()
         }
         ended.wait()
-        return finish(end.withLock { $0! }, id: id, operation: operation, dir: dir)
+        return finish(end.withLock { $0! }, id: id, stem: stem, dir: dir)
     }
 
-    private static let usage = "usage: spoold supervise --spool DIR --id ID [--operation N]"
+    private static let usage = "usage: spoold supervise --spool DIR --id ID [--operation N | --stem NAME]"
 
-    private static func finish(_ end: AttemptEnd, id: JobID, operation: Int?, dir: Int32) -> Int32 {
+    private static func finish(_ end: AttemptEnd, id: JobID, stem: String, dir: Int32) -> Int32 {
         do {
-            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(id, operation: operation), dirFD: dir, durable: true,
+            try SupervisorFiles.write(SupervisorResult(end, endedAt: Timestamp.now()), name: SupervisorFiles.result(stem: stem), dirFD: dir, durable: true,
                                       syncFailed: { syncFailed($0, id: id) })
             return 0
         } catch {

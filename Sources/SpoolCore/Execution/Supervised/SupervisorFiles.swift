@@ -5,21 +5,26 @@
 //   <id>.result      how the attempt ended, written durably by the supervisor before it exits.
 // A batch's command operation N (its index in the job file) has its own: <id>.opN.attempt and so
 // on, beside its outputs <id>.opN.stdout/.stderr. All are small JSON files replaced atomically
-// (a temporary name, then rename).
+// (a temporary name, then rename). On Slurm the same supervisor is the on-node wrapper, and its
+// files are named after a stem of their own (`<id>.slurm.job.1`, `<id>.slurm.op3.2`: one per
+// attempt and operation) instead of the job id.
 import Foundation
 
 enum SupervisorFiles {
     /// What the names of an attempt's files begin with: the job's id, or `<id>.opN` for operation N.
-    private static func stem(_ id: JobID, _ operation: Int?) -> String {
+    static func stem(_ id: JobID, _ operation: Int?) -> String {
         operation.map { "\(id.rawValue).op\($0)" } ?? id.rawValue
     }
-    static func plan(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).attempt" }
-    static func supervisor(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).supervisor" }
-    static func control(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).control" }
-    static func result(_ id: JobID, operation: Int? = nil) -> String { "\(stem(id, operation)).result" }
-    static func all(_ id: JobID, operation: Int? = nil) -> [String] {
-        [plan(id, operation: operation), supervisor(id, operation: operation), control(id, operation: operation), result(id, operation: operation)]
-    }
+    static func plan(_ id: JobID, operation: Int? = nil) -> String { plan(stem: stem(id, operation)) }
+    static func supervisor(_ id: JobID, operation: Int? = nil) -> String { supervisor(stem: stem(id, operation)) }
+    static func control(_ id: JobID, operation: Int? = nil) -> String { control(stem: stem(id, operation)) }
+    static func result(_ id: JobID, operation: Int? = nil) -> String { result(stem: stem(id, operation)) }
+    static func all(_ id: JobID, operation: Int? = nil) -> [String] { all(stem: stem(id, operation)) }
+    static func plan(stem: String) -> String { "\(stem).attempt" }
+    static func supervisor(stem: String) -> String { "\(stem).supervisor" }
+    static func control(stem: String) -> String { "\(stem).control" }
+    static func result(stem: String) -> String { "\(stem).result" }
+    static func all(stem: String) -> [String] { [plan(stem: stem), supervisor(stem: stem), control(stem: stem), result(stem: stem)] }
 
     /// Replaces `name` in the folder `dirFD` with `value`. `durable`: the file and then the folder
     /// are fsynced, through Durability like every durable write (a failed sync is never retried:
@@ -128,6 +133,8 @@ struct SupervisorInfo: Codable, Sendable {
     var jobPID: Int32
     var attempt: Int
     var startedAt: Timestamp
+    /// The Slurm node it runs on (SLURMD_NODENAME), when it is Slurm's wrapper.
+    var host: String? = nil
 }
 
 /// What the daemon wants of a supervised attempt: the whole wish each time, so that requests

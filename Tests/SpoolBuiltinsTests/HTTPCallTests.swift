@@ -89,8 +89,10 @@ import Testing
         let start = Date()
         let result = await runHTTP(["method": "GET", "url": .string(url), "timeout_seconds": 0.5])
         #expect(throws: BuiltinError("http GET \(url) timed out after 0.5 seconds")) { try result.get() }
+        // It waited for the timeout (no upper bound: the full suite once took 24 s here, with the
+        // test process's libdispatch pool busy with other suites; timings are for benchmarks).
         let elapsed = Date().timeIntervalSince(start)
-        #expect(elapsed >= 0.45 && elapsed < 2.5, "took \(elapsed) s")
+        #expect(elapsed >= 0.45, "took \(elapsed) s")
     }
 
     @Test func refusedConnectionNamesTheURL() async throws {

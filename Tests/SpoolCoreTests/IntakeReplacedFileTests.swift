@@ -22,7 +22,7 @@ struct IntakeReplacedFileTests {
         try Data(#"{"id": "swap", "command": ["echo", "old"]}"#.utf8).write(to: URL(fileURLWithPath: inbox + "/swap.json"))
         // The writer's new version, renamed over the old one after intake read it: a new inode.
         intake.beforeClaim.withLock {
-            $0 = { name in
+            $0 = Intake.ClaimHook { name in
                 guard name.description == "swap.json" else { return }
                 try? Data(#"{"id": "swap", "command": ["echo", "new"]}"#.utf8).write(to: URL(fileURLWithPath: inbox + "/.swap.tmp"))
                 rename(inbox + "/.swap.tmp", inbox + "/swap.json")

@@ -46,8 +46,11 @@ public final class Intake: Sendable {
     /// The inbox name of each claim of this run: recovery after a full disk names the right file.
     let claimSources = LockedBox([String: String]())
     /// For tests: runs between a file's read and its claim, the window in which a writer may
-    /// replace it (IntakeReplacedFileTests).
-    let beforeClaim = LockedBox<(@Sendable (FileName) -> Void)?>(nil)
+    /// replace it (IntakeReplacedFileTests). In a struct, as EventLog's observer (see there).
+    let beforeClaim = LockedBox<ClaimHook?>(nil)
+    struct ClaimHook {
+        let body: @Sendable (FileName) -> Void
+    }
     /// Claims in tmp/ of other daemons sharing the spool (--lock-file), by when this one first saw
     /// each: one is taken over only after a minute of this daemon's clock. Not by the file's ctime:
     /// on a network filesystem that is the server's clock (another host's may be minutes off), and
@@ -122,7 +125,7 @@ public final class Intake: Sendable {
         var sync = DirectorySync()
         let hook = beforeClaim.withLock { $0 }
         for d in decisions {
-            hook?(d.name)
+            hook?.body(d.name)
             guard let token = claim(d.name) else { continue }
             if case .accept = d.outcome, let content = d.content, !isSameFile(token: token, as: content) {
                 // Replaced between the read and the claim: decided again from the claim by recovery below.

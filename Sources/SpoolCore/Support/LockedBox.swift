@@ -1,5 +1,9 @@
 // The one escape hatch for shared mutable state: a value behind a lock, reached only through
 // `withLock`. Work under the lock stays pure; I/O happens after it is released.
+// Never a bare closure as the value (or its optional): `withLock` passes the value inout through
+// this generic class, and Swift reabstracts a function value both ways, writing it back wrapped in
+// one more thunk at every call; a closure read at each event grew one level deeper each time
+// (EventLog). Wrap it in a struct, whose fields are not reabstracted.
 import Foundation
 
 /// A value guarded by a condition lock; waiters can sleep until it changes.

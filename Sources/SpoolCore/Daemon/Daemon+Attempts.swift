@@ -1,7 +1,9 @@
 // Launching what the engine starts: a command job's attempt and a batch's command operation's
-// through the executor (which alone knows pids and process groups; with live restore, under a
-// supervisor each), a built-in operation on a thread of its own. Each registers its handle before it is reported launched, and reports its end once; the
-// worker slot is given back as soon as the process is gone, before the bookkeeping of its end.
+// through its queue's executor (which alone knows pids and process groups; Slurm for a remote
+// queue; with live restore, under a supervisor each), a built-in operation on the built-in queue
+// (http on a thread of its own). Each registers its handle before it is reported launched, and
+// reports its end once; the worker slot is given back as soon as the process is gone, before the
+// bookkeeping of its end.
 import Foundation
 import SpoolBuiltins
 import SpoolJSON

@@ -1,5 +1,5 @@
-// One running attempt's process and its teardown. A dedicated thread waits for the leader with
-// waitid(WNOWAIT), which does not reap it, so its pid (= the group id) cannot be reused while
+// One running attempt's process and its teardown. Once the leader has exited (its pidfd said so,
+// LocalExecutor), waitid(WNOWAIT) sees it without reaping it, so its pid (= the group id) cannot be reused while
 // the daemon may still signal the group. Teardown is data: SIGTERM to the group, then SIGKILL
 // when the grace period ends; once the leader has exited during a teardown, whatever is left in
 // its group is killed at once. The leader is reaped by its pid only (never waitpid(-1)).
@@ -102,7 +102,8 @@ public final class ChildProcess: Sendable {
         if now { handler() }
     }
 
-    /// Blocks until the leader exits, finishes any teardown, reaps it. Call once, on its own thread.
+    /// Waits until the leader exits (at once when its pidfd said it has), finishes any teardown,
+    /// reaps it. Call once.
     public func waitForExit() -> Termination {
         var info = siginfo_t()
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {

@@ -31,9 +31,7 @@ final class SlurmExecutor: Executor {
         self.environment = environment
         self.queues = queues
         self.grace = grace
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        program = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        program = OwnExecutable.path
         poller = SlurmPoller(commands: commands, runningFD: store.layout.fd(.running), log: log)
     }
 

@@ -17,9 +17,7 @@ final class SupervisedExecutor: Executor {
         self.store = store
         self.environment = environment
         self.grace = grace
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        program = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        program = OwnExecutable.path
     }
 
     var info: ExecutorInfo { .local }

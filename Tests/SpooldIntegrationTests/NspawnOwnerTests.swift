@@ -144,13 +144,7 @@ extension NspawnServiceTests {
         let clock = StepClock("nspawn live restore")
         let c = try bootedContainer("spoold-live", clock: clock)
         defer { c.destroy() }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-debs-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let base = try String(contentsOfFile: ReleaseBinaries.root + "/packaging/VERSION", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let bin = try ReleaseBinaries.directory.get()
-        try c.copy(try Self.buildDeb(bin: bin, version: "\(base)+test1", out: out), to: "/root/debs/first.deb")
-        try c.copy(try Self.buildDeb(bin: bin, version: "\(base)+test2", out: out), to: "/root/debs/second.deb")
+        try Self.copyTwoPackages(into: c)
         let spool = Self.spool
         c.must("dpkg -i /root/debs/first.deb >/dev/null 2>&1")
         // The operator's two steps (docs/operations.md, "Live restore"): the drop-in the package ships, and the configuration.

@@ -217,21 +217,28 @@ extension NspawnServiceTests {
         return deb
     }
 
+    /// Builds versions BASE+test1 and BASE+test2 of the package and copies them into the container
+    /// as /root/debs/first.deb and second.deb (an install and its upgrade).
+    /// Returns BASE.
+    @discardableResult
+    static func copyTwoPackages(into c: Container) throws -> String {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-debs-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let base = try String(contentsOfFile: ReleaseBinaries.root + "/packaging/VERSION", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let bin = try ReleaseBinaries.directory.get()
+        try c.copy(try buildDeb(bin: bin, version: "\(base)+test1", out: out), to: "/root/debs/first.deb")
+        try c.copy(try buildDeb(bin: bin, version: "\(base)+test2", out: out), to: "/root/debs/second.deb")
+        return base
+    }
+
     @Test("dpkg -i creates the group and spool and enables nothing; jobs run; an upgrade keeps the running daemon and job; purge stops and removes",
           .timeLimit(.minutes(10)))
     func installUpgradePurge() throws {
         let clock = StepClock("nspawn package")
         let c = try bootedContainer("spoold-deb", clock: clock)
         defer { c.destroy() }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("spoold-debs-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let base = try String(contentsOfFile: ReleaseBinaries.root + "/packaging/VERSION", encoding: .utf8)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let bin = try ReleaseBinaries.directory.get()
-        let first = try Self.buildDeb(bin: bin, version: "\(base)+test1", out: out)
-        let second = try Self.buildDeb(bin: bin, version: "\(base)+test2", out: out)
-        try c.copy(first, to: "/root/debs/first.deb")
-        try c.copy(second, to: "/root/debs/second.deb")
+        let base = try Self.copyTwoPackages(into: c)
         clock.step("build two packages (gzip) and copy them in")
         let spool = NspawnServiceTests.spool
 

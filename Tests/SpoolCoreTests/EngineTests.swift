@@ -9,7 +9,7 @@ func spelled(_ a: EngineAction) -> String? {
     switch a {
     case .launch(let k, _): return "launch \(k)"
     case .launchOperation(let k, _): return "launch \(k)"
-    case .runBuiltin(let k, let type, _, _): return "builtin \(k) \(type)"
+    case .runBuiltin(let k, let type, _, _, _): return "builtin \(k) \(type)"
     case .tearDown(let k, let r): return "tearDown \(k) \(r)"
     case .pause(let k): return "pause \(k)"
     case .resume(let k): return "resume \(k)"

@@ -83,7 +83,7 @@ extension Daemon {
     /// than the operation. One that blocks (http) runs on a thread of its own, not a libdispatch
     /// worker: FoundationNetworking needs libdispatch workers to progress, and on Linux the pool
     /// grows past the cores only about once a second.
-    func runBuiltin(_ key: AttemptKey, type: String, params: JSONValue, label: String) {
+    func runBuiltin(_ key: AttemptKey, type: String, params: JSONValue, label: String, queue: String) {
         let builtin = BuiltinRegistry.operation(named: type)
         let body: @Sendable () -> Void = { [self] in
             let outcome: BatchState.Outcome
@@ -97,7 +97,6 @@ extension Daemon {
             } else {
                 outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)
             }
-            let queue = core.withLock { $0.engine.jobs[key.id]?.record.spec?.effectiveQueue } ?? "default"
             freeSlot(of: queue)
             send(.operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil))
         }

@@ -29,7 +29,7 @@ extension Daemon {
 
     /// The dispatcher of remote queues (Slurm): no worker permit, only the queues' own limits;
     /// takes every job that may start now at once, so their renames share one fsync.
-    func dispatchLoop(remote: Bool) {
+    func remoteDispatchLoop() {
         while true {
             guard let first = nextStep(blocking: true, remote: true) else { return }
             var steps = [first]

@@ -65,7 +65,7 @@ extension Daemon {
                 store.retire(JobFiles.journal(w.record.id), from: .running)
                 if supervised != nil { removeSupervisorFiles(of: w.record) }
                 // A Slurm attempt's files are what a restart finds it by: kept until its end is durable.
-                slurm?.cleanUp(w.record.id, operation: nil)
+                if executor(for: w.record.spec?.effectiveQueue ?? "default") != nil { slurm?.cleanUp(w.record.id, operation: nil) }
             }
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }

@@ -20,8 +20,8 @@ extension Daemon {
             launch(key, plan)
         case .launchOperation(let key, let plan):
             launchOperation(key, plan)
-        case .runBuiltin(let key, let type, let params, let label):
-            runBuiltin(key, type: type, params: params, label: label)
+        case .runBuiltin(let key, let type, let params, let label, let queue):
+            runBuiltin(key, type: type, params: params, label: label, queue: queue)
         case .tearDown(let key, let reason):
             attempt(key)?.tearDown(reason)
         case .pause(let key):

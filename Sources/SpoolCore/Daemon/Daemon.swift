@@ -178,7 +178,7 @@ public final class Daemon: Sendable {
         dispatcher.start()
         if slurm != nil {
             // Remote queues' jobs hold no worker: their own dispatcher picks them (Daemon+Dispatch.swift).
-            let remote = Thread { [self] in dispatchLoop(remote: true) }
+            let remote = Thread { [self] in remoteDispatchLoop() }
             remote.name = "spoold.dispatcher.remote"
             remote.start()
         }

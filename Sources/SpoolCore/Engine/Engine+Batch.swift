@@ -80,7 +80,7 @@ extension Engine {
         }
         switch op.kind {
         case .builtin(let type, let params):
-            actions.append(.runBuiltin(key, type: type, params: params, label: label))
+            actions.append(.runBuiltin(key, type: type, params: params, label: label, queue: spec.effectiveQueue))
         case .process(let action):
             var env = spec.env ?? [:]
             for (k, v) in op.env ?? [:] { env[k] = v }

@@ -8,7 +8,7 @@ enum EngineAction: Sendable {
     /// Start a batch operation's command attempt.
     case launchOperation(AttemptKey, ProcessPlan)
     /// Run a built-in operation (on a thread of its own).
-    case runBuiltin(AttemptKey, type: String, params: JSONValue, label: String)
+    case runBuiltin(AttemptKey, type: String, params: JSONValue, label: String, queue: String)
     /// Stop, pause or resume an attempt (nothing if the executor has no such attempt).
     case tearDown(AttemptKey, TeardownReason)
     case pause(AttemptKey)

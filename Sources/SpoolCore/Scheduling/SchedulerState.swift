@@ -228,18 +228,7 @@ public struct SchedulerState: Sendable {
                 ready[job.queue, default: Heap()].push(ReadyKey(priority: job.priority, sequence: job.sequence, item: job.item))
                 return .wait(until: delayed.min?.at)
             }
-            queued[job.item] = nil
-            running.insert(job.item)
-            let isRemote = remoteQueues.contains(job.queue)
-            let slots = job.isBatch || isRemote ? 0 : min(job.cpus, capacity)
-            let gpus = isRemote ? [] : Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
-            freeGPUs.removeFirst(gpus.count)
-            slotsInUse += slots
-            if slots > 0 || !gpus.isEmpty { held[job.item] = (slots, gpus) }
-            if !job.isBatch {
-                countedQueue[job.item] = job.queue
-                runningPerQueue[job.queue, default: 0] += 1
-            }
+            take(job)
             return .start(job.item)
         }
         // Skip stale wake-ups so the dispatcher does not wake for nothing.
@@ -250,9 +239,14 @@ public struct SchedulerState: Sendable {
     /// A job found running at start (adopted, live restore): it counts as running, with its slots.
     public mutating func adopt(_ job: QueuedJob) {
         guard !running.contains(job.item) else { return }
+        take(job)
+    }
+
+    /// Marks `job` running and holds what it takes: its slots and GPUs (a batch holds none itself,
+    /// its operations do; a remote queue's job none), and its place in its queue's limit.
+    private mutating func take(_ job: QueuedJob) {
         queued[job.item] = nil
         running.insert(job.item)
-        // A batch holds no slot itself (its operations do), as at a pick; a remote queue's job none.
         let isRemote = remoteQueues.contains(job.queue)
         let slots = job.isBatch || isRemote ? 0 : min(job.cpus, capacity)
         let gpus = isRemote ? [] : Array(freeGPUs.prefix(min(job.gpus, totalGPUs)))
@@ -297,9 +291,10 @@ public struct SchedulerState: Sendable {
         queued.keys.compactMap { if case .operation(id, let i) = $0 { return i } else { return nil } }
     }
 
-    /// Whether a job is pending or running.
+    /// Whether `queue` runs on a remote executor (Slurm).
     public func isRemote(_ queue: String) -> Bool { remoteQueues.contains(queue) }
 
+    /// Whether a job is pending or running.
     public func holds(_ id: JobID) -> Bool {
         queued[.job(id)] != nil || running.contains(.job(id))
     }

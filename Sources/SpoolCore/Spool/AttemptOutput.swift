@@ -18,10 +18,11 @@ extension StateStore {
                                    sync: inout DirectorySync) throws -> String? {
         let running = layout.fd(.running), done = layout.fd(.done)
         var st = stat()
-        let hasNew = fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size > 0
+        let inRunning = fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+        let hasNew = inRunning && st.st_size > 0
         var kept = stat()
         let hasOld = fstatat(done, name, &kept, AT_SYMLINK_NOFOLLOW) == 0
-        if hasOld, fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_ino == kept.st_ino, st.st_dev == kept.st_dev {
+        if hasOld, inRunning, st.st_ino == kept.st_ino, st.st_dev == kept.st_dev {
             // Both names of an earlier move survived a power cut: placed already (appending the file to
             // itself would never end).
             remove(name, from: .running)

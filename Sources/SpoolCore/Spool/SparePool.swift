@@ -34,8 +34,6 @@ final class SparePool: Sendable {
     struct Spare {
         var name: String
         var wasEmpty: Bool
-        /// The folder its old name was in, until that folder's removal of it is durable.
-        var from: SpoolLayout.Folder?
         /// Quarantined spares are numbered, so that a commit releases exactly those retired before it began.
         var serial: UInt64 = 0
     }
@@ -45,7 +43,8 @@ final class SparePool: Sendable {
         /// Per old folder, in serial order: a commit looks only at the folders it fsynced.
         var quarantined: [SpoolLayout.Folder: [Spare]] = [:]
         var quarantinedCount = 0
-        var lastSerial: UInt64?
+        /// Numbers names before their rename and serials after it: a serial is above any mark
+        /// taken before the spare was quarantined.
         var counter: UInt64 = 0
     }
 
@@ -71,7 +70,7 @@ final class SparePool: Sendable {
     /// The serial of the last quarantined spare, taken before a commit's syncs: the spares up to it
     /// were renamed before those syncs began (`release(through:from:)` after them).
     func quarantineMark() -> UInt64? {
-        state.withLock { $0.lastSerial }
+        state.withLock { $0.quarantinedCount > 0 ? $0.counter : nil }
     }
 
     /// Makes the spares quarantined up to `serial` ready whose old folder is in `folders` (every one
@@ -126,11 +125,10 @@ final class SparePool: Sendable {
         if moved, let spare {
             state.withLock { s in
                 s.counter += 1
-                let entry = Spare(name: spare, wasEmpty: st.st_size == 0, from: quarantines ? folder : nil, serial: s.counter)
+                let entry = Spare(name: spare, wasEmpty: st.st_size == 0, serial: s.counter)
                 if quarantines {
                     s.quarantined[folder, default: []].append(entry)
                     s.quarantinedCount += 1
-                    s.lastSerial = entry.serial
                 } else {
                     s.ready.append(entry)
                 }

@@ -196,6 +196,22 @@ struct EngineEndTests {
         #expect(h.dispatch() == ["claim b"])
     }
 
+    @Test("an ended attempt's slot goes to the next job before its record is durable; the queue's limit too")
+    func slotFreedAtEnd() {
+        var h = EngineHarness()
+        h.engine = Engine(queueLimits: ["q": 1], workers: 1)
+        h.run(EngineHarness.command("a", queue: "q"))
+        h.accept(EngineHarness.command("b", queue: "q"))
+        #expect(h.dispatch() == [], "one worker, taken by a")
+        h.on(.attemptEnded(id("a"), AttemptEnd(termination: .exited(0), teardown: nil, usage: nil), diskFull: false))
+        #expect(h.state("a") == .ending(.final(.succeeded), from: .running))
+        #expect(h.dispatch() == ["claim b"], "a's process is gone: b starts while a's record is written")
+        #expect(h.engine.holds(id("a")))
+        h.on(.written([id("a")]))
+        #expect(!h.engine.holds(id("a")))
+        #expect(h.engine.scheduler.slotsInUse == 1 && h.engine.scheduler.runningPerQueue["q"] == 1, "b's slot and place are still held")
+    }
+
     @Test("a requeued record written: the job is queued again (after its backoff)")
     func writtenRequeue() {
         var h = EngineHarness()

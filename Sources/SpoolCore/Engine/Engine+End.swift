@@ -12,6 +12,8 @@ extension Engine {
 
     mutating func attemptEnded(_ id: JobID, _ ended: AttemptEnd, diskFull: Bool, now: Timestamp, random: Double) -> [EngineAction] {
         guard let job = jobs[id], case .running = job.state, job.batch == nil else { impossible("attemptEnded", id) }
+        // The process is gone: its slots go to the next start while this end's record is written.
+        scheduler.release(.job(id))
         var running = Self.render(job)
         running.usage = ended.usage
         if let executor = ended.executor { running.executor = executor }

@@ -267,6 +267,14 @@ public struct SchedulerState: Sendable {
     /// A started item ended (for operations: their batch goes on).
     public mutating func itemEnded(_ item: WorkItem) {
         running.remove(item)
+        release(item)
+    }
+
+    /// A job's process is gone: the slots, GPUs and place in its queue's limit it held are free for
+    /// the next start at once, while the record of its end is still being written (the job stays
+    /// started, `holds` it, until `jobEnded`). Nothing runs in them any more, so no limit is passed;
+    /// only the bookkeeping of an end overlaps the next start. Idempotent (`itemEnded` releases too).
+    public mutating func release(_ item: WorkItem) {
         if let h = held.removeValue(forKey: item) {
             slotsInUse -= h.slots
             freeGPUs += h.gpus

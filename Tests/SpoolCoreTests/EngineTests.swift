@@ -212,6 +212,27 @@ struct EngineEndTests {
         #expect(h.engine.scheduler.slotsInUse == 1 && h.engine.scheduler.runningPerQueue["q"] == 1, "b's slot and place are still held")
     }
 
+    @Test("which starts may go before their claim is durable: table of job → answer", arguments: [
+        ("requeue command", true), ("fail command", false), ("batch", false), ("live restore", false), ("remote queue", false),
+    ])
+    func startBeforeDurableClaim(kind: String, expected: Bool) {
+        var h = EngineHarness()
+        let r: JobRecord
+        switch kind {
+        case "fail command": r = EngineHarness.command("a", onInterrupt: "fail")
+        case "batch": r = EngineHarness.batch("a", operations: 2)
+        case "remote queue":
+            h.engine = Engine(workers: 2, remoteQueues: ["hpc"])
+            r = EngineHarness.command("a", queue: "hpc")
+        case "live restore":
+            h.engine = Engine(workers: 2, liveRestore: true)
+            r = EngineHarness.command("a")
+        default: r = EngineHarness.command("a")
+        }
+        h.accept(r)
+        #expect(h.engine.startsBeforeClaimIsDurable(id("a")) == expected)
+    }
+
     @Test("a requeued record written: the job is queued again (after its backoff)")
     func writtenRequeue() {
         var h = EngineHarness()

@@ -2,7 +2,9 @@
 // engine for the next item, and when several slots are free it takes several at once, so that
 // the renames pending/ → running/ of the jobs among them share one fsync of running/. Only after
 // that fsync (the claim is durable, so a crash cannot run an `on_interrupt: fail` job twice) are
-// they reported claimed, and their attempts launched.
+// they reported claimed, and their attempts launched; except `on_interrupt: requeue` command jobs
+// run here, which a power cut runs again anyway (`Engine.startsBeforeClaimIsDurable`): they start
+// before the fsync, which then overlaps their start.
 import Foundation
 
 extension Daemon {
@@ -105,8 +107,13 @@ extension Daemon {
                 send(.claimFailed(id, retryIn: 5))
             }
         }
+        // Jobs that a lost rename would only run again, as a power cut makes them do anyway, start
+        // now; the fsync of running/ overlaps their start. The others wait for it.
+        let early = core.withLock { c in Set(claimed.filter { c.engine.startsBeforeClaimIsDurable($0) }) }
+        for id in claimed where early.contains(id) { send(.claimed(id)) }
         store.commit(&sync)
         FaultInjection.hit(.afterStartRename)
+        claimed.removeAll { early.contains($0) }
         if submitters > 1 && claimed.count > 1 {
             // Threads of their own: sbatch blocks, and Dispatch's pool is only as wide as the cores.
             let next = LockedBox(0)

@@ -83,6 +83,17 @@ extension Engine {
         return freed
     }
 
+    /// Whether job `id`'s attempt may start before its claim (the rename into running/) is durable.
+    /// A power cut that loses the rename leaves the job in pending/, where it runs again: what an
+    /// `on_interrupt: requeue` command job would do after the cut anyway (its attempt dies with the
+    /// power). Not so for a `fail` job (it must never run twice), a batch (its operations may be
+    /// `fail`), or an attempt that outlives the daemon (live restore, a remote queue): that one would
+    /// go on running while its copy from pending/ starts again.
+    func startsBeforeClaimIsDurable(_ id: JobID) -> Bool {
+        guard let spec = jobs[id]?.record.spec, !spec.isBatch else { return false }
+        return spec.effectiveOnInterrupt == .requeue && !outlivesDaemon(AttemptKey(id))
+    }
+
     /// Whether job `id` runs on a remote engine (its queue's executor is not local).
     func isRemote(_ id: JobID) -> Bool {
         jobs[id].map { scheduler.isRemote($0.record.spec?.effectiveQueue ?? "default") } ?? false

@@ -2,8 +2,8 @@
 // through its queue's executor (which alone knows pids and process groups; Slurm for a remote
 // queue; with live restore, under a supervisor each), a built-in operation on the built-in queue
 // (http on a thread of its own). Each registers its handle before it is reported launched, and
-// reports its end once; the worker slot is given back as soon as the process is gone, before the
-// bookkeeping of its end.
+// reports its end once; the worker permit is given back as soon as the engine has taken the end
+// (and freed the slots), before the end's record is written.
 import Foundation
 import SpoolBuiltins
 import SpoolJSON
@@ -14,8 +14,7 @@ extension Daemon {
         let executor: any Executor = executor(for: plan.queue) ?? supervised ?? self.executor
         switch executor.start(plan) {
         case .failure(let error):
-            freeSlot(of: plan.queue)
-            send(.launchFailed(key.id, error, executor.info))
+            sendEnd(.launchFailed(key.id, error, executor.info), queue: plan.queue)
         case .success(let running):
             core.withLock { $0.attempts[key] = running }
             send(.launched(key, running.info))
@@ -37,10 +36,9 @@ extension Daemon {
     /// Waits for a command attempt's end (one launched here, or adopted after a restart).
     func watch(_ key: AttemptKey, _ running: any RunningAttempt, queue: String) {
         running.awaitEnd { [self] end in
-            freeSlot(of: queue)
             core.withLock { $0.attempts[key] = nil }
             let failed = AttemptResult.failure(of: end.termination, teardown: end.teardown, label: "") != nil
-            send(.attemptEnded(key.id, end, diskFull: failed && isDiskFull()))
+            sendEnd(.attemptEnded(key.id, end, diskFull: failed && isDiskFull()), queue: queue)
         }
     }
 
@@ -51,11 +49,10 @@ extension Daemon {
         let executor: any Executor = executor(for: plan.queue) ?? supervised ?? self.executor
         switch executor.start(plan) {
         case .failure(let error):
-            freeSlot(of: plan.queue)
             // Earlier attempts' outputs stay named (and an output file created before the failure is dropped).
             let (stdout, stderr) = placeOperationOutputs(outputs)
-            send(.operationEnded(key, .failed(error, exitCode: nil, signal: nil), stdout: stdout, stderr: stderr, usage: nil,
-                                 executor: executor.info))
+            sendEnd(.operationEnded(key, .failed(error, exitCode: nil, signal: nil), stdout: stdout, stderr: stderr, usage: nil,
+                                    executor: executor.info), queue: plan.queue)
         case .success(let running):
             core.withLock { $0.attempts[key] = running }
             send(.launched(key, running.info))
@@ -67,15 +64,14 @@ extension Daemon {
     func watchOperation(_ key: AttemptKey, _ running: any RunningAttempt, _ outputs: OperationOutputs, queue: String) {
         let info = running.info.executor
         running.awaitEnd { [self] end in
-            freeSlot(of: queue)
             core.withLock { $0.attempts[key] = nil }
             let (stdout, stderr) = placeOperationOutputs(outputs)
             if end.teardown == .shutdown {
-                send(.operationInterrupted(key))
+                sendEnd(.operationInterrupted(key), queue: queue)
                 return
             }
-            send(.operationEnded(key, Self.outcome(of: end.termination, teardown: end.teardown, label: outputs.label),
-                                 stdout: stdout, stderr: stderr, usage: end.usage, executor: info))
+            sendEnd(.operationEnded(key, Self.outcome(of: end.termination, teardown: end.teardown, label: outputs.label),
+                                    stdout: stdout, stderr: stderr, usage: end.usage, executor: info), queue: queue)
         }
     }
 
@@ -97,8 +93,7 @@ extension Daemon {
             } else {
                 outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)
             }
-            freeSlot(of: queue)
-            send(.operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil))
+            sendEnd(.operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil), queue: queue)
         }
         if let builtin, Swift.type(of: builtin).blocks {
             Thread.detachNewThread(body)

@@ -155,8 +155,7 @@ extension Daemon {
             watch(key, attempt, queue: queue)
         case .ended(let end, _):
             log.notice("job \(id): its attempt \(record.attempts) ended while no daemon ran")
-            freeSlot(of: queue)
-            send(.attemptEnded(id, end, diskFull: false))
+            sendEnd(.attemptEnded(id, end, diskFull: false), queue: queue)
         case .none:
             break
         }

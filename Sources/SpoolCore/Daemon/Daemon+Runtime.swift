@@ -10,6 +10,17 @@ extension Daemon {
         perform(core.update { $0.engine.handle(event, now: now, random: random) })
     }
 
+    /// An attempt's end: the engine takes it (and frees the slots it held) before its worker permit
+    /// is given back, so the dispatcher that the permit wakes finds the room free; then the actions
+    /// (the end's record) are carried out while the next start goes on.
+    func sendEnd(_ event: EngineEvent, queue: String) {
+        let now = Timestamp.now()
+        let random = Double.random(in: 0..<1)
+        let actions = core.update { $0.engine.handle(event, now: now, random: random) }
+        freeSlot(of: queue)
+        perform(actions)
+    }
+
     func perform(_ actions: [EngineAction]) {
         for action in actions { perform(action) }
     }

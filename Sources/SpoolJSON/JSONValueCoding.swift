@@ -92,7 +92,7 @@ private struct AnyCodingKey: CodingKey {
 }
 
 /// A dictionary keyed by strings: written with sorted keys, since it has no order of its own.
-private protocol StringKeyedDictionary {
+protocol StringKeyedDictionary {
     func sortedMembers() -> [(String, any Encodable)]
 }
 

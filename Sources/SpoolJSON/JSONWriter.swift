@@ -71,12 +71,12 @@ struct JSONByteWriter {
         }
     }
 
-    private mutating func append(_ s: StaticString) {
+    mutating func append(_ s: StaticString) {
         s.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     /// Pretty style only: a line break and two spaces per level.
-    private mutating func newline(_ indent: Int) {
+    mutating func newline(_ indent: Int) {
         guard pretty else { return }
         out.append(UInt8(ascii: "\n"))
         out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * indent))

@@ -219,19 +219,20 @@ import SpoolJSON
 struct JSONEncoderBox: Sendable {
     /// One line of compact JSON (for journals).
     static func compact<T: Encodable>(_ value: T) -> [UInt8] {
-        Self.value(value).serializedBytes()
+        Self.bytes(value, JSONStreamEncoder())
     }
 
     func encode<T: Encodable>(_ value: T) -> [UInt8] {
-        var bytes = Self.value(value).serializedBytes(pretty: true, spaceBeforeColon: true)
+        var bytes = Self.bytes(value, JSONStreamEncoder(pretty: true, spaceBeforeColon: true))
         bytes.append(0x0A)
         return bytes
     }
 
-    private static func value<T: Encodable>(_ value: T) -> JSONValue {
+    /// Straight to bytes (JSONStreamEncoder: the same bytes as through a JSONValue, without the tree).
+    private static func bytes<T: Encodable>(_ value: T, _ encoder: JSONStreamEncoder) -> [UInt8] {
         // Encoding our own value types cannot fail; a failure here is a bug.
-        guard let v = try? JSONValueEncoder().encode(value) else { preconditionFailure("cannot encode \(T.self)") }
-        return v
+        guard let b = try? encoder.encode(value) else { preconditionFailure("cannot encode \(T.self)") }
+        return b
     }
 }
 

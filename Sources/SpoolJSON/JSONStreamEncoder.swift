@@ -1,0 +1,319 @@
+// Encodes an Encodable value straight to JSON bytes, in the same bytes as
+// `JSONValueEncoder().encode(value).serializedBytes(...)` but without building the JSONValue tree
+// in between: no node per value, no dictionary per object, no coding path per member. Every record
+// write went through that tree, and for a batch's record (a million numbers in its params) or
+// the journal line of each operation it was most of the cost (bench `batch`, perf).
+//
+// Streaming works because our types write each member once, in order, and finish a nested value
+// before the next member: the value a member holds is written when `encode` is called, and a
+// container is closed when the member that holds it returns, or when its parent writes again.
+// A type that writes a key twice, goes back to a container already closed, or asks for a super
+// encoder cannot be streamed: the encoder notices and encodes that value through the tree instead,
+// so the bytes are the same either way.
+
+/// Encodes Encodable values to JSON bytes without an intermediate JSONValue.
+public struct JSONStreamEncoder {
+    public let pretty: Bool
+    public let spaceBeforeColon: Bool
+
+    public init(pretty: Bool = false, spaceBeforeColon: Bool = false) {
+        self.pretty = pretty
+        self.spaceBeforeColon = spaceBeforeColon
+    }
+
+    public func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        if let bytes = try streamed(value) { return bytes }
+        return try JSONValueEncoder().encode(value).serializedBytes(pretty: pretty, spaceBeforeColon: spaceBeforeColon)
+    }
+
+    /// The bytes written straight, or nil where the value cannot be streamed.
+    public func streamed<T: Encodable>(_ value: T) throws -> [UInt8]? {
+        let stream = ByteStream(JSONByteWriter(pretty: pretty, spaceBeforeColon: spaceBeforeColon))
+        try stream.write(value, depth: 0)
+        return stream.failed ? nil : stream.writer.out
+    }
+}
+
+/// The bytes written so far and the containers open, innermost last.
+private final class ByteStream {
+    struct Frame {
+        var token: Int
+        var isObject: Bool
+        var depth: Int
+        var count = 0
+        var keys: [String] = []
+    }
+
+    var writer: JSONByteWriter
+    var frames: [Frame] = []
+    var nextToken = 0
+    /// Set when the value cannot be streamed (see the file's comment); the caller falls back.
+    var failed = false
+
+    init(_ writer: JSONByteWriter) { self.writer = writer }
+
+    /// Writes `value` as the value of the current member (or the document) at `depth`.
+    func write<T: Encodable>(_ value: T, depth: Int) throws {
+        if let v = value as? JSONValue {
+            writer.write(v, indent: depth)
+            return
+        }
+        if let dictionary = value as? any StringKeyedDictionary {
+            let token = open(isObject: true, depth: depth)
+            for (key, element) in dictionary.sortedMembers() {
+                guard member(token, key: key) else { return }
+                try writeExistential(element, depth: depth + 1)
+            }
+            close(token)
+            return
+        }
+        let slot = Slot(stream: self, depth: depth)
+        try value.encode(to: SlotEncoder(slot: slot))
+        switch slot.state {
+        case .fresh: writer.append("{}")  // nothing encoded: an empty object, as the tree writes it
+        case .value: break
+        case .container(let token): close(token)
+        }
+    }
+
+    private func writeExistential(_ value: any Encodable, depth: Int) throws {
+        try write(value, depth: depth)
+    }
+
+    /// Opens an object or array at `depth`; returns its token.
+    func open(isObject: Bool, depth: Int) -> Int {
+        nextToken += 1
+        frames.append(Frame(token: nextToken, isObject: isObject, depth: depth))
+        writer.out.append(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        return nextToken
+    }
+
+    /// Makes the container `token` the innermost one (closing the finished ones inside it); false
+    /// (and the stream failed) when it was closed already.
+    func reopen(_ token: Int) -> Bool {
+        guard !failed, let i = frames.lastIndex(where: { $0.token == token }) else {
+            failed = true
+            return false
+        }
+        while frames.count > i + 1 { close(frames[frames.count - 1].token) }
+        return true
+    }
+
+    /// Starts the next member of container `token` (a key for an object); false if it cannot.
+    func member(_ token: Int, key: String? = nil) -> Bool {
+        guard reopen(token) else { return false }
+        let top = frames.count - 1
+        if let key {
+            if frames[top].keys.contains(key) {  // the tree keeps the first place of a key written twice
+                failed = true
+                return false
+            }
+            frames[top].keys.append(key)
+        }
+        if frames[top].count > 0 { writer.out.append(UInt8(ascii: ",")) }
+        frames[top].count += 1
+        writer.newline(frames[top].depth + 1)
+        if let key {
+            writer.writeString(key)
+            writer.out.append(contentsOf: writer.colon)
+        }
+        return true
+    }
+
+    func close(_ token: Int) {
+        guard let i = frames.lastIndex(where: { $0.token == token }) else { return }
+        while frames.count > i {
+            let f = frames.removeLast()
+            if f.count > 0 { writer.newline(f.depth) }
+            writer.out.append(f.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        }
+    }
+
+    func number<N: BinaryInteger>(_ v: N) {
+        if let i = Int(exactly: v) { writer.writeNumber(JSONNumber(i)) } else { writer.writeNumber(JSONNumber(Double(v))) }
+    }
+
+    func number(_ d: Double) { writer.writeNumber(JSONNumber(d)) }
+}
+
+/// One value's place: what its `encode(to:)` has made of it so far.
+private final class Slot {
+    enum State { case fresh, value, container(Int) }
+    let stream: ByteStream
+    let depth: Int
+    var state = State.fresh
+
+    init(stream: ByteStream, depth: Int) {
+        self.stream = stream
+        self.depth = depth
+    }
+
+    /// The container this value is (opened on first use); nil if it is something else already.
+    func container(isObject: Bool) -> Int? {
+        switch state {
+        case .fresh:
+            let token = stream.open(isObject: isObject, depth: depth)
+            state = .container(token)
+            return token
+        case .container(let token):
+            if let f = stream.frames.last(where: { $0.token == token }), f.isObject == isObject { return token }
+        case .value: break
+        }
+        stream.failed = true
+        return nil
+    }
+
+    /// Whether a single value may be written here now (once).
+    func takeValue() -> Bool {
+        guard case .fresh = state, !stream.failed else {
+            stream.failed = true
+            return false
+        }
+        state = .value
+        return true
+    }
+}
+
+private struct SlotEncoder: Encoder {
+    let slot: Slot
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(StreamKeyedContainer<Key>(stream: slot.stream, token: slot.container(isObject: true)))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        StreamUnkeyedContainer(stream: slot.stream, token: slot.container(isObject: false))
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        StreamSingleContainer(slot: slot)
+    }
+}
+
+/// An encoder that cannot be streamed (a super encoder): it marks the stream failed.
+private func unstreamable(_ stream: ByteStream) -> any Encoder {
+    stream.failed = true
+    return SlotEncoder(slot: Slot(stream: stream, depth: 0))
+}
+
+private struct StreamKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let stream: ByteStream
+    let token: Int?
+    var codingPath: [any CodingKey] { [] }
+
+    /// Starts member `key`; false if nothing may be written (the stream has failed).
+    func begin(_ key: Key) -> Bool {
+        guard let token else { return false }
+        return stream.member(token, key: key.stringValue)
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { if begin(key) { stream.writer.append("null") } }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { if begin(key) { stream.writer.append(value ? "true" : "false") } }
+    mutating func encode(_ value: String, forKey key: Key) throws { if begin(key) { stream.writer.writeString(value) } }
+    mutating func encode(_ value: Double, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Float, forKey key: Key) throws { if begin(key) { stream.number(Double(value)) } }
+    mutating func encode(_ value: Int, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        guard begin(key) else { return }
+        try stream.write(value, depth: stream.frames[stream.frames.count - 1].depth + 1)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        let nested = begin(key) ? stream.open(isObject: true, depth: depth + 1) : nil
+        return KeyedEncodingContainer(StreamKeyedContainer<NestedKey>(stream: stream, token: nested))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        let nested = begin(key) ? stream.open(isObject: false, depth: depth + 1) : nil
+        return StreamUnkeyedContainer(stream: stream, token: nested)
+    }
+
+    mutating func superEncoder() -> any Encoder { unstreamable(stream) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { unstreamable(stream) }
+
+    private var depth: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.depth } ?? 0 }
+}
+
+private struct StreamUnkeyedContainer: UnkeyedEncodingContainer {
+    let stream: ByteStream
+    let token: Int?
+    var codingPath: [any CodingKey] { [] }
+    var count: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.count } ?? 0 }
+
+    func begin() -> Bool {
+        guard let token else { return false }
+        return stream.member(token)
+    }
+
+    private var depth: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.depth } ?? 0 }
+
+    mutating func encodeNil() throws { if begin() { stream.writer.append("null") } }
+    mutating func encode(_ value: Bool) throws { if begin() { stream.writer.append(value ? "true" : "false") } }
+    mutating func encode(_ value: String) throws { if begin() { stream.writer.writeString(value) } }
+    mutating func encode(_ value: Double) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: Float) throws { if begin() { stream.number(Double(value)) } }
+    mutating func encode(_ value: Int) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: Int8) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: Int16) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: Int32) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: Int64) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt8) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt16) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt32) throws { if begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt64) throws { if begin() { stream.number(value) } }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        guard begin() else { return }
+        try stream.write(value, depth: depth + 1)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        let nested = begin() ? stream.open(isObject: true, depth: depth + 1) : nil
+        return KeyedEncodingContainer(StreamKeyedContainer<NestedKey>(stream: stream, token: nested))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        let nested = begin() ? stream.open(isObject: false, depth: depth + 1) : nil
+        return StreamUnkeyedContainer(stream: stream, token: nested)
+    }
+
+    mutating func superEncoder() -> any Encoder { unstreamable(stream) }
+}
+
+private struct StreamSingleContainer: SingleValueEncodingContainer {
+    let slot: Slot
+    var codingPath: [any CodingKey] { [] }
+    var stream: ByteStream { slot.stream }
+
+    mutating func encodeNil() throws { if slot.takeValue() { stream.writer.append("null") } }
+    mutating func encode(_ value: Bool) throws { if slot.takeValue() { stream.writer.append(value ? "true" : "false") } }
+    mutating func encode(_ value: String) throws { if slot.takeValue() { stream.writer.writeString(value) } }
+    mutating func encode(_ value: Double) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: Float) throws { if slot.takeValue() { stream.number(Double(value)) } }
+    mutating func encode(_ value: Int) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: Int8) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: Int16) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: Int32) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: Int64) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: UInt) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: UInt8) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: UInt16) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: UInt32) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode(_ value: UInt64) throws { if slot.takeValue() { stream.number(value) } }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        // The value takes this place: written through its own encode(to:) at the same depth.
+        guard slot.takeValue() else { return }
+        try stream.write(value, depth: slot.depth)
+    }
+}

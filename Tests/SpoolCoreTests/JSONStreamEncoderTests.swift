@@ -1,0 +1,161 @@
+// The stream encoder writes exactly the bytes of the tree encoder (JSONValueEncoder then the
+// writer), which records have always had: for real records of every shape, and for Encodable
+// shapes our types do not use but a future one might (a key written twice, a super encoder,
+// nested containers), where it falls back to the tree.
+import Foundation
+import Testing
+@testable import SpoolCore
+import SpoolJSON
+
+/// Both encoders, pretty (state files) and compact (journals); the stream must match the tree.
+func expectSameBytes<T: Encodable>(_ value: T, _ label: String, streams: Bool = true,
+                                   sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for (pretty, space) in [(true, true), (true, false), (false, false)] {
+        #expect((try JSONStreamEncoder(pretty: pretty, spaceBeforeColon: space).streamed(value) != nil) == streams,
+                "\(label): streamed \(!streams)", sourceLocation: sourceLocation)
+        let tree = try JSONValueEncoder().encode(value).serializedBytes(pretty: pretty, spaceBeforeColon: space)
+        let stream = try JSONStreamEncoder(pretty: pretty, spaceBeforeColon: space).encode(value)
+        #expect(String(decoding: stream, as: UTF8.self) == String(decoding: tree, as: UTF8.self), "\(label) pretty=\(pretty)",
+                sourceLocation: sourceLocation)
+    }
+}
+
+private struct Scalars: Encodable {
+    var b = true, s = "q\"\\\n", d = 2.5, whole = 3.0, nan = Double.nan, f: Float = 0.5
+    var i = -7, i8: Int8 = -8, i16: Int16 = 16, i32: Int32 = -32, i64 = Int64.min
+    var u: UInt = 1, u8: UInt8 = 8, u16: UInt16 = 16, u32 = UInt32.max, u64 = UInt64.max
+    var missing: String? = nil
+    var present: Int? = 4
+}
+
+private struct ExplicitNulls: Encodable {
+    var a: String? = nil
+    var list: [Int?] = [1, nil, 3]
+    enum CodingKeys: String, CodingKey { case a, list, z }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(a, forKey: .a)  // null, not skipped
+        try c.encodeNil(forKey: .z)
+        try c.encode(list, forKey: .list)
+    }
+}
+
+private struct Empty: Encodable {}
+
+private struct Nothing: Encodable {
+    func encode(to encoder: any Encoder) throws {}
+}
+
+private enum Kind: String, Encodable { case one, two }
+
+private struct Shapes: Encodable {
+    var kinds: [Kind] = [.one, .two]
+    var empty: [Int] = []
+    var emptyObject = Empty()
+    var nested: [[Int]] = [[1, 2], [], [3]]
+    var env = ["b": "2", "a": "1", "c": "3"]
+    var json: JSONValue = ["z": 1, "a": [true, nil, "x"], "o": [:]]
+    var inner = [Scalars(), Scalars()]
+    var wrapped: Kind? = .two
+}
+
+/// A key written twice: the tree keeps its first place and the last value; the stream falls back.
+private struct TwiceKey: Encodable {
+    enum K: String, CodingKey { case a, b }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: K.self)
+        try c.encode(1, forKey: .a)
+        try c.encode(2, forKey: .b)
+        try c.encode(3, forKey: .a)
+    }
+}
+
+/// Nested containers, filled in order and out of order (the latter falls back).
+private struct Nesting: Encodable {
+    var outOfOrder: Bool
+    enum K: String, CodingKey { case obj, arr, after }
+    enum N: String, CodingKey { case x, y }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: K.self)
+        var obj = c.nestedContainer(keyedBy: N.self, forKey: .obj)
+        try obj.encode(1, forKey: .x)
+        var arr = c.nestedUnkeyedContainer(forKey: .arr)
+        try arr.encode("a")
+        var deeper = arr.nestedContainer(keyedBy: N.self)
+        try deeper.encode(true, forKey: .y)
+        try arr.encode("b")
+        try c.encode("done", forKey: .after)
+        if outOfOrder { try obj.encode(2, forKey: .y) }  // back to a container the stream has closed
+    }
+}
+
+private struct Super: Encodable {
+    enum K: String, CodingKey { case a }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: K.self)
+        try c.encode(1, forKey: .a)
+        try Scalars().encode(to: c.superEncoder())
+    }
+}
+
+@Suite("JSON stream encoder")
+struct JSONStreamEncoderTests {
+    @Test("Encodable shapes: the stream's bytes are the tree's")
+    func shapes() throws {
+        try expectSameBytes(Scalars(), "scalars")
+        try expectSameBytes(ExplicitNulls(), "explicit nulls")
+        try expectSameBytes(Empty(), "empty struct")
+        try expectSameBytes(Nothing(), "encodes nothing")
+        try expectSameBytes(Shapes(), "shapes")
+        try expectSameBytes([Shapes(), Shapes()], "top-level array")
+        try expectSameBytes("top", "top-level string")
+        try expectSameBytes(Optional<Int>.none, "top-level nil")
+        try expectSameBytes(["k": [Kind.one]], "top-level dictionary")
+        try expectSameBytes(JSONValue.object(JSONObject([(key: "b", value: 1), (key: "a", value: 2)])), "top-level JSONValue")
+    }
+
+    @Test("shapes that cannot be streamed fall back to the tree, with its bytes")
+    func fallbacks() throws {
+        try expectSameBytes(TwiceKey(), "a key written twice", streams: false)
+        try expectSameBytes(Nesting(outOfOrder: false), "nested containers in order")
+        try expectSameBytes(Nesting(outOfOrder: true), "a nested container written after its parent moved on", streams: false)
+        try expectSameBytes(Super(), "a super encoder", streams: false)
+        #expect(String(decoding: try JSONStreamEncoder().encode(TwiceKey()), as: UTF8.self) == #"{"a":3,"b":2}"#)
+    }
+
+    @Test("records of every shape: the stream's bytes are the tree's")
+    func records() throws {
+        let spec = """
+        {"id": "r1", "name": "n", "shell": "echo hi", "env": {"B": "2", "A": "1"}, "labels": {"team": "x"},
+         "timeout_seconds": 1.5, "retries": 2, "priority": -3, "queue": "q", "after": ["a", "b"],
+         "resources": {"cpus": 2, "gpus": 1}, "on_complete": {"command": ["true"], "labels": {"z": "1", "a": "2"}}}
+        """
+        var r = EngineHarness.record(spec)
+        try expectSameBytes(r, "a pending command job")
+        r.status = .failed
+        r.attempts = 3
+        r.startedAt = Timestamp(seconds: 1_700_000_000.25)
+        r.finishedAt = Timestamp(seconds: 1_700_000_001.5)
+        r.exitCode = 3
+        r.error = SpoolError(.exitNonzero, "job r1: exited with 3")
+        r.stdout = "done/r1.stdout"
+        r.usage = ResourceUsage(cpuUserSeconds: 0.25, cpuSystemSeconds: 0.125, maxRSSBytes: 1 << 20)
+        r.executor = ExecutorInfo(type: "slurm", jobID: "42", host: "node1")
+        r.owner = JobOwner(uid: 1000, gid: 100)
+        r.progress = Progress(total: 1, succeeded: 0, failed: 1, skipped: 0, percent: 100, etaSeconds: nil)
+        try expectSameBytes(r, "a failed command job")
+
+        var b = EngineHarness.batch("b", operations: 3)
+        var ops = BatchState(spec: b.spec!, operations: nil).operations
+        ops[0].status = .succeeded
+        ops[0].result = ["mean": 1.5, "n": 3, "cols": ["a", "b"]]
+        ops[1].status = .failed
+        ops[1].error = SpoolError(.operationFailed, "boom")
+        ops[1].usage = ResourceUsage(cpuUserSeconds: 1, cpuSystemSeconds: 0, maxRSSBytes: 7)
+        b.operations = ops
+        b.progress = Progress(total: 3, succeeded: 1, failed: 1, skipped: 0, percent: 66.7, etaSeconds: 2.5, message: "m")
+        try expectSameBytes(b, "a batch with results")
+        for op in ops { try expectSameBytes(op, "a journal line") }
+        #expect(JSONEncoderBox().encode(b) == (try JSONValueEncoder().encode(b).serializedBytes(pretty: true, spaceBeforeColon: true)) + [0x0A])
+    }
+}

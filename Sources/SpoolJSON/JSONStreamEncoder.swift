@@ -32,6 +32,31 @@ public struct JSONStreamEncoder {
         try stream.write(value, depth: 0)
         return stream.failed ? nil : stream.writer.out
     }
+
+    /// Encodes `value` in pieces of about `chunk` bytes handed to `write` as they are made, so that a
+    /// big record (a batch's) is never whole in memory: its buffer, grown by doubling, was the peak
+    /// of a 10,000-operation batch. A value that cannot be streamed (detected midway, after pieces
+    /// went out) is written again whole from the tree, after `restart`, which must drop what was written.
+    public func encode<T: Encodable>(_ value: T, chunk: Int, write: ([UInt8]) throws -> Void, restart: () throws -> Void) throws {
+        let stream = ByteStream(JSONByteWriter(pretty: pretty, spaceBeforeColon: spaceBeforeColon))
+        var flushed = false
+        try withoutActuallyEscaping(write) { write in
+            stream.flush = { bytes in
+                guard bytes.count >= chunk else { return false }
+                try write(bytes)
+                flushed = true
+                return true
+            }
+            defer { stream.flush = nil }  // the closure must not outlive this call
+            try stream.write(value, depth: 0)
+        }
+        if !stream.failed {
+            if !stream.writer.out.isEmpty { try write(stream.writer.out) }
+            return
+        }
+        if flushed { try restart() }
+        try write(try JSONValueEncoder().encode(value).serializedBytes(pretty: pretty, spaceBeforeColon: spaceBeforeColon))
+    }
 }
 
 /// The bytes written so far and the containers open, innermost last.
@@ -49,8 +74,17 @@ private final class ByteStream {
     var nextToken = 0
     /// Set when the value cannot be streamed (see the file's comment); the caller falls back.
     var failed = false
+    /// Chunked output: takes the bytes so far when they are enough (true: taken, the buffer is emptied).
+    var flush: (([UInt8]) throws -> Bool)?
 
     init(_ writer: JSONByteWriter) { self.writer = writer }
+
+    /// Hands the buffer out when chunked output wants it (between members, so at most one member's
+    /// worth of bytes, a big JSONValue such as params, is buffered at a time).
+    func flushIfDue() throws {
+        guard !failed, let flush, try flush(writer.out) else { return }
+        writer.out.removeAll(keepingCapacity: true)
+    }
 
     /// Writes `value` as the value of the current member (or the document) at `depth`.
     func write<T: Encodable>(_ value: T, depth: Int) throws {
@@ -61,7 +95,7 @@ private final class ByteStream {
         if let dictionary = value as? any StringKeyedDictionary {
             let token = open(isObject: true, depth: depth)
             for (key, element) in dictionary.sortedMembers() {
-                guard member(token, key: key) else { return }
+                guard try member(token, key: key) else { return }
                 try writeExistential(element, depth: depth + 1)
             }
             close(token)
@@ -100,8 +134,14 @@ private final class ByteStream {
     }
 
     /// Starts the next member of container `token` (a key for an object); false if it cannot.
-    func member(_ token: Int, key: String? = nil) -> Bool {
-        guard reopen(token) else { return false }
+    func member(_ token: Int, key: String? = nil) throws -> Bool {
+        try flushIfDue()
+        return memberWithoutFlush(token, key: key)
+    }
+
+    /// `member` where no error can be thrown (nested containers: Encoder's calls for them cannot throw).
+    func memberWithoutFlush(_ token: Int?, key: String? = nil) -> Bool {
+        guard let token, reopen(token) else { return false }
         let top = frames.count - 1
         if let key {
             if frames[top].keys.contains(key) {  // the tree keeps the first place of a key written twice
@@ -204,38 +244,38 @@ private struct StreamKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProto
     var codingPath: [any CodingKey] { [] }
 
     /// Starts member `key`; false if nothing may be written (the stream has failed).
-    func begin(_ key: Key) -> Bool {
+    func begin(_ key: Key) throws -> Bool {
         guard let token else { return false }
-        return stream.member(token, key: key.stringValue)
+        return try stream.member(token, key: key.stringValue)
     }
 
-    mutating func encodeNil(forKey key: Key) throws { if begin(key) { stream.writer.append("null") } }
-    mutating func encode(_ value: Bool, forKey key: Key) throws { if begin(key) { stream.writer.append(value ? "true" : "false") } }
-    mutating func encode(_ value: String, forKey key: Key) throws { if begin(key) { stream.writer.writeString(value) } }
-    mutating func encode(_ value: Double, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: Float, forKey key: Key) throws { if begin(key) { stream.number(Double(value)) } }
-    mutating func encode(_ value: Int, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: Int8, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: Int16, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: Int32, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: Int64, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: UInt, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: UInt8, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: UInt16, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: UInt32, forKey key: Key) throws { if begin(key) { stream.number(value) } }
-    mutating func encode(_ value: UInt64, forKey key: Key) throws { if begin(key) { stream.number(value) } }
+    mutating func encodeNil(forKey key: Key) throws { if try begin(key) { stream.writer.append("null") } }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { if try begin(key) { stream.writer.append(value ? "true" : "false") } }
+    mutating func encode(_ value: String, forKey key: Key) throws { if try begin(key) { stream.writer.writeString(value) } }
+    mutating func encode(_ value: Double, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Float, forKey key: Key) throws { if try begin(key) { stream.number(Double(value)) } }
+    mutating func encode(_ value: Int, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { if try begin(key) { stream.number(value) } }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        guard begin(key) else { return }
+        guard try begin(key) else { return }
         try stream.write(value, depth: stream.frames[stream.frames.count - 1].depth + 1)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        let nested = begin(key) ? stream.open(isObject: true, depth: depth + 1) : nil
+        let nested = stream.memberWithoutFlush(token, key: key.stringValue) ? stream.open(isObject: true, depth: depth + 1) : nil
         return KeyedEncodingContainer(StreamKeyedContainer<NestedKey>(stream: stream, token: nested))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        let nested = begin(key) ? stream.open(isObject: false, depth: depth + 1) : nil
+        let nested = stream.memberWithoutFlush(token, key: key.stringValue) ? stream.open(isObject: false, depth: depth + 1) : nil
         return StreamUnkeyedContainer(stream: stream, token: nested)
     }
 
@@ -251,40 +291,40 @@ private struct StreamUnkeyedContainer: UnkeyedEncodingContainer {
     var codingPath: [any CodingKey] { [] }
     var count: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.count } ?? 0 }
 
-    func begin() -> Bool {
+    func begin() throws -> Bool {
         guard let token else { return false }
-        return stream.member(token)
+        return try stream.member(token)
     }
 
     private var depth: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.depth } ?? 0 }
 
-    mutating func encodeNil() throws { if begin() { stream.writer.append("null") } }
-    mutating func encode(_ value: Bool) throws { if begin() { stream.writer.append(value ? "true" : "false") } }
-    mutating func encode(_ value: String) throws { if begin() { stream.writer.writeString(value) } }
-    mutating func encode(_ value: Double) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: Float) throws { if begin() { stream.number(Double(value)) } }
-    mutating func encode(_ value: Int) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: Int8) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: Int16) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: Int32) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: Int64) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: UInt) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: UInt8) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: UInt16) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: UInt32) throws { if begin() { stream.number(value) } }
-    mutating func encode(_ value: UInt64) throws { if begin() { stream.number(value) } }
+    mutating func encodeNil() throws { if try begin() { stream.writer.append("null") } }
+    mutating func encode(_ value: Bool) throws { if try begin() { stream.writer.append(value ? "true" : "false") } }
+    mutating func encode(_ value: String) throws { if try begin() { stream.writer.writeString(value) } }
+    mutating func encode(_ value: Double) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: Float) throws { if try begin() { stream.number(Double(value)) } }
+    mutating func encode(_ value: Int) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: Int8) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: Int16) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: Int32) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: Int64) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt8) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt16) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt32) throws { if try begin() { stream.number(value) } }
+    mutating func encode(_ value: UInt64) throws { if try begin() { stream.number(value) } }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        guard begin() else { return }
+        guard try begin() else { return }
         try stream.write(value, depth: depth + 1)
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        let nested = begin() ? stream.open(isObject: true, depth: depth + 1) : nil
+        let nested = stream.memberWithoutFlush(token) ? stream.open(isObject: true, depth: depth + 1) : nil
         return KeyedEncodingContainer(StreamKeyedContainer<NestedKey>(stream: stream, token: nested))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        let nested = begin() ? stream.open(isObject: false, depth: depth + 1) : nil
+        let nested = stream.memberWithoutFlush(token) ? stream.open(isObject: false, depth: depth + 1) : nil
         return StreamUnkeyedContainer(stream: stream, token: nested)
     }
 

@@ -158,4 +158,27 @@ struct JSONStreamEncoderTests {
         for op in ops { try expectSameBytes(op, "a journal line") }
         #expect(JSONEncoderBox().encode(b) == (try JSONValueEncoder().encode(b).serializedBytes(pretty: true, spaceBeforeColon: true)) + [0x0A])
     }
+
+    @Test("in pieces: the pieces make the same bytes; a value that cannot be streamed restarts and is written whole")
+    func chunked() throws {
+        func pieces<T: Encodable>(_ value: T, chunk: Int) throws -> (bytes: [UInt8], writes: Int, restarts: Int) {
+            var out: [UInt8] = [], writes = 0, restarts = 0
+            try JSONStreamEncoder(pretty: true, spaceBeforeColon: true).encode(value, chunk: chunk, write: { out += $0; writes += 1 },
+                                                                               restart: { out.removeAll(); restarts += 1 })
+            return (out, writes, restarts)
+        }
+        var b = EngineHarness.batch("b", operations: 50)
+        b.operations = BatchState(spec: b.spec!, operations: nil).operations
+        let whole = try JSONValueEncoder().encode(b).serializedBytes(pretty: true, spaceBeforeColon: true)
+        for chunk in [1, 64, 4096, 1 << 20] {
+            let p = try pieces(b, chunk: chunk)
+            #expect(p.bytes == whole, "chunk \(chunk)")
+            #expect(p.restarts == 0)
+            if chunk <= 4096 { #expect(p.writes > 1, "chunk \(chunk): \(p.writes) writes") }
+        }
+        let nesting = Nesting(outOfOrder: true)
+        let p = try pieces([nesting, nesting], chunk: 1)
+        #expect(p.restarts == 1)
+        #expect(p.bytes == (try JSONValueEncoder().encode([nesting, nesting]).serializedBytes(pretty: true, spaceBeforeColon: true)))
+    }
 }

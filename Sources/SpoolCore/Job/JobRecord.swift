@@ -196,7 +196,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
 }
 
 extension JobRecord {
-    private static let encoder: JSONEncoderBox = JSONEncoderBox()
+    static let encoder: JSONEncoderBox = JSONEncoderBox()
 
     /// The record as the bytes of its state file (pretty JSON plus a newline).
     public func encoded() -> [UInt8] {
@@ -226,6 +226,13 @@ struct JSONEncoderBox: Sendable {
         var bytes = Self.bytes(value, JSONStreamEncoder(pretty: true, spaceBeforeColon: true))
         bytes.append(0x0A)
         return bytes
+    }
+
+    /// `encode` in pieces of about `chunk` bytes (JSONStreamEncoder's chunked form); throws only
+    /// what `write` or `restart` throw.
+    func encode<T: Encodable>(_ value: T, chunk: Int, write: ([UInt8]) throws -> Void, restart: () throws -> Void) throws {
+        try JSONStreamEncoder(pretty: true, spaceBeforeColon: true).encode(value, chunk: chunk, write: write, restart: restart)
+        try write([0x0A])
     }
 
     /// Straight to bytes (JSONStreamEncoder: the same bytes as through a JSONValue, without the tree).

@@ -33,24 +33,48 @@ public final class StateStore: Sendable {
     /// by another daemon sharing the spool); fails with EEXIST then.
     /// The record is readable by its owner and the administrators only (ResultPrivacy).
     public func write(_ record: JobRecord, to folder: SpoolFolder, isNew: Bool = false, sync: inout DirectorySync) throws {
-        try writeFile(bytes: record.encoded(), name: JobFiles.record(record.id), folder: .init(folder), noReplace: isNew, sync: &sync,
-                      jobFile: true, owner: record.owner)
+        try writeFile(name: JobFiles.record(record.id), folder: .init(folder), noReplace: isNew, sync: &sync,
+                      jobFile: true, owner: record.owner) { fd in
+            // In pieces as it is encoded: a batch's record (tens of MB) is never whole in memory.
+            var failure: Int32? = nil
+            struct WriteFailed: Error {}
+            do {
+                try JobRecord.encoder.encode(record, chunk: 256 * 1024, write: { bytes in
+                    failure = bytes.withUnsafeBytes { writeAll(fd, $0) }
+                    if failure != nil { throw WriteFailed() }
+                }, restart: {
+                    if ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0 { failure = errno; throw WriteFailed() }
+                })
+            } catch {
+                return failure ?? EIO
+            }
+            return nil
+        }
     }
 
     /// Writes any small file atomically into a folder (tmp + fsync + rename). `jobFile`: a job's
     /// file, protected for `owner` (ResultPrivacy); else 0644.
     public func writeFile(bytes: [UInt8], name: String, folder: SpoolLayout.Folder, noReplace: Bool = false,
                           sync: inout DirectorySync, jobFile: Bool = false, owner: JobOwner? = nil) throws {
+        try writeFile(name: name, folder: folder, noReplace: noReplace, sync: &sync, jobFile: jobFile, owner: owner) { fd in
+            bytes.withUnsafeBytes { writeAll(fd, $0) }
+        }
+    }
+
+    /// `writeFile` with the content written by `content` into the scratch file's descriptor (it
+    /// returns an errno on failure).
+    func writeFile(name: String, folder: SpoolLayout.Folder, noReplace: Bool = false, sync: inout DirectorySync,
+                   jobFile: Bool = false, owner: JobOwner? = nil, content: (Int32) -> Int32?) throws {
         let tmpFD = layout.fd(.tmp)
         let (fd, tmpName) = try openScratch()
         if jobFile || AccessPolicy.runsAsOwner { privacy.withLock { $0 }.apply(fd, owner: jobFile ? owner : nil) }
-        let failed: SystemError? = bytes.withUnsafeBytes { buf in
-            if let e = writeAll(fd, buf) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
+        let failed: SystemError? = {
+            if let e = content(fd) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
             if durable, !sync.isGrouped { Durability.sync(fd, .file, "tmp/\(tmpName)") }
             FaultInjection.hit(.afterTmpFsync)
             return nil
-        }
+        }()
         close(fd)
         if let failed {
             unlinkat(tmpFD, tmpName, 0)

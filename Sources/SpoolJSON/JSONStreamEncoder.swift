@@ -95,7 +95,9 @@ private final class ByteStream {
         if let dictionary = value as? any StringKeyedDictionary {
             let token = open(isObject: true, depth: depth)
             for (key, element) in dictionary.sortedMembers() {
-                guard try member(token, key: key) else { return }
+                // A dictionary's keys are unique: not checked (a look through all earlier keys per key
+                // made a hostile file's 100,000 labels take minutes).
+                guard try member(token, key: key, unique: true) else { return }
                 try writeExistential(element, depth: depth + 1)
             }
             close(token)
@@ -134,16 +136,18 @@ private final class ByteStream {
     }
 
     /// Starts the next member of container `token` (a key for an object); false if it cannot.
-    func member(_ token: Int, key: String? = nil) throws -> Bool {
+    /// `unique`: the key is known not to repeat (a dictionary's); else it is checked, as a type's
+    /// `encode(to:)` may write a key twice (it has few keys, so a look through them is cheap).
+    func member(_ token: Int, key: String? = nil, unique: Bool = false) throws -> Bool {
         try flushIfDue()
-        return memberWithoutFlush(token, key: key)
+        return memberWithoutFlush(token, key: key, unique: unique)
     }
 
     /// `member` where no error can be thrown (nested containers: Encoder's calls for them cannot throw).
-    func memberWithoutFlush(_ token: Int?, key: String? = nil) -> Bool {
+    func memberWithoutFlush(_ token: Int?, key: String? = nil, unique: Bool = false) -> Bool {
         guard let token, reopen(token) else { return false }
         let top = frames.count - 1
-        if let key {
+        if let key, !unique {
             if frames[top].keys.contains(key) {  // the tree keeps the first place of a key written twice
                 failed = true
                 return false

@@ -111,6 +111,8 @@ struct JSONStreamEncoderTests {
         try expectSameBytes("top", "top-level string")
         try expectSameBytes(Optional<Int>.none, "top-level nil")
         try expectSameBytes(["k": [Kind.one]], "top-level dictionary")
+        // A hostile job file's labels: 50,000 keys (each once; the stream does not look for repeats there).
+        try expectSameBytes(Dictionary(uniqueKeysWithValues: (0..<50_000).map { ("k\($0)", $0) }), "a dictionary of 50,000 keys")
         try expectSameBytes(JSONValue.object(JSONObject([(key: "b", value: 1), (key: "a", value: 2)])), "top-level JSONValue")
     }
 

@@ -11,14 +11,22 @@ extension Daemon {
     }
 
     /// An attempt's end: the engine takes it (and frees the slots it held) before its worker permit
-    /// is given back, so the dispatcher that the permit wakes finds the room free; then the actions
-    /// (the end's record) are carried out while the next start goes on.
+    /// is given back, so that the dispatcher the permit wakes finds the room free, not an engine
+    /// that has not heard of the end yet. A job's actions (its record, handed to the finisher) then
+    /// overlap the next start. A batch operation's action is its checkpoint, and the batch queues its
+    /// next operation only once that is written: the permit goes back after it.
     func sendEnd(_ event: EngineEvent, queue: String) {
         let now = Timestamp.now()
         let random = Double.random(in: 0..<1)
         let actions = core.update { $0.engine.handle(event, now: now, random: random) }
-        freeSlot(of: queue)
-        perform(actions)
+        switch event {
+        case .operationEnded, .operationInterrupted:
+            perform(actions)
+            freeSlot(of: queue)
+        default:
+            freeSlot(of: queue)
+            perform(actions)
+        }
     }
 
     func perform(_ actions: [EngineAction]) {

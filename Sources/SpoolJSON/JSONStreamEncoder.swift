@@ -79,8 +79,8 @@ private final class ByteStream {
 
     init(_ writer: JSONByteWriter) { self.writer = writer }
 
-    /// Hands the buffer out when chunked output wants it (between members, so at most one member's
-    /// worth of bytes, a big JSONValue such as params, is buffered at a time).
+    /// Hands the buffer out when chunked output wants it (between members, so about a chunk plus one
+    /// member, such as a big `params` JSONValue, is buffered at a time; after a fallback, the rest).
     func flushIfDue() throws {
         guard !failed, let flush, try flush(writer.out) else { return }
         writer.out.removeAll(keepingCapacity: true)

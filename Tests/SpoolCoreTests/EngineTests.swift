@@ -212,6 +212,21 @@ struct EngineEndTests {
         #expect(h.engine.scheduler.slotsInUse == 1 && h.engine.scheduler.runningPerQueue["q"] == 1, "b's slot and place are still held")
     }
 
+    @Test("a record that cannot be written holds every start until it is written (the freed slot must not run the backlog into a full disk)")
+    func failedWriteHoldsStarts() {
+        var h = EngineHarness()
+        h.engine = Engine(workers: 1)
+        h.run(EngineHarness.command("a"))
+        h.accept(EngineHarness.command("b"))
+        h.on(.attemptEnded(id("a"), AttemptEnd(termination: .exited(0), teardown: nil, usage: nil), diskFull: false))
+        #expect(h.on(.writeFailed(id("a"), diskFull: true)) == ["writeLater a failed"])
+        #expect(h.dispatch() == [], "a's record is not written: b waits")
+        h.on(.writeFailed(id("a"), diskFull: true))
+        #expect(h.dispatch() == [])
+        h.on(.written([id("a")]))
+        #expect(h.dispatch() == ["claim b"])
+    }
+
     @Test("which starts may go before their claim is durable: table of job → answer", arguments: [
         ("requeue command", true), ("fail command", false), ("batch", false), ("live restore", false), ("remote queue", false),
     ])

@@ -32,7 +32,7 @@ METRICS = {
 }
 SCENARIO_METRICS = {
     "drained": ["throughput"], "steady": ["throughput"], "sleep": ["throughput"],
-    "latency": ["p50", "p99"], "batch": ["throughput"],
+    "latency": ["p50", "p99"], "batch": ["throughput", "peak_rss_mb"],
     "backlog": ["accept_rate", "start_rate", "startup_ms", "peak_rss_mb"],
 }
 
@@ -287,12 +287,13 @@ def write_markdown(ctx, results, rows, path, png, plot_error):
     L.append("- **backlog**: %s `/bin/true` jobs in `inbox/` before `spoold --drain` starts. accept rate: jobs / "
              "time from exec until `inbox/` is empty; start rate: jobs / time from exec until exit; start-up: time "
              "from exec until READY=1 arrives on a NOTIFY_SOCKET the harness provides (else a log line containing "
-             "'ready', else the first record in `done/`; the notes say which); peak RSS: the larger of wait4's "
-             "ru_maxrss and VmHWM polled from /proc. The ratio base is raw drained."
+             "'ready', else the first record in `done/`; the notes say which); peak RSS: spoold's VmHWM, polled from "
+             "/proc until it exits (not wait4's ru_maxrss, which Linux seeds with the harness's own peak at fork). "
+             "The ratio base is raw drained."
              % ", ".join("{:,}".format(s) for s in ctx.backlog_sizes))
     L.append("- **batch**: one job file with {:,} `descriptive_stats` operations of 100 numbers each and "
              "`\"max_parallel\": P`, run with `--drain` (and `--max-job-size` raised to fit the file); operations "
-             "per second from exec to exit, ratio to raw drained jobs/s.".format(ctx.batch_ops))
+             "per second from exec to exit, ratio to raw drained jobs/s; peak RSS as for backlog.".format(ctx.batch_ops))
     L.append("")
 
     L.append("## Machine")

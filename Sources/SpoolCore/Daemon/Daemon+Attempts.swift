@@ -3,7 +3,8 @@
 // queue; with live restore, under a supervisor each), a built-in operation on the built-in queue
 // (http on a thread of its own). Each registers its handle before it is reported launched, and
 // reports its end once; the worker permit is given back as soon as the engine has taken the end
-// (and freed the slots), before the end's record is written.
+// (and freed the slots), before the end's record is written (a batch operation's after its
+// checkpoint, which queues the next operation).
 import Foundation
 import SpoolBuiltins
 import SpoolJSON

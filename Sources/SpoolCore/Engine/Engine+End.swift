@@ -76,6 +76,9 @@ extension Engine {
         var actions: [EngineAction] = []
         for id in ids {
             guard let job = jobs[id], case .ending(let ending, let from) = job.state else { impossible("written", id) }
+            if failingWrites.remove(id) != nil, failingWrites.isEmpty {
+                actions.append(.log(.notice, "spoold: the records that could not be written are written; jobs start again"))
+            }
             let record = render(id)!
             switch ending {
             case .final(let status):
@@ -113,6 +116,11 @@ extension Engine {
     /// may be what filled it: the runtime has cut the outputs, and the job fails for it.
     mutating func writeFailed(_ id: JobID, diskFull: Bool) -> [EngineAction] {
         guard let job = jobs[id], case .ending(let ending, let from) = job.state else { impossible("writeFailed", id) }
+        var held: [EngineAction] = []
+        if failingWrites.isEmpty {
+            held.append(.log(.warning, "spoold: no job starts until the record of job \(id) can be written"))
+        }
+        failingWrites.insert(id)
         var write = RecordWrite(record: render(id)!, to: ending == .requeue ? .pending : .done, from: from,
                                 attempt: from == .running && job.record.spec?.isBatch != true ? job.record.attempts : nil)
         if diskFull {
@@ -125,7 +133,7 @@ extension Engine {
                 write.record = render(id)!
             }
         }
-        return [.writeLater(write, seconds: 1)]
+        return held + [.writeLater(write, seconds: 1)]
     }
 
     /// Some job is being started, runs, or has a record on its way out of running/.

@@ -19,6 +19,7 @@ extension Engine {
     /// `remote`: from the queues that run on a remote engine (their dispatcher holds no worker).
     mutating func next(now: Timestamp, pausedQueues: Set<String>, remote: Bool = false) -> DispatchStep {
         scheduler.pausedQueues = pausedQueues
+        if !failingWrites.isEmpty && !scheduler.isStopping { return .wait(until: nil) }  // woken by their `written`
         switch scheduler.pick(now: now, remote: remote) {
         case .stop: return .stop
         case .wait(let until): return .wait(until: until)

@@ -17,6 +17,11 @@ struct Engine: Sendable {
     private(set) var active = Set<JobID>()
     /// Control requests (files in control/) that wait for their job's end.
     var waitingControls: Set<FileName> = []
+    /// Jobs whose end's record could not be written (a full disk, most likely): nothing new starts
+    /// until they are written. A job's slots are free once its process is gone, so without this
+    /// brake every job of the backlog would start and end with a record it cannot write (and be
+    /// marked failed for the disk, even one that exited 0).
+    var failingWrites: Set<JobID> = []
     /// The arrival order given to batch operations as they are queued (above every job's seen so far).
     var operationSequence: Int64 = 0
     /// SIGTERM/SIGINT/--drain: no new starts; running jobs finish or are stopped.

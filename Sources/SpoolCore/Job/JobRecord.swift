@@ -235,8 +235,8 @@ struct JSONEncoderBox: Sendable {
         return bytes
     }
 
-    /// `encode` in pieces of about `chunk` bytes (JSONStreamEncoder's chunked form); throws only
-    /// what `write` or `restart` throw.
+    /// `encode` in pieces of about `chunk` bytes (JSONStreamEncoder's chunked form); throws what
+    /// `write` or `restart` throw (or an encoding error, which our record types never raise).
     func encode<T: Encodable>(_ value: T, chunk: Int, write: ([UInt8]) throws -> Void, restart: () throws -> Void) throws {
         try JSONStreamEncoder(pretty: true, spaceBeforeColon: true).encode(value, chunk: chunk, write: write, restart: restart)
         try write([0x0A])

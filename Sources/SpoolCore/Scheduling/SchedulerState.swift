@@ -270,10 +270,11 @@ public struct SchedulerState: Sendable {
         release(item)
     }
 
-    /// A job's process is gone: the slots, GPUs and place in its queue's limit it held are free for
-    /// the next start at once, while the record of its end is still being written (the job stays
-    /// started, `holds` it, until `jobEnded`). Nothing runs in them any more, so no limit is passed;
-    /// only the bookkeeping of an end overlaps the next start. Idempotent (`itemEnded` releases too).
+    /// A job's attempt ended (its process is gone, or never started): the slots, GPUs and place in
+    /// its queue's limit it held are free for the next start at once, while the record of its end is
+    /// still being written (the job stays started, `holds` it, until `jobEnded`). Nothing runs in
+    /// them any more, so no limit is passed. (A record that cannot be written holds every start:
+    /// `Engine.failingWrites`.) Idempotent (`itemEnded` releases too).
     public mutating func release(_ item: WorkItem) {
         if let h = held.removeValue(forKey: item) {
             slotsInUse -= h.slots

@@ -46,7 +46,9 @@ public final class StateStore: Sendable {
                     if ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0 { failure = errno; throw WriteFailed() }
                 })
             } catch {
-                return failure ?? EIO
+                // Encoding our own record types cannot fail; a failure other than the write's is a bug.
+                guard let failure else { preconditionFailure("cannot encode the record of job \(record.id): \(error)") }
+                return failure
             }
             return nil
         }

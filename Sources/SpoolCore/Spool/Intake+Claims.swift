@@ -27,7 +27,18 @@ extension Intake {
                     if folder == .done, record.original != nil, !c.outcomeIsDirectory {
                         try keepOriginal(token: c.token, id: record.id, sync: &sync)
                     }
+                    beforePlacement.withLock { $0 }?.body(FileName(c.source))
                     try store.write(record, to: folder, isNew: true, sync: &sync)
+                    if folder == .pending, case .accept(let spec) = c.outcome, spec.id != nil,
+                       store.exists(JobFiles.record(record.id), in: .running) || store.exists(JobFiles.record(record.id), in: .done) {
+                        // Another daemon sharing the spool took this id after it was found free, and its
+                        // job left pending/ (started, even finished) before ours was placed there, so the
+                        // no-replace placement could not see it. Looked at in the order a record moves
+                        // (running/, then done/, where it is written before it leaves running/), so a
+                        // record on its way is not missed. Ours goes; the claim is decided again.
+                        store.remove(JobFiles.record(record.id), from: .pending)
+                        throw SystemError("rename", "tmp/\(c.token).claim -> pending/\(record.id).json", errno: EEXIST)
+                    }
                 } catch {
                     index.remove(record.id)  // the claim is retried and must find its id free
                     throw error

@@ -48,6 +48,9 @@ public final class Intake: Sendable {
     /// For tests: runs between a file's read and its claim, the window in which a writer may
     /// replace it (IntakeReplacedFileTests). In a struct, as EventLog's observer (see there).
     let beforeClaim = LockedBox<ClaimHook?>(nil)
+    /// For tests: runs between the check that a claim's id is free and the placement of its record,
+    /// the window in which another daemon sharing the spool may take the id (IntakeSharedIDTests).
+    let beforePlacement = LockedBox<ClaimHook?>(nil)
     struct ClaimHook {
         let body: @Sendable (FileName) -> Void
     }

@@ -90,7 +90,7 @@ struct ServiceTests {
         #expect(d.log.contains("with 3 workers"))
         try spool.write("config.json", #"{"workers": 1}"#)
         d.signal(SIGHUP)
-        poll(timeout: 10, "reload applied") { d.log.contains("applied: workers") }
+        poll(timeout: 30, "reload applied") { d.log.contains("applied: workers") }
         let log = spool.path("intervals")
         for i in 0..<4 {
             try spool.drop("one\(i).json", #"{"id": "one\#(i)", "shell": "s=$(date +%s.%N); sleep 0.2; echo \"$s $(date +%s.%N)\" >> \#(log)"}"#)
@@ -102,7 +102,7 @@ struct ServiceTests {
 
         try spool.write("config.json", #"{"workers": 3}"#)
         d.signal(SIGHUP)
-        poll(timeout: 10, "second reload applied") { d.log.components(separatedBy: "applied: workers").count == 3 }
+        poll(timeout: 30, "second reload applied") { d.log.components(separatedBy: "applied: workers").count == 3 }
         // Three jobs that each wait (up to 20 s) until all three have started: they finish only together.
         let barrier = #"touch \#(spool.path("b"))$SPOOL_JOB_ID; n=0; while [ $(ls \#(spool.root) | grep -c '^b') -lt 3 ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; [ $n -lt 200 ]"#
         for i in 0..<3 { try spool.drop("three\(i).json", #"{"id": "three\#(i)", "shell": "\#(barrier)"}"#) }

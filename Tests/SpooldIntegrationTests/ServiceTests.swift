@@ -81,6 +81,23 @@ struct ServiceTests {
         poll(timeout: 10, "still running jobs") { spool.record("ok")?.status == "succeeded" }
     }
 
+    @Test("once it says it is ready, SIGTERM, SIGINT and SIGHUP are caught (not still ignored while libdispatch sets up their sources)")
+    func signalsCaughtWhenReady() throws {
+        for _ in 0..<5 {
+            let spool = try TempSpool()
+            let d = DaemonProcess(spool: spool)
+            d.waitReady()
+            let status = try String(contentsOfFile: "/proc/\(d.pid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") })
+            let caught = try #require(UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16))
+            for sig in [SIGTERM, SIGINT, SIGHUP] {
+                #expect(caught & (UInt64(1) << UInt64(sig - 1)) != 0, "signal \(sig) not caught at READY: SigCgt \(line)")
+            }
+            d.signal(SIGTERM)
+            #expect(d.waitExit(timeout: 30) == 0)
+        }
+    }
+
     @Test("a reload that lowers the worker count bounds the jobs at once; raising it again lets more run")
     func reloadWorkers() throws {
         let spool = try TempSpool()

@@ -22,6 +22,31 @@ extension Daemon {
         sources.withLock { $0 += made }
     }
 
+    /// Waits (at most 2 s) until libdispatch has put its handlers in place of SIG_IGN for the signals
+    /// the daemon acts on. It does that on its manager thread some time after `resume()`, and a signal
+    /// that comes before is discarded (SIG_IGN): a SIGHUP sent as soon as the daemon said it was
+    /// ready was lost on a loaded machine (ServiceTests.reloadWorkers, in CI). So "ready" is said only
+    /// once they are caught (/proc/self/status, SigCgt).
+    func awaitSignalHandlers() {
+        let wanted = [SIGTERM, SIGINT, SIGHUP].reduce(UInt64(0)) { $0 | (UInt64(1) << UInt64($1 - 1)) }
+        let deadline = Date().addingTimeInterval(2)
+        while let caught = Self.caughtSignals(), caught & wanted != wanted {
+            guard Date() < deadline else {
+                log.warning("spoold: signal handlers not in place after 2 s; a signal sent now may be lost")
+                return
+            }
+            usleep(1000)
+        }
+    }
+
+    /// The signals this process catches (SigCgt of /proc/self/status); nil where it cannot be read.
+    static func caughtSignals() -> UInt64? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") })
+        else { return nil }
+        return UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+    }
+
     func shutdownRequested(by sig: Int32) {
         let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
         let again = lifecycle.withLock { l -> Bool in

@@ -183,6 +183,7 @@ public final class Daemon: Sendable {
             remote.start()
         }
         startTimers()
+        awaitSignalHandlers()
         let (running, pending, _) = core.withLock { $0.engine.counts }
         log.info("spoold: ready on \(layout.root) with \(options.workers) workers; \(pending) pending, \(running) running\(options.drain ? "; draining" : "")")
         if AccessPolicy.runsAsOwner {

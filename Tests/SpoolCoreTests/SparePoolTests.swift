@@ -20,7 +20,14 @@ struct SparePoolTests {
 
         func put(_ name: String, in folder: SpoolLayout.Folder, _ text: String) throws -> UInt64 {
             let path = "\(root)/\(folder.rawValue)/\(name)"
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            // O_CLOEXEC: Data.write's descriptor is inheritable, and a daemon another suite spawns at
+            // that moment (they share this process) kept the file open, so the kernel refused the
+            // write lease a retire needs and the spare pool stayed empty (seen once in CI).
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            defer { close(fd) }
+            let bytes = Array(text.utf8)
+            guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw POSIXError(.EIO) }
             return try inode(path)
         }
 

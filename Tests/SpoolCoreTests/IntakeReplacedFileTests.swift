@@ -10,14 +10,8 @@ import Testing
 struct IntakeReplacedFileTests {
     @Test("the replaced file's job is accepted in the same pass, with the new content")
     func replacedBetweenReadAndClaim() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("intake-replaced-\(UUID().uuidString.prefix(8))").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = StateStore(layout: try SpoolLayout(path: root))
-        var config = IntakeConfig()
-        config.settleSeconds = 0
-        config.access.allowRoot = true  // the tests run as root
-        let intake = Intake(store: store, index: JobIndex(), idGenerator: JobIDGenerator(), sequence: SequenceClock(),
-                            config: config, log: Log(minimum: .error))
+        let spool = try IntakeTestSpool("intake-replaced")
+        let root = spool.root, intake = spool.intake
         let inbox = root + "/inbox"
         try Data(#"{"id": "swap", "command": ["echo", "old"]}"#.utf8).write(to: URL(fileURLWithPath: inbox + "/swap.json"))
         // The writer's new version, renamed over the old one after intake read it: a new inode.

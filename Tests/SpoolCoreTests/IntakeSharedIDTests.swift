@@ -10,14 +10,8 @@ import Testing
 struct IntakeSharedIDTests {
     @Test("the other daemon's job of that id is already in running/ or done/: ours is not accepted, its claim is decided again as a duplicate", arguments: ["running", "done"])
     func takenAfterTheCheck(folder: String) throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("intake-shared-\(UUID().uuidString.prefix(8))").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let store = StateStore(layout: try SpoolLayout(path: root))
-        var config = IntakeConfig()
-        config.settleSeconds = 0
-        config.access.allowRoot = true  // the tests run as root
-        let intake = Intake(store: store, index: JobIndex(), idGenerator: JobIDGenerator(), sequence: SequenceClock(),
-                            config: config, log: Log(minimum: .error))
+        let spool = try IntakeTestSpool("intake-shared")
+        let root = spool.root, intake = spool.intake
         try Data(#"{"id": "dup", "command": ["true"]}"#.utf8).write(to: URL(fileURLWithPath: root + "/inbox/dup-b.json"))
         // The other daemon's record of "dup" appears after this one found the id free.
         let other = #"{"id": "dup", "name": "dup", "status": "running", "source": "dup-a.json", "submitted_at": "2026-01-01T00:00:00Z", "attempts": 1}"#

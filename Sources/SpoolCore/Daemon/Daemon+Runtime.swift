@@ -5,9 +5,14 @@ import Foundation
 extension Daemon {
     /// Sends an event to the engine and carries out what it decides.
     func send(_ event: EngineEvent) {
+        perform(decide(event))
+    }
+
+    /// The engine's answer to `event`, taken under the lock (the clock read and the jitter drawn here).
+    private func decide(_ event: EngineEvent) -> [EngineAction] {
         let now = Timestamp.now()
         let random = Double.random(in: 0..<1)
-        perform(core.update { $0.engine.handle(event, now: now, random: random) })
+        return core.update { $0.engine.handle(event, now: now, random: random) }
     }
 
     /// An attempt's end: the engine takes it (and frees the slots it held) before its worker permit
@@ -16,9 +21,7 @@ extension Daemon {
     /// overlap the next start. A batch operation's action is its checkpoint, and the batch queues its
     /// next operation only once that is written: the permit goes back after it.
     func sendEnd(_ event: EngineEvent, queue: String) {
-        let now = Timestamp.now()
-        let random = Double.random(in: 0..<1)
-        let actions = core.update { $0.engine.handle(event, now: now, random: random) }
+        let actions = decide(event)
         switch event {
         case .operationEnded, .operationInterrupted:
             perform(actions)

@@ -116,6 +116,11 @@ private final class ByteStream {
         try write(value, depth: depth)
     }
 
+    /// The open container `token` (nil once closed, or for no token).
+    func frame(_ token: Int?) -> Frame? {
+        token.flatMap { t in frames.last(where: { $0.token == t }) }
+    }
+
     /// Opens an object or array at `depth`; returns its token.
     func open(isObject: Bool, depth: Int) -> Int {
         nextToken += 1
@@ -200,7 +205,7 @@ private final class Slot {
             state = .container(token)
             return token
         case .container(let token):
-            if let f = stream.frames.last(where: { $0.token == token }), f.isObject == isObject { return token }
+            if stream.frame(token)?.isObject == isObject { return token }
         case .value: break
         }
         stream.failed = true
@@ -286,21 +291,21 @@ private struct StreamKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProto
     mutating func superEncoder() -> any Encoder { unstreamable(stream) }
     mutating func superEncoder(forKey key: Key) -> any Encoder { unstreamable(stream) }
 
-    private var depth: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.depth } ?? 0 }
+    private var depth: Int { stream.frame(token)?.depth ?? 0 }
 }
 
 private struct StreamUnkeyedContainer: UnkeyedEncodingContainer {
     let stream: ByteStream
     let token: Int?
     var codingPath: [any CodingKey] { [] }
-    var count: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.count } ?? 0 }
+    var count: Int { stream.frame(token)?.count ?? 0 }
 
     func begin() throws -> Bool {
         guard let token else { return false }
         return try stream.member(token)
     }
 
-    private var depth: Int { token.flatMap { t in stream.frames.last(where: { $0.token == t })?.depth } ?? 0 }
+    private var depth: Int { stream.frame(token)?.depth ?? 0 }
 
     mutating func encodeNil() throws { if try begin() { stream.writer.append("null") } }
     mutating func encode(_ value: Bool) throws { if try begin() { stream.writer.append(value ? "true" : "false") } }

@@ -1,7 +1,7 @@
 // The local executor: attempts run as process groups of this host, started with posix_spawn
 // (program lookup in PATH, working directory, environment with the SPOOL_* variables, output
 // files in running/; each check runs before posix_spawn so that a failure names what is wrong),
-// reaped on a thread each (ChildProcess), stopped by signals to the group, timed out by the
+// seen to exit through a pidfd and reaped (ChildProcess), stopped by signals to the group, timed out by the
 // time they really ran (paused time does not count).
 import Foundation
 import CSpoolShim

@@ -67,6 +67,11 @@ private final class ByteStream {
         var depth: Int
         var count = 0
         var keys: [String] = []
+        /// Where its members begin in the buffer (just after "[" or "{").
+        var start: Int
+        /// An array none of whose members so far is an array or an object: written inline when it
+        /// closes, as the tree writes an array of scalars (`JSONByteWriter.inlineScalars`).
+        var onlyScalars: Bool
     }
 
     var writer: JSONByteWriter
@@ -82,6 +87,8 @@ private final class ByteStream {
     /// Hands the buffer out when chunked output wants it (between members, so about a chunk plus one
     /// member, such as a big `params` JSONValue, is buffered at a time; after a fallback, the rest).
     func flushIfDue() throws {
+        // Not inside an array that may still be written inline: it is rewritten from its start.
+        if let top = frames.last, top.onlyScalars { return }
         guard !failed, let flush, try flush(writer.out) else { return }
         writer.out.removeAll(keepingCapacity: true)
     }
@@ -89,6 +96,7 @@ private final class ByteStream {
     /// Writes `value` as the value of the current member (or the document) at `depth`.
     func write<T: Encodable>(_ value: T, depth: Int) throws {
         if let v = value as? JSONValue {
+            if !v.isScalar { notScalar() }
             writer.write(v, indent: depth)
             return
         }
@@ -106,7 +114,9 @@ private final class ByteStream {
         let slot = Slot(stream: self, depth: depth)
         try value.encode(to: SlotEncoder(slot: slot))
         switch slot.state {
-        case .fresh: writer.append("{}")  // nothing encoded: an empty object, as the tree writes it
+        case .fresh:  // nothing encoded: an empty object, as the tree writes it
+            notScalar()
+            writer.append("{}")
         case .value: break
         case .container(let token): close(token)
         }
@@ -123,10 +133,17 @@ private final class ByteStream {
 
     /// Opens an object or array at `depth`; returns its token.
     func open(isObject: Bool, depth: Int) -> Int {
+        notScalar()
         nextToken += 1
-        frames.append(Frame(token: nextToken, isObject: isObject, depth: depth))
         writer.out.append(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        frames.append(Frame(token: nextToken, isObject: isObject, depth: depth, start: writer.out.count,
+                            onlyScalars: !isObject && writer.pretty))
         return nextToken
+    }
+
+    /// The member being written into the innermost container is an array or an object.
+    private func notScalar() {
+        if !frames.isEmpty { frames[frames.count - 1].onlyScalars = false }
     }
 
     /// Makes the container `token` the innermost one (closing the finished ones inside it); false
@@ -173,7 +190,11 @@ private final class ByteStream {
         guard let i = frames.lastIndex(where: { $0.token == token }) else { return }
         while frames.count > i {
             let f = frames.removeLast()
-            if f.count > 0 { writer.newline(f.depth) }
+            if f.onlyScalars {
+                writer.inlineScalars(from: f.start)
+            } else if f.count > 0 {
+                writer.newline(f.depth)
+            }
             writer.out.append(f.isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
         }
     }

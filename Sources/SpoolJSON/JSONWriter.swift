@@ -28,6 +28,16 @@ extension JSONValue {
     }
 }
 
+extension JSONValue {
+    /// Not an array or an object (an empty one included).
+    var isScalar: Bool {
+        switch self {
+        case .array, .object: return false
+        default: return true
+        }
+    }
+}
+
 /// The serializer's state: the bytes so far and the style.
 struct JSONByteWriter {
     var out: [UInt8] = []
@@ -48,6 +58,7 @@ struct JSONByteWriter {
         case .string(let s): writeString(s)
         case .array(let a):
             if a.isEmpty { append("[]"); return }
+            if pretty, a.allSatisfy(\.isScalar) { return writeInline(a) }
             out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -71,6 +82,39 @@ struct JSONByteWriter {
         }
     }
 
+    /// Pretty style, an array of scalars only: on one line, `[1, 2, 3]`. A batch's params are mostly
+    /// such arrays, and a line per number made its record 27 MB (of a 6 MB job file) and most of
+    /// the time spent writing it (bench `batch`).
+    private mutating func writeInline(_ a: [JSONValue]) {
+        out.append(UInt8(ascii: "["))
+        for (i, v) in a.enumerated() {
+            if i > 0 { append(", ") }
+            write(v, indent: 0)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// Pretty style: turns the array written since `start` (just after its "[", one scalar per line)
+    /// into the inline form of `writeInline`. Only scalars were written there, and a scalar holds no
+    /// raw line break, so every line break (and the indentation after it) is layout.
+    mutating func inlineScalars(from start: Int) {
+        var to = start
+        var from = start
+        let end = out.count
+        while from < end {
+            let b = out[from]
+            from += 1
+            if b == UInt8(ascii: "\n") {
+                while from < end, out[from] == UInt8(ascii: " ") { from += 1 }
+                if to > start, out[to - 1] == UInt8(ascii: ",") { out[to] = UInt8(ascii: " "); to += 1 }
+                continue
+            }
+            out[to] = b
+            to += 1
+        }
+        out.removeLast(end - to)
+    }
+
     mutating func append(_ s: StaticString) {
         s.withUTF8Buffer { out.append(contentsOf: $0) }
     }
@@ -87,7 +131,42 @@ struct JSONByteWriter {
         let d = n.double
         guard d.isFinite else { return append("null") }
         if d == d.rounded(), abs(d) < 1e15 { return writeInteger(Int64(d)) }
+        if writeShortDecimal(d) { return }
         out.append(contentsOf: d.description.utf8)
+    }
+
+    private static let powersOfTen: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6]
+
+    /// A number with few decimals (97.8, 0.25, -3.125), as `description` writes it but without
+    /// making a String: most numbers in job files are such, and `description` was the biggest part
+    /// of writing a batch's record (a million numbers; bench `batch`, perf). The fewest decimals k
+    /// for which m / 10^k (m = d · 10^k rounded) is d again: that is how the text "m·10^-k" parses
+    /// (both are correctly rounded), so the text is d's, and with the fewest decimals the shortest.
+    /// False (nothing written) outside 0.001 ≤ |d| < 1e9 or past 6 decimals.
+    private mutating func writeShortDecimal(_ d: Double) -> Bool {
+        let a = abs(d)
+        guard a >= 1e-3, a < 1e9 else { return false }
+        for k in 1..<Self.powersOfTen.count {
+            let scale = Self.powersOfTen[k]
+            let m = (a * scale).rounded()
+            guard m / scale == a else { continue }
+            let scaled = Int64(m), unit = Int64(scale)
+            if d < 0 { out.append(UInt8(ascii: "-")) }
+            writeInteger(scaled / unit)
+            out.append(UInt8(ascii: "."))
+            var fraction = scaled % unit, digits = k
+            var text: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &text) { buf in
+                while digits > 0 {
+                    digits -= 1
+                    buf[digits] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                    fraction /= 10
+                }
+                out.append(contentsOf: buf[..<k])
+            }
+            return true
+        }
+        return false
     }
 
     private mutating func writeInteger(_ i: Int64) {

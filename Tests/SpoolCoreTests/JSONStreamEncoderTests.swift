@@ -57,6 +57,21 @@ private struct Shapes: Encodable {
     var json: JSONValue = ["z": 1, "a": [true, nil, "x"], "o": [:]]
     var inner = [Scalars(), Scalars()]
     var wrapped: Kind? = .two
+    // Arrays of scalars are written inline; a line break inside a string must stay escaped there.
+    var strings = ["a, b", "line\nbreak", "  spaced  "]
+    var mixed: [Mixed] = [.number(1), .list([2, 3]), .number(4)]
+    var values: [JSONValue] = [1, "x", nil]
+}
+
+/// An array member that is a scalar or an array: a mixed array is not written inline.
+private enum Mixed: Encodable {
+    case number(Int), list([Int])
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .number(let n): var c = encoder.singleValueContainer(); try c.encode(n)
+        case .list(let l): var c = encoder.unkeyedContainer(); for n in l { try c.encode(n) }
+        }
+    }
 }
 
 /// A key written twice: the tree keeps its first place and the last value; the stream falls back.

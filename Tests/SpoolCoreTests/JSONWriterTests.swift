@@ -48,6 +48,41 @@ struct JSONWriterTests {
         #expect(v.serialized(pretty: true) == "{\n  \"id\": \"x\",\n  \"ops\": [\n    {\n      \"n\": 1\n    },\n    []\n  ],\n  \"e\": {}\n}")
     }
 
+    @Test("pretty text: an array of scalars only is written on one line; one holding a container is not")
+    func prettyScalarArrays() {
+        let v: JSONValue = ["data": [1, 2.5, "a, b", nil, true], "mixed": [1, []], "argv": ["sh", "-c", "echo\n"]]
+        #expect(v.serialized(pretty: true, spaceBeforeColon: true) == """
+        {
+          "data" : [1, 2.5, "a, b", null, true],
+          "mixed" : [
+            1,
+            []
+          ],
+          "argv" : ["sh", "-c", "echo\\n"]
+        }
+        """)
+        #expect(v.serialized() == #"{"data":[1,2.5,"a, b",null,true],"mixed":[1,[]],"argv":["sh","-c","echo\n"]}"#)
+    }
+
+    @Test("a number is written as Swift's shortest text for it (few decimals without a String; the rest through description)")
+    func numbersAsDescription() throws {
+        var rng = SystemRandomNumberGenerator()
+        var values: [Double] = [0.1, 0.2, 0.3, 97.8, -3.125, 0.001, 0.0015, 999_999_999.5, 1e-4, 1e9 + 0.5, 123_456.789_012,
+                                2.5e-7, 1.7976931348623157e308, 5e-324, -0.0, 0.1 + 0.2, 1.0 / 3.0]
+        for decimals in 1...7 {
+            let scale = pow(10.0, Double(decimals))
+            for _ in 0..<2_000 {
+                values.append(Double(Int64.random(in: -10_000_000_000...10_000_000_000, using: &rng)) / scale)
+            }
+        }
+        for _ in 0..<2_000 { values.append(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng))) }
+        for d in values where d.isFinite {
+            let text = JSONValue.number(JSONNumber(d)).serialized()
+            #expect(Double(text) == d, "\(text) for \(d)")
+            if d != d.rounded() { #expect(text == d.description, "\(text) for \(d)") }
+        }
+    }
+
     @Test("what it writes parses back and writes the same text again")
     func roundTrip() throws {
         for (value, text) in Self.compact {

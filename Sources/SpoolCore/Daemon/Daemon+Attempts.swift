@@ -1,8 +1,7 @@
 // Launching what the engine starts: a command job's attempt and a batch's command operation's
 // through its queue's executor (which alone knows pids and process groups; Slurm for a remote
-// queue; with live restore, under a supervisor each), a built-in operation on the built-in queue
-// (http on a thread of its own). Each registers its handle before it is reported launched, and
-// reports its end once; the worker permit is given back as soon as the engine has taken the end
+// queue; with live restore, under a supervisor each); built-in operations are Daemon+Builtins'.
+// Each registers its handle before it is reported launched, and reports its end once; the worker permit is given back as soon as the engine has taken the end
 // (and freed the slots), before the end's record is written (a batch operation's after its
 // checkpoint, which queues the next operation).
 import Foundation
@@ -73,33 +72,6 @@ extension Daemon {
             }
             sendEnd(.operationEnded(key, Self.outcome(of: end.termination, teardown: end.teardown, label: outputs.label),
                                     stdout: stdout, stderr: stderr, usage: end.usage, executor: info), queue: queue)
-        }
-    }
-
-    /// A pure built-in (arithmetic) runs on the built-in queue: a thread per operation cost more
-    /// than the operation. One that blocks (http) runs on a thread of its own, not a libdispatch
-    /// worker: FoundationNetworking needs libdispatch workers to progress, and on Linux the pool
-    /// grows past the cores only about once a second.
-    func runBuiltin(_ key: AttemptKey, type: String, params: JSONValue, label: String, queue: String) {
-        let builtin = BuiltinRegistry.operation(named: type)
-        let body: @Sendable () -> Void = { [self] in
-            let outcome: BatchState.Outcome
-            if let builtin {
-                do {
-                    outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
-                } catch {
-                    outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil,
-                                      result: (error as? BuiltinError)?.result.map(JSONValueBox.init))
-                }
-            } else {
-                outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)
-            }
-            sendEnd(.operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil), queue: queue)
-        }
-        if let builtin, Swift.type(of: builtin).blocks {
-            Thread.detachNewThread(body)
-        } else {
-            builtinQueue.async(execute: body)
         }
     }
 

@@ -43,7 +43,7 @@ extension Daemon {
     /// The next step; nil when stopping (or, if not blocking, when nothing can start now).
     /// The pause files are looked at outside the lock (a stat, and a listing of the spool root
     /// when it changed), before each look at the engine and after each sleep.
-    private func nextStep(blocking: Bool, remote: Bool = false) -> DispatchStep? {
+    func nextStep(blocking: Bool, remote: Bool = false) -> DispatchStep? {
         enum Look { case found(DispatchStep?), again }
         while true {
             let policy = settings.withLock { $0.intake.access }
@@ -82,7 +82,7 @@ extension Daemon {
     /// Claims the picked jobs (rename into running/, one fsync) and starts them; operations start
     /// directly. `submitters` > 1: the starts run that many at a time (remote queues: each start
     /// is an sbatch that waits for the controller).
-    private func carryOut(_ steps: [DispatchStep], submitters: Int = 1) {
+    func carryOut(_ steps: [DispatchStep], submitters: Int = 1) {
         var ids: [JobID] = []
         for step in steps {
             switch step {

@@ -43,7 +43,7 @@ extension Daemon {
         case .launchOperation(let key, let plan):
             launchOperation(key, plan)
         case .runBuiltin(let key, let type, let params, let label, let queue):
-            runBuiltin(key, type: type, params: params, label: label, queue: queue)
+            runBuiltin(BuiltinRun(key: key, type: type, params: params, label: label, queue: queue))
         case .tearDown(let key, let reason):
             attempt(key)?.tearDown(reason)
         case .pause(let key):

@@ -1,0 +1,89 @@
+// Built-in operations. A pure one (arithmetic) runs on the built-in queue, and the worker permit
+// it holds is not given back to the dispatcher when it ends: the thread asks the engine for the
+// next step itself, runs it in place when it is a pure built-in too, and otherwise carries it out
+// as the dispatcher would. So a batch of built-ins runs as a loop on each permit's thread, with no
+// hop through the dispatcher and libdispatch per operation: those hops, not the arithmetic, were
+// most of an operation's cost (bench `batch`). The engine still picks every step, so priorities,
+// pauses, owed permits and the --workers bound hold as for any start.
+// One that blocks (http) runs on a thread of its own, not a libdispatch worker: FoundationNetworking
+// needs libdispatch workers to progress, and on Linux the pool grows past the cores only about
+// once a second. It gives its permit back to the dispatcher.
+import Foundation
+import SpoolBuiltins
+import SpoolJSON
+
+/// A built-in operation to run, as the engine's `runBuiltin` action names it.
+struct BuiltinRun: Sendable {
+    var key: AttemptKey
+    var type: String
+    var params: JSONValue
+    var label: String
+    var queue: String
+
+    /// Runs here (pure arithmetic); false for an unknown type, which fails at once anyway.
+    var runsInPlace: Bool {
+        guard let builtin = BuiltinRegistry.operation(named: type) else { return true }
+        return !Swift.type(of: builtin).blocks
+    }
+
+    /// Runs the operation on the calling thread; its end as the batch counts it.
+    func run() -> EngineEvent {
+        let outcome: BatchState.Outcome
+        if let builtin = BuiltinRegistry.operation(named: type) {
+            do {
+                outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
+            } catch {
+                outcome = .failed(SpoolError(.operationFailed, "\(label): \(error)"), exitCode: nil, signal: nil,
+                                  result: error.result.map(JSONValueBox.init))
+            }
+        } else {
+            outcome = .failed(SpoolError(.operationFailed, "\(label): unknown type \"\(type)\""), exitCode: nil, signal: nil)
+        }
+        return .operationEnded(key, outcome, stdout: nil, stderr: nil, usage: nil, executor: nil)
+    }
+}
+
+extension Daemon {
+    func runBuiltin(_ first: BuiltinRun) {
+        guard first.runsInPlace else {
+            Thread.detachNewThread { [self] in sendEnd(first.run(), queue: first.queue) }
+            return
+        }
+        builtinQueue.async { [self] in
+            var next: BuiltinRun? = first
+            while let run = next {
+                next = endKeepingPermit(run.run(), queue: run.queue)
+            }
+        }
+    }
+
+    /// A pure built-in's end (`sendEnd`), after which its permit goes to the next step the engine
+    /// picks: returned when it is a pure built-in, to run on this thread; carried out here when it
+    /// is anything else. The permit goes back to the dispatcher only when nothing may start now.
+    /// A remote queue's operation holds no permit: its end is an ordinary `sendEnd`.
+    private func endKeepingPermit(_ end: EngineEvent, queue: String) -> BuiltinRun? {
+        guard options.remoteQueues[queue] == nil else {
+            sendEnd(end, queue: queue)
+            return nil
+        }
+        send(end)  // its checkpoint is written here: the batch queues its next operation after it
+        if payOwedSlot() { return nil }  // a reload shrank the workers: this permit is dropped
+        guard let step = nextStep(blocking: false) else {
+            slots.signal()
+            return nil
+        }
+        if case .start(let actions) = step,
+           let i = actions.firstIndex(where: { if case .runBuiltin = $0 { return true } else { return false } }),
+           case .runBuiltin(let key, let type, let params, let label, let queue) = actions[i] {
+            let run = BuiltinRun(key: key, type: type, params: params, label: label, queue: queue)
+            if run.runsInPlace {
+                var others = actions
+                others.remove(at: i)
+                perform(others)  // a durable journal line first, for an `on_interrupt: fail` batch
+                return run
+            }
+        }
+        carryOut([step])
+        return nil
+    }
+}

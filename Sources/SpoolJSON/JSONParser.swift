@@ -164,27 +164,45 @@ private struct Reader {
 
     mutating func parseNumber() throws(JSONParseError) -> JSONNumber {
         let start = pos
-        if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        let negative = bytes[pos] == UInt8(ascii: "-")
+        if negative { pos += 1 }
         guard pos < bytes.count, isDigit(bytes[pos]) else { throw fail("invalid number") }
+        // The digits as one integer, for the fast path below (up to 15 digits are exact in a Double).
+        var mantissa: UInt64 = 0, digits = 0, decimals = 0
+        func take(_ b: UInt8) {
+            if digits < 19 { mantissa = mantissa &* 10 &+ UInt64(b &- UInt8(ascii: "0")) }
+            digits += 1
+        }
         if bytes[pos] == UInt8(ascii: "0") {
             pos += 1
             if pos < bytes.count, isDigit(bytes[pos]) { throw fail("leading zero in a number") }
         } else {
-            while pos < bytes.count, isDigit(bytes[pos]) { pos += 1 }
+            while pos < bytes.count, isDigit(bytes[pos]) { take(bytes[pos]); pos += 1 }
         }
         var isInteger = true
         if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
             isInteger = false
             pos += 1
             guard pos < bytes.count, isDigit(bytes[pos]) else { throw fail("digit expected after '.'") }
-            while pos < bytes.count, isDigit(bytes[pos]) { pos += 1 }
+            while pos < bytes.count, isDigit(bytes[pos]) { take(bytes[pos]); decimals += 1; pos += 1 }
         }
+        var hasExponent = false
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
             isInteger = false
+            hasExponent = true
             pos += 1
             if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             guard pos < bytes.count, isDigit(bytes[pos]) else { throw fail("digit expected in exponent") }
             while pos < bytes.count, isDigit(bytes[pos]) { pos += 1 }
+        }
+        // Fast path (most numbers in job files: 97.8, 42): at most 15 digits and no exponent. The
+        // digits and 10^decimals are exact doubles, so their quotient is correctly rounded: the
+        // double strtod gives, without making a String for it (strtod and that String were a fifth
+        // of reading a batch of a million numbers; bench `batch`, perf).
+        if !hasExponent, digits <= 15 {
+            let magnitude = Double(mantissa) / Self.powersOfTen[decimals]
+            let integer = isInteger ? (negative ? -Int64(mantissa) : Int64(mantissa)) : nil
+            return JSONNumber(double: negative ? -magnitude : magnitude, integer: integer)
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         guard let double = Double(text), double.isFinite else {
@@ -192,6 +210,9 @@ private struct Reader {
         }
         return JSONNumber(double: double, integer: isInteger ? Int64(text) : nil)
     }
+
+    /// 10^0 ... 10^15, each exact.
+    private static let powersOfTen: [Double] = (0...15).reduce(into: []) { p, i in p.append(i == 0 ? 1 : p[i - 1] * 10) }
 
     func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 

@@ -60,7 +60,7 @@ public struct JSONStreamEncoder {
 }
 
 /// The bytes written so far and the containers open, innermost last.
-private final class ByteStream {
+final class ByteStream {
     struct Frame {
         var token: Int
         var isObject: Bool
@@ -81,14 +81,18 @@ private final class ByteStream {
     var failed = false
     /// Chunked output: takes the bytes so far when they are enough (true: taken, the buffer is emptied).
     var flush: (([UInt8]) throws -> Bool)?
+    /// Values being written whose bytes are to be kept (JSONKeptBytesEncoder): no flush until they end.
+    var keeping = 0
 
     init(_ writer: JSONByteWriter) { self.writer = writer }
 
     /// Hands the buffer out when chunked output wants it (between members, so about a chunk plus one
     /// member, such as a big `params` JSONValue, is buffered at a time; after a fallback, the rest).
     func flushIfDue() throws {
-        // Not inside an array that may still be written inline: it is rewritten from its start.
+        // Not inside an array that may still be written inline (it is rewritten from its start), nor
+        // inside a value whose bytes are to be kept.
         if let top = frames.last, top.onlyScalars { return }
+        if keeping > 0 { return }
         guard !failed, let flush, try flush(writer.out) else { return }
         writer.out.removeAll(keepingCapacity: true)
     }
@@ -142,7 +146,7 @@ private final class ByteStream {
     }
 
     /// The member being written into the innermost container is an array or an object.
-    private func notScalar() {
+    func notScalar() {
         if !frames.isEmpty { frames[frames.count - 1].onlyScalars = false }
     }
 
@@ -244,10 +248,39 @@ private final class Slot {
     }
 }
 
-private struct SlotEncoder: Encoder {
+private struct SlotEncoder: JSONBytesEncoder {
     let slot: Slot
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    var layout: JSONLayout {
+        JSONLayout(pretty: slot.stream.writer.pretty, spaceBeforeColon: slot.stream.writer.colon.count == 3, depth: slot.depth)
+    }
+
+    func writeKept(_ bytes: [UInt8]) {
+        guard slot.takeValue() else { return }
+        if let first = bytes.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") { slot.stream.notScalar() }
+        slot.stream.writer.out.append(contentsOf: bytes)
+    }
+
+    func writeKeeping(_ encode: () throws -> Void) throws -> [UInt8]? {
+        let stream = slot.stream
+        guard case .fresh = slot.state else { return nil }
+        let start = stream.writer.out.count
+        stream.keeping += 1
+        defer { stream.keeping -= 1 }
+        try encode()
+        if case .container(let token) = slot.state {  // closed here, so that its bytes are complete
+            stream.close(token)
+            slot.state = .value
+        }
+        return stream.failed ? nil : Array(stream.writer.out[start...])
+    }
+
+    func writeObject(_ body: (inout JSONMembers) throws -> Void) throws {
+        var members = JSONMembers(stream: slot.stream, token: slot.container(isObject: true))
+        try body(&members)
+    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         KeyedEncodingContainer(StreamKeyedContainer<Key>(stream: slot.stream, token: slot.container(isObject: true)))

@@ -55,6 +55,31 @@ struct JSONParserTests {
         }
     }
 
+    @Test("numbers read as Double(text) and Int64(text) read them (the digits-only fast path included)")
+    func numbersAsSwiftReadsThem() throws {
+        var texts = ["0", "-0", "0.5", "-0.05", "97.8", "123456789012345", "1234567890123456", "12345678901234567890",
+                     "0.000000000000001", "0.1234567890123456", "9007199254740993", "1e3", "-2.5E-3", "1.7976931348623157e308",
+                     "999999999999999.9", "100", "-100", "0.30000000000000004"]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let whole = UInt64.random(in: 0...UInt64(1) << UInt64.random(in: 1...60, using: &rng), using: &rng)
+            let sign = Bool.random(using: &rng) ? "-" : ""
+            let decimals = Int.random(in: 0...17, using: &rng)
+            let fraction = (0..<decimals).map { _ in String(Int.random(in: 0...9, using: &rng)) }.joined()
+            texts.append(sign + String(whole) + (decimals > 0 ? "." + fraction : ""))
+        }
+        for text in texts {
+            guard case .number(let n) = try JSONParser().parse(text) else {
+                Issue.record("\(text): not a number")
+                continue
+            }
+            let expected = try #require(Double(text))
+            #expect(n.double == expected && n.double.sign == expected.sign, "\(text): \(n.double) against \(expected)")
+            let isInteger = !text.contains(".") && !text.lowercased().contains("e")
+            #expect(n.integer == (isInteger ? Int64(text) : nil), "\(text)")
+        }
+    }
+
     @Test("serialization round-trips")
     func roundTrip() throws {
         let text = #"{"a":[1,2.5,"q\"\\",null,true],"b":{}}"#

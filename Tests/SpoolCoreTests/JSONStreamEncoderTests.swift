@@ -169,11 +169,41 @@ struct JSONStreamEncoderTests {
         ops[1].status = .failed
         ops[1].error = SpoolError(.operationFailed, "boom")
         ops[1].usage = ResourceUsage(cpuUserSeconds: 1, cpuSystemSeconds: 0, maxRSSBytes: 7)
+        // Every member of an operation's record, which is written straight to bytes (JSONBytesEncoder).
+        ops[2].name = "third \"op\""
+        ops[2].status = .failed
+        ops[2].exitCode = -1
+        ops[2].signal = 9
+        ops[2].startedAt = Timestamp(seconds: 1_700_000_000.000001)
+        ops[2].finishedAt = Timestamp(seconds: 1_700_000_002.75)
+        ops[2].durationSeconds = 2.749999
+        ops[2].attempts = 2
+        ops[2].stdout = "done/b.op2.stdout"
+        ops[2].stderr = "done/b.op2.stderr"
+        ops[2].runAfter = Timestamp(seconds: 1_700_000_010)
+        ops[2].executor = ExecutorInfo(type: "slurm", jobID: "7", host: "n2")
+        ops[2].result = [:]
         b.operations = ops
         b.progress = Progress(total: 3, succeeded: 1, failed: 1, skipped: 0, percent: 66.7, etaSeconds: 2.5, message: "m")
         try expectSameBytes(b, "a batch with results")
         for op in ops { try expectSameBytes(op, "a journal line") }
         #expect(JSONEncoderBox().encode(b) == (try JSONValueEncoder().encode(b).serializedBytes(pretty: true, spaceBeforeColon: true)) + [0x0A])
+    }
+
+    @Test("a big spec's bytes are kept and written again, in its own layout only; the bytes are the tree's each time")
+    func keptSpecBytes() throws {
+        let data = (0..<20_000).map { String(Double($0) / 8) }.joined(separator: ", ")
+        var b = EngineHarness.record(#"{"id": "big", "operations": [{"type": "descriptive_stats", "params": {"data": [\#(data)]}}]}"#)
+        let tree = try JSONValueEncoder().encode(b).serializedBytes(pretty: true, spaceBeforeColon: true) + [0x0A]
+        #expect(tree.count > SharedSpec.keptBytesMinimum)
+        #expect(JSONEncoderBox().encode(b) == tree)  // written, and kept
+        try expectSameBytes(b, "the batch, in every style (another layout: not the kept bytes)")
+        b.status = .succeeded
+        let again = try JSONValueEncoder().encode(b).serializedBytes(pretty: true, spaceBeforeColon: true) + [0x0A]
+        #expect(JSONEncoderBox().encode(b) == again)  // the kept spec, in a record that changed around it
+        var pieces: [UInt8] = []
+        try JSONEncoderBox().encode(b, chunk: 4096, write: { pieces += $0 }, restart: { pieces = [] })
+        #expect(pieces == again)
     }
 
     @Test("in pieces: the pieces make the same bytes; a value that cannot be streamed restarts and is written whole")

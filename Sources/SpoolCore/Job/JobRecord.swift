@@ -172,7 +172,7 @@ public struct JobRecord: Sendable, Equatable, Codable {
         try c.encode(id, forKey: .id)
         try c.encode(name, forKey: .name)
         try c.encode(status, forKey: .status)
-        try c.encode(spec, forKey: .spec)
+        try c.encode(sharedSpec, forKey: .spec)
         try c.encode(source, forKey: .source)
         try c.encode(submittedAt, forKey: .submittedAt)
         try c.encode(startedAt, forKey: .startedAt)
@@ -266,9 +266,24 @@ enum JSONDecoderBox {
     }
 }
 
-/// An accepted job's spec, immutable, shared by the records that hold it.
-final class SharedSpec: Sendable, Equatable {
+/// An accepted job's spec, immutable, shared by the records that hold it. A big one (a batch's)
+/// keeps its encoded bytes, written again into each of the job's records (JSONBytesEncoder).
+final class SharedSpec: Sendable, Equatable, Encodable {
     let value: JobSpec
+    private let kept = LockedBox<(layout: JSONLayout, bytes: [UInt8])?>(nil)
     init(_ value: JobSpec) { self.value = value }
     static func == (a: SharedSpec, b: SharedSpec) -> Bool { a === b || a.value == b.value }
+
+    /// Below this, encoding again is cheap, and keeping would cost memory for every pending job.
+    static let keptBytesMinimum = 64 << 10
+
+    func encode(to encoder: any Encoder) throws {
+        guard let keeping = encoder as? any JSONBytesEncoder else { return try value.encode(to: encoder) }
+        let layout = keeping.layout
+        if let bytes = kept.withLock({ k in k.flatMap { $0.layout == layout ? $0.bytes : nil } }) {
+            return keeping.writeKept(bytes)
+        }
+        guard let bytes = try keeping.writeKeeping({ try value.encode(to: encoder) }), bytes.count >= Self.keptBytesMinimum else { return }
+        kept.withLock { $0 = (layout, bytes) }
+    }
 }

@@ -66,6 +66,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if let direct = encoder as? any JSONBytesEncoder { return try direct.writeObject(encodeMembers) }
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(index, forKey: .index)
         try c.encode(name, forKey: .name)
@@ -83,5 +84,25 @@ public struct OperationRecord: Sendable, Equatable, Codable {
         try c.encodeIfPresent(runAfter, forKey: .runAfter)
         try c.encodeIfPresent(usage, forKey: .usage)
         try c.encodeIfPresent(executor, forKey: .executor)
+    }
+
+    /// `encode(to:)` straight to bytes (JSONBytesEncoder), member for member the same.
+    private func encodeMembers(_ m: inout JSONMembers) throws {
+        try m.write(CodingKeys.index.stringValue, index)
+        try m.write(CodingKeys.name.stringValue, name)
+        try m.write(CodingKeys.status.stringValue, status.rawValue)
+        try m.write(CodingKeys.exitCode.stringValue, exitCode)
+        try m.write(CodingKeys.signal.stringValue, signal)
+        try m.write(CodingKeys.error.stringValue, error)
+        try m.write(CodingKeys.startedAt.stringValue, startedAt?.rfc3339)
+        try m.write(CodingKeys.finishedAt.stringValue, finishedAt?.rfc3339)
+        try m.write(CodingKeys.durationSeconds.stringValue, durationSeconds)
+        try m.write(CodingKeys.attempts.stringValue, attempts)
+        try m.write(CodingKeys.stdout.stringValue, stdout)
+        try m.write(CodingKeys.stderr.stringValue, stderr)
+        try m.writeIfPresent(CodingKeys.result.stringValue, result)
+        try m.writeIfPresent(CodingKeys.runAfter.stringValue, runAfter)
+        try m.writeIfPresent(CodingKeys.usage.stringValue, usage)
+        try m.writeIfPresent(CodingKeys.executor.stringValue, executor)
     }
 }

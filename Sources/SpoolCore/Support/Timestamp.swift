@@ -31,6 +31,31 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         var t = time_t(whole)
         var parts = tm()
         gmtime_r(&t, &parts)
+        // Into a fixed buffer, not through String interpolation: an operation's record holds two of
+        // these, written 20,000 times for a 10,000-operation batch (bench `batch`, perf).
+        var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes, for 27 characters
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year) else { return Self.rfc3339Padded(parts, micros) }
+        return withUnsafeMutableBytes(of: &text) { b in
+            var at = 0
+            func put(_ v: Int, _ width: Int) {
+                var v = v
+                for i in stride(from: width - 1, through: 0, by: -1) {
+                    b[at + i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+                at += width
+            }
+            func put(_ c: Unicode.Scalar) { b[at] = UInt8(ascii: c); at += 1 }
+            put(year, 4); put("-"); put(Int(parts.tm_mon) + 1, 2); put("-"); put(Int(parts.tm_mday), 2); put("T")
+            put(Int(parts.tm_hour), 2); put(":"); put(Int(parts.tm_min), 2); put(":"); put(Int(parts.tm_sec), 2)
+            put("."); put(micros, 6); put("Z")
+            return String(decoding: UnsafeRawBufferPointer(rebasing: b[..<at]), as: UTF8.self)
+        }
+    }
+
+    /// The same text for a year outside 0...9999 (never a record's), whose width is not fixed.
+    static func rfc3339Padded(_ parts: tm, _ micros: Int) -> String {
         func pad(_ v: Int, _ width: Int) -> String {
             let s = String(v)
             return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s

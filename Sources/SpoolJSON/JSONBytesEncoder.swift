@@ -21,7 +21,7 @@ public protocol JSONBytesEncoder: Encoder {
     /// The layout of the value written here.
     var layout: JSONLayout { get }
     /// Writes the value as `bytes`, which it kept from a write in the same layout.
-    func writeKept(_ bytes: [UInt8])
+    func writeKept(_ bytes: [UInt8]) throws
     /// Writes the value through `encode` (its own `encode(to:)` with this encoder); returns the bytes
     /// written, or nil when the value could not be streamed (then the bytes are not the value's).
     func writeKeeping(_ encode: () throws -> Void) throws -> [UInt8]?

@@ -159,6 +159,9 @@ private struct Reader {
             throw fail("expected ',' or ']' in an array")
         }
         depth -= 1
+        // At its size: grown by doubling, an array of 100 numbers held room for 128, and a batch's
+        // params keep a million numbers for the job's life (bench `batch`, massif).
+        if elements.capacity - elements.count > 8 { elements = exactCopy(elements) }
         return .array(elements)
     }
 

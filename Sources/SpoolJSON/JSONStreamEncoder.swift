@@ -41,8 +41,9 @@ public struct JSONStreamEncoder {
         let stream = ByteStream(JSONByteWriter(pretty: pretty, spaceBeforeColon: spaceBeforeColon))
         var flushed = false
         try withoutActuallyEscaping(write) { write in
-            stream.flush = { bytes in
-                guard bytes.count >= chunk else { return false }
+            stream.flush = { bytes, always in
+                guard always || bytes.count >= chunk else { return false }
+                guard !bytes.isEmpty else { return true }
                 try write(bytes)
                 flushed = true
                 return true
@@ -80,20 +81,25 @@ final class ByteStream {
     /// Set when the value cannot be streamed (see the file's comment); the caller falls back.
     var failed = false
     /// Chunked output: takes the bytes so far when they are enough (true: taken, the buffer is emptied).
-    var flush: (([UInt8]) throws -> Bool)?
-    /// Values being written whose bytes are to be kept (JSONKeptBytesEncoder): no flush until they end.
-    var keeping = 0
+    /// `always`: takes them whatever their size.
+    var flush: (([UInt8], _ always: Bool) throws -> Bool)?
+    /// The bytes of the value being written whose bytes are to be kept (JSONBytesEncoder.writeKeeping)
+    /// that were flushed already, and where the rest begins in the buffer.
+    var kept: [UInt8]?
+    var keptFrom = 0
 
     init(_ writer: JSONByteWriter) { self.writer = writer }
 
     /// Hands the buffer out when chunked output wants it (between members, so about a chunk plus one
     /// member, such as a big `params` JSONValue, is buffered at a time; after a fallback, the rest).
     func flushIfDue() throws {
-        // Not inside an array that may still be written inline (it is rewritten from its start), nor
-        // inside a value whose bytes are to be kept.
+        // Not inside an array that may still be written inline: it is rewritten from its start.
         if let top = frames.last, top.onlyScalars { return }
-        if keeping > 0 { return }
-        guard !failed, let flush, try flush(writer.out) else { return }
+        guard !failed, let flush, try flush(writer.out, false) else { return }
+        if kept != nil {  // a value whose bytes are kept: they are collected as they go out
+            kept!.append(contentsOf: writer.out[keptFrom...])
+            keptFrom = 0
+        }
         writer.out.removeAll(keepingCapacity: true)
     }
 
@@ -257,24 +263,37 @@ private struct SlotEncoder: JSONBytesEncoder {
         JSONLayout(pretty: slot.stream.writer.pretty, spaceBeforeColon: slot.stream.writer.colon.count == 3, depth: slot.depth)
     }
 
-    func writeKept(_ bytes: [UInt8]) {
+    func writeKept(_ bytes: [UInt8]) throws {
         guard slot.takeValue() else { return }
-        if let first = bytes.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") { slot.stream.notScalar() }
-        slot.stream.writer.out.append(contentsOf: bytes)
+        let stream = slot.stream
+        if let first = bytes.first, first == UInt8(ascii: "{") || first == UInt8(ascii: "[") { stream.notScalar() }
+        // In pieces: handed out as they are, after the buffer, instead of copied into it.
+        if let flush = stream.flush, !stream.failed, stream.kept == nil, !(stream.frames.last?.onlyScalars ?? false) {
+            _ = try flush(stream.writer.out, true)
+            stream.writer.out.removeAll(keepingCapacity: true)
+            _ = try flush(bytes, true)
+            return
+        }
+        stream.writer.out.append(contentsOf: bytes)
     }
 
     func writeKeeping(_ encode: () throws -> Void) throws -> [UInt8]? {
         let stream = slot.stream
-        guard case .fresh = slot.state else { return nil }
-        let start = stream.writer.out.count
-        stream.keeping += 1
-        defer { stream.keeping -= 1 }
+        guard case .fresh = slot.state, stream.kept == nil else {  // one at a time
+            try encode()
+            return nil
+        }
+        stream.kept = []
+        stream.keptFrom = stream.writer.out.count
+        defer { stream.kept = nil }
         try encode()
         if case .container(let token) = slot.state {  // closed here, so that its bytes are complete
             stream.close(token)
             slot.state = .value
         }
-        return stream.failed ? nil : Array(stream.writer.out[start...])
+        guard !stream.failed else { return nil }
+        stream.kept!.append(contentsOf: stream.writer.out[stream.keptFrom...])
+        return exactCopy(stream.kept!)  // the buffer grew by doubling
     }
 
     func writeObject(_ body: (inout JSONMembers) throws -> Void) throws {

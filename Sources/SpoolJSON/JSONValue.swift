@@ -118,3 +118,11 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     }
     public init(nilLiteral: ()) { self = .null }
 }
+
+/// A copy of `a` in a buffer of its size (`Array(a)` may share `a`'s buffer, spare room and all).
+func exactCopy<T>(_ a: [T]) -> [T] {
+    var copy: [T] = []
+    copy.reserveCapacity(a.count)
+    copy.append(contentsOf: a)
+    return copy
+}

@@ -68,7 +68,7 @@ struct JSONWriterTests {
     func numbersAsDescription() throws {
         var rng = SystemRandomNumberGenerator()
         var values: [Double] = [0.1, 0.2, 0.3, 97.8, -3.125, 0.001, 0.0015, 999_999_999.5, 1e-4, 1e9 + 0.5, 123_456.789_012,
-                                2.5e-7, 1.7976931348623157e308, 5e-324, -0.0, 0.1 + 0.2, 1.0 / 3.0]
+                                2.5e-7, 1.7976931348623157e308, .leastNonzeroMagnitude, -0.0, 0.1 + 0.2, 1.0 / 3.0]
         for decimals in 1...7 {
             let scale = pow(10.0, Double(decimals))
             for _ in 0..<2_000 {

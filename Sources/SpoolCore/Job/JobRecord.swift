@@ -281,7 +281,7 @@ final class SharedSpec: Sendable, Equatable, Encodable {
         guard let keeping = encoder as? any JSONBytesEncoder else { return try value.encode(to: encoder) }
         let layout = keeping.layout
         if let bytes = kept.withLock({ k in k.flatMap { $0.layout == layout ? $0.bytes : nil } }) {
-            return keeping.writeKept(bytes)
+            return try keeping.writeKept(bytes)
         }
         guard let bytes = try keeping.writeKeeping({ try value.encode(to: encoder) }), bytes.count >= Self.keptBytesMinimum else { return }
         kept.withLock { $0 = (layout, bytes) }

@@ -4,7 +4,8 @@
 // as the dispatcher would. So a batch of built-ins runs as a loop on each permit's thread, with no
 // hop through the dispatcher and libdispatch per operation: those hops, not the arithmetic, were
 // most of an operation's cost (bench `batch`). The engine still picks every step, so priorities,
-// pauses, owed permits and the --workers bound hold as for any start.
+// pauses, owed permits and the --workers bound hold as for any start. A loop gives its libdispatch
+// worker up every few milliseconds (`builtinSlice`), so that it never holds back other work.
 // One that blocks (http) runs on a thread of its own, not a libdispatch worker: FoundationNetworking
 // needs libdispatch workers to progress, and on Linux the pool grows past the cores only about
 // once a second. It gives its permit back to the dispatcher.
@@ -49,10 +50,23 @@ extension Daemon {
             Thread.detachNewThread { [self] in sendEnd(first.run(), queue: first.queue) }
             return
         }
-        builtinQueue.async { [self] in
-            var next: BuiltinRun? = first
-            while let run = next {
-                next = endKeepingPermit(run.run(), queue: run.queue)
+        builtinQueue.async { [self] in runInPlace(first) }
+    }
+
+    /// How long a loop keeps its libdispatch worker before it queues its rest behind whatever
+    /// waits for one. The built-in queue shares the pool of the cores' worth of workers with the
+    /// reaper (a command job's exit is handled there): a loop that kept its worker for a whole
+    /// batch would hold back the end of every command job meanwhile.
+    static let builtinSlice = DispatchTimeInterval.milliseconds(2)
+
+    private func runInPlace(_ first: BuiltinRun) {
+        let yieldAt = DispatchTime.now() + Self.builtinSlice
+        var next: BuiltinRun? = first
+        while let run = next {
+            next = endKeepingPermit(run.run(), queue: run.queue)
+            if let rest = next, DispatchTime.now() >= yieldAt {
+                builtinQueue.async { [self] in runInPlace(rest) }
+                return
             }
         }
     }

@@ -70,6 +70,8 @@ extension Daemon {
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }
         for (id, diskFull) in failed { send(.writeFailed(id, diskFull: diskFull)) }
+        // --drain: the last record may have been this one; not left to the next tick of the drain timer.
+        if options.drain { intakeQueue.async { [self] in drainIfIdle() } }
     }
 
     /// Places what the record will name (the attempt's outputs, a follow-up) and returns the write

@@ -92,17 +92,22 @@ extension Daemon {
         var made: [any DispatchSourceProtocol] = [rescan, writer]
 
         if options.drain {
+            // Also looked at as each batch of records is written (finishBatch) and at once here;
+            // the timer is for what ends otherwise (a rejected file, a spool that starts empty).
             let drain = DispatchSource.makeTimerSource(queue: intakeQueue)
-            drain.schedule(deadline: .now() + 0.05, repeating: 0.05, leeway: .milliseconds(20))
-            drain.setEventHandler { @Sendable [self] in
-                guard !lifecycle.withLock({ $0.isStopping }), isSpoolIdle() else { return }
-                log.info("spoold: drained: inbox, pending and running are empty")
-                beginStop(reason: "--drain")
-            }
+            drain.schedule(deadline: .now(), repeating: 0.05, leeway: .milliseconds(20))
+            drain.setEventHandler { @Sendable [self] in drainIfIdle() }
             drain.resume()
             made.append(drain)
         }
         sources.withLock { $0 += made }
+    }
+
+    /// --drain: stops once the spool is idle (on the intake queue, which moves files into it).
+    func drainIfIdle() {
+        guard !lifecycle.withLock({ $0.isStopping }), isSpoolIdle() else { return }
+        log.info("spoold: drained: inbox, pending and running are empty")
+        beginStop(reason: "--drain")
     }
 
     /// Sets the period of the inbox and control/ rescan: the safety net where inotify works, and

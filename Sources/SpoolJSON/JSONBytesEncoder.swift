@@ -23,8 +23,10 @@ public protocol JSONBytesEncoder: Encoder {
     /// Writes the value as `bytes`, which it kept from a write in the same layout.
     func writeKept(_ bytes: [UInt8]) throws
     /// Writes the value through `encode` (its own `encode(to:)` with this encoder); returns the bytes
-    /// written, or nil when the value could not be streamed (then the bytes are not the value's).
-    func writeKeeping(_ encode: () throws -> Void) throws -> [UInt8]?
+    /// written when they are at least `minimum` (fewer are not copied); nil also when the value
+    /// could not be streamed (the bytes are not the value's then), or when another value's bytes are
+    /// being kept around it (one at a time).
+    func writeKeeping(atLeast minimum: Int, _ encode: () throws -> Void) throws -> [UInt8]?
     /// Writes the value as an object whose members `body` writes, in order, each key once.
     func writeObject(_ body: (inout JSONMembers) throws -> Void) throws
 }

@@ -91,7 +91,8 @@ final class ByteStream {
     init(_ writer: JSONByteWriter) { self.writer = writer }
 
     /// Hands the buffer out when chunked output wants it (between members, so about a chunk plus one
-    /// member, such as a big `params` JSONValue, is buffered at a time; after a fallback, the rest).
+    /// member, such as a big `params` JSONValue, or an open array of scalars (until it closes) is
+    /// buffered at a time; after a fallback, the rest).
     func flushIfDue() throws {
         // Not inside an array that may still be written inline: it is rewritten from its start.
         if let top = frames.last, top.onlyScalars { return }
@@ -260,7 +261,7 @@ private struct SlotEncoder: JSONBytesEncoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     var layout: JSONLayout {
-        JSONLayout(pretty: slot.stream.writer.pretty, spaceBeforeColon: slot.stream.writer.colon.count == 3, depth: slot.depth)
+        JSONLayout(pretty: slot.stream.writer.pretty, spaceBeforeColon: slot.stream.writer.spaceBeforeColon, depth: slot.depth)
     }
 
     func writeKept(_ bytes: [UInt8]) throws {
@@ -277,7 +278,7 @@ private struct SlotEncoder: JSONBytesEncoder {
         stream.writer.out.append(contentsOf: bytes)
     }
 
-    func writeKeeping(_ encode: () throws -> Void) throws -> [UInt8]? {
+    func writeKeeping(atLeast minimum: Int, _ encode: () throws -> Void) throws -> [UInt8]? {
         let stream = slot.stream
         guard case .fresh = slot.state, stream.kept == nil else {  // one at a time
             try encode()
@@ -291,7 +292,7 @@ private struct SlotEncoder: JSONBytesEncoder {
             stream.close(token)
             slot.state = .value
         }
-        guard !stream.failed else { return nil }
+        guard !stream.failed, stream.kept!.count + stream.writer.out.count - stream.keptFrom >= minimum else { return nil }
         stream.kept!.append(contentsOf: stream.writer.out[stream.keptFrom...])
         return exactCopy(stream.kept!)  // the buffer grew by doubling
     }

@@ -9,7 +9,8 @@ import Foundation
 extension JSONValue {
     /// The compact JSON text of this value. `pretty` puts each member on its own line, indented by
     /// two spaces, with `": "` between key and value, or `" : "` with `spaceBeforeColon` (the style of
-    /// Foundation's JSONEncoder, which spool records have always used).
+    /// Foundation's JSONEncoder, which spool records have always used), except that an array of
+    /// scalars only is written on one line, `[1, 2, 3]`.
     public func serialized(pretty: Bool = false, spaceBeforeColon: Bool = false) -> String {
         String(decoding: serializedBytes(pretty: pretty, spaceBeforeColon: spaceBeforeColon), as: UTF8.self)
     }
@@ -42,10 +43,12 @@ extension JSONValue {
 struct JSONByteWriter {
     var out: [UInt8] = []
     let pretty: Bool
+    let spaceBeforeColon: Bool
     let colon: [UInt8]
 
     init(pretty: Bool, spaceBeforeColon: Bool) {
         self.pretty = pretty
+        self.spaceBeforeColon = spaceBeforeColon
         colon = Array((pretty ? (spaceBeforeColon ? " : " : ": ") : ":").utf8)
         out.reserveCapacity(256)
     }

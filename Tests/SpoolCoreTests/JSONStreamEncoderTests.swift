@@ -228,6 +228,15 @@ struct JSONStreamEncoderTests {
             #expect(p.restarts == 0)
             if chunk <= 4096 { #expect(p.writes > 1, "chunk \(chunk): \(p.writes) writes") }
         }
+        // Swift arrays of scalars (inline when they close: no piece goes out while one is open), mixed
+        // arrays, and nested ones, in pieces of every size.
+        let shapes = [Shapes(), Shapes()]
+        let shapesWhole = try JSONValueEncoder().encode(shapes).serializedBytes(pretty: true, spaceBeforeColon: true)
+        for chunk in [1, 16, 256] {
+            let p = try pieces(shapes, chunk: chunk)
+            #expect(p.bytes == shapesWhole, "shapes, chunk \(chunk)")
+            #expect(p.restarts == 0 && p.writes > 1)
+        }
         let nesting = Nesting(outOfOrder: true)
         let p = try pieces([nesting, nesting], chunk: 1)
         #expect(p.restarts == 1)

@@ -101,6 +101,40 @@ struct BatchTests {
         withExtendedLifetime(d) {}
     }
 
+    @Test("a reload that lowers the workers in the middle of a batch of built-ins: from then on one operation at a time")
+    func builtinsReloadWorkers() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"workers": 2, "max_operations": 30000, "max_job_bytes": 4000000}"#)
+        let items = Array(repeating: #"{"type": "descriptive_stats", "params": {"data": [1, 2, 3]}}"#, count: 30_000)
+        try spool.drop("b.json", #"{"id": "b", "max_parallel": 2, "operations": [\#(items.joined(separator: ","))]}"#)
+        let d = DaemonProcess(spool: spool, workers: nil)
+        poll(timeout: 60, "the batch runs") { spool.names("running").contains("b.journal") }
+        try spool.write("config.json", #"{"workers": 1, "max_operations": 30000, "max_job_bytes": 4000000}"#)
+        d.signal(SIGHUP)
+        poll(timeout: 30, "reload applied") { d.log.contains("applied: workers") }
+        let applied = Date().timeIntervalSince1970
+        poll(timeout: 120, "the batch ends") { spool.record("b") != nil }
+        let r = try #require(spool.record("b"))
+        #expect(r.status == "succeeded")
+        // Microseconds, from the text: the operations take about as long.
+        func seconds(_ v: Any?) -> Double? {
+            guard let s = v as? String, let dot = s.firstIndex(of: ".") else { return nil }
+            let f = ISO8601DateFormatter()
+            guard let whole = f.date(from: String(s[..<dot]) + "Z"), let fraction = Double("0" + s[dot...].dropLast()) else { return nil }
+            return whole.timeIntervalSince1970 + fraction
+        }
+        let spans = ops(r).compactMap { o -> (Double, Double)? in
+            guard let start = seconds(o["started_at"]), let end = seconds(o["finished_at"]) else { return nil }
+            return (start, end)
+        }
+        #expect(spans.count == 30_000)
+        let after = spans.filter { $0.0 > applied }.sorted { $0.0 < $1.0 }
+        #expect(after.count > 100, "\(after.count) operations started after the reload")
+        let overlapping = zip(after, after.dropFirst()).filter { $1.0 < $0.1 }.count
+        #expect(overlapping == 0, "\(overlapping) operations started before the one before them ended")
+        withExtendedLifetime(d) {}
+    }
+
     @Test("a SIGKILL in the middle of a 200-operation batch: after restart no finished operation runs again")
     func crashMidBatch() throws {
         let spool = try TempSpool()

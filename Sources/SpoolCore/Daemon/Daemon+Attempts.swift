@@ -1,9 +1,9 @@
 // Launching what the engine starts: a command job's attempt and a batch's command operation's
 // through its queue's executor (which alone knows pids and process groups; Slurm for a remote
 // queue; with live restore, under a supervisor each); built-in operations are Daemon+Builtins'.
-// Each registers its handle before it is reported launched, and reports its end once; the worker permit is given back as soon as the engine has taken the end
-// (and freed the slots), before the end's record is written (a batch operation's after its
-// checkpoint, which queues the next operation).
+// Each registers its handle before it is reported launched, and reports its end once; the worker
+// permit is given back as soon as the engine has taken the end (and freed the slots), before the
+// end's record is written (a batch operation's after its checkpoint, which queues the next operation).
 import Foundation
 import SpoolBuiltins
 import SpoolJSON

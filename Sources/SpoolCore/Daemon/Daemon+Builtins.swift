@@ -21,7 +21,7 @@ struct BuiltinRun: Sendable {
     var label: String
     var queue: String
 
-    /// Runs here (pure arithmetic); false for an unknown type, which fails at once anyway.
+    /// Runs here: pure arithmetic, or an unknown type (it fails at once, without blocking).
     var runsInPlace: Bool {
         guard let builtin = BuiltinRegistry.operation(named: type) else { return true }
         return !Swift.type(of: builtin).blocks
@@ -97,6 +97,9 @@ extension Daemon {
                 return run
             }
         }
+        // Anything else (a claim, a command's launch) is carried out here, on this libdispatch worker,
+        // as the dispatcher would: its fsync of running/ is not shared with other claims then, but
+        // the step is one the engine picked for this permit, and the loop ends with it.
         carryOut([step])
         return nil
     }

@@ -10,17 +10,18 @@ import Foundation
 extension Daemon {
     /// Hands a record to the finisher.
     func complete(_ write: RecordWrite) {
-        let wasEmpty = writes.withLock { list -> Bool in
-            list.append(write)
-            return list.count == 1
+        let wasEmpty = writes.withLock { w -> Bool in
+            w.queued.append(write)
+            return w.queued.count == 1
         }
         if wasEmpty { finishQueue.async { [self] in finishBatch() } }
     }
 
     private func finishBatch() {
-        let batch = writes.withLock { list -> [RecordWrite] in
-            defer { list.removeAll() }
-            return list
+        let batch = writes.withLock { w -> [RecordWrite] in
+            defer { w.queued.removeAll() }
+            w.writing += w.queued.count
+            return w.queued
         }
         guard !batch.isEmpty else { return }
         // Two commits: the outputs' folder entries are durable before any record that names them can
@@ -70,6 +71,7 @@ extension Daemon {
         }
         if !written.isEmpty { send(.written(written.map(\.record.id))) }
         for (id, diskFull) in failed { send(.writeFailed(id, diskFull: diskFull)) }
+        writes.withLock { $0.writing -= batch.count }  // after the engine knows where each job went
         // --drain: the last record may have been this one; not left to the next tick of the drain timer.
         if options.drain { intakeQueue.async { [self] in drainIfIdle() } }
     }
@@ -143,4 +145,11 @@ extension Daemon {
         guard statvfs(layout.root, &vfs) == 0 else { return false }
         return Int(vfs.f_bavail) * Int(vfs.f_frsize) < 64 * 1024
     }
+}
+
+/// The finisher's records: queued for its next batch, and being written by the current one (a job
+/// being written back to pending/ is in neither the engine nor the queue: --drain must not stop then).
+struct FinisherWrites {
+    var queued: [RecordWrite] = []
+    var writing = 0
 }

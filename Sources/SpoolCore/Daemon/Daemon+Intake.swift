@@ -115,7 +115,7 @@ extension Daemon {
 
     /// True when nothing is left to do: for --drain.
     func isSpoolIdle() -> Bool {
-        guard core.withLock({ $0.engine.isIdle }), writes.withLock({ $0.isEmpty }), intake.unsettledCount == 0 else {
+        guard core.withLock({ $0.engine.isIdle }), writes.withLock({ $0.queued.isEmpty && $0.writing == 0 }), intake.unsettledCount == 0 else {
             return false
         }
         var any = false

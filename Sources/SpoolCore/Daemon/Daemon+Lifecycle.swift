@@ -92,10 +92,10 @@ extension Daemon {
         var made: [any DispatchSourceProtocol] = [rescan, writer]
 
         if options.drain {
-            // Also looked at as each batch of records is written (finishBatch) and at once here;
-            // the timer is for what ends otherwise (a rejected file, a spool that starts empty).
+            // Also looked at once ready (run()) and as each batch of records is written (finishBatch);
+            // the timer is for what ends otherwise (a rejected file).
             let drain = DispatchSource.makeTimerSource(queue: intakeQueue)
-            drain.schedule(deadline: .now(), repeating: 0.05, leeway: .milliseconds(20))
+            drain.schedule(deadline: .now() + 0.05, repeating: 0.05, leeway: .milliseconds(20))
             drain.setEventHandler { @Sendable [self] in drainIfIdle() }
             drain.resume()
             made.append(drain)
@@ -103,9 +103,10 @@ extension Daemon {
         sources.withLock { $0 += made }
     }
 
-    /// --drain: stops once the spool is idle (on the intake queue, which moves files into it).
+    /// --drain: stops once the spool is idle (on the intake queue, which moves files into it), and
+    /// only after READY=1.
     func drainIfIdle() {
-        guard !lifecycle.withLock({ $0.isStopping }), isSpoolIdle() else { return }
+        guard lifecycle.withLock({ $0.isReady && !$0.isStopping }), isSpoolIdle() else { return }
         log.info("spoold: drained: inbox, pending and running are empty")
         beginStop(reason: "--drain")
     }

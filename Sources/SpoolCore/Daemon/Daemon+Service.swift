@@ -153,7 +153,8 @@ extension Daemon {
     }
 
     /// Grows or shrinks the worker semaphore. Shrinking leaves permits owed: the dispatcher, the
-    /// semaphore's only waiter, drops that many as running work gives them back.
+    /// semaphore's only waiter, drops that many as running work gives them back (and a loop of
+    /// built-ins drops its own permit when one is owed, Daemon+Builtins.swift).
     private func resizeWorkers(to target: Int) {
         let release = lifecycle.withLock { l -> Int in
             defer { l.workers = target }

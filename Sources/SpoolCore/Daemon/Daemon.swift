@@ -5,7 +5,10 @@
 // Threads and queues:
 // - intake queue (serial): inotify events, scans, intake batches, control requests, drain checks;
 // - dispatcher thread: the only waiter on the worker semaphore; claims picked jobs and starts them;
-// - one reaper thread per running attempt (the executor's), and one thread per built-in operation;
+// - reaper queue (concurrent, the executor's): a running attempt's exit, seen through its pidfd;
+// - built-in queue (concurrent): loops of built-in operations, each on the worker permit of its
+//   first, which also carry out the next step when it is something else (Daemon+Builtins.swift);
+//   a thread of its own per http operation;
 // - finish queue (serial): writes final and requeued records in batches, and running-state updates;
 // - timer queue (serial): signals, timers the engine arms, periodic work.
 import Foundation
@@ -39,8 +42,8 @@ public final class Daemon: Sendable {
 
     /// The engine and what the runtime keeps beside it (attempt handles, open journals): the one lock.
     let core: LockedBox<Core>
-    /// Records waiting for the finisher (its queue's own list).
-    let writes = LockedBox([RecordWrite]())
+    /// Records waiting for the finisher (its queue's own list), and how many it is writing now.
+    let writes = LockedBox(FinisherWrites())
     let lifecycle = LockedBox(Lifecycle())
     /// One permit per worker; only the dispatcher waits on it, each reaped job signals it once.
     let slots: DispatchSemaphore
@@ -76,6 +79,8 @@ public final class Daemon: Sendable {
     }
 
     struct Lifecycle {
+        /// READY=1 sent (--drain stops only after: never a STOPPING=1 before READY=1).
+        var isReady = false
         var isStopping = false
         var exitCode: Int32?
         var intakePausedUntil: Timestamp?
@@ -200,6 +205,8 @@ public final class Daemon: Sendable {
             }
         }
         _ = notify.ready(status: statusLine())
+        lifecycle.withLock { $0.isReady = true }
+        if options.drain { intakeQueue.async { [self] in drainIfIdle() } }
         startServiceTimers()
         exitSignal.wait()
         finishQueue.sync { store.removeSpares() }

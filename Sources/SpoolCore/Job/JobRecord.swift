@@ -222,7 +222,8 @@ import SpoolJSON
 /// which on Linux either sorts every object's keys (`.sortedKeys`) or writes them in hash order.
 /// Here a record's own fields follow its `encode(to:)`, JSON objects inside it (a built-in's
 /// `params`, whose column order means something, `on_complete`, results) keep their order, and
-/// string-keyed dictionaries (`env`, `labels`) are sorted. The pretty layout is JSONEncoder's.
+/// string-keyed dictionaries (`env`, `labels`) are sorted. The pretty layout is JSONEncoder's, but
+/// for arrays of scalars, written on one line (JSONByteWriter).
 struct JSONEncoderBox: Sendable {
     /// One line of compact JSON (for journals).
     static func compact<T: Encodable>(_ value: T) -> [UInt8] {
@@ -283,7 +284,7 @@ final class SharedSpec: Sendable, Equatable, Encodable {
         if let bytes = kept.withLock({ k in k.flatMap { $0.layout == layout ? $0.bytes : nil } }) {
             return try keeping.writeKept(bytes)
         }
-        guard let bytes = try keeping.writeKeeping({ try value.encode(to: encoder) }), bytes.count >= Self.keptBytesMinimum else { return }
+        guard let bytes = try keeping.writeKeeping(atLeast: Self.keptBytesMinimum, { try value.encode(to: encoder) }) else { return }
         kept.withLock { $0 = (layout, bytes) }
     }
 }

@@ -29,6 +29,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
     public var usage: ResourceUsage?
     public var executor: ExecutorInfo?
 
+    /// `encode(to:)` and `encodeMembers` write these in the same order: change both together.
     enum CodingKeys: String, CodingKey {
         case index, name, status
         case exitCode = "exit_code", signal, error

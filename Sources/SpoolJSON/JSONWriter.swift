@@ -86,8 +86,8 @@ struct JSONByteWriter {
     }
 
     /// Pretty style, an array of scalars only: on one line, `[1, 2, 3]`. A batch's params are mostly
-    /// such arrays, and a line per number made its record 27 MB (of a 6 MB job file) and most of
-    /// the time spent writing it (bench `batch`).
+    /// such arrays, and a line per number made its record 27 MB for a 6 MB job file (bench `batch`;
+    /// 15 MB now, though the time to write it hardly changed: that was the numbers, see writeNumber).
     private mutating func writeInline(_ a: [JSONValue]) {
         out.append(UInt8(ascii: "["))
         for (i, v) in a.enumerated() {

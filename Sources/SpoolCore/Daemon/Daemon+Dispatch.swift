@@ -1,11 +1,11 @@
 // The dispatcher thread: the only waiter on the worker semaphore. (A loop of built-ins, which
 // keeps its permit, makes the same calls for its next step: Daemon+Builtins.swift.) For each free
-// slot it asks the engine for the next item, and when several slots are free it takes several at once, so that
-// the renames pending/ → running/ of the jobs among them share one fsync of running/. Only after
-// that fsync (the claim is durable, so a crash cannot run an `on_interrupt: fail` job twice) are
-// they reported claimed, and their attempts launched; except `on_interrupt: requeue` command jobs
-// run here, which a power cut runs again anyway (`Engine.startsBeforeClaimIsDurable`): they start
-// before the fsync, which then overlaps their start.
+// slot it asks the engine for the next item, and when several slots are free it takes several at
+// once, so that the renames pending/ → running/ of the jobs among them share one fsync of
+// running/. Only after that fsync (the claim is durable, so a crash cannot run an `on_interrupt:
+// fail` job twice) are they reported claimed, and their attempts launched; except `on_interrupt:
+// requeue` command jobs run here, which a power cut runs again anyway
+// (`Engine.startsBeforeClaimIsDurable`): they start before the fsync, which then overlaps their start.
 import Foundation
 
 extension Daemon {

@@ -103,7 +103,12 @@ struct SlurmTests {
         poll(timeout: 60, "the cancelled record\n\(d.log)") { spool.record("long") != nil }
         let long = try #require(spool.record("long"))
         #expect(long.status == "cancelled" && long.errorCode == "cancelled", "\(long)")
-        let jobs = slurmJobs(cluster, spool)
+        // Slurm reports the job COMPLETING for a moment after scancel (a CI run read it then).
+        var jobs: [String] = []
+        poll(timeout: 60, "Slurm to report the job cancelled") {
+            jobs = slurmJobs(cluster, spool)
+            return jobs.count == 1 && jobs[0].hasSuffix("|CANCELLED")
+        }
         #expect(jobs.count == 1 && jobs[0].hasSuffix("|CANCELLED"), "\(jobs)")
     }
 

@@ -203,7 +203,7 @@ private struct Reader {
         // double strtod gives, without making a String for it (strtod and that String were a fifth
         // of reading a batch of a million numbers; bench `batch`, perf).
         if !hasExponent, digits <= 15 {
-            let magnitude = Double(mantissa) / Self.powersOfTen[decimals]
+            let magnitude = Double(mantissa) / exactPowersOfTen[decimals]
             let integer = isInteger ? (negative ? -Int64(mantissa) : Int64(mantissa)) : nil
             return JSONNumber(double: negative ? -magnitude : magnitude, integer: integer)
         }
@@ -213,9 +213,6 @@ private struct Reader {
         }
         return JSONNumber(double: double, integer: isInteger ? Int64(text) : nil)
     }
-
-    /// 10^0 ... 10^15, each exact.
-    private static let powersOfTen: [Double] = (0...15).reduce(into: []) { p, i in p.append(i == 0 ? 1 : p[i - 1] * 10) }
 
     func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 

@@ -126,3 +126,6 @@ func exactCopy<T>(_ a: [T]) -> [T] {
     copy.append(contentsOf: a)
     return copy
 }
+
+/// 10^0 ... 10^15, each exact in a Double (the number fast paths of the parser and the writer).
+let exactPowersOfTen: [Double] = (0...15).reduce(into: []) { p, i in p.append(i == 0 ? 1 : p[i - 1] * 10) }

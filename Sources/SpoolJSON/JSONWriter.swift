@@ -138,7 +138,6 @@ struct JSONByteWriter {
         out.append(contentsOf: d.description.utf8)
     }
 
-    private static let powersOfTen: [Double] = [1, 10, 100, 1e3, 1e4, 1e5, 1e6]
 
     /// A number with few decimals (97.8, 0.25, -3.125), as `description` writes it but without
     /// making a String: most numbers in job files are such, and `description` was the biggest part
@@ -149,8 +148,8 @@ struct JSONByteWriter {
     private mutating func writeShortDecimal(_ d: Double) -> Bool {
         let a = abs(d)
         guard a >= 1e-3, a < 1e9 else { return false }
-        for k in 1..<Self.powersOfTen.count {
-            let scale = Self.powersOfTen[k]
+        for k in 1...6 {
+            let scale = exactPowersOfTen[k]
             let m = (a * scale).rounded()
             guard m / scale == a else { continue }
             let scaled = Int64(m), unit = Int64(scale)

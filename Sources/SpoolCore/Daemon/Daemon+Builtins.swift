@@ -20,17 +20,28 @@ struct BuiltinRun: Sendable {
     var params: JSONValue
     var label: String
     var queue: String
+    /// The operation `type` names; nil for an unknown type.
+    let builtin: (any BuiltinOperation)?
+
+    init(key: AttemptKey, type: String, params: JSONValue, label: String, queue: String) {
+        self.key = key
+        self.type = type
+        self.params = params
+        self.label = label
+        self.queue = queue
+        builtin = BuiltinRegistry.operation(named: type)
+    }
 
     /// Runs here: pure arithmetic, or an unknown type (it fails at once, without blocking).
     var runsInPlace: Bool {
-        guard let builtin = BuiltinRegistry.operation(named: type) else { return true }
+        guard let builtin else { return true }
         return !Swift.type(of: builtin).blocks
     }
 
     /// Runs the operation on the calling thread; its end as the batch counts it.
     func run() -> EngineEvent {
         let outcome: BatchState.Outcome
-        if let builtin = BuiltinRegistry.operation(named: type) {
+        if let builtin {
             do {
                 outcome = .succeeded(exitCode: nil, result: JSONValueBox(try builtin.run(params: params)))
             } catch {

@@ -83,24 +83,6 @@ struct BatchTests {
         #expect((o[4]["result"] as? [String: Any])?["names"] as? [String] == ["price", "sales", "ads"])
     }
 
-    /// Measured with its start and end times: without the yield, this `true` ended 0.51 and 0.61 s
-    /// after it started (libdispatch adds a worker only about once a second); with it, 4 ms.
-    @Test("a command job started during a long batch of built-ins ends while the batch runs (their loops yield their workers)")
-    func builtinsYield() throws {
-        let spool = try TempSpool()
-        let items = Array(repeating: #"{"type": "descriptive_stats", "params": {"data": [1, 2, 3]}}"#, count: 30_000)
-        try spool.drop("b.json", #"{"id": "b", "max_parallel": 2, "operations": [\#(items.joined(separator: ","))]}"#)
-        // 3 workers: the batch's 2 loops take as many libdispatch workers as this machine has cores.
-        let d = DaemonProcess(spool: spool, workers: 3, extra: ["--max-job-size", "4000000", "--max-operations", "30000"])
-        poll(timeout: 60, "the batch runs") { spool.names("running").contains("b.journal") }
-        try spool.drop("c.json", #"{"id": "c", "command": ["true"]}"#)
-        poll(timeout: 60, "the command job ends") { spool.record("c") != nil }
-        #expect(spool.record("c")?.status == "succeeded")
-        // Its end was handled while the batch still ran, not after it.
-        #expect(spool.record("b") == nil, "the batch had ended before the command job's end was seen")
-        withExtendedLifetime(d) {}
-    }
-
     @Test("a reload that lowers the workers in the middle of a batch of built-ins: from then on one operation at a time")
     func builtinsReloadWorkers() throws {
         let spool = try TempSpool()

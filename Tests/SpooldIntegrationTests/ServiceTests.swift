@@ -127,6 +127,44 @@ struct ServiceTests {
         #expect((0..<3).allSatisfy { spool.record("three\($0)")?.status == "succeeded" }, "\(d.log)")
     }
 
+    /// A job's end hands its permit straight to the next start on the thread that saw the exit
+    /// (Daemon+Attempts.swift, `endHandingOn`): permits a reload took away must not be handed on.
+    @Test("a reload that lowers the workers while 3 jobs run: the jobs queued behind them then run one at a time, after all 3 ended")
+    func reloadWorkersWhileRunning() throws {
+        let spool = try TempSpool()
+        try spool.write("config.json", #"{"workers": 3}"#)
+        let d = DaemonProcess(spool: spool, workers: nil)
+        d.waitReady()
+        let log = spool.path("intervals")
+        let go = spool.path("go")
+        // Three jobs that hold their workers until `go` exists (up to 20 s), then four short ones.
+        for i in 0..<3 {
+            try spool.drop("hold\(i).json", #"{"id": "hold\#(i)", "priority": 1, "shell": "touch \#(spool.path("held"))$SPOOL_JOB_ID; n=0; while [ ! -e \#(go) ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; echo \"hold $(date +%s.%N)\" >> \#(log)"}"#)
+        }
+        poll(timeout: 30, "three jobs holding their workers") { (0..<3).allSatisfy { FileManager.default.fileExists(atPath: spool.path("heldhold\($0)")) } }
+        for i in 0..<4 {
+            try spool.drop("next\(i).json", #"{"id": "next\#(i)", "shell": "s=$(date +%s.%N); sleep 0.2; echo \"next $s $(date +%s.%N)\" >> \#(log)"}"#)
+        }
+        poll(timeout: 30, "the four queued") { (0..<4).allSatisfy { spool.record("next\($0)", in: "pending") != nil } }
+        try spool.write("config.json", #"{"workers": 1}"#)
+        d.signal(SIGHUP)
+        poll(timeout: 30, "reload applied") { d.log.contains("applied: workers") }
+        try spool.write("go", "")
+        poll(timeout: 40, "seven jobs ran") {
+            ((0..<3).map { "hold\($0)" } + (0..<4).map { "next\($0)" }).allSatisfy { spool.record($0)?.status == "succeeded" }
+        }
+        let lines = (spool.read("intervals") ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+        let holdEnds = lines.filter { $0.first == "hold" }.compactMap { Double($0[1]) }
+        let next = lines.filter { $0.first == "next" }.map { ($0.dropFirst().compactMap { Double($0) }) }
+        #expect(holdEnds.count == 3 && next.count == 4, "\(lines)")
+        let lastHold = holdEnds.max() ?? 0
+        #expect(next.allSatisfy { $0[0] > lastHold }, "a queued job started while the held ones still ran: \(lines)")
+        let overlap = next.map { a in next.filter { $0[0] <= a[0] && a[0] < $0[1] }.count }.max() ?? 0
+        #expect(overlap == 1, "more than one worker after the reload: \(lines)")
+        d.signal(SIGTERM)
+        #expect(d.waitExit(timeout: 30) == 0)
+    }
+
     @Test("a bad configuration file at start exits 78 naming the field; flags override the file")
     func badConfigAtStart() throws {
         let spool = try TempSpool()

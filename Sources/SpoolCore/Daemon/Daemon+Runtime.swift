@@ -9,7 +9,7 @@ extension Daemon {
     }
 
     /// The engine's answer to `event`, taken under the lock (the clock read and the jitter drawn here).
-    private func decide(_ event: EngineEvent) -> [EngineAction] {
+    func decide(_ event: EngineEvent) -> [EngineAction] {
         let now = Timestamp.now()
         let random = Double.random(in: 0..<1)
         return core.update { $0.engine.handle(event, now: now, random: random) }

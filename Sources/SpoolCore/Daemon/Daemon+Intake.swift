@@ -36,7 +36,7 @@ extension Daemon {
         var unique: [FileName] = []
         var seen = Set<FileName>()
         for n in names where seen.insert(n).inserted { unique.append(n) }
-        handle(intake.process(unique, now: Timestamp.now()))
+        intake.process(unique, now: Timestamp.now()) { handle($0) }
     }
 
     /// Scans the whole inbox (and finishes claims a crash or a full disk left behind).
@@ -45,7 +45,7 @@ extension Daemon {
         handle(intake.recoverClaims(now: Timestamp.now()))
         InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 512) { names in
             guard !isIntakeStopped else { return }
-            handle(intake.process(names, now: Timestamp.now()))
+            intake.process(names, now: Timestamp.now()) { handle($0) }
         }
     }
 

@@ -1,0 +1,57 @@
+// A pass over many inbox files hands them on in growing parts, oldest first, so that the first
+// jobs can start while the rest is still being recorded (Intake.partSizes). Each part must be
+// whole when it is handed on (its records in pending/), and the later parts' files untouched in
+// the inbox, or the daemon would start jobs whose acceptance is not durable yet.
+import Foundation
+import Testing
+@testable import SpoolCore
+
+@Suite("intake: a full inbox is handed on in parts, oldest first")
+struct IntakePartsTests {
+    @Test("50 files: parts of 8, 32 and 10, in order of arrival; each part recorded before it is handed on, the rest still in the inbox")
+    func partsInArrivalOrder() throws {
+        let spool = try IntakeTestSpool("intake-parts")
+        let root = spool.root, intake = spool.intake
+        let count = 50
+        // Arrival (modification time) in the reverse order of the names: a listing's order is not arrival.
+        var names: [FileName] = []
+        for i in 0..<count {
+            let name = String(format: "job-%02d.json", i)
+            try Data(#"{"id": "j\#(i)", "command": ["true"]}"#.utf8).write(to: URL(fileURLWithPath: "\(root)/inbox/\(name)"))
+            let t = timespec(tv_sec: 1_700_000_000 + count - i, tv_nsec: 0)
+            var times = [t, t]
+            utimensat(AT_FDCWD, "\(root)/inbox/\(name)", &times, 0)
+            names.append(FileName(name))
+        }
+        var parts: [[String]] = []
+        var problems: [String] = []
+        intake.process(names, now: Timestamp(Date())) { part in
+            let ids = part.accepted.map(\.id.rawValue)
+            parts.append(ids)
+            let pending = Set((try? FileManager.default.contentsOfDirectory(atPath: root + "/pending")) ?? [])
+            let inbox = Set((try? FileManager.default.contentsOfDirectory(atPath: root + "/inbox")) ?? [])
+            for id in ids where !pending.contains("\(id).json") { problems.append("\(id) handed on before its record was in pending/") }
+            let handedOn = parts.joined().count
+            if inbox.count != count - handedOn { problems.append("after \(handedOn) handed on, \(inbox.count) files in the inbox") }
+            #expect(part.rejected.isEmpty, "\(part.rejected.map { $0.error?.message ?? "" })")
+        }
+        #expect(problems.isEmpty, "\(problems)")
+        #expect(parts.map(\.count) == [8, 32, 10])
+        #expect(parts.joined().map { $0 } == (0..<count).reversed().map { "j\($0)" }, "not in order of arrival: \(parts)")
+    }
+
+    @Test("the one-result form collects every part")
+    func oneResult() throws {
+        let spool = try IntakeTestSpool("intake-parts-one")
+        let root = spool.root
+        let names = (0..<20).map { FileName("f\($0).json") }
+        for (i, name) in names.enumerated() {
+            try Data(#"{"id": "f\#(i)", "command": ["true"]}"#.utf8).write(to: URL(fileURLWithPath: "\(root)/inbox/\(name)"))
+        }
+        try Data("{ not json".utf8).write(to: URL(fileURLWithPath: "\(root)/inbox/bad.json"))
+        let result = spool.intake.process(names + [FileName("bad.json")], now: Timestamp(Date()))
+        #expect(Set(result.accepted.map(\.id.rawValue)) == Set((0..<20).map { "f\($0)" }))
+        #expect(result.rejected.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/inbox").isEmpty)
+    }
+}

@@ -132,29 +132,35 @@ public final class Intake: Sendable {
     static let lastPartSize = 512
 
     /// Processes inbox names, delivering the result in parts (`partSizes`), in order of arrival.
-    /// After a part that found the disk full, the rest stays in the inbox untouched.
+    /// Names are ordered by a stat alone; each part's files are read and judged only when its turn
+    /// comes (reading and parsing 500 files before the first part was 18 ms more before the first
+    /// start). After a part that found the disk full, the rest stays in the inbox untouched.
     public func process(_ names: [FileName], now: Timestamp, deliver: (IntakeResult) -> Void) {
-        var first = IntakeResult()
-        var decisions: [Decision] = []
-        for name in names where !name.isHidden && name.hasSuffix(".json") {
-            if let d = decide(name, now: now, result: &first) { decisions.append(d) }
-        }
-        // Arrival order: by modification time, then name (a scan lists names in hash order).
-        decisions.sort { a, b in
-            a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
-        }
+        let inbox = layout.fd(.inbox)
+        // Arrival order: by modification time, then name (a scan lists names in hash order). A name
+        // that cannot be looked at now comes first: its decision (gone, unreadable...) is quick.
+        let ordered = names.filter { !$0.isHidden && $0.hasSuffix(".json") }.map { name -> (FileName, Double) in
+            var st = stat()
+            let modified = name.withCString { fstatat(inbox, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
+                ? Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 : 0
+            return (name, modified)
+        }.sorted { a, b in a.1 != b.1 ? a.1 < b.1 : a.0.bytes.lexicographicallyPrecedes(b.0.bytes) }
         var start = 0, part = 0
-        var result = first
         repeat {
             let size = part < Self.partSizes.count ? Self.partSizes[part] : Self.lastPartSize
-            let end = min(decisions.count, start + size)
-            claimAndRecord(decisions[start..<end], now: now, result: &result)
+            let end = min(ordered.count, start + size)
+            var result = IntakeResult()
+            var decisions = ordered[start..<end].compactMap { decide($0.0, now: now, result: &result) }
+            // As read: a file may have changed since its stat.
+            decisions.sort { a, b in
+                a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
+            }
+            claimAndRecord(decisions[...], now: now, result: &result)
             deliver(result)
             if result.diskFull != nil { return }
-            result = IntakeResult()
             start = end
             part += 1
-        } while start < decisions.count
+        } while start < ordered.count
     }
 
     /// Claims every file by a no-replace rename, makes the claims durable together, and records them.

@@ -2,8 +2,10 @@
 // through its queue's executor (which alone knows pids and process groups; Slurm for a remote
 // queue; with live restore, under a supervisor each); built-in operations are Daemon+Builtins'.
 // Each registers its handle before it is reported launched, and reports its end once; the worker
-// permit is given back as soon as the engine has taken the end (and freed the slots), before the
-// end's record is written (a batch operation's after its checkpoint, which queues the next operation).
+// permit goes on as soon as the engine has taken the end (and freed the slots), before the end's
+// record is written (a batch operation's after its checkpoint, which queues the next operation):
+// a local command job's straight to the next start, on the reaper's thread (`endHandingOn`),
+// the others back to the dispatcher.
 import Foundation
 import SpoolBuiltins
 import SpoolJSON

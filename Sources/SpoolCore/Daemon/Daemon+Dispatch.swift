@@ -1,5 +1,6 @@
-// The dispatcher thread: the only waiter on the worker semaphore. (A loop of built-ins, which
-// keeps its permit, makes the same calls for its next step: Daemon+Builtins.swift.) For each free
+// The dispatcher thread: the only waiter on the worker semaphore. (A loop of built-ins and the end
+// of a command job keep their permit and make the same calls for their next step:
+// Daemon+Builtins.swift, `endHandingOn` in Daemon+Attempts.swift.) For each free
 // slot it asks the engine for the next item, and when several slots are free it takes several at
 // once, so that the renames pending/ → running/ of the jobs among them share one fsync of
 // running/. Only after that fsync (the claim is durable, so a crash cannot run an `on_interrupt:

@@ -92,4 +92,23 @@ struct SparePoolTests {
         close(fd2)
         #expect(try spool.inode("\(spool.root)/running/e.stdout") == empty, "an empty spare was not reused")
     }
+
+    @Test("a record takes a spare that held data when there is one, and leaves the empty one to an output")
+    func recordsLeaveEmptySparesToOutputs() throws {
+        let spool = try Spool()
+        let full = try spool.put("f.json", in: .running, #"{"id": "f"}"#)
+        let empty = try spool.put("f.stdout", in: .running, "")
+        let full2 = try spool.put("g.json", in: .running, #"{"id": "g"}"#)
+        for name in ["f.json", "f.stdout", "g.json"] { spool.store.retire(name, from: .running) }
+        try spool.commit(into: .running)  // its own scratch is new: the three were still quarantined
+        var sync = DirectorySync()
+        try spool.store.writeFile(bytes: Array("{}".utf8), name: "h.json", folder: .done, sync: &sync)
+        try spool.store.writeFile(bytes: Array("{}".utf8), name: "i.json", folder: .done, sync: &sync)
+        spool.store.commit(&sync)
+        let records = Set([try spool.inode("\(spool.root)/done/h.json"), try spool.inode("\(spool.root)/done/i.json")])
+        #expect(records == [full, full2], "the records did not take the spares that held data")
+        let fd = try spool.store.createFile("j.stdout", in: .running)
+        close(fd)
+        #expect(try spool.inode("\(spool.root)/running/j.stdout") == empty, "the empty spare was not left to the output")
+    }
 }

@@ -59,10 +59,17 @@ final class SparePool: Sendable {
 
     var count: Int { state.withLock { $0.ready.count + $0.quarantinedCount } }
 
-    /// A spare's name in tmp/ whose old name is durably gone (and that was empty, if `emptyOnly`), or nil.
+    /// A spare's name in tmp/ whose old name is durably gone, or nil. `emptyOnly` (an output file):
+    /// one that was empty. Otherwise (a state file's scratch, which is written whole and synced)
+    /// one that was not empty when there is one: the empty ones are the only ones outputs can take.
+    /// Records had taken them as readily, so a job's two outputs found none and were created anew,
+    /// and creating an inode was a fifth of all CPU samples of a drain (`recently_deleted`), while
+    /// the old records piled up in the pool until the exit unlinked them.
     func take(emptyOnly: Bool = false) -> String? {
         state.withLock { s -> String? in
-            guard let i = s.ready.lastIndex(where: { !emptyOnly || $0.wasEmpty }) else { return nil }
+            let pick = emptyOnly ? s.ready.lastIndex(where: \.wasEmpty)
+                : (s.ready.lastIndex(where: { !$0.wasEmpty }) ?? s.ready.indices.last)
+            guard let i = pick else { return nil }
             return s.ready.remove(at: i).name
         }
     }

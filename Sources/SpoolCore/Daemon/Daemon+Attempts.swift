@@ -46,7 +46,8 @@ extension Daemon {
 
     /// A command job's end, seen on the reaper. The engine takes it (and frees the slots it held),
     /// and the worker permit goes straight to the next step the engine picks, carried out on this
-    /// thread (the claim's rename, the spawn), before the end's record is handed to the finisher.
+    /// thread (the claim's rename, the spawn); the end's record is handed to the finisher after
+    /// that start and before the fsync of the claim, which it does not wait for.
     /// So one job's exit and the next one's start are one thread's work, with no wake-up of the
     /// dispatcher between them: each wake-up of a thread on an idle core cost about 0.1-0.3 ms here,
     /// and a job of 10 ms paid three (bench `sleep`). The permit goes back to the dispatcher only
@@ -54,13 +55,12 @@ extension Daemon {
     func endHandingOn(_ event: EngineEvent, queue: String) {
         guard options.remoteQueues[queue] == nil else { return sendEnd(event, queue: queue) }
         let actions = decide(event)
-        defer { perform(actions) }
-        if payOwedSlot() { return }  // a reload shrank the workers: this permit is dropped
+        if payOwedSlot() { return perform(actions) }  // a reload shrank the workers: this permit is dropped
         guard let step = nextStep(blocking: false) else {
             slots.signal()
-            return
+            return perform(actions)
         }
-        carryOut([step])
+        carryOut([step], beforeCommit: { perform(actions) })
     }
 
     /// A batch's command operation: on its queue's remote executor, under its own supervisor with

@@ -153,8 +153,9 @@ extension Daemon {
     }
 
     /// Grows or shrinks the worker semaphore. Shrinking leaves permits owed: the dispatcher, the
-    /// semaphore's only waiter, drops that many as running work gives them back (and a loop of
-    /// built-ins drops its own permit when one is owed, Daemon+Builtins.swift).
+    /// semaphore's only waiter, drops that many as running work gives them back (and an end that
+    /// would hand its permit on drops it instead when one is owed: a loop of built-ins,
+    /// Daemon+Builtins.swift; a command job's end, `endHandingOn`).
     private func resizeWorkers(to target: Int) {
         let release = lifecycle.withLock { l -> Int in
             defer { l.workers = target }
@@ -170,7 +171,7 @@ extension Daemon {
         for _ in 0..<release { slots.signal() }
     }
 
-    /// True (and one fewer owed) when a permit the dispatcher just got is owed to a shrink.
+    /// True (and one fewer owed) when a permit just got or freed is owed to a shrink.
     func payOwedSlot() -> Bool {
         lifecycle.withLock { l in
             guard l.owedSlots > 0 else { return false }

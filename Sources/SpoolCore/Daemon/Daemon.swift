@@ -6,6 +6,7 @@
 // - intake queue (serial): inotify events, scans, intake batches, control requests, drain checks;
 // - dispatcher thread: the only waiter on the worker semaphore; claims picked jobs and starts them;
 // - reaper queue (concurrent, the executor's): a running attempt's exit, seen through its pidfd;
+//   a local command job's end starts the next step there with its permit (`endHandingOn`);
 // - built-in queue (concurrent): loops of built-in operations, each on the worker permit of its
 //   first, which also carry out the next step when it is something else (Daemon+Builtins.swift);
 //   a thread of its own per http operation;
@@ -45,7 +46,8 @@ public final class Daemon: Sendable {
     /// Records waiting for the finisher (its queue's own list), and how many it is writing now.
     let writes = LockedBox(FinisherWrites())
     let lifecycle = LockedBox(Lifecycle())
-    /// One permit per worker; only the dispatcher waits on it, each reaped job signals it once.
+    /// One permit per worker; only the dispatcher waits on it. An ended attempt's permit goes back
+    /// to it once, or straight to the next step (`endHandingOn`, a loop of built-ins).
     let slots: DispatchSemaphore
 
     let intakeQueue = DispatchQueue(label: "spoold.intake")

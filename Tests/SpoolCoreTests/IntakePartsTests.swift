@@ -1,5 +1,6 @@
-// A pass over many inbox files hands them on in growing parts, oldest first, so that the first
-// jobs can start while the rest is still being recorded (Intake.partSizes). Each part must be
+// A pass over many inbox files hands them on in growing parts, highest priority first, then
+// oldest first, so that the first jobs can start while the rest is still being recorded
+// (Intake.partSizes). Each part must be
 // whole when it is handed on (its records in pending/), and the later parts' files untouched in
 // the inbox, or the daemon would start jobs whose acceptance is not durable yet.
 import Foundation
@@ -38,6 +39,26 @@ struct IntakePartsTests {
         #expect(problems.isEmpty, "\(problems)")
         #expect(parts.map(\.count) == [8, 32, 10])
         #expect(parts.joined().map { $0 } == (0..<count).reversed().map { "j\($0)" }, "not in order of arrival: \(parts)")
+    }
+
+    @Test("the parts go highest priority first: files of a higher priority that arrived last are in the first part")
+    func partsByPriority() throws {
+        let spool = try IntakeTestSpool("intake-parts-priority")
+        let root = spool.root
+        var names: [FileName] = []
+        for i in 0..<20 {
+            let name = String(format: "p-%02d.json", i)
+            let priority = i >= 15 ? 5 : 0  // the five newest outrank the rest
+            try Data(#"{"id": "p\#(i)", "priority": \#(priority), "command": ["true"]}"#.utf8).write(to: URL(fileURLWithPath: "\(root)/inbox/\(name)"))
+            let t = timespec(tv_sec: 1_700_000_000 + i, tv_nsec: 0)
+            var times = [t, t]
+            utimensat(AT_FDCWD, "\(root)/inbox/\(name)", &times, 0)
+            names.append(FileName(name))
+        }
+        var parts: [[String]] = []
+        spool.intake.process(names.shuffled(), now: Timestamp(Date())) { parts.append($0.accepted.map(\.id.rawValue)) }
+        #expect(parts.first == ["p15", "p16", "p17", "p18", "p19", "p0", "p1", "p2"], "\(parts)")
+        #expect(parts.map(\.count) == [8, 12])
     }
 
     @Test("the one-result form collects every part")

@@ -43,9 +43,11 @@ extension Daemon {
     func rescanInbox() {
         guard !isIntakeStopped, hasFreeSpace() else { return }
         handle(intake.recoverClaims(now: Timestamp.now()))
+        var first = true  // only a scan's first chunk is split into parts: the first jobs start early
         InboxReader.scan(layout.fd(.inbox), suffix: ".json", chunk: 512) { names in
             guard !isIntakeStopped else { return }
-            intake.process(names, now: Timestamp.now()) { handle($0) }
+            intake.process(names, now: Timestamp.now(), inParts: first) { handle($0) }
+            first = false
         }
     }
 

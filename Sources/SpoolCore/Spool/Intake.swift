@@ -84,6 +84,11 @@ public final class Intake: Sendable {
         /// The file as read (for an accepted one: checked again after the claim, and its owner).
         var content: FileContent?
         var modified: Double
+        /// The job's priority (a rejection's is 0): the order of a pass's parts.
+        var priority: Int {
+            if case .accept(let spec) = outcome { return spec.priority ?? 0 }
+            return 0
+        }
     }
 
     /// What a file read from the inbox (or from a claim in tmp/, after a crash) becomes: the one
@@ -122,45 +127,47 @@ public final class Intake: Sendable {
         return all
     }
 
-    /// The sizes of the parts a pass claims and records one after the other, oldest files first,
-    /// each part's result delivered before the next part begins: the first jobs can start while
-    /// the rest of a full inbox is still being recorded. On a daemon's start with 500 files in
-    /// the inbox, recording all of them took 190-400 ms before the first could start (creating a
-    /// record's inode is most of it on ext4: SparePool.swift), so the first job waited that long.
-    /// Each part costs two commits more; the parts grow, so a big inbox pays only a few.
+    /// The sizes of the parts a pass claims and records one after the other, each part's result
+    /// delivered before the next part begins: the first jobs can start while the rest of a full
+    /// inbox is still being recorded. On a daemon's start with 500 files in the inbox, recording all
+    /// of them took 190-400 ms before the first could start (creating a record's inode is most of
+    /// it on ext4: SparePool.swift), so the first job waited that long. Each part costs two commits
+    /// more; the parts grow, and only the first chunk of a scan is split (`inParts`).
     static let partSizes = [8, 32, 128]
-    static let lastPartSize = 512
 
-    /// Processes inbox names, delivering the result in parts (`partSizes`), in order of arrival.
-    /// Names are ordered by a stat alone; each part's files are read and judged only when its turn
-    /// comes (reading and parsing 500 files before the first part was 18 ms more before the first
-    /// start). After a part that found the disk full, the rest stays in the inbox untouched.
-    public func process(_ names: [FileName], now: Timestamp, deliver: (IntakeResult) -> Void) {
-        let inbox = layout.fd(.inbox)
-        // Arrival order: by modification time, then name (a scan lists names in hash order). A name
-        // that cannot be looked at now comes first: its decision (gone, unreadable...) is quick.
-        let ordered = names.filter { !$0.isHidden && $0.hasSuffix(".json") }.map { name -> (FileName, Double) in
-            var st = stat()
-            let modified = name.withCString { fstatat(inbox, $0, &st, AT_SYMLINK_NOFOLLOW) } == 0
-                ? Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 : 0
-            return (name, modified)
-        }.sorted { a, b in a.1 != b.1 ? a.1 < b.1 : a.0.bytes.lexicographicallyPrecedes(b.0.bytes) }
+    /// Processes inbox names, delivering the result in parts (`partSizes`, or one part when not
+    /// `inParts`). Every file is read and judged first, and the parts go highest priority first,
+    /// then in order of arrival: a job in a later part never outranks one that may start before it
+    /// is accepted. The earliest time to look at unsettled files again comes with the last part.
+    /// After a part that found the disk full, the rest stays in the inbox untouched.
+    public func process(_ names: [FileName], now: Timestamp, inParts: Bool = true, deliver: (IntakeResult) -> Void) {
+        var first = IntakeResult()
+        var decisions: [Decision] = []
+        for name in names where !name.isHidden && name.hasSuffix(".json") {
+            if let d = decide(name, now: now, result: &first) { decisions.append(d) }
+        }
+        // Arrival order: by modification time, then name (a scan lists names in hash order).
+        decisions.sort { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            return a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
+        }
+        let recheckAt = first.recheckAt
+        first.recheckAt = nil
         var start = 0, part = 0
+        var result = first
         repeat {
-            let size = part < Self.partSizes.count ? Self.partSizes[part] : Self.lastPartSize
-            let end = min(ordered.count, start + size)
-            var result = IntakeResult()
-            var decisions = ordered[start..<end].compactMap { decide($0.0, now: now, result: &result) }
-            // As read: a file may have changed since its stat.
-            decisions.sort { a, b in
-                a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
+            let size = inParts && part < Self.partSizes.count ? Self.partSizes[part] : decisions.count
+            let end = min(decisions.count, start + size)
+            claimAndRecord(decisions[start..<end], now: now, result: &result)
+            if end == decisions.count || result.diskFull != nil {
+                result.recheckAt = [result.recheckAt, recheckAt].compactMap { $0 }.min()
+                return deliver(result)
             }
-            claimAndRecord(decisions[...], now: now, result: &result)
             deliver(result)
-            if result.diskFull != nil { return }
+            result = IntakeResult()
             start = end
             part += 1
-        } while start < ordered.count
+        } while true
     }
 
     /// Claims every file by a no-replace rename, makes the claims durable together, and records them.

@@ -93,22 +93,40 @@ struct SparePoolTests {
         #expect(try spool.inode("\(spool.root)/running/e.stdout") == empty, "an empty spare was not reused")
     }
 
-    @Test("a record takes a spare that held data when there is one, and leaves the empty one to an output")
-    func recordsLeaveEmptySparesToOutputs() throws {
+    @Test("a record takes a spare that held data when there is one; an output and any other file only an empty one")
+    func recordsLeaveEmptySparesToOthers() throws {
         let spool = try Spool()
         let full = try spool.put("f.json", in: .running, #"{"id": "f"}"#)
         let empty = try spool.put("f.stdout", in: .running, "")
         let full2 = try spool.put("g.json", in: .running, #"{"id": "g"}"#)
         for name in ["f.json", "f.stdout", "g.json"] { spool.store.retire(name, from: .running) }
         try spool.commit(into: .running)  // its own scratch is new: the three were still quarantined
+        // Not a record (a kept original, a root file): never written into a spare that held data.
         var sync = DirectorySync()
-        try spool.store.writeFile(bytes: Array("{}".utf8), name: "h.json", folder: .done, sync: &sync)
-        try spool.store.writeFile(bytes: Array("{}".utf8), name: "i.json", folder: .done, sync: &sync)
+        try spool.store.writeFile(bytes: Array("x".utf8), name: "k.original", folder: .done, sync: &sync)
+        try spool.store.writeRootFile(Array("m".utf8), name: "metrics.prom")
+        #expect(try spool.inode("\(spool.root)/done/k.original") == empty, "the empty spare was not taken first")
+        #expect(![full, full2].contains(try spool.inode("\(spool.root)/metrics.prom")), "a root file took a spare with old bytes")
+        // Records take the spares that held data.
+        for id in ["h", "i"] {
+            try spool.store.writeFile(name: "\(id).json", folder: .done, sync: &sync, isRecord: true) { fd in
+                Array("{}".utf8).withUnsafeBytes { writeAll(fd, $0) }
+            }
+        }
         spool.store.commit(&sync)
         let records = Set([try spool.inode("\(spool.root)/done/h.json"), try spool.inode("\(spool.root)/done/i.json")])
         #expect(records == [full, full2], "the records did not take the spares that held data")
+    }
+
+    @Test("with a spare that held data and an empty one ready, an output takes the empty one")
+    func outputTakesTheEmptySpare() throws {
+        let spool = try Spool()
+        let empty = try spool.put("f.stdout", in: .running, "")
+        _ = try spool.put("g.json", in: .running, #"{"id": "g"}"#)
+        for name in ["f.stdout", "g.json"] { spool.store.retire(name, from: .running) }
+        try spool.commit(into: .running)
         let fd = try spool.store.createFile("j.stdout", in: .running)
         close(fd)
-        #expect(try spool.inode("\(spool.root)/running/j.stdout") == empty, "the empty spare was not left to the output")
+        #expect(try spool.inode("\(spool.root)/running/j.stdout") == empty)
     }
 }

@@ -59,9 +59,9 @@ final class SparePool: Sendable {
 
     var count: Int { state.withLock { $0.ready.count + $0.quarantinedCount } }
 
-    /// A spare's name in tmp/ whose old name is durably gone, or nil. `emptyOnly` (an output file):
-    /// one that was empty. Otherwise (a state file's scratch, which is written whole and synced)
-    /// one that was not empty when there is one: the empty ones are the only ones outputs can take.
+    /// A spare's name in tmp/ whose old name is durably gone, or nil. `emptyOnly` (an output file,
+    /// anything but a record): one that was empty. Otherwise (a record: StateStore.openScratch)
+    /// one that was not empty when there is one: the empty ones are the only ones the others can take.
     /// Records had taken them as readily, so a job's two outputs found none and were created anew,
     /// and creating an inode was a fifth of all CPU samples of a drain (`recently_deleted`), while
     /// the old records piled up in the pool until the exit unlinked them.

@@ -34,7 +34,7 @@ public final class StateStore: Sendable {
     /// The record is readable by its owner and the administrators only (ResultPrivacy).
     public func write(_ record: JobRecord, to folder: SpoolFolder, isNew: Bool = false, sync: inout DirectorySync) throws {
         try writeFile(name: JobFiles.record(record.id), folder: .init(folder), noReplace: isNew, sync: &sync,
-                      jobFile: true, owner: record.owner) { fd in
+                      jobFile: true, owner: record.owner, isRecord: true) { fd in
             // In pieces as it is encoded: a batch's record (tens of MB) is never whole in memory.
             var failure: Int32? = nil
             struct WriteFailed: Error {}
@@ -64,11 +64,12 @@ public final class StateStore: Sendable {
     }
 
     /// `writeFile` with the content written by `content` into the scratch file's descriptor (it
-    /// returns an errno on failure).
+    /// returns an errno on failure). `isRecord`: a job's record, which may be written into a spare
+    /// that held data (`openScratch`).
     func writeFile(name: String, folder: SpoolLayout.Folder, noReplace: Bool = false, sync: inout DirectorySync,
-                   jobFile: Bool = false, owner: JobOwner? = nil, content: (Int32) -> Int32?) throws {
+                   jobFile: Bool = false, owner: JobOwner? = nil, isRecord: Bool = false, content: (Int32) -> Int32?) throws {
         let tmpFD = layout.fd(.tmp)
-        let (fd, tmpName) = try openScratch()
+        let (fd, tmpName) = try openScratch(isRecord: isRecord)
         if jobFile || AccessPolicy.runsAsOwner { privacy.withLock { $0 }.apply(fd, owner: jobFile ? owner : nil) }
         let failed: SystemError? = {
             if let e = content(fd) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
@@ -96,7 +97,7 @@ public final class StateStore: Sendable {
     /// Replaces a file in the spool root (metrics.prom, stats.json) by tmp + rename, mode 0644 so that
     /// a collector outside the service's group can read it. Not fsynced: it is rewritten every few seconds.
     public func writeRootFile(_ bytes: [UInt8], name: String) throws {
-        let (fd, tmpName) = try openScratch()
+        let (fd, tmpName) = try openScratch(isRecord: false)
         fchmod(fd, 0o644)
         let e = bytes.withUnsafeBytes { writeAll(fd, $0) }
         close(fd)
@@ -112,9 +113,14 @@ public final class StateStore: Sendable {
     }
 
     /// An empty file in tmp/ open for writing: a recycled spare if there is one, else a new file.
-    private func openScratch() throws -> (Int32, String) {
+    /// Only a record may take a spare that held data: a power cut before its data is synced may
+    /// leave the old bytes under the new name, and only a record is checked whole at recovery
+    /// (`removeTornRecords`, when a group commit did not fsync it before its rename). Anything else
+    /// (a root file, never synced and readable by all; a job file's kept original) takes an empty
+    /// spare or a new file, as an output does.
+    private func openScratch(isRecord: Bool) throws -> (Int32, String) {
         let tmpFD = layout.fd(.tmp)
-        while let spare = spares.take() {
+        while let spare = spares.take(emptyOnly: !isRecord) {
             let fd = openat(tmpFD, spare, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
             if fd >= 0 {
                 fchmod(fd, 0o644)

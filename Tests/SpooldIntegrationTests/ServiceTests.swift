@@ -117,10 +117,15 @@ struct ServiceTests {
         let overlap = intervals.map { a in intervals.filter { $0[0] <= a[0] && a[0] < $0[1] }.count }.max() ?? 0
         #expect(intervals.count == 4 && overlap == 1, "\(intervals)")
 
+        try backToThreeWorkers(spool, d)
+    }
+
+    /// Raises the workers to 3 by a second reload, then checks that three jobs run at once: each
+    /// waits (up to 20 s) until all three have started, so they succeed only together.
+    private func backToThreeWorkers(_ spool: TempSpool, _ d: DaemonProcess) throws {
         try spool.write("config.json", #"{"workers": 3}"#)
         d.signal(SIGHUP)
         poll(timeout: 30, "second reload applied") { d.log.components(separatedBy: "applied: workers").count == 3 }
-        // Three jobs that each wait (up to 20 s) until all three have started: they finish only together.
         let barrier = #"touch \#(spool.path("b"))$SPOOL_JOB_ID; n=0; while [ $(ls \#(spool.root) | grep -c '^b') -lt 3 ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; [ $n -lt 200 ]"#
         for i in 0..<3 { try spool.drop("three\(i).json", #"{"id": "three\#(i)", "shell": "\#(barrier)"}"#) }
         poll(timeout: 40, "three at once") { (0..<3).allSatisfy { spool.record("three\($0)")?.status != nil } }
@@ -162,15 +167,9 @@ struct ServiceTests {
         let overlap = next.map { a in next.filter { $0[0] <= a[0] && a[0] < $0[1] }.count }.max() ?? 0
         #expect(overlap == 1, "more than one worker after the reload: \(lines)")
 
-        // Back to 3: exactly the permits owed were dropped, so three jobs run at once again (each
-        // waits, up to 20 s, until all three have started). A permit dropped twice would leave two.
-        try spool.write("config.json", #"{"workers": 3}"#)
-        d.signal(SIGHUP)
-        poll(timeout: 30, "second reload applied") { d.log.components(separatedBy: "applied: workers").count == 3 }
-        let barrier = #"touch \#(spool.path("b"))$SPOOL_JOB_ID; n=0; while [ $(ls \#(spool.root) | grep -c '^b') -lt 3 ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done; [ $n -lt 200 ]"#
-        for i in 0..<3 { try spool.drop("three\(i).json", #"{"id": "three\#(i)", "shell": "\#(barrier)"}"#) }
-        poll(timeout: 40, "three at once") { (0..<3).allSatisfy { spool.record("three\($0)")?.status != nil } }
-        #expect((0..<3).allSatisfy { spool.record("three\($0)")?.status == "succeeded" }, "\(d.log)")
+        // Back to 3: exactly the permits owed were dropped, so three jobs run at once again. A
+        // permit dropped twice would leave two.
+        try backToThreeWorkers(spool, d)
         d.signal(SIGTERM)
         #expect(d.waitExit(timeout: 30) == 0)
     }

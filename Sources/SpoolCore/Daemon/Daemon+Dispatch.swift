@@ -83,9 +83,8 @@ extension Daemon {
 
     /// Claims the picked jobs (rename into running/, one fsync) and starts them; operations start
     /// directly. `submitters` > 1: the starts run that many at a time (remote queues: each start
-    /// is an sbatch that waits for the controller). `beforeCommit` runs once, after the early
-    /// starts and before the fsync of running/ (an ended job's record, which need not wait for it).
-    func carryOut(_ steps: [DispatchStep], submitters: Int = 1, beforeCommit: () -> Void = {}) {
+    /// is an sbatch that waits for the controller).
+    func carryOut(_ steps: [DispatchStep], submitters: Int = 1) {
         var ids: [JobID] = []
         for step in steps {
             switch step {
@@ -94,7 +93,7 @@ extension Daemon {
             case .wait, .stop: break
             }
         }
-        guard !ids.isEmpty else { return beforeCommit() }
+        guard !ids.isEmpty else { return }
         var sync = DirectorySync()
         var claimed: [JobID] = []
         for id in ids {
@@ -114,7 +113,6 @@ extension Daemon {
         // now; the fsync of running/ overlaps their start. The others wait for it.
         let early = core.withLock { c in Set(claimed.filter { c.engine.startsBeforeClaimIsDurable($0) }) }
         for id in claimed where early.contains(id) { send(.claimed(id)) }
-        beforeCommit()
         store.commit(&sync)
         FaultInjection.hit(.afterStartRename)
         claimed.removeAll { early.contains($0) }

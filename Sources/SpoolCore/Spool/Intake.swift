@@ -146,7 +146,7 @@ public final class Intake: Sendable {
         for name in names where !name.isHidden && name.hasSuffix(".json") {
             if let d = decide(name, now: now, result: &first) { decisions.append(d) }
         }
-        // Arrival order: by modification time, then name (a scan lists names in hash order).
+        // Priority, then arrival: by modification time, then name (a scan lists names in hash order).
         decisions.sort { a, b in
             if a.priority != b.priority { return a.priority > b.priority }
             return a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)

@@ -138,7 +138,6 @@ struct JSONByteWriter {
         out.append(contentsOf: d.description.utf8)
     }
 
-
     /// A number with few decimals (97.8, 0.25, -3.125), as `description` writes it but without
     /// making a String: most numbers in job files are such, and `description` was the biggest part
     /// of writing a batch's record (a million numbers; bench `batch`, perf). The fewest decimals k

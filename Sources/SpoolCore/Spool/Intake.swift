@@ -141,21 +141,20 @@ public final class Intake: Sendable {
     /// is accepted. The earliest time to look at unsettled files again comes with the last part.
     /// After a part that found the disk full, the rest stays in the inbox untouched.
     public func process(_ names: [FileName], now: Timestamp, inParts: Bool = true, deliver: (IntakeResult) -> Void) {
-        var first = IntakeResult()
+        var result = IntakeResult()
         var decisions: [Decision] = []
         for name in names where !name.isHidden && name.hasSuffix(".json") {
-            if let d = decide(name, now: now, result: &first) { decisions.append(d) }
+            if let d = decide(name, now: now, result: &result) { decisions.append(d) }
         }
         // Priority, then arrival: by modification time, then name (a scan lists names in hash order).
         decisions.sort { a, b in
             if a.priority != b.priority { return a.priority > b.priority }
             return a.modified != b.modified ? a.modified < b.modified : a.name.bytes.lexicographicallyPrecedes(b.name.bytes)
         }
-        let recheckAt = first.recheckAt
-        first.recheckAt = nil
+        let recheckAt = result.recheckAt  // delivered with the last part
+        result.recheckAt = nil
         var start = 0, part = 0
-        var result = first
-        repeat {
+        while true {
             let size = inParts && part < Self.partSizes.count ? Self.partSizes[part] : decisions.count
             let end = min(decisions.count, start + size)
             claimAndRecord(decisions[start..<end], now: now, result: &result)
@@ -167,7 +166,7 @@ public final class Intake: Sendable {
             result = IntakeResult()
             start = end
             part += 1
-        } while true
+        }
     }
 
     /// Claims every file by a no-replace rename, makes the claims durable together, and records them.

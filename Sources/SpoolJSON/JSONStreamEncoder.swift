@@ -298,8 +298,12 @@ private struct SlotEncoder: JSONBytesEncoder {
     }
 
     func writeObject(_ body: (inout JSONMembers) throws -> Void) throws {
-        var members = JSONMembers(stream: slot.stream, token: slot.container(isObject: true))
+        guard slot.takeValue() else { return }
+        let stream = slot.stream
+        stream.notScalar()
+        var members = JSONMembers(pretty: stream.writer.pretty, spaceBeforeColon: stream.writer.spaceBeforeColon, depth: slot.depth)
         try body(&members)
+        stream.writer.out.append(contentsOf: members.finish())
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {

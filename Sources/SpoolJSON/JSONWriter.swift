@@ -37,6 +37,11 @@ extension JSONValue {
         default: return true
         }
     }
+
+    var isNumber: Bool {
+        if case .number = self { return true }
+        return false
+    }
 }
 
 /// The serializer's state: the bytes so far and the style.
@@ -61,6 +66,7 @@ struct JSONByteWriter {
         case .string(let s): writeString(s)
         case .array(let a):
             if a.isEmpty { append("[]"); return }
+            if a.allSatisfy(\.isNumber) { return writeNumbers(a) }
             if pretty, a.allSatisfy(\.isScalar) { return writeInline(a) }
             out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
@@ -130,62 +136,33 @@ struct JSONByteWriter {
     }
 
     mutating func writeNumber(_ n: JSONNumber) {
-        if let i = n.integer { return writeInteger(i) }
-        let d = n.double
-        guard d.isFinite else { return append("null") }
-        if d == d.rounded(), abs(d) < 1e15 { return writeInteger(Int64(d)) }
-        if writeShortDecimal(d) { return }
-        out.append(contentsOf: d.description.utf8)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: JSONNumberText.maxBytes) { buf in
+            let count = JSONNumberText.write(n, to: buf.baseAddress!)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[..<count]))
+        }
     }
 
-    /// A number with few decimals (97.8, 0.25, -3.125), as `description` writes it but without
-    /// making a String: most numbers in job files are such, and `description` was the biggest part
-    /// of writing a batch's record (a million numbers; bench `batch`, perf). The fewest decimals k
-    /// for which m / 10^k (m = d · 10^k rounded) is d again: that is how the text "m·10^-k" parses
-    /// (both are correctly rounded), so the text is d's, and with the fewest decimals the shortest.
-    /// False (nothing written) outside 0.001 ≤ |d| < 1e9 or past 6 decimals.
-    private mutating func writeShortDecimal(_ d: Double) -> Bool {
-        let a = abs(d)
-        guard a >= 1e-3, a < 1e9 else { return false }
-        for k in 1...6 {
-            let scale = exactPowersOfTen[k]
-            let m = (a * scale).rounded()
-            guard m / scale == a else { continue }
-            let scaled = Int64(m), unit = Int64(scale)
-            if d < 0 { out.append(UInt8(ascii: "-")) }
-            writeInteger(scaled / unit)
-            out.append(UInt8(ascii: "."))
-            var fraction = scaled % unit, digits = k
-            var text: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
-            withUnsafeMutableBytes(of: &text) { buf in
-                while digits > 0 {
-                    digits -= 1
-                    buf[digits] = UInt8(ascii: "0") + UInt8(fraction % 10)
-                    fraction /= 10
+    /// An array of numbers only (a batch's params): made in one buffer and appended once.
+    /// `[1, 2, 3]` in pretty style (`writeInline`'s form), `[1,2,3]` compact.
+    private mutating func writeNumbers(_ a: [JSONValue]) {
+        let separator = pretty ? 2 : 1
+        let bytes = [UInt8](unsafeUninitializedCapacity: a.count * (JSONNumberText.maxBytes + separator) + 2) { buf, count in
+            let p = buf.baseAddress!
+            p[0] = UInt8(ascii: "[")
+            var at = 1
+            for (i, v) in a.enumerated() {
+                guard case .number(let n) = v else { continue }
+                if i > 0 {
+                    p[at] = UInt8(ascii: ",")
+                    if pretty { p[at + 1] = UInt8(ascii: " ") }
+                    at += separator
                 }
-                out.append(contentsOf: buf[..<k])
+                at += JSONNumberText.write(n, to: p + at)
             }
-            return true
+            p[at] = UInt8(ascii: "]")
+            count = at + 1
         }
-        return false
-    }
-
-    private mutating func writeInteger(_ i: Int64) {
-        if i < 0 { out.append(UInt8(ascii: "-")) }
-        var m = i.magnitude
-        if m == 0 { out.append(UInt8(ascii: "0")); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            while m > 0 {
-                buf[19 - count] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-                count += 1
-            }
-            out.append(contentsOf: buf[(20 - count)...])
-        }
+        out.append(contentsOf: bytes)
     }
 
     mutating func writeString(_ s: String) {

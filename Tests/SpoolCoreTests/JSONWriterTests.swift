@@ -83,6 +83,24 @@ struct JSONWriterTests {
         }
     }
 
+    @Test("an array of numbers only (made in one buffer) is the numbers' own texts, joined")
+    func arrayOfNumbers() throws {
+        var rng = SystemRandomNumberGenerator()
+        var numbers: [JSONNumber] = [JSONNumber(0), JSONNumber(-7), JSONNumber(Int(Int64.max)), JSONNumber(Int(Int64.min)),
+                                     JSONNumber(97.8), JSONNumber(-0.001), JSONNumber(1.0 / 3.0), JSONNumber(-1.7976931348623157e308),
+                                     JSONNumber(.nan), JSONNumber(-2.2250738585072014e-308)]
+        for _ in 0..<500 {
+            numbers.append(JSONNumber(Double(Int64.random(in: -10_000_000...10_000_000, using: &rng)) / 1000))
+            numbers.append(JSONNumber(Double(bitPattern: UInt64.random(in: 0...UInt64.max, using: &rng))))
+        }
+        let texts = numbers.map { JSONValue.number($0).serialized() }
+        let array = JSONValue.array(numbers.map(JSONValue.number))
+        #expect(array.serialized() == "[" + texts.joined(separator: ",") + "]")
+        #expect(array.serialized(pretty: true) == "[" + texts.joined(separator: ", ") + "]")
+        #expect(texts[2] == "9223372036854775807" && texts[3] == "-9223372036854775808" && texts[8] == "null")
+        #expect(texts[5] == "-0.001" && texts[9] == "-2.2250738585072014e-308")
+    }
+
     @Test("what it writes parses back and writes the same text again")
     func roundTrip() throws {
         for (value, text) in Self.compact {

@@ -58,8 +58,8 @@ extension Daemon {
         }
         store.commit(&sync)
         FaultInjection.hit(.afterFinalRecord)
-        let journals = core.withLock { c in written.compactMap { c.journals.removeValue(forKey: $0.record.id) } }
-        for journal in journals { journal.close() }
+        let closing = journals.withLock { j in written.compactMap { j.removeValue(forKey: $0.record.id) } }
+        for journal in closing { journal.close() }
         for w in written {
             store.retire(JobFiles.record(w.record.id), from: w.from == .running ? .running : .pending)
             if w.from == .running {

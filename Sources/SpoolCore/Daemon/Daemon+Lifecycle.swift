@@ -135,13 +135,11 @@ extension Daemon {
         let now = Timestamp.now()
         readProgressFiles()
         capRunningOutputs()
-        let (due, progressed, journals) = core.update { c in
-            let (due, progressed) = c.engine.runningStates(now: now)
-            return (due, progressed, Array(c.journals.values))
-        }
+        let (due, progressed) = core.update { $0.engine.runningStates(now: now) }
         // At most as often as the running states are written (twice a second), while progress changes.
         for (id, progress) in progressed { emitProgress(id, progress) }
-        for journal in journals { journal.sync() }
+        // Every line a state below holds is in its journal already: synced before it is written.
+        for journal in journals.withLock({ Array($0.values) }) { journal.sync() }
         writeRunningRecords(due)
     }
 }

@@ -11,8 +11,10 @@ extension Daemon {
     /// The engine's answer to `event`, taken under the lock (the clock read and the jitter drawn here).
     func decide(_ event: EngineEvent) -> [EngineAction] {
         let now = Timestamp.now()
-        let random = Double.random(in: 0..<1)
-        return core.update { $0.engine.handle(event, now: now, random: random) }
+        return core.update { c in
+            let random = Double.random(in: 0..<1, using: &c.jitter)
+            return c.engine.handle(event, now: now, random: random)
+        }
     }
 
     /// An attempt's end: the engine takes it (and frees the slots it held) before its worker permit
@@ -66,18 +68,18 @@ extension Daemon {
                 let owner = core.withLock { $0.engine.jobs[id]?.record.owner }
                 let journal = try BatchJournal(name: JobFiles.journal(id), dirFD: layout.fd(.running),
                                                privacy: store.privacy.withLock { $0 }, owner: owner)
-                core.withLock { $0.journals[id] = journal }
+                journals.withLock { $0[id] = journal }
             } catch {
                 log.error("job \(id): \(error); the batch runs without a checkpoint journal")
             }
         case .journal(let id, let op, _):
             // Before an `on_interrupt: fail` operation starts: durable, so that after a crash it
             // counts as interrupted, never as not run.
-            guard let journal = core.withLock({ $0.journals[id] }) else { return }
+            guard let journal = journals.withLock({ $0[id] }) else { return }
             journal.append(op)
             journal.sync()
         case .checkpoint(let id, let op):
-            if let journal = core.withLock({ $0.journals[id] }) {
+            if let journal = journals.withLock({ $0[id] }) {
                 FaultInjection.hit(.beforeCheckpoint)
                 journal.append(op)
                 FaultInjection.hit(.afterCheckpoint)

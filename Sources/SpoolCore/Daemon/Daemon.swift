@@ -41,10 +41,13 @@ public final class Daemon: Sendable {
     /// The history index beside done/ (History/); off with --lock-file (several daemons share the spool).
     let history: History?
 
-    /// The engine and what the runtime keeps beside it (attempt handles, open journals): the one lock.
+    /// The engine and what the runtime keeps beside it (attempt handles, the jitter): the one lock.
     let core: LockedBox<Core>
     /// Records waiting for the finisher (its queue's own list), and how many it is writing now.
     let writes = LockedBox(FinisherWrites())
+    /// Open checkpoint journals of running batches: each operation's end looks its batch's up, on
+    /// the thread of a loop of built-ins, so not under the engine's lock, which the loops share.
+    let journals = LockedBox<[JobID: BatchJournal]>([:])
     let lifecycle = LockedBox(Lifecycle())
     /// One permit per worker; only the dispatcher waits on it. An ended attempt's permit goes back
     /// to it once, or straight to the next step (`endHandingOn`, a loop of built-ins).
@@ -74,8 +77,9 @@ public final class Daemon: Sendable {
         var engine: Engine
         /// The executor's handles of the attempts that run now.
         var attempts: [AttemptKey: any RunningAttempt] = [:]
-        /// Open checkpoint journals of running batches.
-        var journals: [JobID: BatchJournal] = [:]
+        /// The draw for each event's `random` (retry jitter): a generator of its own under this lock,
+        /// as the system's costs a getrandom(2) call per draw, two per operation of a batch.
+        var jitter = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
         /// Modification time of each job's SPOOL_PROGRESS file when last read.
         var progressSeen: [JobID: Double] = [:]
     }

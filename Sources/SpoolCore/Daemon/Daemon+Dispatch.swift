@@ -48,9 +48,7 @@ extension Daemon {
     func nextStep(blocking: Bool, remote: Bool = false) -> DispatchStep? {
         enum Look { case found(DispatchStep?), again }
         while true {
-            let policy = settings.withLock { $0.intake.access }
-            let spoolPaused = pauseFiles.spoolPaused(layout, access: policy, log: log)
-            let pausedQueues = spoolPaused ? [] : pauseFiles.pausedQueues(layout, access: policy, log: log)
+            let (spoolPaused, pausedQueues) = pauses()
             var slept = false
             let look = core.wait { c -> LockedBox<Core>.WaitStep<Look> in
                 if c.engine.isStopping { return .done(.found(nil)) }
@@ -74,6 +72,24 @@ extension Daemon {
                 }
             }
             if case .found(let step) = look { return step }
+        }
+    }
+
+    /// What the pause files say now: the whole spool paused, else the queues held (outside any lock:
+    /// a stat, and a listing of the spool root when it changed).
+    func pauses() -> (spool: Bool, queues: Set<String>) {
+        let policy = settings.withLock { $0.intake.access }
+        let spoolPaused = pauseFiles.spoolPaused(layout, access: policy, log: log)
+        return (spoolPaused, spoolPaused ? [] : pauseFiles.pausedQueues(layout, access: policy, log: log))
+    }
+
+    /// `nextStep(blocking: false)`'s look, for a caller that holds the lock already: a step that may
+    /// start now, or nil.
+    static func startableNow(_ c: inout Core, pauses: (spool: Bool, queues: Set<String>), now: Timestamp) -> DispatchStep? {
+        if c.engine.isStopping || pauses.spool { return nil }
+        switch c.engine.next(now: now, pausedQueues: pauses.queues) {
+        case .stop, .wait: return nil
+        case let step: return step
         }
     }
 

@@ -11,10 +11,7 @@ extension Daemon {
     /// The engine's answer to `event`, taken under the lock (the clock read and the jitter drawn here).
     func decide(_ event: EngineEvent) -> [EngineAction] {
         let now = Timestamp.now()
-        return core.update { c in
-            let random = Double.random(in: 0..<1, using: &c.jitter)
-            return c.engine.handle(event, now: now, random: random)
-        }
+        return core.update { $0.handle(event, now: now) }
     }
 
     /// An attempt's end: the engine takes it (and frees the slots it held) before its worker permit
@@ -79,11 +76,7 @@ extension Daemon {
             journal.append(op)
             journal.sync()
         case .checkpoint(let id, let op):
-            if let journal = journals.withLock({ $0[id] }) {
-                FaultInjection.hit(.beforeCheckpoint)
-                journal.append(op)
-                FaultInjection.hit(.afterCheckpoint)
-            }
+            writeCheckpoint(id, op)
             send(.checkpointed(id))
         case .releaseFollowUp(let record):
             releaseFollowUp(of: record)
@@ -105,6 +98,14 @@ extension Daemon {
             // After the writes queued before it.
             finishQueue.async { [self] in exit(0) }
         }
+    }
+
+    /// An operation's end, appended to its batch's journal (a write(2), synced with the state writes).
+    func writeCheckpoint(_ id: JobID, _ op: OperationRecord) {
+        guard let journal = journals.withLock({ $0[id] }) else { return }
+        FaultInjection.hit(.beforeCheckpoint)
+        journal.append(op)
+        FaultInjection.hit(.afterCheckpoint)
     }
 
     /// The executor's handle of an attempt that runs now.

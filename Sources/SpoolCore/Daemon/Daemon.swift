@@ -82,6 +82,12 @@ public final class Daemon: Sendable {
         var jitter = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
         /// Modification time of each job's SPOOL_PROGRESS file when last read.
         var progressSeen: [JobID: Double] = [:]
+
+        /// The engine's answer to `event`, with a jitter drawn for it.
+        mutating func handle(_ event: EngineEvent, now: Timestamp) -> [EngineAction] {
+            let random = Double.random(in: 0..<1, using: &jitter)
+            return engine.handle(event, now: now, random: random)
+        }
     }
 
     struct Lifecycle {

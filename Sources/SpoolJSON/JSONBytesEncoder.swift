@@ -86,6 +86,14 @@ public struct JSONMembers {
         if let value { try writeValue(value) } else { writer.append("null") }
     }
 
+    /// A JSONValue (an operation's result): written by the writer itself, without the generic
+    /// path's cast and metadata lookups, which were most of writing a journal line.
+    public mutating func writeIfPresent(_ key: String, _ value: JSONValue?) {
+        guard let value else { return }
+        begin(key)
+        writer.write(value, indent: depth + 1)
+    }
+
     public mutating func writeIfPresent<T: Encodable>(_ key: String, _ value: T?) throws {
         guard let value else { return }
         begin(key)

@@ -101,7 +101,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
         try m.write(CodingKeys.attempts.stringValue, attempts)
         try m.write(CodingKeys.stdout.stringValue, stdout)
         try m.write(CodingKeys.stderr.stringValue, stderr)
-        try m.writeIfPresent(CodingKeys.result.stringValue, result)
+        m.writeIfPresent(CodingKeys.result.stringValue, result)
         try m.writeIfPresent(CodingKeys.runAfter.stringValue, runAfter)
         try m.writeIfPresent(CodingKeys.usage.stringValue, usage)
         try m.writeIfPresent(CodingKeys.executor.stringValue, executor)

@@ -31,29 +31,36 @@ public protocol JSONBytesEncoder: Encoder {
     func writeObject(_ body: (inout JSONMembers) throws -> Void) throws
 }
 
+/// A value that writes itself as an object, its members straight to bytes (JSONMembers), in the
+/// same bytes as its `encode(to:)`: such a value inside another one's members is written in place,
+/// without a stream of its own (a record's `progress`, `usage`, `owner`).
+public protocol JSONObjectEncodable: Encodable {
+    func writeMembers(_ m: inout JSONMembers) throws
+}
+
 /// An object's members written straight to bytes, as a keyed container would write them:
 /// `write` writes null for nil (as `encode`), `writeIfPresent` nothing (as `encodeIfPresent`).
-/// The object is written into a buffer of its own, a value, and handed to the stream whole when
-/// `body` returns: through the stream's containers (a class, its frames checked at every member)
-/// an operation's record of 16 members took about 9 µs, most of it the stream's bookkeeping and
-/// Swift's run-time exclusivity checks on the class's buffer (bench `batch`, perf).
+/// Written into the buffer of a writer swapped in (a value: Swift checks its exclusive access at
+/// compile time), not through the stream's containers: there an operation's record of 16 members
+/// took about 9 µs, most of it the stream's bookkeeping and the run-time exclusivity checks of
+/// its class (bench `batch`, perf).
 public struct JSONMembers {
     var writer: JSONByteWriter
     /// The object's own depth; its members are one deeper.
     let depth: Int
     private var count = 0
 
-    init(pretty: Bool, spaceBeforeColon: Bool, depth: Int) {
-        writer = JSONByteWriter(pretty: pretty, spaceBeforeColon: spaceBeforeColon)
+    init(writer: JSONByteWriter, depth: Int) {
+        self.writer = writer
         self.depth = depth
-        writer.out.append(UInt8(ascii: "{"))
+        self.writer.out.append(UInt8(ascii: "{"))
     }
 
-    /// The object's bytes, closed.
-    mutating func finish() -> [UInt8] {
+    /// The writer, the object closed.
+    mutating func finish() -> JSONByteWriter {
         if count > 0 { writer.newline(depth) }
         writer.out.append(UInt8(ascii: "}"))
-        return writer.out
+        return writer
     }
 
     private mutating func begin(_ key: String) {
@@ -61,7 +68,7 @@ public struct JSONMembers {
         count += 1
         writer.newline(depth + 1)
         writer.writeString(key)
-        writer.out.append(contentsOf: writer.colon)
+        writer.writeColon()
     }
 
     public mutating func write(_ key: String, _ value: Int?) throws {
@@ -70,6 +77,10 @@ public struct JSONMembers {
     }
 
     public mutating func write(_ key: String, _ value: Int32?) throws { try write(key, value.map(Int.init)) }
+
+    public mutating func write(_ key: String, _ value: Int64?) throws { try write(key, value.map(Int.init)) }
+
+    public mutating func write(_ key: String, _ value: UInt32?) throws { try write(key, value.map(Int.init)) }
 
     public mutating func write(_ key: String, _ value: Double?) throws {
         begin(key)
@@ -86,6 +97,18 @@ public struct JSONMembers {
         if let value { try writeValue(value) } else { writer.append("null") }
     }
 
+    public mutating func writeIfPresent(_ key: String, _ value: String?) {
+        guard let value else { return }
+        begin(key)
+        writer.writeString(value)
+    }
+
+    public mutating func writeIfPresent(_ key: String, _ value: Int32?) {
+        guard let value else { return }
+        begin(key)
+        writer.writeNumber(JSONNumber(Int(value)))
+    }
+
     /// A JSONValue (an operation's result): written by the writer itself, without the generic
     /// path's cast and metadata lookups, which were most of writing a journal line.
     public mutating func writeIfPresent(_ key: String, _ value: JSONValue?) {
@@ -100,16 +123,28 @@ public struct JSONMembers {
         try writeValue(value)
     }
 
-    /// A member's value at the members' depth: a JSONValue by the writer itself; anything else
-    /// through a stream of its own in the same layout (or the tree, where it cannot be streamed).
+    /// A member's value at the members' depth: a JSONValue by the writer itself; an object that
+    /// writes its own members in place; anything else through a stream of its own in the same
+    /// layout (or the tree, where it cannot be streamed).
     private mutating func writeValue<T: Encodable>(_ value: T) throws {
         if let v = value as? JSONValue { return writer.write(v, indent: depth + 1) }
-        let nested = ByteStream(JSONByteWriter(pretty: writer.pretty, spaceBeforeColon: writer.spaceBeforeColon))
-        try nested.write(value, depth: depth + 1)
-        if nested.failed {
+        if let object = value as? any JSONObjectEncodable {
+            var nested = JSONMembers(writer: takeWriter(), depth: depth + 1)
+            defer { writer = nested.finish() }
+            return try object.writeMembers(&nested)
+        }
+        let stream = ByteStream(JSONByteWriter(pretty: writer.pretty, spaceBeforeColon: writer.spaceBeforeColon))
+        try stream.write(value, depth: depth + 1)
+        if stream.failed {
             writer.write(try JSONValueEncoder().encode(value), indent: depth + 1)
         } else {
-            writer.out.append(contentsOf: nested.writer.out)
+            writer.out.append(contentsOf: stream.writer.out)
         }
+    }
+
+    private mutating func takeWriter() -> JSONByteWriter {
+        var taken = JSONByteWriter(pretty: writer.pretty, spaceBeforeColon: writer.spaceBeforeColon, reserving: 0)
+        swap(&taken, &writer)
+        return taken
     }
 }

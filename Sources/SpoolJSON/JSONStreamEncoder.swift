@@ -90,6 +90,13 @@ final class ByteStream {
 
     init(_ writer: JSONByteWriter) { self.writer = writer }
 
+    /// The writer, its buffer moved out (an empty one left in its place, to be put back).
+    func takeWriter() -> JSONByteWriter {
+        var taken = JSONByteWriter(pretty: writer.pretty, spaceBeforeColon: writer.spaceBeforeColon, reserving: 0)
+        swap(&taken, &writer)
+        return taken
+    }
+
     /// Hands the buffer out when chunked output wants it (between members, so about a chunk plus one
     /// member, such as a big `params` JSONValue, or an open array of scalars (until it closes) is
     /// buffered at a time; after a fallback, the rest).
@@ -192,7 +199,7 @@ final class ByteStream {
         writer.newline(frames[top].depth + 1)
         if let key {
             writer.writeString(key)
-            writer.out.append(contentsOf: writer.colon)
+            writer.writeColon()
         }
         return true
     }
@@ -301,9 +308,10 @@ private struct SlotEncoder: JSONBytesEncoder {
         guard slot.takeValue() else { return }
         let stream = slot.stream
         stream.notScalar()
-        var members = JSONMembers(pretty: stream.writer.pretty, spaceBeforeColon: stream.writer.spaceBeforeColon, depth: slot.depth)
+        // The stream's buffer, swapped into the members and back: written in place, not copied.
+        var members = JSONMembers(writer: stream.takeWriter(), depth: slot.depth)
+        defer { stream.writer = members.finish() }
         try body(&members)
-        stream.writer.out.append(contentsOf: members.finish())
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {

@@ -49,13 +49,22 @@ struct JSONByteWriter {
     var out: [UInt8] = []
     let pretty: Bool
     let spaceBeforeColon: Bool
-    let colon: [UInt8]
 
-    init(pretty: Bool, spaceBeforeColon: Bool) {
+    /// `reserving`: room to make at once (a document's writer); none for one whose buffer is
+    /// swapped in (an object's members, JSONMembers).
+    init(pretty: Bool, spaceBeforeColon: Bool, reserving: Int = 256) {
         self.pretty = pretty
         self.spaceBeforeColon = spaceBeforeColon
-        colon = Array((pretty ? (spaceBeforeColon ? " : " : ": ") : ":").utf8)
-        out.reserveCapacity(256)
+        if reserving > 0 { out.reserveCapacity(reserving) }
+    }
+
+    /// Between a key and its value.
+    mutating func writeColon() {
+        if !pretty {
+            out.append(UInt8(ascii: ":"))
+        } else {
+            append(spaceBeforeColon ? " : " : ": ")
+        }
     }
 
     mutating func write(_ value: JSONValue, indent: Int) {
@@ -83,7 +92,7 @@ struct JSONByteWriter {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 newline(indent + 1)
                 writeString(m.key)
-                out.append(contentsOf: colon)
+                writeColon()
                 write(m.value, indent: indent + 1)
             }
             newline(indent)

@@ -161,6 +161,23 @@ struct JSONStreamEncoderTests {
         r.owner = JobOwner(uid: 1000, gid: 100)
         r.progress = Progress(total: 1, succeeded: 0, failed: 1, skipped: 0, percent: 100, etaSeconds: nil)
         try expectSameBytes(r, "a failed command job")
+        // Every member of a command job's record, which is written straight to bytes (JSONBytesEncoder).
+        r.status = .pending
+        r.signal = 15
+        r.stderr = "done/r1.stderr"
+        r.durationSeconds = 1.25
+        r.waitReason = "retry backoff \"2 s\""
+        r.runAfter = Timestamp(seconds: 1_700_000_003)
+        r.intake = "claim-1"
+        r.original = "done/r1.original"
+        r.pid = 4242
+        r.failedAttempts = 2
+        r.retryOf = JobID("r0")
+        r.progress = Progress(total: 1, succeeded: 0, failed: 0, skipped: 0, running: 1, percent: 12.5, etaSeconds: .infinity, message: "half")
+        try expectSameBytes(r, "a command job with every member")
+        r.executor = .local
+        r.owner = JobOwner(uid: 0, gid: UInt32.max)
+        try expectSameBytes(r, "a local command job run by root")
 
         var b = EngineHarness.batch("b", operations: 3)
         var ops = BatchState(spec: b.spec!, operations: nil).operations

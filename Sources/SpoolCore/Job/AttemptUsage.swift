@@ -2,8 +2,10 @@
 // record and each command operation's entry: CPU times and peak memory from the kernel's
 // accounting of the reaped process group leader and its waited-for children (wait4's rusage).
 
+import SpoolJSON
+
 /// Resources a finished attempt used.
-public struct ResourceUsage: Sendable, Equatable, Codable {
+public struct ResourceUsage: Sendable, Equatable, Codable, JSONObjectEncodable {
     public var cpuUserSeconds: Double
     public var cpuSystemSeconds: Double
     public var maxRSSBytes: Int64
@@ -19,10 +21,17 @@ public struct ResourceUsage: Sendable, Equatable, Codable {
         self.cpuSystemSeconds = cpuSystemSeconds
         self.maxRSSBytes = maxRSSBytes
     }
+
+    /// The synthesized `encode(to:)`'s members, straight to bytes inside a record.
+    public func writeMembers(_ m: inout JSONMembers) throws {
+        try m.write(CodingKeys.cpuUserSeconds.stringValue, cpuUserSeconds)
+        try m.write(CodingKeys.cpuSystemSeconds.stringValue, cpuSystemSeconds)
+        try m.write(CodingKeys.maxRSSBytes.stringValue, maxRSSBytes)
+    }
 }
 
 /// Where an attempt ran: `{"type": "local"}` here; remote engines add their own id and host.
-public struct ExecutorInfo: Sendable, Equatable, Codable {
+public struct ExecutorInfo: Sendable, Equatable, Codable, JSONObjectEncodable {
     public var type: String
     public var jobID: String?
     public var host: String?
@@ -46,5 +55,12 @@ public struct ExecutorInfo: Sendable, Equatable, Codable {
         try c.encode(type, forKey: .type)
         try c.encodeIfPresent(jobID, forKey: .jobID)
         try c.encodeIfPresent(host, forKey: .host)
+    }
+
+    /// `encode(to:)`'s members, straight to bytes inside a record.
+    public func writeMembers(_ m: inout JSONMembers) throws {
+        try m.write(CodingKeys.type.stringValue, type)
+        m.writeIfPresent(CodingKeys.jobID.stringValue, jobID)
+        m.writeIfPresent(CodingKeys.host.stringValue, host)
     }
 }

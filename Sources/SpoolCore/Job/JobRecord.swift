@@ -3,7 +3,7 @@
 // adds for its own bookkeeping (`sequence`, `run_after`, `intake`...) are documented in docs/records.md.
 
 /// Counts for `progress`; for a single command job total is 1.
-public struct Progress: Sendable, Equatable, Codable {
+public struct Progress: Sendable, Equatable, Codable, JSONObjectEncodable {
     public var total: Int
     public var succeeded: Int
     public var failed: Int
@@ -37,6 +37,7 @@ public struct Progress: Sendable, Equatable, Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if let direct = encoder as? any JSONBytesEncoder { return try direct.writeObject(writeMembers) }
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(total, forKey: .total)
         try c.encode(succeeded, forKey: .succeeded)
@@ -47,12 +48,30 @@ public struct Progress: Sendable, Equatable, Codable {
         try c.encode(etaSeconds.flatMap { $0.isFinite ? $0 : nil }, forKey: .etaSeconds)
         try c.encode(message, forKey: .message)
     }
+
+    /// `encode(to:)` straight to bytes (JSONBytesEncoder), member for member the same.
+    public func writeMembers(_ m: inout JSONMembers) throws {
+        try m.write(CodingKeys.total.stringValue, total)
+        try m.write(CodingKeys.succeeded.stringValue, succeeded)
+        try m.write(CodingKeys.failed.stringValue, failed)
+        try m.write(CodingKeys.skipped.stringValue, skipped)
+        try m.write(CodingKeys.running.stringValue, running)
+        try m.write(CodingKeys.percent.stringValue, percent.isFinite ? percent : 0)
+        try m.write(CodingKeys.etaSeconds.stringValue, etaSeconds.flatMap { $0.isFinite ? $0 : nil })
+        try m.write(CodingKeys.message.stringValue, message)
+    }
 }
 
 /// The user and group a job runs as (spoold as root).
-public struct JobOwner: Sendable, Equatable, Codable {
+public struct JobOwner: Sendable, Equatable, Codable, JSONObjectEncodable {
     public var uid: UInt32
     public var gid: UInt32
+
+    /// The synthesized `encode(to:)`'s members, straight to bytes inside a record.
+    public func writeMembers(_ m: inout JSONMembers) throws {
+        try m.write("uid", uid)
+        try m.write("gid", gid)
+    }
 }
 
 /// A job's state file.
@@ -168,6 +187,10 @@ public struct JobRecord: Sendable, Equatable, Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        // Straight to bytes but for a batch, whose record (its operations' params, then every
+        // operation's entry) can be megabytes: through the stream's containers it goes out in
+        // pieces, never whole in memory. A command job's is at most the job-file limit.
+        if spec?.isBatch != true, let direct = encoder as? any JSONBytesEncoder { return try direct.writeObject(encodeMembers) }
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(name, forKey: .name)
@@ -198,6 +221,41 @@ public struct JobRecord: Sendable, Equatable, Codable {
         if spec?.isBatch != true {  // a batch's usage is in each operation's entry
             try c.encode(usage, forKey: .usage)
             try c.encode(executor, forKey: .executor)
+        }
+    }
+
+    /// `encode(to:)` straight to bytes (JSONBytesEncoder), member for member the same; the record of
+    /// every job but a batch's is written twice (pending/, done/), and through the stream's keyed
+    /// containers its thirty-odd members were most of the finisher's time (bench `drained`, perf).
+    private func encodeMembers(_ m: inout JSONMembers) throws {
+        try m.write(CodingKeys.id.stringValue, id.rawValue)
+        try m.write(CodingKeys.name.stringValue, name)
+        try m.write(CodingKeys.status.stringValue, status.rawValue)
+        try m.write(CodingKeys.spec.stringValue, sharedSpec)
+        try m.write(CodingKeys.source.stringValue, source)
+        try m.write(CodingKeys.submittedAt.stringValue, submittedAt.rfc3339)
+        try m.write(CodingKeys.startedAt.stringValue, startedAt?.rfc3339)
+        try m.write(CodingKeys.finishedAt.stringValue, finishedAt?.rfc3339)
+        try m.write(CodingKeys.attempts.stringValue, attempts)
+        try m.write(CodingKeys.exitCode.stringValue, exitCode)
+        try m.write(CodingKeys.signal.stringValue, signal)
+        try m.write(CodingKeys.error.stringValue, error)
+        try m.write(CodingKeys.stdout.stringValue, stdout)
+        try m.write(CodingKeys.stderr.stringValue, stderr)
+        try m.write(CodingKeys.progress.stringValue, progress)
+        try m.write(CodingKeys.durationSeconds.stringValue, durationSeconds)
+        try m.write(CodingKeys.waitReason.stringValue, waitReason)
+        try m.write(CodingKeys.runAfter.stringValue, runAfter?.rfc3339)
+        try m.write(CodingKeys.sequence.stringValue, sequence)
+        m.writeIfPresent(CodingKeys.intake.stringValue, intake)
+        m.writeIfPresent(CodingKeys.original.stringValue, original)
+        m.writeIfPresent(CodingKeys.pid.stringValue, pid)
+        try m.write(CodingKeys.failedAttempts.stringValue, failedAttempts)
+        m.writeIfPresent(CodingKeys.retryOf.stringValue, retryOf?.rawValue)
+        try m.writeIfPresent(CodingKeys.owner.stringValue, owner)
+        if spec?.isBatch != true {  // a batch's usage is in each operation's entry
+            try m.write(CodingKeys.usage.stringValue, usage)
+            try m.write(CodingKeys.executor.stringValue, executor)
         }
     }
 }

@@ -9,7 +9,7 @@ public enum OperationStatus: String, Codable, Sendable {
 }
 
 /// One entry of a batch record's `operations`.
-public struct OperationRecord: Sendable, Equatable, Codable {
+public struct OperationRecord: Sendable, Equatable, Codable, JSONObjectEncodable {
     public var index: Int
     public var name: String?
     public var status: OperationStatus
@@ -29,7 +29,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
     public var usage: ResourceUsage?
     public var executor: ExecutorInfo?
 
-    /// `encode(to:)` and `encodeMembers` write these in the same order: change both together.
+    /// `encode(to:)` and `writeMembers` write these in the same order: change both together.
     enum CodingKeys: String, CodingKey {
         case index, name, status
         case exitCode = "exit_code", signal, error
@@ -67,7 +67,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        if let direct = encoder as? any JSONBytesEncoder { return try direct.writeObject(encodeMembers) }
+        if let direct = encoder as? any JSONBytesEncoder { return try direct.writeObject(writeMembers) }
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(index, forKey: .index)
         try c.encode(name, forKey: .name)
@@ -88,7 +88,7 @@ public struct OperationRecord: Sendable, Equatable, Codable {
     }
 
     /// `encode(to:)` straight to bytes (JSONBytesEncoder), member for member the same.
-    private func encodeMembers(_ m: inout JSONMembers) throws {
+    public func writeMembers(_ m: inout JSONMembers) throws {
         try m.write(CodingKeys.index.stringValue, index)
         try m.write(CodingKeys.name.stringValue, name)
         try m.write(CodingKeys.status.stringValue, status.rawValue)

@@ -118,6 +118,29 @@ struct SparePoolTests {
         #expect(records == [full, full2], "the records did not take the spares that held data")
     }
 
+    @Test("a full pool: an empty file takes the place of the oldest spare with data; a file with data is unlinked")
+    func fullPoolKeepsEmptySpares() throws {
+        let spool = try Spool()
+        let pool = SparePool(tmpFD: spool.store.layout.fd(.tmp), capacity: 2, quarantines: false)
+        let running = spool.store.layout.fd(.running)
+        let old = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        let newer = try spool.put("b.json", in: .running, #"{"id": "b"}"#)
+        pool.retire("a.json", from: running, folder: .running)
+        pool.retire("b.json", from: running, folder: .running)
+        #expect(pool.count == 2)
+        _ = try spool.put("c.json", in: .running, #"{"id": "c"}"#)
+        pool.retire("c.json", from: running, folder: .running)  // full, and nothing to make room for: unlinked
+        #expect(pool.count == 2 && !FileManager.default.fileExists(atPath: "\(spool.root)/running/c.json"))
+        let empty = try spool.put("b.stdout", in: .running, "")
+        pool.retire("b.stdout", from: running, folder: .running)
+        #expect(pool.count == 2)
+        let spares = try FileManager.default.contentsOfDirectory(atPath: "\(spool.root)/tmp").filter { $0.hasPrefix(SparePool.prefix) }
+        let inodes = Set(try spares.map { try spool.inode("\(spool.root)/tmp/\($0)") })
+        #expect(inodes == [newer, empty], "the oldest spare with data (\(old)) should have made room")
+        let taken = try #require(pool.take(emptyOnly: true))
+        #expect(try spool.inode("\(spool.root)/tmp/\(taken)") == empty)
+    }
+
     @Test("with a spare that held data and an empty one ready, an output takes the empty one")
     func outputTakesTheEmptySpare() throws {
         let spool = try Spool()

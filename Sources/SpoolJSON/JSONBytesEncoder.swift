@@ -1,13 +1,16 @@
-// What JSONStreamEncoder offers a value beyond Encoder, for the two values whose encoding was most
-// of a big batch's cost (bench `batch`, perf):
+// What JSONStreamEncoder offers a value beyond Encoder, for the values whose encoding was most of
+// a record's cost (bench `batch` and `drained`, perf):
 // - a value written the same way into many documents may keep its bytes: a job's spec is written
 //   into each of its records (pending, running, done), a million numbers for a big batch;
 // - a value written very often may write its members straight to bytes: an operation's record is
 //   written once in the batch's journal and once in its final record, 10,000 times each for a
-//   10,000-operation batch, and Codable's containers cost about a microsecond per member.
+//   10,000-operation batch, a command job's record twice per job, and Codable's containers cost
+//   about a microsecond per member.
 // The value's `encode(to:)` asks whether its encoder is a JSONBytesEncoder; the tree path's encoder
 // is not one, and there the value encodes itself through Codable as usual, to the same bytes (the
-// stream encoder's tests compare both). Only these values look: no cast on the path of any other.
+// stream encoder's tests compare both). Only the records and the small objects in them
+// (JSONObjectEncodable) look; a member written through JSONMembers is cast to see whether it is
+// a JSONValue or such an object.
 
 /// How a value's bytes are laid out: the same value at another depth or in another style is other bytes.
 public struct JSONLayout: Hashable, Sendable {
@@ -46,11 +49,15 @@ public protocol JSONObjectEncodable: Encodable {
 /// its class (bench `batch`, perf).
 public struct JSONMembers {
     var writer: JSONByteWriter
+    /// The stream the object is written into, whose buffer `writer` holds meanwhile: a member that
+    /// is not a JSONValue or a JSONObjectEncodable is written through it.
+    let stream: ByteStream
     /// The object's own depth; its members are one deeper.
     let depth: Int
     private var count = 0
 
-    init(writer: JSONByteWriter, depth: Int) {
+    init(stream: ByteStream, writer: JSONByteWriter, depth: Int) {
+        self.stream = stream
         self.writer = writer
         self.depth = depth
         self.writer.out.append(UInt8(ascii: "{"))
@@ -124,22 +131,20 @@ public struct JSONMembers {
     }
 
     /// A member's value at the members' depth: a JSONValue by the writer itself; an object that
-    /// writes its own members in place; anything else through a stream of its own in the same
-    /// layout (or the tree, where it cannot be streamed).
+    /// writes its own members in place; anything else (a spec) through the stream, the buffer
+    /// handed back to it meanwhile: a big value goes out in pieces and keeps its bytes as it
+    /// would anywhere else, and one that cannot be streamed makes the whole document fall back
+    /// to the tree, as in a container.
     private mutating func writeValue<T: Encodable>(_ value: T) throws {
         if let v = value as? JSONValue { return writer.write(v, indent: depth + 1) }
         if let object = value as? any JSONObjectEncodable {
-            var nested = JSONMembers(writer: takeWriter(), depth: depth + 1)
+            var nested = JSONMembers(stream: stream, writer: takeWriter(), depth: depth + 1)
             defer { writer = nested.finish() }
             return try object.writeMembers(&nested)
         }
-        let stream = ByteStream(JSONByteWriter(pretty: writer.pretty, spaceBeforeColon: writer.spaceBeforeColon))
+        swap(&writer, &stream.writer)
+        defer { swap(&writer, &stream.writer) }
         try stream.write(value, depth: depth + 1)
-        if stream.failed {
-            writer.write(try JSONValueEncoder().encode(value), indent: depth + 1)
-        } else {
-            writer.out.append(contentsOf: stream.writer.out)
-        }
     }
 
     private mutating func takeWriter() -> JSONByteWriter {

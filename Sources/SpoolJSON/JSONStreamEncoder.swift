@@ -309,7 +309,7 @@ private struct SlotEncoder: JSONBytesEncoder {
         let stream = slot.stream
         stream.notScalar()
         // The stream's buffer, swapped into the members and back: written in place, not copied.
-        var members = JSONMembers(writer: stream.takeWriter(), depth: slot.depth)
+        var members = JSONMembers(stream: stream, writer: stream.takeWriter(), depth: slot.depth)
         defer { stream.writer = members.finish() }
         try body(&members)
     }

@@ -151,28 +151,36 @@ struct JSONByteWriter {
         }
     }
 
-    /// An array of numbers only (a batch's params): made in one buffer and appended once.
-    /// `[1, 2, 3]` in pretty style (`writeInline`'s form), `[1,2,3]` compact.
+    /// An array of numbers only (a batch's params): made in buffers of up to `numbersPerBlock`
+    /// numbers, each appended once. `[1, 2, 3]` in pretty style (`writeInline`'s form), `[1,2,3]` compact.
     private mutating func writeNumbers(_ a: [JSONValue]) {
         let separator = pretty ? 2 : 1
-        let bytes = [UInt8](unsafeUninitializedCapacity: a.count * (JSONNumberText.maxBytes + separator) + 2) { buf, count in
-            let p = buf.baseAddress!
-            p[0] = UInt8(ascii: "[")
-            var at = 1
-            for (i, v) in a.enumerated() {
-                guard case .number(let n) = v else { continue }
-                if i > 0 {
-                    p[at] = UInt8(ascii: ",")
-                    if pretty { p[at + 1] = UInt8(ascii: " ") }
-                    at += separator
+        out.append(UInt8(ascii: "["))
+        var start = 0
+        while start < a.count {
+            let end = min(a.count, start + Self.numbersPerBlock)
+            let block = [UInt8](unsafeUninitializedCapacity: (end - start) * (JSONNumberText.maxBytes + separator)) { buf, count in
+                let p = buf.baseAddress!
+                var at = 0
+                for i in start..<end {
+                    guard case .number(let n) = a[i] else { continue }
+                    if i > 0 {
+                        p[at] = UInt8(ascii: ",")
+                        if pretty { p[at + 1] = UInt8(ascii: " ") }
+                        at += separator
+                    }
+                    at += JSONNumberText.write(n, to: p + at)
                 }
-                at += JSONNumberText.write(n, to: p + at)
+                count = at
             }
-            p[at] = UInt8(ascii: "]")
-            count = at + 1
+            out.append(contentsOf: block)
+            start = end
         }
-        out.append(contentsOf: bytes)
+        out.append(UInt8(ascii: "]"))
     }
+
+    /// Numbers per buffer of `writeNumbers`: about 140 KiB of room at most, however long the array.
+    static let numbersPerBlock = 4096
 
     mutating func writeString(_ s: String) {
         out.append(UInt8(ascii: "\""))

@@ -228,6 +228,30 @@ struct JSONStreamEncoderTests {
         #expect(pieces == again)  // the kept spec handed out as a piece of its own
     }
 
+    @Test("a command job's record (written member by member) with a big spec goes out in pieces and keeps the spec's bytes; a rejected one has none")
+    func commandRecordInPieces() throws {
+        let env = (0..<3_000).map { #""VAR_\#($0)": "value number \#($0) of the test""# }.joined(separator: ", ")
+        var r = EngineHarness.record(#"{"id": "big", "command": ["true"], "env": {\#(env)}}"#)
+        let tree = try JSONValueEncoder().encode(r).serializedBytes(pretty: true, spaceBeforeColon: true) + [0x0A]
+        #expect(tree.count > SharedSpec.keptBytesMinimum)
+        // The first time in pieces as it is encoded; the second from the kept bytes, handed out as a
+        // piece of their own between the record's head and tail.
+        for (round, pieceCount) in [(1, 11...Int.max), (2, 3...4)] {
+            var pieces: [UInt8] = [], sizes: [Int] = []
+            try JSONEncoderBox().encode(r, chunk: 4096, write: { pieces += $0; sizes.append($0.count) }, restart: { pieces = [] })
+            #expect(pieces == tree, "round \(round)")
+            #expect(pieceCount.contains(sizes.count), "round \(round): pieces of \(sizes)")
+            #expect(sizes.max()! < SharedSpec.keptBytesMinimum || round == 2, "round \(round): a piece of \(sizes.max()!) bytes")
+        }
+        r.status = .succeeded
+        try expectSameBytes(r, "a command job with a big spec")
+        var rejected = JobRecord(id: JobID("bad")!, name: "bad", status: .rejected, spec: nil, source: "bad.json",
+                                 submittedAt: Timestamp(seconds: 1_700_000_000), sequence: 1)
+        rejected.error = SpoolError(.invalidJSON, "inbox/bad.json: not JSON")
+        rejected.original = "done/bad.original"
+        try expectSameBytes(rejected, "a rejected file's record")
+    }
+
     @Test("in pieces: the pieces make the same bytes; a value that cannot be streamed restarts and is written whole")
     func chunked() throws {
         func pieces<T: Encodable>(_ value: T, chunk: Int) throws -> (bytes: [UInt8], writes: Int, restarts: Int) {

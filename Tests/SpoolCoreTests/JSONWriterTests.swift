@@ -99,6 +99,10 @@ struct JSONWriterTests {
         #expect(array.serialized(pretty: true) == "[" + texts.joined(separator: ", ") + "]")
         #expect(texts[2] == "9223372036854775807" && texts[3] == "-9223372036854775808" && texts[8] == "null")
         #expect(texts[5] == "-0.001" && texts[9] == "-2.2250738585072014e-308")
+        // Longer than a buffer of numbers (4,096): the blocks join as one array.
+        let long = (0..<10_000).map { JSONNumber(Double($0) / 8 - 600) }
+        let longTexts = long.map { JSONValue.number($0).serialized() }
+        #expect(JSONValue.array(long.map(JSONValue.number)).serialized(pretty: true) == "[" + longTexts.joined(separator: ", ") + "]")
     }
 
     @Test("what it writes parses back and writes the same text again")

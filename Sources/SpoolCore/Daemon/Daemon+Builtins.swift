@@ -87,30 +87,35 @@ extension Daemon {
     /// anything else. The permit goes back to the dispatcher only when nothing may start now.
     /// A remote queue's operation holds no permit: its end is an ordinary `sendEnd`.
     ///
-    /// One take of the engine's lock for the end, its checkpoint and the next step: the end's
-    /// checkpoint is answered (`checkpointed`) in the same take, and its journal line written just
-    /// after, before anything this permit starts next runs. As the usual order (the line, then
-    /// `checkpointed`, then the next step) guarantees, an operation's end is in the journal before
-    /// the operation after it runs; a crash between the take and the line loses the same as one
-    /// before the line. The loops of a batch's `max_parallel` took the lock three times per
-    /// operation, each a few microseconds, and put each other to sleep on it: futex waits and
-    /// wake-ups were a quarter of a loop's time (bench `batch`, perf).
+    /// Two takes of the engine's lock: the end, then (after its journal line is written) the
+    /// answer to its checkpoint with the pick of the next step. The line is written before the
+    /// batch may queue the operation after it, whichever thread would start that one. The loops
+    /// of a batch's `max_parallel` took the lock three times per operation (the end, `checkpointed`,
+    /// the next step) and put each other to sleep on it: futex waits and wake-ups were a quarter of
+    /// a loop's time (bench `batch`, perf).
     private func endKeepingPermit(_ end: EngineEvent, queue: String) -> BuiltinRun? {
         guard options.remoteQueues[queue] == nil else {
             sendEnd(end, queue: queue)
             return nil
         }
+        var checkpointed: [JobID] = []
+        for action in decide(end) {
+            if case .checkpoint(let id, let op) = action {
+                writeCheckpoint(id, op)
+                checkpointed.append(id)
+            } else {
+                perform([action])
+            }
+        }
         let owed = payOwedSlot()  // a reload shrank the workers: this permit is dropped
         let pauses = owed ? (spool: true, queues: Set<String>()) : pauses()
         let now = Timestamp.now()
-        let (ended, step) = core.update { c -> ([EngineAction], DispatchStep?) in
-            var actions = c.handle(end, now: now)
-            for case .checkpoint(let id, _) in actions { actions += c.handle(.checkpointed(id), now: now) }
+        let (answered, step) = core.update { c -> ([EngineAction], DispatchStep?) in
+            var actions: [EngineAction] = []
+            for id in checkpointed { actions += c.handle(.checkpointed(id), now: now) }
             return (actions, owed ? nil : Self.startableNow(&c, pauses: pauses, now: now))
         }
-        for action in ended {
-            if case .checkpoint(let id, let op) = action { writeCheckpoint(id, op) } else { perform([action]) }
-        }
+        perform(answered)
         if owed { return nil }
         guard let step else {
             slots.signal()

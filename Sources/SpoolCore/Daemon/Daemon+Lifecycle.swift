@@ -138,7 +138,8 @@ extension Daemon {
         let (due, progressed) = core.update { $0.engine.runningStates(now: now) }
         // At most as often as the running states are written (twice a second), while progress changes.
         for (id, progress) in progressed { emitProgress(id, progress) }
-        // Every line a state below holds is in its journal already: synced before it is written.
+        // Synced before the states below are written. (An operation's end the engine took a moment
+        // ago may be in a state and not yet in its journal: its loop writes the line just after.)
         for journal in journals.withLock({ Array($0.values) }) { journal.sync() }
         writeRunningRecords(due)
     }

@@ -187,10 +187,12 @@ public struct JobRecord: Sendable, Equatable, Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        // Straight to bytes but for a batch, whose record (its operations' params, then every
-        // operation's entry) can be megabytes: through the stream's containers it goes out in
-        // pieces, never whole in memory. A command job's is at most the job-file limit.
-        if spec?.isBatch != true, let direct = encoder as? any JSONBytesEncoder { return try direct.writeObject(encodeMembers) }
+        // Straight to bytes but for a batch, whose operations' entries (10,000 of them, say) are
+        // written through the stream's containers, which hand them out in pieces. The spec, big
+        // or small, goes through the stream either way (JSONMembers.writeValue).
+        if spec?.isBatch != true, operations == nil, let direct = encoder as? any JSONBytesEncoder {
+            return try direct.writeObject(encodeMembers)
+        }
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(name, forKey: .name)

@@ -102,7 +102,7 @@ public struct OperationRecord: Sendable, Equatable, Codable, JSONObjectEncodable
         try m.write(CodingKeys.stdout.stringValue, stdout)
         try m.write(CodingKeys.stderr.stringValue, stderr)
         m.writeIfPresent(CodingKeys.result.stringValue, result)
-        try m.writeIfPresent(CodingKeys.runAfter.stringValue, runAfter)
+        m.writeIfPresent(CodingKeys.runAfter.stringValue, runAfter?.rfc3339)
         try m.writeIfPresent(CodingKeys.usage.stringValue, usage)
         try m.writeIfPresent(CodingKeys.executor.stringValue, executor)
     }

@@ -122,8 +122,8 @@ final class SparePool: Sendable {
             return
         }
         let isEmpty = st.st_size == 0
-        let (spare, evicted) = state.withLock { s -> (String?, String?) in
-            var evicted: String?
+        let (spare, evicted) = state.withLock { s -> (String?, Spare?) in
+            var evicted: Spare?
             if s.ready.count + s.quarantinedCount >= capacity {
                 // Full: an empty spare takes the place of the oldest ready one with data. Only an empty
                 // one may become an output, records take either, and a drain's intake retires its
@@ -131,13 +131,15 @@ final class SparePool: Sendable {
                 // outputs were unlinked and each start's outputs created anew (ext4_allocate_inode
                 // traced in a drain of 2,000 jobs: 337 of the 918 inodes made were outputs).
                 guard isEmpty, let i = s.ready.firstIndex(where: { !$0.wasEmpty }) else { return (nil, nil) }
-                evicted = s.ready.remove(at: i).name
+                evicted = s.ready.remove(at: i)  // out of reach of `take` from here on
             }
             s.counter += 1
             return ("\(Self.prefix)\(runToken).\(s.counter)", evicted)
         }
-        if let evicted { unlinkat(tmpFD, evicted, 0) }
         let moved = spare.map { renameat(dirFD, name, tmpFD, $0) == 0 } ?? false
+        if let evicted {  // unlinked once its replacement is in; back in the pool if it is not
+            if moved { unlinkat(tmpFD, evicted.name, 0) } else { state.withLock { $0.ready.append(evicted) } }
+        }
         // Released before the spare can be handed out: our own next open must not break our lease.
         cshim_release_lease(fd)
         if moved, let spare {

@@ -142,6 +142,34 @@ struct BatchTests {
         #expect(spool.names("running").isEmpty)
     }
 
+    @Test("a state file newer than the journal for an operation (its end line not written yet) keeps the operation's end")
+    func stateAheadOfJournal() throws {
+        let spool = try TempSpool()
+        try spool.drop("f.json", #"""
+            {"id": "f", "on_interrupt": "fail", "max_parallel": 1, "operations": [
+              {"type": "descriptive_stats", "params": {"data": [1, 2, 3]}}, {"shell": "sleep 60"}]}
+            """#)
+        let d = DaemonProcess(spool: spool)
+        poll(timeout: 30, "the running state holds the first operation's end") {
+            ops(spool.record("f", in: "running") ?? [:]).first?["status"] as? String == "succeeded"
+        }
+        d.crash()
+        // The moment between the engine taking an end and its loop writing the line: the journal
+        // has the first operation's durable start (on_interrupt: fail) but not its end.
+        let journal = try #require(spool.read("running/f.journal"))
+        let kept = journal.split(separator: "\n").filter { line in
+            let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+            return !(o?["index"] as? Int == 0 && o?["status"] as? String == "succeeded")
+        }
+        #expect(kept.count < journal.split(separator: "\n").count, "no end line to take out:\n\(journal)")
+        try spool.write("running/f.journal", kept.joined(separator: "\n") + "\n")
+        drain(spool)
+        let r = try #require(spool.record("f"))
+        #expect(ops(r).first?["status"] as? String == "succeeded", "the first operation's end was lost: \(ops(r).first ?? [:])")
+        #expect((ops(r).first?["result"] as? [String: Any])?["mean"] as? Double == 2)
+        #expect(ops(r).last?["status"] as? String == "failed", "the interrupted one follows on_interrupt: fail")
+    }
+
     @Test("a command job's SPOOL_PROGRESS reports show in its running state file")
     func progressFile() throws {
         let spool = try TempSpool()

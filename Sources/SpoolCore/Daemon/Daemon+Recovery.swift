@@ -87,7 +87,10 @@ extension Daemon {
                var ops = record.operations ?? record.spec.map({ BatchState(spec: $0, operations: nil).operations }) {
                 // Entries carry the operation's index in the job file (a failed-only retry keeps the original ones).
                 let position = Dictionary(ops.enumerated().map { ($0.element.index, $0.offset) }, uniquingKeysWith: { a, _ in a })
-                for op in BatchJournal.read(journal) { if let p = position[op.index] { ops[p] = op } }
+                for op in BatchJournal.read(journal) {
+                    guard let p = position[op.index], !Self.recordIsNewer(ops[p], than: op) else { continue }
+                    ops[p] = op
+                }
                 record.operations = ops
             }
             if mayAdoptOperations {
@@ -121,6 +124,16 @@ extension Daemon {
     /// Live restore, or a remote queue: takes job `id` over from what its executor left (still
     /// running, or ended while no daemon ran, with its real result). False when there is nothing:
     /// it is recovered as interrupted.
+    /// Whether a batch's state file holds a later view of an operation than a journal line for it.
+    /// The journal is usually ahead (lines are appended at each end; the state is rewritten at most
+    /// twice a second, after a sync of the journal). But an end the engine took is in the engine's
+    /// state a moment before its loop writes the line, so a state written in that moment may hold
+    /// it while the journal's last line is the operation's durable start (`on_interrupt: fail`):
+    /// that line must not turn a finished operation back into one interrupted.
+    static func recordIsNewer(_ record: OperationRecord, than line: OperationRecord) -> Bool {
+        record.attempts > line.attempts || (record.attempts == line.attempts && record.status.isFinished && !line.status.isFinished)
+    }
+
     private func adopt(_ id: JobID) -> Bool {
         // Already finished (a crash after its record, before its running/ file went): nothing to adopt.
         guard !store.exists(JobFiles.record(id), in: .done),

@@ -21,12 +21,6 @@ extension JSONValue {
         writer.write(self, indent: 0)
         return writer.out
     }
-
-    static func format(_ n: JSONNumber) -> String {
-        var writer = JSONByteWriter(pretty: false, spaceBeforeColon: false)
-        writer.writeNumber(n)
-        return String(decoding: writer.out, as: UTF8.self)
-    }
 }
 
 extension JSONValue {

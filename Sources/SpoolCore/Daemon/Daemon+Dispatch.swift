@@ -46,6 +46,10 @@ extension Daemon {
     /// The pause files are looked at outside the lock (a stat, and a listing of the spool root
     /// when it changed), before each look at the engine and after each sleep.
     func nextStep(blocking: Bool, remote: Bool = false) -> DispatchStep? {
+        guard blocking else {
+            let pauses = pauses()
+            return core.withLock { Self.startableNow(&$0, pauses: pauses, now: Timestamp.now(), remote: remote) }
+        }
         enum Look { case found(DispatchStep?), again }
         while true {
             let (spoolPaused, pausedQueues) = pauses()
@@ -54,14 +58,12 @@ extension Daemon {
                 if c.engine.isStopping { return .done(.found(nil)) }
                 if slept { return .done(.again) }  // woken: the pause files may have changed meanwhile
                 if spoolPaused {
-                    guard blocking else { return .done(.found(nil)) }
                     slept = true
                     return .sleep(until: Date().addingTimeInterval(0.25))
                 }
                 switch c.engine.next(now: Timestamp.now(), pausedQueues: pausedQueues, remote: remote) {
                 case .stop: return .done(.found(nil))
                 case .wait(let until):
-                    if !blocking { return .done(.found(nil)) }
                     // A held queue is released by removing its file, which wakes nobody: look again soon.
                     let recheck = pausedQueues.isEmpty ? Date().addingTimeInterval(3600) : Date().addingTimeInterval(0.25)
                     slept = true
@@ -83,11 +85,12 @@ extension Daemon {
         return (spoolPaused, spoolPaused ? [] : pauseFiles.pausedQueues(layout, access: policy, log: log))
     }
 
-    /// `nextStep(blocking: false)`'s look, for a caller that holds the lock already: a step that may
-    /// start now, or nil.
-    static func startableNow(_ c: inout Core, pauses: (spool: Bool, queues: Set<String>), now: Timestamp) -> DispatchStep? {
+    /// A step that may start now, or nil: `nextStep(blocking: false)`'s look, also for a caller
+    /// that holds the lock already (a loop of built-ins, with the end it reports in the same take).
+    static func startableNow(_ c: inout Core, pauses: (spool: Bool, queues: Set<String>), now: Timestamp,
+                             remote: Bool = false) -> DispatchStep? {
         if c.engine.isStopping || pauses.spool { return nil }
-        switch c.engine.next(now: now, pausedQueues: pauses.queues) {
+        switch c.engine.next(now: now, pausedQueues: pauses.queues, remote: remote) {
         case .stop, .wait: return nil
         case let step: return step
         }

@@ -121,9 +121,6 @@ extension Daemon {
         }
     }
 
-    /// Live restore, or a remote queue: takes job `id` over from what its executor left (still
-    /// running, or ended while no daemon ran, with its real result). False when there is nothing:
-    /// it is recovered as interrupted.
     /// Whether a batch's state file holds a later view of an operation than a journal line for it.
     /// The journal is usually ahead (lines are appended at each end; the state is rewritten at most
     /// twice a second, after a sync of the journal). But an end the engine took is in the engine's
@@ -134,6 +131,9 @@ extension Daemon {
         record.attempts > line.attempts || (record.attempts == line.attempts && record.status.isFinished && !line.status.isFinished)
     }
 
+    /// Live restore, or a remote queue: takes job `id` over from what its executor left (still
+    /// running, or ended while no daemon ran, with its real result). False when there is nothing:
+    /// it is recovered as interrupted.
     private func adopt(_ id: JobID) -> Bool {
         // Already finished (a crash after its record, before its running/ file went): nothing to adopt.
         guard !store.exists(JobFiles.record(id), in: .done),

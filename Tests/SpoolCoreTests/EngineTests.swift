@@ -16,6 +16,7 @@ func spelled(_ a: EngineAction) -> String? {
     case .freeWorker: return "freeWorker"
     case .write(let w): return "write \(w.record.id) \(w.record.status.rawValue) \(w.from.rawValue)->\(w.to.rawValue)"
     case .writeLater(let w, _): return "writeLater \(w.record.id) \(w.record.status.rawValue)"
+    case .loadParked(let ids): return "loadParked \(ids.map(\.rawValue).joined(separator: ","))"
     case .rewritePending(let r): return "rewritePending \(r.id)"
     case .rewriteRunning(let r): return "rewriteRunning \(r.id) \(r.status.rawValue)"
     case .openJournal(let id): return "openJournal \(id)"

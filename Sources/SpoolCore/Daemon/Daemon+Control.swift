@@ -186,8 +186,12 @@ extension Daemon {
             }
             return retry(r, file: file)
         }
-        let now = Timestamp.now()
-        let (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: now) }
+        var (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: Timestamp.now()) }
+        if case .parked = answer {
+            // Held without its record: read it back, then ask again.
+            loadParked([r.id])
+            (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: Timestamp.now()) }
+        }
         perform(actions)
         switch answer {
         case .applied: return .applied
@@ -199,6 +203,8 @@ extension Daemon {
         case .impossible(let why):
             log.warning("control: \(file): \(why); nothing changed, request removed")
             return .refused(why)
+        case .parked:
+            return .later  // its record could not be handed over just now: tried again in a second
         case .notHeld:
             guard let done = (try? store.read(r.id, in: .done)) ?? nil else {
                 return .unknown  // unknown so far, or in flight between folders: look again

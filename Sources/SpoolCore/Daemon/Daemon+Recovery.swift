@@ -228,8 +228,11 @@ extension Daemon {
         return true
     }
 
+    /// Hands pending/ to the engine: a job that only waits for its turn is parked (held by its place
+    /// in line, PendingBacklog), the others are accepted with their records.
     private func loadPending(now: Timestamp) {
         var jobs: [JobRecord] = []
+        var parked: [PendingBacklog.Parked] = []
         InboxReader.scan(layout.fd(.pending), suffix: ".json", chunk: 4096) { names in
             for name in names {
                 guard let s = name.string, let id = JobID(String(s.dropLast(5))) else { continue }
@@ -241,12 +244,13 @@ extension Daemon {
                 do {
                     guard let r = try store.read(id, in: .pending) else { continue }
                     sequence.observe(r.sequence)
-                    jobs.append(r)
+                    if let p = Engine.parkable(r, now: now) { parked.append(p) } else { jobs.append(r) }
                 } catch {
                     log.error("job \(id): pending/\(s) is unreadable (\(error)); leaving it for an operator")
                 }
             }
         }
+        send(.parkedAtStart(parked))
         accept(jobs)
     }
 }

@@ -55,6 +55,8 @@ extension Daemon {
             complete(write)
         case .writeLater(let write, let seconds):
             finishQueue.asyncAfter(deadline: .now() + seconds) { [self] in complete(write) }
+        case .loadParked(let ids):
+            backlogQueue.async { [self] in loadParked(ids) }
         case .rewritePending(let record):
             rewritePending(record)
         case .rewriteRunning(let record):

@@ -56,6 +56,9 @@ public final class Daemon: Sendable {
     let intakeQueue = DispatchQueue(label: "spoold.intake")
     let finishQueue = DispatchQueue(label: "spoold.finish")
     let timerQueue = DispatchQueue(label: "spoold.timers")
+    /// Reads parked jobs' records back (Daemon+Backlog.swift): its own queue, so that a refill never
+    /// waits behind an intake pass.
+    let backlogQueue = DispatchQueue(label: "spoold.backlog")
     /// Built-in operations run here, as many at once as the worker slots allow (libdispatch
     /// reuses its threads; a thread per operation cost more than most operations do).
     let builtinQueue = DispatchQueue(label: "spoold.builtins", attributes: .concurrent)
@@ -171,7 +174,8 @@ public final class Daemon: Sendable {
         metrics = LockedBox(SpoolMetrics(startTime: Timestamp.now().seconds, spool: layout.root))
         slots = DispatchSemaphore(value: max(1, options.workers))
         core = LockedBox(Core(engine: Engine(queueLimits: options.queueLimits, workers: options.workers, gpus: options.gpus,
-                                             liveRestore: options.liveRestore, remoteQueues: Set(options.remoteQueues.keys))))
+                                             liveRestore: options.liveRestore, remoteQueues: Set(options.remoteQueues.keys),
+                                             pendingWindow: options.pendingWindow)))
         lifecycle.withLock {
             $0.workers = max(1, options.workers)
             $0.config = options.config

@@ -43,6 +43,14 @@ public struct DaemonOptions: Sendable {
     public var liveRestore = false
     /// Command-line arguments, re-applied over the file on every reload so that flags keep winning.
     public var commandLine: [String] = []
+    /// Queued jobs per queue held with their records before more are parked (PendingBacklog).
+    /// Not a flag: tests set `SPOOLD_PENDING_WINDOW` to see parking with a few jobs.
+    public var pendingWindow = DaemonOptions.environmentPendingWindow ?? Engine.defaultPendingWindow
+
+    static let pendingWindowKey = "SPOOLD_PENDING_WINDOW"
+    static var environmentPendingWindow: Int? {
+        ProcessInfo.processInfo.environment[pendingWindowKey].flatMap { Int($0) }.map { max(2, $0) }
+    }
 
     public init() {}
 }

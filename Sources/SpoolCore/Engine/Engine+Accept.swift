@@ -7,7 +7,8 @@ extension Engine {
     mutating func accept(_ records: [JobRecord], finished: [JobID: JobStatus], unseen: Set<JobID>,
                          now: Timestamp) -> [EngineAction] {
         var actions: [EngineAction] = []
-        for r in records where jobs[r.id] == nil {
+        for r in records where jobs[r.id] == nil && !backlog.holds(r.id) {
+            if parkIfBacklogged(r, now: now, actions: &actions) { continue }
             hold(EngineJob(record: r, state: .queued))
             guard let after = r.spec?.after, !after.isEmpty else {
                 queue(r.id, now: now)
@@ -51,7 +52,9 @@ extension Engine {
     /// Puts a held job in the scheduler's queue.
     mutating func queue(_ id: JobID, now: Timestamp) {
         update(id) { $0.state = .queued }
-        scheduler.jobQueued(QueuedJob(jobs[id]!.record), now: now)
+        let record = jobs[id]!.record
+        scheduler.jobQueued(QueuedJob(record), now: now)
+        backlog.windowed(Self.place(of: record), queue: record.spec?.effectiveQueue ?? "default")
     }
 
     /// Job `id` ended with `status` (its record is durable): free or fail the jobs waiting for it.

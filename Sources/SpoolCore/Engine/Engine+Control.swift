@@ -15,6 +15,8 @@ enum ControlAnswer: Sendable, Equatable {
     case applied
     /// Its job is not held: finished, unknown, or not accepted yet.
     case notHeld
+    /// Its job is parked (held without its record): read it back (`parkedLoaded`) and ask again.
+    case parked
     /// Under way until job `id` ends: the file stays until then (a `removeControl` action).
     case untilEnd(JobID)
     /// Not allowed: the requester neither owns the job (`owner`) nor is an administrator. Nothing
@@ -51,7 +53,7 @@ struct Requester: Sendable, Equatable {
 
 extension Engine {
     mutating func control(_ request: ControlRequest, file: FileName, by requester: Requester, now: Timestamp) -> (ControlAnswer, [EngineAction]) {
-        guard let job = jobs[request.id] else { return (.notHeld, []) }
+        guard let job = jobs[request.id] else { return (backlog.holds(request.id) ? .parked : .notHeld, []) }
         let id = request.id
         let shown = "control/\(file)"
         if let owner = job.record.owner, requester.refusal(request.action, job: id, owner: owner) != nil {

@@ -5,13 +5,17 @@
 //
 // What it holds: each job from its acceptance to its durable end (EngineJob: the record and a
 // JobState), the scheduler's ready queues and slots (SchedulerState), the jobs waiting for their
-// dependencies (DependencyGraph), and a running batch's operations (BatchState, in its Run).
+// dependencies (DependencyGraph), a running batch's operations (BatchState, in its Run), and,
+// beyond a window of queued jobs per queue, pending jobs by their place in line only
+// (PendingBacklog: their records are read back from pending/ when their turn nears).
 // An impossible transition is a bug and stops the daemon naming the state; bad input never is.
 
 struct Engine: Sendable {
     var scheduler = SchedulerState()
     var dependencies = DependencyGraph()
     var jobs: [JobID: EngineJob] = [:]
+    /// Accepted jobs held without their records (Engine+Backlog.swift).
+    var backlog: PendingBacklog
     /// The held jobs that are active (JobState.isActive): what the running-state writer, tear-downs
     /// and counts look at, without walking a big backlog. Kept by `update`, `hold` and `release`.
     private(set) var active = Set<JobID>()
@@ -34,8 +38,13 @@ struct Engine: Sendable {
     /// daemon stops; the next daemon adopts them.
     let liveRestore: Bool
 
+    /// Queued jobs per queue held with their records before new ones are parked: at about 2 KB a
+    /// record, 2,048 of them are 4 MB, and as many starts take two seconds or more.
+    static let defaultPendingWindow = 2048
+
     init(queueLimits: [String: Int] = [:], workers: Int = Int.max, gpus: [String] = [], liveRestore: Bool = false,
-         remoteQueues: Set<String> = []) {
+         remoteQueues: Set<String> = [], pendingWindow: Int = Engine.defaultPendingWindow) {
+        backlog = PendingBacklog(window: pendingWindow)
         scheduler.queueLimits = queueLimits
         scheduler.remoteQueues = remoteQueues
         scheduler.capacity = max(1, workers)
@@ -46,11 +55,22 @@ struct Engine: Sendable {
 
     // MARK: - Events
 
-    /// Handles one event. `random` is a number in 0..<1 for retry jitter.
+    /// Handles one event. `random` is a number in 0..<1 for retry jitter. Parked jobs are read
+    /// back after any event that may have emptied a queue's window.
     mutating func handle(_ event: EngineEvent, now: Timestamp, random: Double = 0.5) -> [EngineAction] {
+        let actions = decide(event, now: now, random: random)
+        guard !backlog.isEmpty else { return actions }
+        return actions + refillFromBacklog()
+    }
+
+    private mutating func decide(_ event: EngineEvent, now: Timestamp, random: Double) -> [EngineAction] {
         switch event {
         case .accepted(let records, let finished, let unseen):
             return accept(records, finished: finished, unseen: unseen, now: now)
+        case .parkedAtStart(let found):
+            return parkedAtStart(found)
+        case .parkedLoaded(let records, let missing):
+            return parkedLoaded(records, missing: missing, now: now)
         case .dependencyFound(let id, let status):
             return dependencyEnded(id, status: status, now: now)
         case .recovered(let record):
@@ -114,16 +134,17 @@ struct Engine: Sendable {
         return r
     }
 
-    func holds(_ id: JobID) -> Bool { jobs[id] != nil }
+    /// Whether the engine holds `id`, with its record or parked.
+    func holds(_ id: JobID) -> Bool { jobs[id] != nil || backlog.holds(id) }
     func state(of id: JobID) -> JobState? { jobs[id]?.state }
 
     /// Nothing is held: no job pending, waiting, running or being written.
-    var isIdle: Bool { jobs.isEmpty }
+    var isIdle: Bool { jobs.isEmpty && backlog.isEmpty }
 
     /// Counts for STATUS= and logs: started and running, pending (queued or waiting), paused.
     var counts: (running: Int, pending: Int, paused: Int) {
         let paused = active.filter { if case .running(let run) = jobs[$0]?.state { return run.isPaused } else { return false } }.count
-        return (active.count, jobs.count - active.count, paused)
+        return (active.count, jobs.count - active.count + backlog.count, paused)
     }
 
     /// Jobs per status and queue, for metrics.
@@ -138,6 +159,7 @@ struct Engine: Sendable {
             }
             out[status, default: [:]][queue, default: 0] += 1
         }
+        for (queue, n) in backlog.perQueue { out[.pending, default: [:]][queue, default: 0] += n }
         return out
     }
 

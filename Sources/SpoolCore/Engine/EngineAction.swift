@@ -19,6 +19,8 @@ enum EngineAction: Sendable {
     case write(RecordWrite)
     /// The same, `seconds` later (a write that failed is tried again).
     case writeLater(RecordWrite, seconds: Double)
+    /// Read parked jobs' records back from pending/ and report them (`parkedLoaded`).
+    case loadParked([JobID])
     /// Rewrite a pending job's record in pending/ (why it waits).
     case rewritePending(JobRecord)
     /// Rewrite running/<id>.json with the record's news.

@@ -8,6 +8,12 @@ enum EngineEvent: Sendable {
     /// `finished`: the statuses of their dependencies that have a record in done/;
     /// `unseen`: the dependencies the spool has never held.
     case accepted([JobRecord], finished: [JobID: JobStatus], unseen: Set<JobID>)
+    /// Jobs found in pending/ at start that may be parked (the others come as `accepted`): all are
+    /// parked, and the best of each queue read back at once.
+    case parkedAtStart([PendingBacklog.Parked])
+    /// Parked jobs' records, read back from pending/ (`loadParked`, or for a control request);
+    /// `missing`: those that could not be read.
+    case parkedLoaded([JobRecord], missing: [JobID])
     /// A dependency's record was found in done/ (looked at again after jobs began waiting for it).
     case dependencyFound(JobID, JobStatus)
     /// A job found in running/ at start (a batch with its journal folded in): its attempt was

@@ -91,6 +91,8 @@ public struct SchedulerState: Sendable {
     private var delayed = Heap<WakeKey>()
     /// Pending jobs by id (ready or delayed); the heaps may hold stale keys for removed ones.
     private(set) var queued: [WorkItem: QueuedJob] = [:]
+    /// Pending jobs (not operations) per queue: how full a queue's window is (PendingBacklog).
+    private var queuedJobsPerQueue: [String: Int] = [:]
     /// Jobs (and batch operations) being started or running; a batch counts from its start to its end.
     public private(set) var running: Set<WorkItem> = []
     public private(set) var isStopping = false
@@ -162,6 +164,8 @@ public struct SchedulerState: Sendable {
     }
 
     public var pendingCount: Int { queued.count }
+    /// Pending jobs (not operations) of `queue`.
+    public func queuedJobs(in queue: String) -> Int { queuedJobsPerQueue[queue, default: 0] }
     public var runningCount: Int { running.count }
     public var isIdle: Bool { queued.isEmpty && running.isEmpty }
 
@@ -169,6 +173,7 @@ public struct SchedulerState: Sendable {
     public mutating func jobQueued(_ job: QueuedJob, now: Timestamp) {
         guard queued[job.item] == nil, !running.contains(job.item) else { return }
         queued[job.item] = job
+        if !job.isOperation { queuedJobsPerQueue[job.queue, default: 0] += 1 }
         if let at = job.runAfter, at > now {
             delayed.push(WakeKey(at: at, item: job.item))
         } else {
@@ -245,7 +250,7 @@ public struct SchedulerState: Sendable {
     /// Marks `job` running and holds what it takes: its slots and GPUs (a batch holds none itself,
     /// its operations do; a remote queue's job none), and its place in its queue's limit.
     private mutating func take(_ job: QueuedJob) {
-        queued[job.item] = nil
+        unqueue(job.item)
         running.insert(job.item)
         let isRemote = remoteQueues.contains(job.queue)
         let slots = job.isBatch || isRemote ? 0 : min(job.cpus, capacity)
@@ -288,11 +293,21 @@ public struct SchedulerState: Sendable {
 
     /// Removes a pending item (cancelled, or a batch stopping); false if it is not pending.
     public mutating func removeQueued(_ id: JobID) -> Bool {
-        queued.removeValue(forKey: .job(id)) != nil
+        unqueue(.job(id))
     }
 
     public mutating func removeQueued(_ item: WorkItem) -> Bool {
-        queued.removeValue(forKey: item) != nil
+        unqueue(item)
+    }
+
+    @discardableResult
+    private mutating func unqueue(_ item: WorkItem) -> Bool {
+        guard let job = queued.removeValue(forKey: item) else { return false }
+        if !job.isOperation {
+            queuedJobsPerQueue[job.queue, default: 1] -= 1
+            if queuedJobsPerQueue[job.queue] == 0 { queuedJobsPerQueue[job.queue] = nil }
+        }
+        return true
     }
 
     /// Pending operations of one batch (to take back when it stops).

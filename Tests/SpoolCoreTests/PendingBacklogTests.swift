@@ -1,0 +1,158 @@
+// Parking beyond a queue's window (PendingBacklog, Engine+Backlog.swift): which accepted jobs are
+// held by their place in line only, when their records are asked back, and that no job ever
+// starts ahead of a parked one it ranks below.
+import Testing
+@testable import SpoolCore
+
+@Suite("pending backlog")
+struct PendingBacklogTests {
+    typealias Entry = PendingBacklog.Entry
+    static func place(_ id: String, priority: Int = 0, sequence: Int64) -> Entry {
+        Entry(priority: priority, sequence: sequence, id: JobID(id)!)
+    }
+
+    @Test("park or not: table of (window queued, worst in window, best parked, new job) → parked", arguments: [
+        // (queued in the window, worst windowed (priority, sequence), best parked, new job, parks)
+        (3, (0, 30), nil, (0, 40), false),          // room in the window
+        (4, (0, 30), nil, (0, 40), true),           // full, ranks below every windowed job
+        (4, (0, 30), nil, (0, 20), false),          // full, but would pass the worst windowed job
+        (4, (0, 30), nil, (1, 40), false),          // higher priority than the worst windowed job
+        (4, (0, 30), (0, 35), (0, 40), true),       // below the best parked job
+        (1, (0, 30), (0, 35), (0, 40), true),       // below the best parked job, whatever the window holds
+        (4, (0, 30), (0, 35), (0, 33), false),      // above the best parked job: into the window
+        (4, (0, 30), (0, 35), (5, 99), false),      // higher priority than every parked job
+    ] as [(Int, (Int, Int64), (Int, Int64)?, (Int, Int64), Bool)])
+    func parkTable(queued: Int, worst: (Int, Int64), bestParked: (Int, Int64)?, new: (Int, Int64), parks: Bool) {
+        var b = PendingBacklog(window: 4)
+        b.windowed(Self.place("w", priority: worst.0, sequence: worst.1), queue: "default")
+        if let p = bestParked { b.park(Self.place("p", priority: p.0, sequence: p.1), queue: "default") }
+        let parked = b.shouldPark(Self.place("n", priority: new.0, sequence: new.1), queue: "default", queued: queued)
+        #expect(parked == parks)
+    }
+
+    @Test("parked jobs are asked back best first, once, when fewer than half a window is queued")
+    func takeForLoading() {
+        var b = PendingBacklog(window: 4)
+        for (i, id) in ["e", "f", "g", "h", "i"].enumerated() { b.park(Self.place(id, sequence: Int64(10 + i)), queue: "default") }
+        b.park(Self.place("x", priority: 3, sequence: 50), queue: "default")
+        #expect(b.count == 6 && b.perQueue == ["default": 6])
+        func take(_ queued: Int) -> [String] { b.takeForLoading { _ in queued }.map(\.rawValue) }
+        func loaded(_ ids: String...) -> [Bool] { ids.map { b.loaded(JobID($0)!) } }
+        #expect(take(2) == [])                    // half a window is queued
+        #expect(take(1) == ["x", "e", "f"])       // best first, up to a full window
+        #expect(take(0) == [])                    // those are still being read
+        #expect(b.count == 6 && b.holds(JobID("x")!) && !b.isParked(JobID("x")!))
+        #expect(loaded("x", "e", "f") == [true, true, true])
+        #expect(loaded("f") == [false])           // not twice
+        // A control request takes a parked job out of line: its entry is skipped later.
+        #expect(loaded("g") == [true])
+        #expect(take(0) == ["h", "i"])
+        #expect(loaded("h", "i") == [true, true])
+        #expect(b.isEmpty && b.perQueue.isEmpty)
+    }
+
+    @Test("each queue has its own window: a full one does not park another queue's jobs")
+    func perQueue() {
+        var b = PendingBacklog(window: 2)
+        b.windowed(Self.place("a", sequence: 1), queue: "busy")
+        let busy = b.shouldPark(Self.place("b", sequence: 2), queue: "busy", queued: 2)
+        let other = b.shouldPark(Self.place("c", sequence: 3), queue: "other", queued: 0)
+        #expect(busy && !other)
+        b.park(Self.place("b", sequence: 2), queue: "busy")
+        let halfFull = b.takeForLoading { $0 == "busy" ? 1 : 0 }  // 1 is half of 2
+        let empty = b.takeForLoading { _ in 0 }
+        #expect(halfFull == [] && empty == [JobID("b")!])
+    }
+
+    // MARK: - In the engine
+
+    static func job(_ id: String, priority: Int = 0, queue: String? = nil) -> JobRecord {
+        let q = queue.map { #", "queue": "\#($0)""# } ?? ""
+        return EngineHarness.record(#"{"id": "\#(id)", "priority": \#(priority), "command": ["true"]\#(q)}"#)
+    }
+
+    @Test("beyond the window jobs are parked, counted as pending, and read back as the window empties")
+    func engineParksAndRefills() {
+        var h = EngineHarness(engine: Engine(workers: 3, pendingWindow: 4))
+        let jobs = ["a", "b", "c", "d", "e", "f", "g", "h"].map { Self.job($0) }
+        h.on(.accepted(jobs, finished: [:], unseen: []))
+        #expect(h.engine.jobs.count == 4 && h.engine.backlog.count == 4)
+        #expect(h.engine.counts.pending == 8 && h.engine.countsPerQueue()[.pending]?["default"] == 8)
+        #expect(h.engine.holds(id("g")) && h.state("g") == nil && !h.engine.isIdle)
+        #expect(h.dispatch() == ["claim a", "claim b", "claim c"])
+        // One queued job left of four: the three best parked ones are asked back.
+        #expect(h.on(.claimed(id("a"))).contains("loadParked e,f,g"))
+        #expect(!h.on(.claimed(id("b"))).contains { $0.hasPrefix("loadParked") })  // one read at a time per queue
+        h.on(.parkedLoaded([Self.job("e"), Self.job("f")], missing: [id("g")]))
+        #expect(h.state("e") == .queued && h.state("f") == .queued)
+        #expect(!h.engine.holds(id("g")))  // its file could not be read: left for an operator
+        #expect(h.engine.backlog.count == 1)
+        // Read back twice (a control request got there first): held once.
+        h.on(.parkedLoaded([Self.job("e")], missing: []))
+        #expect(h.engine.jobs.count == 6)
+    }
+
+    @Test("a job ranking above the parked ones is not parked and starts before them; one below waits behind them")
+    func engineKeepsOrder() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 2))
+        h.on(.accepted(["a", "b", "c", "d"].map { Self.job($0) }, finished: [:], unseen: []))
+        #expect(h.engine.backlog.count == 2)  // c and d
+        h.on(.accepted([Self.job("x", priority: 5), Self.job("y")], finished: [:], unseen: []))
+        #expect(h.state("x") == .queued && h.state("y") == nil)  // y arrived after c and d: parked behind them
+        var order: [String] = []
+        for _ in 0..<6 {
+            guard case .claim(let next) = h.engine.next(now: h.now, pausedQueues: []) else { break }
+            order.append(next.rawValue)
+            let actions = h.on(.claimed(next))
+            h.on(.launched(AttemptKey(next), AttemptInfo(executor: .local, pid: 7)))
+            if let load = actions.first(where: { $0.hasPrefix("loadParked") }) {
+                let ids = load.dropFirst("loadParked ".count).split(separator: ",").map(String.init)
+                h.on(.parkedLoaded(ids.map { Self.job($0) }, missing: []))
+            }
+            h.on(.attemptEnded(next, AttemptEnd(termination: .exited(0), teardown: nil, usage: nil), diskFull: false))
+            h.on(.written([next]))
+        }
+        #expect(order == ["x", "a", "b", "c", "d", "y"])
+        #expect(h.engine.isIdle)
+    }
+
+    @Test("a control request for a parked job asks for its record, then applies")
+    func engineControlOfParked() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 2))
+        h.on(.accepted(["a", "b", "c"].map { Self.job($0) }, finished: [:], unseen: []))
+        let cancel = ControlRequest(action: .cancel, id: id("c"))
+        let admin = Requester(uid: 0, isAdmin: true)
+        #expect(h.engine.control(cancel, file: c1, by: admin, now: h.now).0 == .parked)
+        h.on(.parkedLoaded([Self.job("c")], missing: []))
+        let (answer, actions) = h.engine.control(cancel, file: c1, by: admin, now: h.now)
+        #expect(answer == .untilEnd(id("c")))
+        #expect(actions.compactMap(spelled) == ["write c cancelled pending->done"])
+    }
+
+    @Test("at start every job that only waits for its turn is parked, and the best of each queue asked back")
+    func engineParksAtStart() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 4))
+        h.accept(Self.job("a"))  // held already (a requeued job found in pending/ too): not parked again
+        let found = [("e", 0), ("b", 0), ("x", 0), ("q", 1), ("c", 0), ("a", 0), ("z", 0)].map { name, prio in
+            PendingBacklog.Parked(place: Engine.place(of: Self.job(name, priority: prio)), queue: "default")
+        }
+        #expect(h.on(.parkedAtStart(found)) == ["loadParked q,b,c"])  // up to the window, a being queued
+        #expect(h.engine.backlog.count == 6 && h.engine.counts.pending == 7)
+        let other = PendingBacklog.Parked(place: Engine.place(of: Self.job("o", queue: "other")), queue: "other")
+        #expect(h.on(.parkedAtStart([other])) == ["loadParked o"])  // another queue's window is empty
+    }
+
+    @Test("jobs with dependencies or a later start are never parked; one with earlier attempts is")
+    func engineNeverParks() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 2))
+        h.on(.accepted(["a", "b", "c"].map { Self.job($0) }, finished: [:], unseen: []))
+        var retried = Self.job("r")
+        retried.attempts = 1
+        var later = Self.job("l")
+        later.runAfter = h.now.adding(60)
+        h.on(.accepted([EngineHarness.command("w", after: ["a"]), retried, later], finished: [:], unseen: []))
+        #expect(h.state("w") == .blocked && h.state("l") == .queued)
+        #expect(h.state("r") == nil && h.engine.backlog.isParked(id("r")))
+        #expect(h.engine.backlog.count == 2)  // c and r
+    }
+}

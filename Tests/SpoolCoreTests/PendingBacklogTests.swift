@@ -116,6 +116,22 @@ struct PendingBacklogTests {
         #expect(h.engine.isIdle)
     }
 
+    @Test("once stopping, no record is read back: parked jobs stay in pending/ for the next start")
+    func engineStoppingReadsNothing() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 2))
+        h.on(.accepted(["a", "b", "c", "d"].map { Self.job($0) }, finished: [:], unseen: []))
+        h.on(.shutdown(reason: "SIGTERM", graceSeconds: 10))
+        // Both jobs of the window end (cancelled): it is empty, yet nothing is read back.
+        let admin = Requester(uid: 0, isAdmin: true)
+        for name in ["a", "b"] {
+            _ = h.engine.control(ControlRequest(action: .cancel, id: id(name)), file: FileName("\(name).json"), by: admin, now: h.now)
+        }
+        #expect(h.engine.scheduler.queuedJobs(in: "default") == 0)
+        h.on(.written([id("a"), id("b")]))
+        #expect(!h.last.contains { $0.hasPrefix("loadParked") }, "\(h.last)")
+        #expect(h.engine.backlog.count == 2 && !h.engine.isIdle)
+    }
+
     @Test("a control request for a parked job asks for its record, then applies")
     func engineControlOfParked() {
         var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 2))

@@ -44,6 +44,7 @@ extension Engine {
 
     /// Parked jobs to read back now (after every event): a queue's window ran low.
     mutating func refillFromBacklog() -> [EngineAction] {
+        guard !isStopping else { return [] }  // nothing starts any more: the records stay where they are
         let ids = backlog.takeForLoading { scheduler.queuedJobs(in: $0) }
         return ids.isEmpty ? [] : [.loadParked(ids)]
     }

@@ -10,6 +10,19 @@
 import Foundation
 
 extension Daemon {
+    /// Starts the dispatcher threads (once pending/ is loaded and waiting control requests applied).
+    func startDispatchers() {
+        let dispatcher = Thread { [self] in dispatchLoop() }
+        dispatcher.name = "spoold.dispatcher"
+        dispatcher.start()
+        if slurm != nil {
+            // Remote queues' jobs hold no worker: their own dispatcher picks them.
+            let remote = Thread { [self] in remoteDispatchLoop() }
+            remote.name = "spoold.dispatcher.remote"
+            remote.start()
+        }
+    }
+
     func dispatchLoop() {
         while true {
             slots.wait()

@@ -2,8 +2,9 @@
 // finish intake claims a crash left in tmp/, remove our own half-written tmp files, hand every
 // job left in running/ to the engine as an interrupted attempt (`recovered`, after killing what
 // is left of its process group) so that it ends or is requeued by its `on_interrupt` through the
-// finisher like any other, and hand pending/ to the engine as accepted jobs. A state file found in two folders is resolved in favour
-// of the later one (done over running over pending).
+// finisher like any other, and, after READY=1 (run()), hand pending/ to the engine as accepted or
+// parked jobs. A state file found in two folders is resolved in favour of the later one (done
+// over running over pending).
 import Foundation
 
 extension Daemon {
@@ -23,7 +24,7 @@ extension Daemon {
             recoverRunning(now: now)
         }
         releaseStagedFollowUps()
-        loadPending(now: now)
+        // pending/ is loaded after READY=1 (run(), loadPending).
     }
 
     /// Our half-written tmp files and the spares of an earlier run are removed (a spare left in
@@ -230,7 +231,8 @@ extension Daemon {
 
     /// Hands pending/ to the engine: a job that only waits for its turn is parked (held by its place
     /// in line, PendingBacklog), the others are accepted with their records.
-    private func loadPending(now: Timestamp) {
+    func loadPending(now: Timestamp) {
+        let began = Timestamp.now()
         var jobs: [JobRecord] = []
         var parked: [PendingBacklog.Parked] = []
         InboxReader.scan(layout.fd(.pending), suffix: ".json", chunk: 4096) { names in
@@ -252,5 +254,9 @@ extension Daemon {
         }
         send(.parkedAtStart(parked))
         accept(jobs)
+        let found = parked.count + jobs.count
+        if found > 0 {
+            log.info("spoold: \(plural(found, "pending job")) loaded from pending/ in \(String(format: "%.2f", Timestamp.now().seconds - began.seconds)) s")
+        }
     }
 }

@@ -189,19 +189,17 @@ public final class Daemon: Sendable {
         recover()
         startIntake()
         startControl()
-        // Control requests that waited while the daemon was down are applied before any job starts,
-        // so that a cancel dropped during the downtime wins over its job. Those naming jobs still in
-        // the inbox wait, and are applied as those jobs are accepted, before they are queued.
-        intakeQueue.sync { rescanControl() }
-        intakeQueue.async { [self] in rescanInbox() }
-        let dispatcher = Thread { [self] in dispatchLoop() }
-        dispatcher.name = "spoold.dispatcher"
-        dispatcher.start()
-        if slurm != nil {
-            // Remote queues' jobs hold no worker: their own dispatcher picks them (Daemon+Dispatch.swift).
-            let remote = Thread { [self] in remoteDispatchLoop() }
-            remote.name = "spoold.dispatcher.remote"
-            remote.start()
+        // pending/ is read after READY=1, first on the intake queue (a million records take minutes
+        // from a cold disk, longer than systemd waits for a start); inbox and control events queue
+        // behind it, so new jobs get later sequences than every job found. Control requests that
+        // waited while the daemon was down are then applied before any job starts (the dispatchers
+        // start after them), so that a cancel dropped during the downtime wins over its job. Those
+        // naming jobs still in the inbox wait, and are applied as those jobs are accepted.
+        intakeQueue.async { [self] in
+            loadPending(now: Timestamp.now())
+            rescanControl()
+            startDispatchers()
+            rescanInbox()
         }
         startTimers()
         awaitSignalHandlers()

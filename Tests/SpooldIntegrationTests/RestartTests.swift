@@ -122,4 +122,30 @@ struct RestartTests {
         #expect(spool.names("inbox").isEmpty && spool.names("pending").isEmpty && spool.names("running").isEmpty)
         #expect(spool.names("tmp").isEmpty, "left in tmp/: \(spool.names("tmp"))")
     }
+
+    @Test("a clean stop leaves spoold.clean and the next start skips the torn-record scan; after a SIGKILL it runs")
+    func cleanStopMark() throws {
+        let spool = try TempSpool()
+        try spool.drop("a.json", #"{"id": "a", "command": ["true"]}"#)
+        let first = DaemonProcess(spool: spool)
+        poll(timeout: 20, "a done\n\(first.log)") { spool.record("a")?.status == "succeeded" }
+        first.signal(SIGTERM)
+        #expect(first.waitExit() == 0)
+        #expect(FileManager.default.fileExists(atPath: spool.path("spoold.clean")))
+        // A record that is not whole, as only a power loss leaves one (put here by hand to show
+        // whether the records are read at start).
+        try spool.write("done/torn.json", #"{"id": "torn", "sta"#)
+        let second = DaemonProcess(spool: spool)
+        second.waitReady()
+        #expect(second.log.contains("the last daemon stopped cleanly"), "\(second.log)")
+        #expect(!FileManager.default.fileExists(atPath: spool.path("spoold.clean")))  // taken before anything else
+        #expect(spool.read("done/torn.json") != nil)
+        second.signal(SIGKILL)
+        second.waitExit()
+        let third = DaemonProcess(spool: spool)
+        third.waitReady()
+        #expect(third.log.contains("recovery: removed done/torn.json"), "\(third.log)")
+        #expect(spool.read("done/torn.json") == nil)
+        #expect(spool.record("a")?.status == "succeeded")
+    }
 }

@@ -10,7 +10,14 @@ import Foundation
 extension Daemon {
     func recover() {
         let now = Timestamp.now()
-        for torn in store.removeTornRecords() { log.warning("recovery: removed \(torn): not a whole record of its job (a group commit cut short by a power loss); it is made again from its claim or running/ file") }
+        let vouched = options.lockFile == nil && store.durable
+        if vouched && CleanStop.take(layout) {
+            log.info("recovery: the last daemon stopped cleanly; records are not checked for torn writes")
+        } else {
+            for torn in store.removeTornRecords() {
+                log.warning("recovery: removed \(torn): not a whole record of its job (a group commit cut short by a power loss); it is made again from its claim or running/ file")
+            }
+        }
         index.load(from: layout)
         history?.open(workers: max(1, options.workers), queueLimits: options.queueLimits)
         // With --lock-file other daemons may share the spool: their temporaries, claims and running
@@ -235,6 +242,7 @@ extension Daemon {
         let began = Timestamp.now()
         var jobs: [JobRecord] = []
         var parked: [PendingBacklog.Parked] = []
+        var found = 0
         InboxReader.scan(layout.fd(.pending), suffix: ".json", chunk: 4096) { names in
             for name in names {
                 guard let s = name.string, let id = JobID(String(s.dropLast(5))) else { continue }
@@ -244,17 +252,22 @@ extension Daemon {
                     continue
                 }
                 do {
-                    guard let r = try store.read(id, in: .pending) else { continue }
+                    guard var r = try store.read(id, in: .pending) else { continue }
+                    if r.id == id, let kept = index.member(id) { r.id = kept }  // one copy of its text
                     sequence.observe(r.sequence)
                     if let p = Engine.parkable(r, now: now) { parked.append(p) } else { jobs.append(r) }
                 } catch {
                     log.error("job \(id): pending/\(s) is unreadable (\(error)); leaving it for an operator")
                 }
             }
+            // Handed over a chunk at a time: a million entries in one array would be 50 MB more at once.
+            found += parked.count
+            send(.parkedAtStart(parked, last: false))
+            parked.removeAll(keepingCapacity: true)
         }
-        send(.parkedAtStart(parked))
+        send(.parkedAtStart([], last: true))
         accept(jobs)
-        let found = parked.count + jobs.count
+        found += jobs.count
         if found > 0 {
             log.info("spoold: \(plural(found, "pending job")) loaded from pending/ in \(String(format: "%.2f", Timestamp.now().seconds - began.seconds)) s")
         }

@@ -227,7 +227,13 @@ public final class Daemon: Sendable {
         events?.flush()
         history?.flush()
         timerQueue.sync { writeMetrics() }
-        return lifecycle.withLock { $0.exitCode ?? 0 }
+        let code = lifecycle.withLock { $0.exitCode ?? 0 }
+        if code == 0 && options.lockFile == nil && store.durable {
+            // Once intake and the finisher are idle (an intake pass in flight ends first): nothing
+            // writes a record after the mark's syncfs.
+            intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout) } }
+        }
+        return code
     }
 
     /// Ends `run()` with `code`.

@@ -31,10 +31,12 @@ extension Engine {
         return true
     }
 
-    /// Jobs found in pending/ at start, all parked: whatever order pending/ lists them in, the best
-    /// of each queue are then read back first (the refill after this event), and a backlog of a
-    /// million never has its records in memory at once.
-    mutating func parkedAtStart(_ found: [PendingBacklog.Parked]) -> [EngineAction] {
+    /// Jobs found in pending/ at start, all parked, in chunks as pending/ is read (`last`: the
+    /// final one). Nothing is read back before the last chunk: whatever order pending/ lists
+    /// them in, the best of each queue are then read back first (the refill after that event),
+    /// and a backlog of a million never has its records in memory at once.
+    mutating func parkedAtStart(_ found: [PendingBacklog.Parked], last: Bool) -> [EngineAction] {
+        backlog.holdRefills(!last)
         for p in found where jobs[p.place.id] == nil && !backlog.holds(p.place.id) {
             backlog.park(p.place, queue: p.queue)
             operationSequence = max(operationSequence, p.place.sequence)

@@ -67,8 +67,8 @@ struct Engine: Sendable {
         switch event {
         case .accepted(let records, let finished, let unseen):
             return accept(records, finished: finished, unseen: unseen, now: now)
-        case .parkedAtStart(let found):
-            return parkedAtStart(found)
+        case .parkedAtStart(let found, let last):
+            return parkedAtStart(found, last: last)
         case .parkedLoaded(let records, let missing):
             return parkedLoaded(records, missing: missing, now: now)
         case .dependencyFound(let id, let status):

@@ -8,9 +8,9 @@ enum EngineEvent: Sendable {
     /// `finished`: the statuses of their dependencies that have a record in done/;
     /// `unseen`: the dependencies the spool has never held.
     case accepted([JobRecord], finished: [JobID: JobStatus], unseen: Set<JobID>)
-    /// Jobs found in pending/ at start that may be parked (the others come as `accepted`): all are
-    /// parked, and the best of each queue read back at once.
-    case parkedAtStart([PendingBacklog.Parked])
+    /// Jobs found in pending/ at start that may be parked (the others come as `accepted`), in
+    /// chunks: all are parked, and after the `last` chunk the best of each queue read back.
+    case parkedAtStart([PendingBacklog.Parked], last: Bool)
     /// Parked jobs' records, read back from pending/ (`loadParked`, or for a control request);
     /// `missing`: those that could not be read.
     case parkedLoaded([JobRecord], missing: [JobID])

@@ -36,9 +36,10 @@ struct PendingBacklogTests {
         for (i, id) in ["e", "f", "g", "h", "i"].enumerated() { b.park(Self.place(id, sequence: Int64(10 + i)), queue: "default") }
         b.park(Self.place("x", priority: 3, sequence: 50), queue: "default")
         #expect(b.count == 6 && b.perQueue == ["default": 6])
-        func take(_ queued: Int) -> [String] { b.takeForLoading { _ in queued }.map(\.rawValue) }
+        func take(_ queued: Int) -> [String] { b.takeForLoading(queued: { _ in queued }, bestReady: { _ in nil }).map(\.rawValue) }
         func loaded(_ ids: String...) -> [Bool] { ids.map { b.loaded(JobID($0)!) } }
-        #expect(take(2) == [])                    // half a window is queued
+        let aboveAll = b.takeForLoading(queued: { _ in 2 }, bestReady: { _ in Self.place("a", priority: 9, sequence: 1) })
+        #expect(aboveAll == [])                   // half a window queued, its best above every parked job
         #expect(take(1) == ["x", "e", "f"])       // best first, up to a full window
         #expect(take(0) == [])                    // those are still being read
         #expect(b.count == 6 && b.holds(JobID("x")!) && !b.isParked(JobID("x")!))
@@ -59,12 +60,90 @@ struct PendingBacklogTests {
         let other = b.shouldPark(Self.place("c", sequence: 3), queue: "other", queued: 0)
         #expect(busy && !other)
         b.park(Self.place("b", sequence: 2), queue: "busy")
-        let halfFull = b.takeForLoading { $0 == "busy" ? 1 : 0 }  // 1 is half of 2
-        let empty = b.takeForLoading { _ in 0 }
+        let ready = Self.place("a", sequence: 1)
+        let halfFull = b.takeForLoading(queued: { $0 == "busy" ? 1 : 0 }, bestReady: { _ in ready })  // 1 is half of 2, a ranks above b
+        let empty = b.takeForLoading(queued: { _ in 0 }, bestReady: { _ in nil })
         #expect(halfFull == [] && empty == [JobID("b")!])
     }
 
+    @Test("a job read back for a control request leaves a stale entry, also when its id is parked again later")
+    func staleEntries() {
+        var b = PendingBacklog(window: 4)
+        b.park(Self.place("x", sequence: 10), queue: "default")
+        let readBack = b.loaded(JobID("x")!)  // read back for a cancel; then deleted, and a new job takes the id
+        #expect(readBack)
+        b.park(Self.place("x", sequence: 50), queue: "default")
+        b.park(Self.place("y", sequence: 20), queue: "default")
+        let order = b.takeForLoading(queued: { _ in 0 }, bestReady: { _ in nil }).map(\.rawValue)
+        #expect(order == ["y", "x"])  // the new x at its own place, not the old one's
+    }
+
     // MARK: - In the engine
+
+    /// Claims, launches and ends jobs one at a time, reading parked records back as asked; the start order.
+    static func runAll(_ h: inout EngineHarness, limit: Int = 50) -> [String] {
+        var order: [String] = []
+        for _ in 0..<limit {
+            guard case .claim(let next) = h.engine.next(now: h.now, pausedQueues: []) else { break }
+            order.append(next.rawValue)
+            var actions = h.on(.claimed(next))
+            actions += h.on(.launched(AttemptKey(next), AttemptInfo(executor: .local, pid: 7)))
+            actions += h.on(.attemptEnded(next, AttemptEnd(termination: .exited(0), teardown: nil, usage: nil), diskFull: false))
+            actions += h.on(.written([next]))
+            for load in actions where load.hasPrefix("loadParked") {
+                let ids = load.dropFirst("loadParked ".count).split(separator: ",").map(String.init)
+                h.on(.parkedLoaded(ids.map { Self.job($0) }, missing: []))
+            }
+        }
+        return order
+    }
+
+    @Test("jobs freed by a dependency that rank below parked ones do not run first")
+    func engineFanOutKeepsOrder() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 4))
+        h.on(.accepted(["a", "b", "c", "d", "e", "f", "g", "h"].map { Self.job($0) }, finished: [:], unseen: []))
+        #expect(h.engine.backlog.count == 4)  // e to h
+        let waiting = ["w1", "w2", "w3", "w4"].map { EngineHarness.command($0, after: ["s"]) }
+        h.on(.accepted(waiting, finished: [:], unseen: []))
+        h.on(.dependencyFound(id("s"), .succeeded))  // they enter the window, later arrivals than e to h
+        #expect(Self.runAll(&h) == ["a", "b", "c", "d", "e", "f", "g", "h", "w1", "w2", "w3", "w4"])
+        #expect(h.engine.isIdle)
+    }
+
+    @Test("a window full of jobs not due yet does not hold back parked jobs that are")
+    func engineDelayedWindow() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 4))
+        let later = ["a", "b", "c", "d"].map { name -> JobRecord in
+            var r = Self.job(name)
+            r.runAfter = h.now.adding(3600)
+            return r
+        }
+        h.on(.accepted(later, finished: [:], unseen: []))
+        h.on(.accepted(["e", "f"].map { Self.job($0) }, finished: [:], unseen: []))
+        #expect(h.last.contains("loadParked e,f"), "\(h.last)")  // parked below them, and read back at once: none of the window is due
+    }
+
+    @Test("a job accepted while better ones are being read back waits behind them")
+    func engineAcceptDuringLoad() {
+        var h = EngineHarness(engine: Engine(workers: 3, pendingWindow: 4))
+        h.on(.accepted(["a", "b", "c", "d", "e", "f", "g"].map { Self.job($0) }, finished: [:], unseen: []))
+        _ = h.dispatch()
+        #expect(h.on(.claimed(id("a"))).contains("loadParked e,f,g"))
+        h.on(.accepted([Self.job("z")], finished: [:], unseen: []))
+        #expect(h.state("z") == nil && h.engine.backlog.isParked(id("z")))
+    }
+
+    @Test("pause, resume and retry of a parked job leave it in line, unread")
+    func engineHarmlessControlOfParked() {
+        var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 2))
+        h.on(.accepted(["a", "b", "c"].map { Self.job($0) }, finished: [:], unseen: []))
+        let admin = Requester(uid: 0, isAdmin: true)
+        for action in [ControlRequest.Action.pause, .resume, .retry] {
+            let (answer, _) = h.engine.control(ControlRequest(action: action, id: id("c")), file: c1, by: admin, now: h.now)
+            #expect(answer == .applied)
+        }
+        #expect(h.engine.backlog.isParked(id("c")))
+    }
 
     static func job(_ id: String, priority: Int = 0, queue: String? = nil) -> JobRecord {
         let q = queue.map { #", "queue": "\#($0)""# } ?? ""
@@ -99,20 +178,7 @@ struct PendingBacklogTests {
         #expect(h.engine.backlog.count == 2)  // c and d
         h.on(.accepted([Self.job("x", priority: 5), Self.job("y")], finished: [:], unseen: []))
         #expect(h.state("x") == .queued && h.state("y") == nil)  // y arrived after c and d: parked behind them
-        var order: [String] = []
-        for _ in 0..<6 {
-            guard case .claim(let next) = h.engine.next(now: h.now, pausedQueues: []) else { break }
-            order.append(next.rawValue)
-            let actions = h.on(.claimed(next))
-            h.on(.launched(AttemptKey(next), AttemptInfo(executor: .local, pid: 7)))
-            if let load = actions.first(where: { $0.hasPrefix("loadParked") }) {
-                let ids = load.dropFirst("loadParked ".count).split(separator: ",").map(String.init)
-                h.on(.parkedLoaded(ids.map { Self.job($0) }, missing: []))
-            }
-            h.on(.attemptEnded(next, AttemptEnd(termination: .exited(0), teardown: nil, usage: nil), diskFull: false))
-            h.on(.written([next]))
-        }
-        #expect(order == ["x", "a", "b", "c", "d", "y"])
+        #expect(Self.runAll(&h) == ["x", "a", "b", "c", "d", "y"])
         #expect(h.engine.isIdle)
     }
 

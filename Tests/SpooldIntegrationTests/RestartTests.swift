@@ -147,5 +147,16 @@ struct RestartTests {
         #expect(third.log.contains("recovery: removed done/torn.json"), "\(third.log)")
         #expect(spool.read("done/torn.json") == nil)
         #expect(spool.record("a")?.status == "succeeded")
+        // A daemon that cannot vouch for its run (--no-fsync) takes the mark all the same and scans.
+        third.signal(SIGTERM)
+        #expect(third.waitExit() == 0)
+        #expect(FileManager.default.fileExists(atPath: spool.path("spoold.clean")))
+        try spool.write("done/torn2.json", #"{"id": "torn2""#)
+        let fourth = DaemonProcess(spool: spool, extra: ["--no-fsync"])
+        fourth.waitReady()
+        #expect(fourth.log.contains("recovery: removed done/torn2.json"), "\(fourth.log)")
+        fourth.signal(SIGTERM)
+        #expect(fourth.waitExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: spool.path("spoold.clean")))  // and leaves none
     }
 }

@@ -10,8 +10,9 @@ import Foundation
 extension Daemon {
     func recover() {
         let now = Timestamp.now()
-        let vouched = options.lockFile == nil && store.durable
-        if vouched && CleanStop.take(layout) {
+        // The mark is taken whatever this daemon is, so that it never outlives a run it cannot vouch for.
+        let cleanStop = CleanStop.take(layout)
+        if cleanStop && options.lockFile == nil && store.durable {
             log.info("recovery: the last daemon stopped cleanly; records are not checked for torn writes")
         } else {
             for torn in store.removeTornRecords() {
@@ -243,7 +244,13 @@ extension Daemon {
         var jobs: [JobRecord] = []
         var parked: [PendingBacklog.Parked] = []
         var found = 0
+        var stopped = false
         InboxReader.scan(layout.fd(.pending), suffix: ".json", chunk: 4096) { names in
+            // A stop during a long load: the rest stays in pending/ for the next start.
+            if stopped || lifecycle.withLock({ $0.isStopping }) {
+                stopped = true
+                return
+            }
             for name in names {
                 guard let s = name.string, let id = JobID(String(s.dropLast(5))) else { continue }
                 if store.exists(JobFiles.record(id), in: .done) {

@@ -3,7 +3,9 @@
 // outside that lock.
 //
 // Threads and queues:
-// - intake queue (serial): inotify events, scans, intake batches, control requests, drain checks;
+// - intake queue (serial): loading pending/ at start, inotify events, scans, intake batches,
+//   control requests, drain checks;
+// - backlog queue (serial): parked jobs' records read back from pending/ (Daemon+Backlog.swift);
 // - dispatcher thread: the only waiter on the worker semaphore; claims picked jobs and starts them;
 // - reaper queue (concurrent, the executor's): a running attempt's exit, seen through its pidfd;
 //   a local command job's end starts the next step there with its permit (`endHandingOn`);

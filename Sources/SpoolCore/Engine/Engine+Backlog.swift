@@ -47,7 +47,8 @@ extension Engine {
     /// Parked jobs to read back now (after every event): a queue's window ran low.
     mutating func refillFromBacklog() -> [EngineAction] {
         guard !isStopping else { return [] }  // nothing starts any more: the records stay where they are
-        let ids = backlog.takeForLoading { scheduler.queuedJobs(in: $0) }
+        let ids = backlog.takeForLoading(queued: { scheduler.queuedJobs(in: $0) },
+                                         bestReady: { q in scheduler.bestReady(in: q).map { PendingBacklog.Entry(priority: $0.priority, sequence: $0.sequence, id: $0.id) } })
         return ids.isEmpty ? [] : [.loadParked(ids)]
     }
 

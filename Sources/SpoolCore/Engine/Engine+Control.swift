@@ -53,7 +53,17 @@ struct Requester: Sendable, Equatable {
 
 extension Engine {
     mutating func control(_ request: ControlRequest, file: FileName, by requester: Requester, now: Timestamp) -> (ControlAnswer, [EngineAction]) {
-        guard let job = jobs[request.id] else { return (backlog.holds(request.id) ? .parked : .notHeld, []) }
+        guard let job = jobs[request.id] else {
+            guard backlog.holds(request.id) else { return (.notHeld, []) }
+            switch request.action {
+            case .cancel, .delete:
+                return (.parked, [])  // read it back (its owner is in its record), then decide
+            case .pause, .resume, .retry:
+                // Nothing to do to a job waiting for its turn: it stays in line, unread.
+                let what = request.action == .retry ? "the job has not ended yet; only finished jobs can be retried" : "it is pending, not running; nothing to do"
+                return (.applied, [.log(.notice, "control: control/\(file): \(request.action.rawValue) job \(request.id): \(what)")])
+            }
+        }
         let id = request.id
         let shown = "control/\(file)"
         if let owner = job.record.owner, requester.refusal(request.action, job: id, owner: owner) != nil {

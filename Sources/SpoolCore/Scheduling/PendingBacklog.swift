@@ -4,10 +4,13 @@
 // "parked": the engine keeps its id, priority, arrival and queue, and reads its record back
 // (`EngineAction.loadParked`) when its queue's window runs low, or when a control request names it.
 //
-// Order: every parked job of a queue ranks below every queued job of that queue the engine holds,
-// so parking never lets a lower job start first. A job is parked only when it ranks no better
-// than the best parked one, or, with none parked, below every job in the window (`windowWorst`,
-// an upper bound kept as jobs enter it); parked jobs come back best first.
+// Order: at acceptance a job is parked only when it ranks no better than the best parked one (or
+// one being read back), or, with none parked, below every job in the window (`windowWorst`, an
+// upper bound kept as jobs enter it); parked jobs come back best first. A job can still enter the
+// window below parked ones later (a dependency's success, a requeue, a control request read it
+// back), or the window can fill with jobs not due yet (`not_before`, a retry's backoff): so parked
+// jobs are also read back whenever the best ready job of the window ranks below the best parked
+// one, or none is ready. Nothing is ever left waiting behind a job it outranks.
 
 struct PendingBacklog: Sendable {
     /// A parked job's place in line: higher priority first, then earlier arrival (the scheduler's order).
@@ -35,17 +38,25 @@ struct PendingBacklog: Sendable {
     /// Parked jobs per queue, best first. An entry whose id is no longer in `parkedQueue` (taken
     /// out for a control request) is stale and skipped.
     private var parked: [String: Heap<Entry>] = [:]
-    /// The queue of each parked job, as its number in `queueNames` (a dictionary keeps its values
-    /// apart from its keys: 4 bytes a bucket instead of a string's 16, 25 MB less for a million).
-    private var parkedQueue: [JobID: UInt32] = [:]
+    /// Each parked job's queue, as its number in `queueNames` (a dictionary keeps its values apart
+    /// from its keys: 12 bytes a bucket instead of a string's 16 and more), and its sequence: a heap
+    /// entry is live only while both match (one left by a job read back for a control request is
+    /// stale, also if the id is parked again later, after a delete and a new job under that id).
+    private struct Slot {
+        var queue: UInt32
+        var sequence: Int64
+    }
+    private var parkedQueue: [JobID: Slot] = [:]
     private var queueNames: [String] = []
     private var queueNumbers: [String: UInt32] = [:]
     /// Jobs found at start are being parked (`holdRefills`): nothing is read back until all are
     /// in, or the first ones found would take the window whatever their rank.
     private(set) var isHoldingRefills = false
-    /// Jobs whose records are being read back, by queue, and how many per queue.
+    /// Jobs whose records are being read back, by queue, how many per queue, and the worst of them:
+    /// a job accepted meanwhile that ranks below it is parked, not put ahead of them.
     private var loading: [JobID: String] = [:]
     private var loadingPerQueue: [String: Int] = [:]
+    private var loadingWorst: [String: Entry] = [:]
     /// Parked and loading jobs per queue (for counts and metrics).
     private(set) var perQueue: [String: Int] = [:]
     /// The worst place among the queued jobs the engine held per queue since that queue's window
@@ -68,13 +79,14 @@ struct PendingBacklog: Sendable {
     /// holding `queued` jobs with records.
     mutating func shouldPark(_ place: Entry, queue: String, queued: Int) -> Bool {
         if let best = bestParked(in: queue) { return !(place < best) }
+        if let worst = loadingWorst[queue], worst < place { return true }
         guard queued >= window, let worst = windowWorst[queue] else { return false }
         return worst < place
     }
 
     mutating func park(_ place: Entry, queue: String) {
         parked[queue, default: Heap()].push(place)
-        parkedQueue[place.id] = number(of: queue)
+        parkedQueue[place.id] = Slot(queue: number(of: queue), sequence: place.sequence)
         perQueue[queue, default: 0] += 1
     }
 
@@ -95,26 +107,31 @@ struct PendingBacklog: Sendable {
         windowWorst[queue] = place
     }
 
-    /// The jobs to read back now, best first, each queue's window holding `queued(queue)` jobs:
-    /// for a queue with parked jobs, none being read, and fewer than half a window queued, enough
-    /// to fill its window again. They count as loading until `loaded`.
-    mutating func takeForLoading(queued: (String) -> Int) -> [JobID] {
+    /// The jobs to read back now, best first, each queue's window holding `queued(queue)` jobs of
+    /// which the best ready one is `bestReady(queue)` (nil: none is ready). For a queue with parked
+    /// jobs and none being read: when fewer than half a window is queued, when none is ready, or
+    /// when the best parked job outranks the best ready one; enough to fill the window again, and
+    /// at least half a window. They count as loading until `loaded`.
+    mutating func takeForLoading(queued: (String) -> Int, bestReady: (String) -> Entry?) -> [JobID] {
         guard !parked.isEmpty, !isHoldingRefills else { return [] }
         var out: [JobID] = []
-        for queue in parked.keys.sorted() {
+        for queue in parked.keys.sorted() where loadingPerQueue[queue] == nil {
+            guard let best = bestParked(in: queue) else { continue }
             let inWindow = queued(queue)
             if inWindow == 0 { windowWorst[queue] = nil }
-            guard inWindow < window / 2, loadingPerQueue[queue] == nil else { continue }
+            if inWindow >= window / 2, let ready = bestReady(queue), ready < best { continue }
             var taken = 0
             // Popped in place: a copy of a million entries' heap would be made otherwise.
-            while taken < window - inWindow, let top = parked[queue]!.pop() {
-                guard parkedQueue.removeValue(forKey: top.id) != nil else { continue }  // stale
+            while taken < max(window - inWindow, window / 2), let top = parked[queue]?.pop() {
+                guard let slot = parkedQueue[top.id], slot.sequence == top.sequence else { continue }  // stale
+                parkedQueue[top.id] = nil
                 loading[top.id] = queue
                 loadingPerQueue[queue, default: 0] += 1
+                loadingWorst[queue] = top
                 out.append(top.id)
                 taken += 1
             }
-            if parked[queue]!.isEmpty { parked[queue] = nil }
+            if parked[queue]?.isEmpty == true { parked[queue] = nil }
         }
         return out
     }
@@ -126,9 +143,12 @@ struct PendingBacklog: Sendable {
         if let q = loading.removeValue(forKey: id) {
             queue = q
             loadingPerQueue[q, default: 1] -= 1
-            if loadingPerQueue[q] == 0 { loadingPerQueue[q] = nil }
-        } else if let q = parkedQueue.removeValue(forKey: id) {
-            queue = queueNames[Int(q)]  // its heap entry is stale now
+            if loadingPerQueue[q] == 0 {
+                loadingPerQueue[q] = nil
+                loadingWorst[q] = nil
+            }
+        } else if let slot = parkedQueue.removeValue(forKey: id) {
+            queue = queueNames[Int(slot.queue)]  // its heap entry is stale now
         } else {
             return false
         }
@@ -140,7 +160,7 @@ struct PendingBacklog: Sendable {
     /// The best live parked job of `queue`, stale entries above it dropped.
     private mutating func bestParked(in queue: String) -> Entry? {
         while let top = parked[queue]?.min {
-            if parkedQueue[top.id] != nil { return top }
+            if parkedQueue[top.id]?.sequence == top.sequence { return top }
             _ = parked[queue]!.pop()
             if parked[queue]!.isEmpty { parked[queue] = nil }
         }

@@ -166,6 +166,19 @@ public struct SchedulerState: Sendable {
     public var pendingCount: Int { queued.count }
     /// Pending jobs (not operations) of `queue`.
     public func queuedJobs(in queue: String) -> Int { queuedJobsPerQueue[queue, default: 0] }
+
+    /// The place (priority, sequence) of the best item of `queue` that is due, stale heap entries
+    /// above it dropped; nil if none is (all wait for a later time, or none is queued).
+    mutating func bestReady(in queue: String) -> (priority: Int, sequence: Int64, id: JobID)? {
+        while let top = ready[queue]?.min {
+            if let job = queued[top.item], job.sequence == top.sequence, job.priority == top.priority {
+                return (top.priority, top.sequence, top.item.jobID)
+            }
+            _ = ready[queue]!.pop()
+            if ready[queue]!.isEmpty { ready[queue] = nil }
+        }
+        return nil
+    }
     public var runningCount: Int { running.count }
     public var isIdle: Bool { queued.isEmpty && running.isEmpty }
 

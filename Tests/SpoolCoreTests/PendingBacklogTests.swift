@@ -110,6 +110,33 @@ struct PendingBacklogTests {
         #expect(h.engine.isIdle)
     }
 
+    @Test("with two workers, a job ranking below one being read back is not picked meanwhile")
+    func engineFloorDuringReadBack() {
+        var h = EngineHarness(engine: Engine(workers: 2, pendingWindow: 4))
+        h.on(.accepted(["a", "b", "c", "d", "e", "f", "g", "h"].map { Self.job($0) }, finished: [:], unseen: []))
+        h.on(.accepted(["w1", "w2"].map { EngineHarness.command($0, after: ["s"]) }, finished: [:], unseen: []))
+        h.on(.dependencyFound(id("s"), .succeeded))
+        func start(_ name: String) -> [String] {
+            h.on(.claimed(id(name))) + h.on(.launched(AttemptKey(id(name)), AttemptInfo(executor: .local, pid: 7)))
+        }
+        func end(_ name: String) {
+            h.on(.attemptEnded(id(name), AttemptEnd(termination: .exited(0), teardown: nil, usage: nil), diskFull: false))
+            h.on(.written([id(name)]))
+        }
+        #expect(h.dispatch() == ["claim a", "claim b"])
+        _ = start("a") + start("b")
+        end("a")
+        #expect(h.dispatch() == ["claim c"])
+        _ = start("c")
+        end("b")
+        #expect(h.dispatch() == ["claim d"])
+        #expect(start("d").contains("loadParked e,f"))  // the window's best due job, w1, ranks below e
+        end("c")
+        #expect(h.dispatch() == [])  // a worker is free, and w1 is due: it waits for e and f
+        h.on(.parkedLoaded([Self.job("e"), Self.job("f")], missing: []))
+        #expect(h.dispatch() == ["claim e"])
+    }
+
     @Test("a window full of jobs not due yet does not hold back parked jobs that are")
     func engineDelayedWindow() {
         var h = EngineHarness(engine: Engine(workers: 1, pendingWindow: 4))

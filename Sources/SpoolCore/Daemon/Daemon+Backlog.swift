@@ -15,8 +15,11 @@ extension Daemon {
             // go; a record that does not decode is not.
             for attempt in 1...Self.parkedReadAttempts {
                 do {
-                    if let r = try store.read(id, in: .pending) {
+                    if let r = try store.read(id, in: .pending), r.id == id {
                         records.append(r)
+                    } else if store.exists(JobFiles.record(id), in: .pending) {
+                        log.error("job \(id): pending/\(id).json holds another job's record; left in pending/ for an operator")
+                        missing.append(id)
                     } else {
                         log.warning("job \(id): pending/\(id).json is gone (removed by hand?); nothing to run")
                         missing.append(id)

@@ -2,8 +2,8 @@
 // finish intake claims a crash left in tmp/, remove our own half-written tmp files, hand every
 // job left in running/ to the engine as an interrupted attempt (`recovered`, after killing what
 // is left of its process group) so that it ends or is requeued by its `on_interrupt` through the
-// finisher like any other, and, after READY=1 (run()), hand pending/ to the engine as accepted or
-// parked jobs. A state file found in two folders is resolved in favour of the later one (done
+// finisher like any other, and, on the intake queue while READY=1 is sent (run()), hand pending/
+// to the engine as accepted or parked jobs. A state file found in two folders is resolved in favour of the later one (done
 // over running over pending).
 import Foundation
 
@@ -32,7 +32,7 @@ extension Daemon {
             recoverRunning(now: now)
         }
         releaseStagedFollowUps()
-        // pending/ is loaded after READY=1 (run(), loadPending).
+        // pending/ is loaded next, on the intake queue (run(), loadPending).
     }
 
     /// Our half-written tmp files and the spares of an earlier run are removed (a spare left in
@@ -260,7 +260,11 @@ extension Daemon {
                 }
                 do {
                     guard var r = try store.read(id, in: .pending) else { continue }
-                    if r.id == id, let kept = index.member(id) { r.id = kept }  // one copy of its text
+                    guard r.id == id else {
+                        log.error("job \(id): pending/\(s) holds the record of job \(r.id); leaving it for an operator")
+                        continue
+                    }
+                    if let kept = index.member(id) { r.id = kept }  // one copy of its text
                     sequence.observe(r.sequence)
                     if let p = Engine.parkable(r, now: now) { parked.append(p) } else { jobs.append(r) }
                 } catch {

@@ -191,9 +191,10 @@ public final class Daemon: Sendable {
         recover()
         startIntake()
         startControl()
-        // pending/ is read after READY=1, first on the intake queue (a million records take minutes
-        // from a cold disk, longer than systemd waits for a start); inbox and control events queue
-        // behind it, so new jobs get later sequences than every job found. Control requests that
+        // pending/ is read on the intake queue while READY=1 is sent (a million records take minutes
+        // from a cold disk, longer than systemd waits for a start); inbox and control events that
+        // come meanwhile wait behind it (sequences are time-based besides, so new jobs get later
+        // ones than every job found). Control requests that
         // waited while the daemon was down are then applied before any job starts (the dispatchers
         // start after them), so that a cancel dropped during the downtime wins over its job. Those
         // naming jobs still in the inbox wait, and are applied as those jobs are accepted.

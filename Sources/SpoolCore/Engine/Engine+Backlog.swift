@@ -44,7 +44,8 @@ extension Engine {
         return []
     }
 
-    /// Parked jobs to read back now (after every event): a queue's window ran low.
+    /// Parked jobs to read back now (after every event): a queue's window ran low, or its best due
+    /// job ranks below its best parked one (PendingBacklog.takeForLoading).
     mutating func refillFromBacklog() -> [EngineAction] {
         guard !isStopping else { return [] }  // nothing starts any more: the records stay where they are
         let ids = backlog.takeForLoading(queued: { scheduler.queuedJobs(in: $0) },

@@ -20,6 +20,7 @@ extension Engine {
     mutating func next(now: Timestamp, pausedQueues: Set<String>, remote: Bool = false) -> DispatchStep {
         scheduler.pausedQueues = pausedQueues
         if !failingWrites.isEmpty && !scheduler.isStopping { return .wait(until: nil) }  // woken by their `written`
+        scheduler.floors = backlog.isEmpty ? [:] : backlog.floors()
         switch scheduler.pick(now: now, remote: remote) {
         case .stop: return .stop
         case .wait(let until): return .wait(until: until)

@@ -33,13 +33,14 @@ struct PendingBacklog: Sendable {
     }
 
     /// Queued jobs a queue keeps with their records before new ones are parked; parked jobs are
-    /// read back when fewer than half that many are left.
+    /// read back when fewer than half that many are left (or the window's best due job ranks below
+    /// the best parked one: `takeForLoading`).
     let window: Int
-    /// Parked jobs per queue, best first. An entry whose id is no longer in `parkedQueue` (taken
-    /// out for a control request) is stale and skipped.
+    /// Parked jobs per queue, best first. An entry without a matching slot in `parkedQueue` is stale
+    /// and skipped.
     private var parked: [String: Heap<Entry>] = [:]
     /// Each parked job's queue, as its number in `queueNames` (a dictionary keeps its values apart
-    /// from its keys: 12 bytes a bucket instead of a string's 16 and more), and its sequence: a heap
+    /// from its keys: 16 bytes a bucket with the sequence, no string per job), and its sequence: a heap
     /// entry is live only while both match (one left by a job read back for a control request is
     /// stale, also if the id is parked again later, after a delete and a new job under that id).
     private struct Slot {
@@ -57,6 +58,7 @@ struct PendingBacklog: Sendable {
     private var loading: [JobID: String] = [:]
     private var loadingPerQueue: [String: Int] = [:]
     private var loadingWorst: [String: Entry] = [:]
+    private var loadingBest: [String: Entry] = [:]
     /// Parked and loading jobs per queue (for counts and metrics).
     private(set) var perQueue: [String: Int] = [:]
     /// The worst place among the queued jobs the engine held per queue since that queue's window
@@ -78,8 +80,8 @@ struct PendingBacklog: Sendable {
     /// Whether a job just accepted into `queue` at `place` should be parked, the queue's window
     /// holding `queued` jobs with records.
     mutating func shouldPark(_ place: Entry, queue: String, queued: Int) -> Bool {
-        if let best = bestParked(in: queue) { return !(place < best) }
         if let worst = loadingWorst[queue], worst < place { return true }
+        if let best = bestParked(in: queue) { return !(place < best) }
         guard queued >= window, let worst = windowWorst[queue] else { return false }
         return worst < place
     }
@@ -128,6 +130,7 @@ struct PendingBacklog: Sendable {
                 loading[top.id] = queue
                 loadingPerQueue[queue, default: 0] += 1
                 loadingWorst[queue] = top
+                if loadingBest[queue] == nil { loadingBest[queue] = top }
                 out.append(top.id)
                 taken += 1
             }
@@ -146,6 +149,7 @@ struct PendingBacklog: Sendable {
             if loadingPerQueue[q] == 0 {
                 loadingPerQueue[q] = nil
                 loadingWorst[q] = nil
+                loadingBest[q] = nil
             }
         } else if let slot = parkedQueue.removeValue(forKey: id) {
             queue = queueNames[Int(slot.queue)]  // its heap entry is stale now
@@ -155,6 +159,18 @@ struct PendingBacklog: Sendable {
         perQueue[queue, default: 1] -= 1
         if perQueue[queue] == 0 { perQueue[queue] = nil }
         return true
+    }
+
+    /// Per queue with jobs parked or being read back, the best of them: the scheduler starts nothing
+    /// of that queue ranking below it (a job freed late, or picked while a read-back is on its way,
+    /// must not pass them).
+    mutating func floors() -> [String: (priority: Int, sequence: Int64)] {
+        var out: [String: (priority: Int, sequence: Int64)] = [:]
+        for queue in Set(parked.keys).union(loadingBest.keys) {
+            let best = [bestParked(in: queue), loadingBest[queue]].compactMap { $0 }.min()
+            if let best { out[queue] = (best.priority, best.sequence) }
+        }
+        return out
     }
 
     /// The best live parked job of `queue`, stale entries above it dropped.

@@ -103,6 +103,9 @@ public struct SchedulerState: Sendable {
     public var remoteQueues: Set<String> = []
     /// Queues held by `spoolctl pause --queue`.
     public var pausedQueues: Set<String> = []
+    /// Per queue, the place of the best job waiting outside the scheduler (parked, or being read
+    /// back: PendingBacklog): nothing of that queue ranking below it starts until it is queued.
+    var floors: [String: (priority: Int, sequence: Int64)] = [:]
     /// Items counted against their queue's limit, and the counts.
     private var countedQueue: [WorkItem: String] = [:]
     public private(set) var runningPerQueue: [String: Int] = [:]
@@ -214,6 +217,9 @@ public struct SchedulerState: Sendable {
             }
             ready[name] = heap.isEmpty ? nil : heap
             guard let top = heap.min, isOpen(name) || queued[top.item]?.isBatch == true else { continue }
+            if let floor = floors[name], floor.priority > top.priority || (floor.priority == top.priority && floor.sequence < top.sequence) {
+                continue  // a better job of this queue is parked or on its way back
+            }
             if best == nil || top < best!.key { best = (name, top) }
         }
         guard let best else { return nil }

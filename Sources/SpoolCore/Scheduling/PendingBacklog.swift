@@ -13,16 +13,15 @@
 // one, or none is ready. Nothing is ever left waiting behind a job it outranks.
 
 struct PendingBacklog: Sendable {
-    /// A parked job's place in line: higher priority first, then earlier arrival (the scheduler's order).
+    /// A parked job's place in line (the scheduler's order, `SchedulerState.Place`), and its id.
     struct Entry: Comparable, Sendable {
         var priority: Int
         var sequence: Int64
         var id: JobID
+        var place: SchedulerState.Place { SchedulerState.Place(priority: priority, sequence: sequence) }
 
         static func < (a: Entry, b: Entry) -> Bool {
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.sequence != b.sequence { return a.sequence < b.sequence }
-            return a.id < b.id
+            a.place != b.place ? a.place < b.place : a.id < b.id
         }
     }
 
@@ -164,11 +163,12 @@ struct PendingBacklog: Sendable {
     /// Per queue with jobs parked or being read back, the best of them: the scheduler starts nothing
     /// of that queue ranking below it (a job freed late, or picked while a read-back is on its way,
     /// must not pass them).
-    mutating func floors() -> [String: (priority: Int, sequence: Int64)] {
-        var out: [String: (priority: Int, sequence: Int64)] = [:]
-        for queue in Set(parked.keys).union(loadingBest.keys) {
-            let best = [bestParked(in: queue), loadingBest[queue]].compactMap { $0 }.min()
-            if let best { out[queue] = (best.priority, best.sequence) }
+    mutating func floors() -> [String: SchedulerState.Place] {
+        var out = loadingBest.mapValues(\.place)
+        for queue in Array(parked.keys) {
+            guard let best = bestParked(in: queue)?.place else { continue }
+            if let other = out[queue], other < best { continue }
+            out[queue] = best
         }
         return out
     }

@@ -68,15 +68,24 @@ public struct QueuedJob: Sendable, Equatable {
 }
 
 public struct SchedulerState: Sendable {
-    /// Ready order: higher priority first, then lower sequence (earlier arrival).
+    /// A place in line: higher priority first, then lower sequence (earlier arrival). The one order
+    /// of pending work, for the ready queues and the parked backlog (PendingBacklog) alike.
+    struct Place: Comparable, Sendable {
+        var priority: Int
+        var sequence: Int64
+        static func < (a: Place, b: Place) -> Bool {
+            a.priority != b.priority ? a.priority > b.priority : a.sequence < b.sequence
+        }
+    }
+
+    /// Ready order: by place, then by item (a tie-break only).
     struct ReadyKey: Comparable, Sendable {
         var priority: Int
         var sequence: Int64
         var item: WorkItem
+        var place: Place { Place(priority: priority, sequence: sequence) }
         static func < (a: ReadyKey, b: ReadyKey) -> Bool {
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.sequence != b.sequence { return a.sequence < b.sequence }
-            return a.item < b.item
+            a.place != b.place ? a.place < b.place : a.item < b.item
         }
     }
 
@@ -105,7 +114,7 @@ public struct SchedulerState: Sendable {
     public var pausedQueues: Set<String> = []
     /// Per queue, the place of the best job waiting outside the scheduler (parked, or being read
     /// back: PendingBacklog): nothing of that queue ranking below it starts until it is queued.
-    var floors: [String: (priority: Int, sequence: Int64)] = [:]
+    var floors: [String: Place] = [:]
     /// Items counted against their queue's limit, and the counts.
     private var countedQueue: [WorkItem: String] = [:]
     public private(set) var runningPerQueue: [String: Int] = [:]
@@ -217,7 +226,7 @@ public struct SchedulerState: Sendable {
             }
             ready[name] = heap.isEmpty ? nil : heap
             guard let top = heap.min, isOpen(name) || queued[top.item]?.isBatch == true else { continue }
-            if let floor = floors[name], floor.priority > top.priority || (floor.priority == top.priority && floor.sequence < top.sequence) {
+            if let floor = floors[name], floor < top.place {
                 continue  // a better job of this queue is parked or on its way back
             }
             if best == nil || top < best!.key { best = (name, top) }

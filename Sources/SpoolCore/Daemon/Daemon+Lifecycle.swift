@@ -104,9 +104,9 @@ extension Daemon {
     }
 
     /// --drain: stops once the spool is idle (on the intake queue, which moves files into it), and
-    /// only after READY=1.
+    /// only after READY=1 and the start-up load of pending/.
     func drainIfIdle() {
-        guard lifecycle.withLock({ $0.isReady && !$0.isStopping }), isSpoolIdle() else { return }
+        guard lifecycle.withLock({ $0.isReady && $0.isLoaded && !$0.isStopping }), isSpoolIdle() else { return }
         log.info("spoold: drained: inbox, pending and running are empty")
         beginStop(reason: "--drain")
     }

@@ -98,6 +98,11 @@ public final class Daemon: Sendable {
     struct Lifecycle {
         /// READY=1 sent (--drain stops only after: never a STOPPING=1 before READY=1).
         var isReady = false
+        /// pending/ loaded and the first scans done (the start-up block on the intake queue): before
+        /// that the engine holds nothing and the spool would look idle to --drain. A drain check
+        /// queued by a record that recovery wrote ran after READY=1 but before the load, and the
+        /// daemon exited with every pending job left (the crash-state explorer found it).
+        var isLoaded = false
         var isStopping = false
         var exitCode: Int32?
         var intakePausedUntil: Timestamp?
@@ -203,6 +208,7 @@ public final class Daemon: Sendable {
             rescanControl()
             startDispatchers()
             rescanInbox()
+            lifecycle.withLock { $0.isLoaded = true }
         }
         startTimers()
         awaitSignalHandlers()

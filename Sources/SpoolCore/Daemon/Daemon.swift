@@ -232,6 +232,16 @@ public final class Daemon: Sendable {
         if options.drain { intakeQueue.async { [self] in drainIfIdle() } }
         startServiceTimers()
         exitSignal.wait()
+        // No timer fires and no control request is taken from here on: one under way while the
+        // process exits would leave its scratch file in tmp/ (the crash-state explorer found one
+        // after a --drain), or write after the clean-stop mark. What is under way ends in the queue
+        // syncs below. (The signal sources stay: a second SIGTERM must not kill the process.)
+        for timer in sources.withLock({ $0 }) where timer is any DispatchSourceTimer { timer.cancel() }
+        controlWatcher.withLock { w in
+            w?.cancel()
+            w = nil
+        }
+        intakeQueue.sync {}
         finishQueue.sync { store.removeSpares() }
         events?.flush()
         history?.flush()

@@ -187,6 +187,10 @@ public final class Daemon: Sendable {
             $0.workers = max(1, options.workers)
             $0.config = options.config
         }
+        let core = self.core
+        intake.startsEarly.withLock {
+            $0 = Intake.EarlyRule { spec in core.withLock { $0.engine.mayStartBeforeDurable(spec) } }
+        }
     }
 
     /// Recovers, starts every part, and blocks until the daemon should exit; returns the exit code.

@@ -86,14 +86,20 @@ extension Engine {
     }
 
     /// Whether job `id`'s attempt may start before its claim (the rename into running/) is durable.
-    /// A power cut that loses the rename leaves the job in pending/, where it runs again: what an
-    /// `on_interrupt: requeue` command job would do after the cut anyway (its attempt dies with the
-    /// power). Not so for a `fail` job (it must never run twice), a batch (its operations may be
-    /// `fail`), or an attempt that outlives the daemon (live restore, a remote queue): that one would
-    /// go on running while its copy from pending/ starts again.
     func startsBeforeClaimIsDurable(_ id: JobID) -> Bool {
-        guard let spec = jobs[id]?.record.spec, !spec.isBatch else { return false }
-        return spec.effectiveOnInterrupt == .requeue && !outlivesDaemon(AttemptKey(id))
+        jobs[id]?.record.spec.map(mayStartBeforeDurable) ?? false
+    }
+
+    /// Whether a job may start before the renames that put it in place are durable: its record's
+    /// into pending/ (intake hands it on before that fsync; its claim in tmp/ is durable) and its
+    /// claim to run into running/. A power cut that loses either leaves the job to be made or run
+    /// again from its claim or pending/: what an `on_interrupt: requeue` command job does after
+    /// the cut anyway (its attempt dies with the power). Not so for a `fail` job (it must never run
+    /// twice), a batch (its operations may be `fail`), or an attempt that outlives the daemon (live
+    /// restore, a remote queue): that one would go on running while its copy starts again.
+    func mayStartBeforeDurable(_ spec: JobSpec) -> Bool {
+        guard !spec.isBatch, spec.effectiveOnInterrupt == .requeue else { return false }
+        return !liveRestore && !scheduler.isRemote(spec.effectiveQueue)
     }
 
     /// Whether job `id` runs on a remote engine (its queue's executor is not local).

@@ -54,6 +54,12 @@ public final class Intake: Sendable {
     struct ClaimHook {
         let body: @Sendable (FileName) -> Void
     }
+    /// Set by the daemon: which accepted jobs are handed on before their record's folder is fsynced
+    /// (`Engine.mayStartBeforeDurable`); none when unset.
+    let startsEarly = LockedBox<EarlyRule?>(nil)
+    struct EarlyRule {
+        let body: @Sendable (JobSpec) -> Bool
+    }
     /// Claims in tmp/ of other daemons sharing the spool (--lock-file), by when this one first saw
     /// each: one is taken over only after a minute of this daemon's clock. Not by the file's ctime:
     /// on a network filesystem that is the server's clock (another host's may be minutes off), and
@@ -157,7 +163,7 @@ public final class Intake: Sendable {
         while true {
             let size = inParts && part < Self.partSizes.count ? Self.partSizes[part] : decisions.count
             let end = min(decisions.count, start + size)
-            claimAndRecord(decisions[start..<end], now: now, result: &result)
+            claimAndRecord(decisions[start..<end], now: now, result: &result, handOn: deliver)
             if end == decisions.count || result.diskFull != nil {
                 result.recheckAt = [result.recheckAt, recheckAt].compactMap { $0 }.min()
                 return deliver(result)
@@ -170,7 +176,9 @@ public final class Intake: Sendable {
     }
 
     /// Claims every file by a no-replace rename, makes the claims durable together, and records them.
-    private func claimAndRecord(_ decisions: ArraySlice<Decision>, now: Timestamp, result: inout IntakeResult) {
+    /// `handOn` takes accepted jobs that may start before their records are durable.
+    private func claimAndRecord(_ decisions: ArraySlice<Decision>, now: Timestamp, result: inout IntakeResult,
+                                handOn: (IntakeResult) -> Void) {
         guard !decisions.isEmpty else { return }
         var claims: [(token: JobID, decision: Decision)] = []
         var replaced = false
@@ -187,19 +195,24 @@ public final class Intake: Sendable {
                 continue
             }
             claims.append((token, d))
-            sync.add(.inbox)
+            // Only the claim's new name must be durable before its record is written (else a power
+            // cut could keep the record and bring the inbox file back as a second job). The inbox
+            // name's removal is made durable with the records, before any claim is removed: a power
+            // cut before it may keep that name beside the claim, which recovery drops as the
+            // claim's twin (`dropInboxTwin`). One fsync less before a job can start.
             sync.add(.tmp)
         }
         store.commit(&sync)
         FaultInjection.hit(.afterClaim)
-        finish(claims.map { c in
+        let claimed = claims.map { c in
             let d = c.decision
             var claimed = Claimed(token: c.token, source: d.name.description, stem: FileName.stemDisplay(d.name), outcome: d.outcome)
             if case .accept = d.outcome, AccessPolicy.runsAsOwner, let content = d.content {
                 claimed.owner = JobOwner(uid: content.uid, gid: content.gid)
             }
             return claimed
-        }, now: now, result: &result)
+        }
+        withoutActuallyEscaping(handOn) { finish(claimed, now: now, result: &result, alsoSync: [.inbox], handOn: $0) }
         if replaced {
             let again = recoverClaims(now: now)
             result.accepted += again.accepted

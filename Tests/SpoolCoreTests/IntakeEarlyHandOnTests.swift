@@ -42,14 +42,15 @@ struct IntakeEarlyHandOnTests {
         return deliveries
     }
 
+    /// By priority: the two requeue jobs lead the part, then a `fail` job and a batch.
     static let mixed = [
-        "a.json": #"{"id": "a", "command": ["true"]}"#,
-        "b.json": #"{"id": "b", "on_interrupt": "fail", "command": ["true"]}"#,
-        "c.json": #"{"id": "c", "operations": [{"command": ["true"]}]}"#,
-        "d.json": #"{"id": "d", "shell": "true", "on_interrupt": "requeue"}"#,
+        "a.json": #"{"id": "a", "priority": 9, "command": ["true"]}"#,
+        "b.json": #"{"id": "b", "priority": 5, "on_interrupt": "fail", "command": ["true"]}"#,
+        "c.json": #"{"id": "c", "priority": 1, "operations": [{"command": ["true"]}]}"#,
+        "d.json": #"{"id": "d", "priority": 8, "shell": "true", "on_interrupt": "requeue"}"#,
     ]
 
-    @Test("requeue command jobs first, their claims still in tmp/ and their records in pending/; the rest after, claims removed")
+    @Test("the leading requeue command jobs first, their claims still in tmp/ and their records in pending/; the rest after, claims removed")
     func earlyThenRest() throws {
         let deliveries = try Self.run(Self.mixed, rule: Self.rule(Engine(workers: 2)))
         #expect(deliveries.map { Set($0.ids) } == [["a", "d"], ["b", "c"]], "\(deliveries)")
@@ -57,6 +58,16 @@ struct IntakeEarlyHandOnTests {
         #expect(deliveries.first.map { Set($0.inPending) } == ["a", "d"], "\(deliveries)")
         #expect(deliveries.last?.claimsInTmp == 0, "\(deliveries)")
         #expect(deliveries.last.map { Set($0.inPending) } == ["b", "c"], "\(deliveries)")
+    }
+
+    @Test("a requeue job ranking below a job that waits for the fsync is not handed on before it")
+    func notAheadOfBetterJobs() throws {
+        let jobs = [
+            "f.json": #"{"id": "f", "priority": 5, "on_interrupt": "fail", "command": ["true"]}"#,
+            "r.json": #"{"id": "r", "priority": 1, "command": ["true"]}"#,
+        ]
+        let deliveries = try Self.run(jobs, rule: Self.rule(Engine(workers: 2)))
+        #expect(deliveries.map(\.ids) == [["f", "r"]] && deliveries[0].claimsInTmp == 0, "\(deliveries)")
     }
 
     @Test("no rule (as in tools that drive intake themselves): everything after the fsync, claims removed")

@@ -49,6 +49,7 @@ extension Daemon {
 
     /// Applies control files (on the intake queue).
     func takeControl(_ names: [FileName]) {
+        guard !lifecycle.withLock({ $0.isExiting }) else { return }
         let now = Timestamp.now()
         for name in names where !name.isHidden && name.hasSuffix(".json") {
             // Applied already and waiting for its job's end.

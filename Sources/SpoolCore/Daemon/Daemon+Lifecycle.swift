@@ -19,7 +19,7 @@ extension Daemon {
         hup.setEventHandler { @Sendable [self] in reload() }
         hup.resume()
         made.append(hup)
-        sources.withLock { $0 += made }
+        signalSources.withLock { $0 += made }
     }
 
     /// Waits (at most 2 s) until libdispatch has put its handlers in place of SIG_IGN for the signals

@@ -65,7 +65,10 @@ public final class Daemon: Sendable {
     /// reuses its threads; a thread per operation cost more than most operations do).
     let builtinQueue = DispatchQueue(label: "spoold.builtins", attributes: .concurrent)
     let exitSignal = DispatchSemaphore(value: 0)
+    /// The timers (cancelled at exit) and the signal sources (kept to the end: on Linux every
+    /// DispatchSource conforms to every source protocol, so the two cannot be told apart by type).
     let sources = LockedBox<[any DispatchSourceProtocol]>([])
+    let signalSources = LockedBox<[any DispatchSourceProtocol]>([])
     /// The periodic rescan (also in `sources`), kept to change its period on reload.
     let rescanTimer = LockedBox<(any DispatchSourceTimer)?>(nil)
     let watcher = LockedBox<InboxWatcher?>(nil)
@@ -104,6 +107,8 @@ public final class Daemon: Sendable {
         /// daemon exited with every pending job left (the crash-state explorer found it).
         var isLoaded = false
         var isStopping = false
+        /// Every job has ended and the exit sequence has begun: control requests wait for the next start.
+        var isExiting = false
         var exitCode: Int32?
         var intakePausedUntil: Timestamp?
         var diskFullLogged = false
@@ -239,8 +244,10 @@ public final class Daemon: Sendable {
         // No timer fires and no control request is taken from here on: one under way while the
         // process exits would leave its scratch file in tmp/ (the crash-state explorer found one
         // after a --drain), or write after the clean-stop mark. What is under way ends in the queue
-        // syncs below. (The signal sources stay: a second SIGTERM must not kill the process.)
-        for timer in sources.withLock({ $0 }) where timer is any DispatchSourceTimer { timer.cancel() }
+        // syncs below; a control request's delayed recheck finds the daemon exiting. (The signal
+        // sources stay: a second SIGTERM must not kill the process.)
+        lifecycle.withLock { $0.isExiting = true }
+        for timer in sources.withLock({ $0 }) { timer.cancel() }
         controlWatcher.withLock { w in
             w?.cancel()
             w = nil

@@ -1,7 +1,8 @@
 // After a power cut, a claim in tmp/ may have its inbox name beside it (both names one file: the
 // inbox's fsync comes after the claim's) and nothing else in memory: the inbox name must be
-// dropped as the claim's twin, never taken as a second job, whatever the file was called, and
-// also when the claim is another daemon's that is taken over only after a minute. A claim whose
+// dropped as the claim's twin, never taken as a second job, also when the claim is another
+// daemon's that is taken over only after a minute. Recovery finds that name by the claim's id
+// stem, so a name the stem does not give back keeps its inbox fsync with the claim. A claim whose
 // record already got as far as running/ is finished without a second job.
 import Foundation
 import Testing
@@ -22,27 +23,34 @@ struct IntakeTwinTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(spool.root)/\(folder)")) ?? []).sorted()
     }
 
-    @Test("names the stem gives back and names it does not (a space, a leading dot-less symbol, over 80 characters)",
-          arguments: ["plain.json", "nightly build.json", "+x.json", String(repeating: "long", count: 30) + ".json"])
-    func twinDropped(name: String) throws {
+    @Test("the twin goes, the claim becomes one job, and a later scan finds nothing more")
+    func twinDropped() throws {
         let spool = try IntakeTestSpool("intake-twin")
-        _ = try Self.twin(spool, name, #"{"command": ["true"]}"#)
+        _ = try Self.twin(spool, "plain-1.json", #"{"command": ["true"]}"#)
         let result = spool.intake.recoverClaims(now: Timestamp(Date()), all: true)
         #expect(result.accepted.count == 1 && result.rejected.isEmpty, "\(result.accepted.map(\.id)) \(result.rejected.map(\.id))")
-        #expect(result.accepted.first?.source == name, "the record names the file it came from")
+        #expect(result.accepted.first?.source == "plain-1.json")
         #expect(Self.names(spool, "inbox").isEmpty, "the twin is gone: \(Self.names(spool, "inbox"))")
         #expect(Self.names(spool, "tmp").filter { $0.hasSuffix(".claim") }.isEmpty)
-        // A later scan finds nothing more to take.
         let again = spool.intake.process(Self.names(spool, "inbox").map { FileName($0) }, now: Timestamp(Date()))
         #expect(again.accepted.isEmpty && again.rejected.isEmpty)
         #expect(Self.names(spool, "pending").count == 1)
     }
 
+    @Test("names the id stem does not give back keep the inbox fsync with their claim", arguments: [
+        ("plain.json", false), ("a.b-c_d.json", false), ("nightly build.json", true), ("+x.json", true),
+        ("\u{e9}t\u{e9}.json", true), (String(repeating: "long", count: 30) + ".json", true),
+        (String(repeating: "x", count: 80) + ".json", false),
+    ])
+    func inboxSyncedWithClaim(name: String, synced: Bool) {
+        #expect(Intake.inboxSyncedWithClaim(FileName(name)) == synced, "\(name)")
+    }
+
     @Test("a user's second link under another name stays a job")
     func otherLinkStays() throws {
         let spool = try IntakeTestSpool("intake-twin-link")
-        _ = try Self.twin(spool, "a b.json", #"{"command": ["true"]}"#)
-        #expect(link("\(spool.root)/inbox/a b.json", "\(spool.root)/inbox/other.json") == 0)
+        _ = try Self.twin(spool, "a.json", #"{"command": ["true"]}"#)
+        #expect(link("\(spool.root)/inbox/a.json", "\(spool.root)/inbox/other.json") == 0)
         let result = spool.intake.recoverClaims(now: Timestamp(Date()), all: true)
         #expect(result.accepted.count == 1)
         #expect(Self.names(spool, "inbox") == ["other.json"])
@@ -51,7 +59,7 @@ struct IntakeTwinTests {
     @Test("another daemon's claim (taken over after a minute): its twin goes at once, the claim waits")
     func foreignClaimTwin() throws {
         let spool = try IntakeTestSpool("intake-twin-foreign")
-        _ = try Self.twin(spool, "x y.json", #"{"command": ["true"]}"#)
+        _ = try Self.twin(spool, "x.json", #"{"command": ["true"]}"#)
         _ = try Self.twin(spool, "plain.json", #"{"command": ["true"]}"#)
         let result = spool.intake.recoverClaims(now: Timestamp(Date()), all: false)
         #expect(result.accepted.isEmpty, "a foreign claim is not finished before a minute")

@@ -210,8 +210,6 @@ extension Intake {
         let own = claimSources.withLock { Set($0.keys) }
         let seenBefore = foreignClaims.withLock { $0 }
         var seen: [String: Double] = [:]
-        // Claims whose inbox name had to be guessed and was not found beside them, by id stem.
-        var unmatched: [String: [UnmatchedClaim]] = [:]
         InboxReader.scan(layout.fd(.tmp), suffix: ".claim") { names in
             for name in names {
                 guard let s = name.string, let token = JobID(String(s.dropLast(".claim".count))) else { continue }
@@ -227,9 +225,9 @@ extension Intake {
                         // Another daemon's claim is taken over only after a minute, but an inbox name
                         // a power cut kept beside it must go now, or the next scan takes it as a job.
                         var st = stat()
-                        if fstatat(layout.fd(.tmp), s, &st, AT_SYMLINK_NOFOLLOW) == 0 {
-                            let id = UnmatchedClaim(index: nil, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-                            if dropInboxTwin(source, device: id.device, inode: id.inode) { twins.add(.inbox) } else { unmatched[stem, default: []].append(id) }
+                        if fstatat(layout.fd(.tmp), s, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                           dropInboxTwin(source, device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) {
+                            twins.add(.inbox)
                         }
                         continue
                     }
@@ -244,11 +242,7 @@ extension Intake {
                 case .notRegular(let kind, let isDir):
                     outcome = Self.notRegular(kind, isDirectory: isDir, file: file)
                 case .file(let content):
-                    if dropInboxTwin(source, device: content.device, inode: content.inode) {
-                        twins.add(.inbox)
-                    } else if known == nil {
-                        unmatched[stem, default: []].append(UnmatchedClaim(index: claims.count, device: content.device, inode: content.inode))
-                    }
+                    if dropInboxTwin(source, device: content.device, inode: content.inode) { twins.add(.inbox) }
                     if AccessPolicy.runsAsOwner { owner = JobOwner(uid: content.uid, gid: content.gid) }
                     outcome = Self.judge(content, file: file, config: config)
                 }
@@ -258,7 +252,6 @@ extension Intake {
                 claims.append(c)
             }
         }
-        if !unmatched.isEmpty { dropRenamedTwins(unmatched, claims: &claims, sync: &twins) }
         if !all { foreignClaims.withLock { $0 = seen } }  // claims gone since are forgotten
         // Durably gone before the claims are finished and removed, or a second power cut brings them back.
         store.commit(&twins)
@@ -267,45 +260,21 @@ extension Intake {
     }
 
     /// A power cut can keep an inbox file's name beside the claim it was renamed to (on a
-    /// filesystem without a journal, each folder's change reaches the disk on its own; the inbox's
-    /// fsync comes with the records, after the claim's): both names then name one file. That inbox
-    /// name is the claim itself, not a second job (which would be rejected as a duplicate of the
-    /// first, or run twice), so it is removed. Only the name the claim came from is looked at: a
-    /// user's own second link to a job file elsewhere in the inbox stays a job.
+    /// filesystem without a journal, each folder's change reaches the disk on its own; for a name
+    /// its id stem gives back, the inbox's fsync comes with the records, after the claim's: see
+    /// `inboxSyncedWithClaim`): both names then name one file. That inbox name is the claim itself,
+    /// not a second job (which would be rejected as a duplicate of the first, or run twice), so it
+    /// is removed. Only the name the claim came from is looked at: a user's own second link to a
+    /// job file elsewhere in the inbox stays a job. A file counted with one link is left alone: a
+    /// claim seen through a network filesystem's stale cache, or a count fsck has not mended after
+    /// the cut (unlinking one of two names of a file counted once would free it under the other).
     private func dropInboxTwin(_ source: String, device: UInt64, inode: UInt64) -> Bool {
         var st = stat()
         guard fstatat(layout.fd(.inbox), source, &st, AT_SYMLINK_NOFOLLOW) == 0,
-              UInt64(st.st_ino) == inode, UInt64(st.st_dev) == device,
+              UInt64(st.st_ino) == inode, UInt64(st.st_dev) == device, st.st_nlink >= 2,
               unlinkat(layout.fd(.inbox), source, 0) == 0 else { return false }
         log.notice("intake: inbox/\(source) was still there beside its claim (a power cut kept both names); removed it")
         return true
-    }
-
-    /// A claim in tmp/ whose inbox name is not known (a crash lost it) and was not found under the
-    /// name its id stem gives back: `index` into the claims being finished (nil: another daemon's).
-    struct UnmatchedClaim {
-        var index: Int?
-        var device: UInt64
-        var inode: UInt64
-    }
-
-    /// The stem gives the inbox name back only when the name was a plain one: "nightly build.json"
-    /// has the stem "nightly_build", and names over 80 characters are cut. So the inbox is listed
-    /// once for names with such a claim's stem that are the claim's file (`dropInboxTwin`'s rule,
-    /// by stem instead of by the exact name). A found name also becomes the record's `source`.
-    private func dropRenamedTwins(_ unmatched: [String: [UnmatchedClaim]], claims: inout [Claimed], sync: inout DirectorySync) {
-        InboxReader.scan(layout.fd(.inbox), suffix: ".json") { names in
-            for name in names {
-                guard let candidates = unmatched[JobID.stem(of: name)] else { continue }
-                var st = stat()
-                guard name.withCString({ fstatat(layout.fd(.inbox), $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
-                      let claim = candidates.first(where: { $0.device == UInt64(st.st_dev) && $0.inode == UInt64(st.st_ino) }),
-                      name.withCString({ unlinkat(layout.fd(.inbox), $0, 0) }) == 0 else { continue }
-                log.notice("intake: inbox/\(name) was still there beside its claim (a power cut kept both names); removed it")
-                sync.add(.inbox)
-                if let i = claim.index { claims[i].source = name.description }
-            }
-        }
     }
 }
 

@@ -176,6 +176,15 @@ public final class Intake: Sendable {
         }
     }
 
+    /// Whether the removal of inbox name `name` must be durable with its claim, before its record is
+    /// written: when its id stem does not give the name back ("nightly build.json" has the stem
+    /// `nightly_build`; names over 80 characters are cut), since after a power cut recovery finds
+    /// the name a claim came from by its stem alone, and a name it cannot find would be taken as a
+    /// second job.
+    static func inboxSyncedWithClaim(_ name: FileName) -> Bool {
+        Array((JobID.stem(of: name) + ".json").utf8) != name.bytes
+    }
+
     /// Claims every file by a no-replace rename, makes the claims durable together, and records them.
     /// `handOn` takes accepted jobs that may start before their records are durable.
     private func claimAndRecord(_ decisions: ArraySlice<Decision>, now: Timestamp, result: inout IntakeResult,
@@ -200,8 +209,11 @@ public final class Intake: Sendable {
             // cut could keep the record and bring the inbox file back as a second job). The inbox
             // name's removal is made durable with the records, before any claim is removed: a power
             // cut before it may keep that name beside the claim, which recovery drops as the
-            // claim's twin (`dropInboxTwin`). One fsync less before a job can start.
+            // claim's twin (`dropInboxTwin`). One fsync less before a job can start. Recovery
+            // knows the inbox name only from the claim's id stem, so a name the stem does not give
+            // back keeps the fsync here, as before.
             sync.add(.tmp)
+            if Self.inboxSyncedWithClaim(d.name) { sync.add(.inbox) }
         }
         store.commit(&sync)
         FaultInjection.hit(.afterClaim)

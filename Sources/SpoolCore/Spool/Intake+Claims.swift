@@ -216,8 +216,7 @@ extension Intake {
                 // The token is "<stem>-<17 hex digits>": the stem is the inbox name without ".json".
                 let stem = String(token.rawValue.dropLast(18))
                 // This run's claims know their inbox name; after a crash only the id stem is left.
-                let known = claimSources.withLock { $0[token.rawValue] }
-                let source = known ?? "\(stem).json"
+                let source = claimSources.withLock { $0[token.rawValue] } ?? "\(stem).json"
                 if !all && !own.contains(token.rawValue) {
                     let first = seenBefore[s] ?? now.seconds
                     seen[s] = first

@@ -7,8 +7,9 @@
 // only then is the claim removed. A crash anywhere leaves either the inbox file (not claimed
 // yet) or a claim whose token is also the record's `intake`: recovery finishes it without
 // making a second job or a second rejection (after a power cut, the inbox name may also be left
-// beside its claim: recovery drops it as the claim's twin, Intake+Claims.swift). Files that do not parse are left alone until they
-// have been unchanged for the settle period (SPEC §2), so slow writers are never rejected early.
+// beside its claim: recovery drops it as the claim's twin, Intake+Claims.swift). Files that do
+// not parse are left alone until they have been unchanged for the settle period (SPEC §2), so
+// slow writers are never rejected early.
 import Foundation
 import SpoolJSON
 import CSpoolShim

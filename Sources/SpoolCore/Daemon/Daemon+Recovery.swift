@@ -3,8 +3,8 @@
 // job left in running/ to the engine as an interrupted attempt (`recovered`, after killing what
 // is left of its process group) so that it ends or is requeued by its `on_interrupt` through the
 // finisher like any other, and, on the intake queue while READY=1 is sent (run()), hand pending/
-// to the engine as accepted or parked jobs. A state file found in two folders is resolved in favour of the later one (done
-// over running over pending).
+// to the engine as accepted or parked jobs. A state file found in two folders is resolved in
+// favour of the later one (done over running over pending).
 import Foundation
 
 extension Daemon {
@@ -12,7 +12,7 @@ extension Daemon {
         let now = Timestamp.now()
         // The mark is taken whatever this daemon is, so that it never outlives a run it cannot vouch for.
         let cleanStop = CleanStop.take(layout)
-        if cleanStop && options.lockFile == nil && store.durable {
+        if cleanStop && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable) {
             log.info("recovery: the last daemon stopped cleanly; records are not checked for torn writes")
         } else {
             for torn in store.removeTornRecords() {

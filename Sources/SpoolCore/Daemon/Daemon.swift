@@ -258,7 +258,7 @@ public final class Daemon: Sendable {
         history?.flush()
         timerQueue.sync { writeMetrics() }
         let code = lifecycle.withLock { $0.exitCode ?? 0 }
-        if code == 0 && options.lockFile == nil && store.durable {
+        if code == 0 && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable) {
             // Once intake and the finisher are idle (an intake pass in flight ends first): nothing
             // writes a record after the mark's syncfs.
             intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout) } }

@@ -12,6 +12,9 @@ import Foundation
 enum CleanStop {
     static let name = "spoold.clean"
 
+    /// Whether a daemon can vouch for its own stop: it alone writes the spool and it fsyncs.
+    static func isVouched(lockFile: String?, durable: Bool) -> Bool { lockFile == nil && durable }
+
     /// Makes everything written so far durable, then the mark. Call once nothing writes records any more.
     static func mark(_ layout: SpoolLayout) {
         Durability.sync(layout.rootFD, .syncfs, "the spool (clean stop)")

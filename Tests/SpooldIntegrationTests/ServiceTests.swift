@@ -64,6 +64,28 @@ struct ServiceTests {
         #expect(m[reloading].contains("MONOTONIC_USEC="))
     }
 
+    @Test("a SIGHUP while the daemon stops is no reload: no RELOADING=1 or READY=1 after STOPPING=1")
+    func reloadWhileStopping() throws {
+        let spool = try TempSpool()
+        let receiver = NotifyReceiver(dir: spool.root)
+        let d = DaemonProcess(spool: spool, extra: ["--shutdown-grace", "60"], environment: ["NOTIFY_SOCKET": receiver.socketPath])
+        poll(timeout: 10, "READY") { receiver.messages.contains { $0.hasPrefix("READY=1") } }
+        // A job that keeps the daemon in its shutdown grace period until the second SIGTERM.
+        try spool.drop("long.json", #"{"id": "long", "command": ["sleep", "60"]}"#)
+        poll(timeout: 30, "the job running") { spool.record("long", in: "running")?.status == "running" }
+        d.signal(SIGTERM)
+        poll(timeout: 10, "STOPPING") { receiver.messages.contains { $0.hasPrefix("STOPPING=1") } }
+        d.signal(SIGHUP)
+        poll(timeout: 10, "the SIGHUP ignored") { d.log.contains("reload: SIGHUP ignored: the daemon is stopping") }
+        d.signal(SIGTERM)
+        #expect(d.waitExit(timeout: 30) == 0)
+        let m = receiver.messages
+        let stopping = try #require(m.firstIndex { $0.hasPrefix("STOPPING=1") })
+        let after = m[(stopping + 1)...].filter { $0.hasPrefix("READY=1") || $0.hasPrefix("RELOADING=1") }
+        #expect(after.isEmpty, "\(m)")
+        #expect(spool.record("long") != nil || spool.record("long", in: "pending") != nil, "the job has no record after the stop")
+    }
+
     @Test("SIGHUP applies a changed configuration and keeps the old one when the new file is broken")
     func reload() throws {
         let spool = try TempSpool()

@@ -64,9 +64,11 @@ extension Daemon {
     /// Stops intake and starts; running jobs get the grace period, then are stopped (SIGTERM,
     /// SIGKILL after the kill grace) and put back by `on_interrupt`.
     func beginStop(reason: String) {
-        lifecycle.withLock { $0.isStopping = true }
-        _ = notify.stopping(status: "stopping (\(reason)): \(statusLine())",
-                            expectedSeconds: options.shutdownGraceSeconds + options.killGraceSeconds + 5)
+        let status = "stopping (\(reason)): \(statusLine())"
+        lifecycle.withLock { l in
+            l.isStopping = true
+            _ = notify.stopping(status: status, expectedSeconds: options.shutdownGraceSeconds + options.killGraceSeconds + 5)
+        }
         watcher.withLock { w in
             w?.cancel()
             w = nil

@@ -112,9 +112,26 @@ extension Daemon {
     }
 
     /// SIGHUP: read the configuration again; apply what can change live, log what cannot.
+    /// RELOADING=1 and its READY=1 only between the start-up's READY=1 and STOPPING=1: before, the
+    /// start-up has yet to say it is ready; after, a READY=1 would tell systemd a stopping daemon
+    /// runs again. Told under the lifecycle lock that the start-up and `beginStop` tell theirs under.
     func reload() {
-        _ = notify.reloading(status: "reloading configuration")
-        defer { _ = notify.ready(status: statusLine()) }
+        let announced = lifecycle.withLock { l -> Bool? in
+            guard !l.isStopping else { return nil }
+            guard l.isReady else { return false }
+            _ = notify.reloading(status: "reloading configuration")
+            return true
+        }
+        guard let announced else {
+            log.notice("reload: SIGHUP ignored: the daemon is stopping")
+            return
+        }
+        defer {
+            if announced {
+                let status = statusLine()
+                lifecycle.withLock { l in if !l.isStopping { _ = notify.ready(status: status) } }
+            }
+        }
         let old = options
         var next: DaemonOptions
         do {

@@ -236,8 +236,11 @@ public final class Daemon: Sendable {
                 }
             }
         }
-        _ = notify.ready(status: statusLine())
-        lifecycle.withLock { $0.isReady = true }
+        let status = statusLine()
+        lifecycle.withLock { l in
+            _ = notify.ready(status: status)
+            l.isReady = true
+        }
         if options.drain { intakeQueue.async { [self] in drainIfIdle() } }
         startServiceTimers()
         exitSignal.wait()

@@ -285,7 +285,8 @@ def write_markdown(ctx, results, rows, path, png, plot_error):
              "running the client; huey: before `task()`). raw: `posix_spawn` of the same stamp program from C."
              % (ctx.latency_samples, ctx.idle_gap * 1000))
     L.append("- **backlog**: %s `/bin/true` jobs in `inbox/` before `spoold --drain` starts. accept rate: jobs / "
-             "time from exec until `inbox/` is empty; start rate: jobs / time from exec until exit; start-up: time "
+             "time from exec until `inbox/` is empty (the folder's mtime, read once a listing finds it empty; it is listed "
+             "at most a tenth of the time, so that the harness does not take the CPU spoold is measured on); start rate: jobs / time from exec until exit; start-up: time "
              "from exec until READY=1 arrives on a NOTIFY_SOCKET the harness provides (else a log line containing "
              "'ready', else the first record in `done/`; the notes say which); peak RSS: spoold's VmHWM, polled from "
              "/proc until it exits (not wait4's ru_maxrss, which Linux seeds with the harness's own peak at fork). "

@@ -120,7 +120,7 @@ public final class ChildProcess: Sendable {
             if rc == pid {
                 s.usage = ResourceUsage(cpuUserSeconds: Double(used.ru_utime.tv_sec) + Double(used.ru_utime.tv_usec) / 1e6,
                                         cpuSystemSeconds: Double(used.ru_stime.tv_sec) + Double(used.ru_stime.tv_usec) / 1e6,
-                                        maxRSSBytes: Int64(used.ru_maxrss) * 1024)  // Linux reports KiB
+                                        maxRSSBytes: InheritedPeak.jobPeakBytes(maxRSSKiB: Int64(used.ru_maxrss)))
             }
         }
         for handler in reapedHandlers.withLock({ h in defer { h.removeAll() }; return h }) { handler() }

@@ -116,7 +116,7 @@ public struct HistoryEntry: Sendable, Equatable {
         guard !usages.isEmpty else { return nil }
         return ResourceUsage(cpuUserSeconds: usages.reduce(0) { $0 + $1.cpuUserSeconds },
                              cpuSystemSeconds: usages.reduce(0) { $0 + $1.cpuSystemSeconds },
-                             maxRSSBytes: usages.map(\.maxRSSBytes).max() ?? 0)
+                             maxRSSBytes: usages.compactMap(\.maxRSSBytes).max())
     }
 
     /// Run time without paused time (nil when the job never ran).
@@ -151,7 +151,7 @@ public struct HistoryEntry: Sendable, Equatable {
         if cpus != 1 { m.append(("cpus", .integer(cpus))) }
         if let width { m.append(("width", .integer(width))) }
         if let u = usage {
-            m.append(("usage", .array([Self.time(u.cpuUserSeconds), Self.time(u.cpuSystemSeconds), .integer(Int(u.maxRSSBytes))])))
+            m.append(("usage", .array([Self.time(u.cpuUserSeconds), Self.time(u.cpuSystemSeconds), u.maxRSSBytes.map { .integer(Int($0)) } ?? .null])))
         }
         if let o = operations {
             m.append(("operations", .object(JSONObject([
@@ -200,8 +200,8 @@ public struct HistoryEntry: Sendable, Equatable {
         e.maxParallel = int("max_parallel") ?? 1
         e.cpus = int("cpus") ?? 1
         e.width = int("width")
-        if let u = o["usage"]?.arrayValue, u.count == 3, let user = u[0].doubleValue, let system = u[1].doubleValue, let rss = u[2].doubleValue {
-            e.usage = ResourceUsage(cpuUserSeconds: user, cpuSystemSeconds: system, maxRSSBytes: Int64(rss))
+        if let u = o["usage"]?.arrayValue, u.count == 3, let user = u[0].doubleValue, let system = u[1].doubleValue {
+            e.usage = ResourceUsage(cpuUserSeconds: user, cpuSystemSeconds: system, maxRSSBytes: u[2].doubleValue.map { Int64($0) })
         }
         if case .object(let p)? = o["operations"] {
             let n = { (k: String) in p[k]?.doubleValue.map { Int($0) } ?? 0 }
@@ -255,9 +255,9 @@ extension HistoryEntry {
         maxParallel = int(spec?["max_parallel"]) ?? 1
         cpus = int(spec?["resources"]?.objectValue?["cpus"]) ?? 1
         func usage(_ v: JSONValue?) -> ResourceUsage? {
-            guard let u = v?.objectValue, let user = u["cpu_user_seconds"]?.doubleValue, let system = u["cpu_system_seconds"]?.doubleValue,
-                  let rss = int(u["max_rss_bytes"]) else { return nil }
-            return ResourceUsage(cpuUserSeconds: user, cpuSystemSeconds: system, maxRSSBytes: Int64(rss))
+            guard let u = v?.objectValue, let user = u["cpu_user_seconds"]?.doubleValue, let system = u["cpu_system_seconds"]?.doubleValue
+            else { return nil }
+            return ResourceUsage(cpuUserSeconds: user, cpuSystemSeconds: system, maxRSSBytes: int(u["max_rss_bytes"]).map { Int64($0) })
         }
         self.usage = usage(o["usage"]) ?? Self.combined((o["operations"]?.arrayValue ?? []).compactMap { usage($0.objectValue?["usage"]) })
         if case .array(let ops)? = o["operations"] {

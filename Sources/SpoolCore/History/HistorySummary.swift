@@ -113,7 +113,9 @@ public struct HistorySummary: Sendable, Equatable {
         public var cpuUserMax = 0.0
         public var cpuSystemSum = 0.0
         public var cpuSystemMax = 0.0
-        /// Peak memory in bytes (a sum of many peaks can pass 2^53: a Double is exact enough).
+        /// Runs whose peak memory was measured (above the daemon's own: InheritedPeak.swift).
+        public var rssRuns = 0
+        /// Peak memory in bytes of those (a sum of many peaks can pass 2^53: a Double is exact enough).
         public var rssSum = 0.0
         public var rssMax: Int64 = 0
 
@@ -125,8 +127,11 @@ public struct HistorySummary: Sendable, Equatable {
             cpuUserMax = max(cpuUserMax, u.cpuUserSeconds)
             cpuSystemSum += u.cpuSystemSeconds
             cpuSystemMax = max(cpuSystemMax, u.cpuSystemSeconds)
-            rssSum += Double(u.maxRSSBytes)
-            rssMax = max(rssMax, u.maxRSSBytes)
+            if let rss = u.maxRSSBytes {
+                rssRuns += 1
+                rssSum += Double(rss)
+                rssMax = max(rssMax, rss)
+            }
         }
 
         public mutating func merge(_ o: Usage) {
@@ -135,13 +140,14 @@ public struct HistorySummary: Sendable, Equatable {
             cpuUserMax = max(cpuUserMax, o.cpuUserMax)
             cpuSystemSum += o.cpuSystemSum
             cpuSystemMax = max(cpuSystemMax, o.cpuSystemMax)
+            rssRuns += o.rssRuns
             rssSum += o.rssSum
             rssMax = max(rssMax, o.rssMax)
         }
 
         public var meanCPUUser: Double? { runs > 0 ? cpuUserSum / Double(runs) : nil }
         public var meanCPUSystem: Double? { runs > 0 ? cpuSystemSum / Double(runs) : nil }
-        public var meanRSS: Double? { runs > 0 ? rssSum / Double(runs) : nil }
+        public var meanRSS: Double? { rssRuns > 0 ? rssSum / Double(rssRuns) : nil }
     }
 
     /// What the daemon runs with: the real width jobs get.
@@ -309,7 +315,7 @@ extension HistorySummary {
             if a.usage.runs > 0 {
                 let u = a.usage
                 fields.append(("usage", .array([.integer(u.runs), .number(u.cpuUserSum), .number(u.cpuUserMax), .number(u.cpuSystemSum),
-                                                .number(u.cpuSystemMax), .number(u.rssSum), .integer(Int(u.rssMax))])))
+                                                .number(u.cpuSystemMax), .number(u.rssSum), .integer(Int(u.rssMax)), .integer(u.rssRuns)])))
             }
             return .object(JSONObject(fields))
         }
@@ -367,7 +373,7 @@ extension HistorySummary {
                 return Run(finishedAt: f, seconds: s, operations: int(r[2]), operationSeconds: r[3].doubleValue, width: int(r[4]))
             }
             a.lastFinishedAt = x["last_finished_at"]?.doubleValue ?? 0
-            if let u = x["usage"]?.arrayValue, u.count == 7 {
+            if let u = x["usage"]?.arrayValue, u.count == 7 || u.count == 8 {
                 a.usage.runs = int(u[0]) ?? 0
                 a.usage.cpuUserSum = u[1].doubleValue ?? 0
                 a.usage.cpuUserMax = u[2].doubleValue ?? 0
@@ -375,6 +381,8 @@ extension HistorySummary {
                 a.usage.cpuSystemMax = u[4].doubleValue ?? 0
                 a.usage.rssSum = u[5].doubleValue ?? 0
                 a.usage.rssMax = Int64(u[6].doubleValue ?? 0)
+                // Written before peaks were told apart from the daemon's: every run counted one.
+                a.usage.rssRuns = u.count == 8 ? int(u[7]) ?? 0 : a.usage.runs
             }
             return a
         }

@@ -1,6 +1,7 @@
 // What an attempt used and where it ran (SPEC §4 `usage` and `executor`), for a command job's
 // record and each command operation's entry: CPU times and peak memory from the kernel's
 // accounting of the reaped process group leader and its waited-for children (wait4's rusage).
+// Peak memory is null when it was not above the daemon's own (InheritedPeak.swift).
 
 import SpoolJSON
 
@@ -8,7 +9,8 @@ import SpoolJSON
 public struct ResourceUsage: Sendable, Equatable, Codable, JSONObjectEncodable {
     public var cpuUserSeconds: Double
     public var cpuSystemSeconds: Double
-    public var maxRSSBytes: Int64
+    /// Nil when the attempt's peak was not above the spawning process's own: not measurable.
+    public var maxRSSBytes: Int64?
 
     enum CodingKeys: String, CodingKey {
         case cpuUserSeconds = "cpu_user_seconds"
@@ -16,13 +18,20 @@ public struct ResourceUsage: Sendable, Equatable, Codable, JSONObjectEncodable {
         case maxRSSBytes = "max_rss_bytes"
     }
 
-    public init(cpuUserSeconds: Double, cpuSystemSeconds: Double, maxRSSBytes: Int64) {
+    public init(cpuUserSeconds: Double, cpuSystemSeconds: Double, maxRSSBytes: Int64?) {
         self.cpuUserSeconds = cpuUserSeconds
         self.cpuSystemSeconds = cpuSystemSeconds
         self.maxRSSBytes = maxRSSBytes
     }
 
-    /// The synthesized `encode(to:)`'s members, straight to bytes inside a record.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cpuUserSeconds, forKey: .cpuUserSeconds)
+        try c.encode(cpuSystemSeconds, forKey: .cpuSystemSeconds)
+        try c.encode(maxRSSBytes, forKey: .maxRSSBytes)  // null, not left out: the field is always there
+    }
+
+    /// `encode(to:)`'s members, straight to bytes inside a record.
     public func writeMembers(_ m: inout JSONMembers) throws {
         try m.write(CodingKeys.cpuUserSeconds.stringValue, cpuUserSeconds)
         try m.write(CodingKeys.cpuSystemSeconds.stringValue, cpuSystemSeconds)

@@ -23,7 +23,7 @@ enum Stats: Command {
                  "p50_duration_seconds", "p90_duration_seconds", "p95_duration_seconds", "p99_duration_seconds",
                  "operations": {"batches", "total", "succeeded", "failed", "skipped", "mean_seconds"},
                  "usage": {"runs", "cpu_user_seconds": {"mean", "max"}, "cpu_system_seconds": {"mean", "max"},
-                           "max_rss_bytes": {"mean", "max"}},
+                           "max_rss_bytes": {"mean", "max", "runs"}},
                  "by_name": {NAME: {"runs", "by_status", "success_rate", "mean_duration_seconds", "p50_duration_seconds",
                                     "p95_duration_seconds", "p99_duration_seconds", "operations", "usage"}},
                  "finished_per_minute": {"1m", "5m", "15m"}, "indexed": bool} (null when unknown)
@@ -50,7 +50,8 @@ enum Stats: Command {
         return ["runs": .integer(u.runs),
                 "cpu_user_seconds": ["mean": .num(u.meanCPUUser), "max": .number(u.cpuUserMax)],
                 "cpu_system_seconds": ["mean": .num(u.meanCPUSystem), "max": .number(u.cpuSystemMax)],
-                "max_rss_bytes": ["mean": .num(u.meanRSS.map { $0.rounded() }), "max": .integer(Int(u.rssMax))]]
+                "max_rss_bytes": ["mean": .num(u.meanRSS.map { $0.rounded() }), "max": u.rssRuns > 0 ? .integer(Int(u.rssMax)) : .null,
+                                  "runs": .integer(u.rssRuns)]]
     }
 
     /// Mean CPU (user + system) per run, for the per-name table.
@@ -159,8 +160,10 @@ enum Stats: Command {
         if selection.usage.runs > 0 {
             let u = selection.usage
             print("usage:         cpu mean \(String(format: "%.2fs user + %.2fs system", u.meanCPUUser ?? 0, u.meanCPUSystem ?? 0)) "
-                  + "(max \(String(format: "%.2fs + %.2fs", u.cpuUserMax, u.cpuSystemMax))), peak memory mean \(mebibytes(u.meanRSS ?? 0)) "
-                  + "(max \(mebibytes(Double(u.rssMax)))); \(plural(u.runs, "run")) measured")
+                  + "(max \(String(format: "%.2fs + %.2fs", u.cpuUserMax, u.cpuSystemMax))), "
+                  + (u.rssRuns > 0 ? "peak memory mean \(mebibytes(u.meanRSS ?? 0)) (max \(mebibytes(Double(u.rssMax))); \(u.rssRuns) of the runs), "
+                                   : "peak memory under the daemon's own in every run, ")
+                  + "\(plural(u.runs, "run")) measured")
         }
         print("finished/min:  " + perMinute.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", "))
         if !perName.isEmpty {
@@ -169,7 +172,7 @@ enum Stats: Command {
                 [n, String(a.runs), a.successRate.map { String(format: "%.1f%%", $0 * 100) } ?? "-", humanDuration(a.durations.mean),
                  humanDuration(a.durations.quantile(0.5)), humanDuration(a.durations.quantile(0.95)), humanDuration(a.durations.quantile(0.99)),
                  a.operationBatches > 0 ? String(a.operations.total) : "-", meanCPU(a.usage),
-                 a.usage.runs > 0 ? mebibytes(Double(a.usage.rssMax)) : "-"]
+                 a.usage.rssRuns > 0 ? mebibytes(Double(a.usage.rssMax)) : "-"]
             }
             print(table(["NAME", "RUNS", "SUCCESS", "MEAN", "P50", "P95", "P99", "OPS", "CPU", "MAX RSS"], rows))
             if perName.count > 20 { print("(\(perName.count - 20) more names; --json lists them all)") }

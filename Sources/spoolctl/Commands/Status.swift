@@ -59,8 +59,9 @@ enum Status: Command {
         // A batch: what its command operations used together (CPU summed, the largest peak), and where they ran.
         let ops = r.operations ?? []
         if let u = r.usage ?? HistoryEntry.combined(ops.compactMap(\.usage)) {
-            lines.append(("used", String(format: "cpu %.2fs user + %.2fs system, peak memory %.1f MiB", u.cpuUserSeconds,
-                                         u.cpuSystemSeconds, Double(u.maxRSSBytes) / 1_048_576)
+            let peak = u.maxRSSBytes.map { String(format: "peak memory %.1f MiB", Double($0) / 1_048_576) }
+                ?? "peak memory under the daemon's own (not measurable)"
+            lines.append(("used", String(format: "cpu %.2fs user + %.2fs system, ", u.cpuUserSeconds, u.cpuSystemSeconds) + peak
                           + (r.usage == nil ? " (its command operations together)" : "")))
         }
         var executors = r.executor.map { [$0] } ?? []

@@ -27,10 +27,21 @@ enum InheritedPeak {
         maxRSSKiB > spawnerPeakKiB ? maxRSSKiB * 1024 : nil
     }
 
-    /// VmHWM of /proc/self/status, in KiB; nil where it cannot be read.
+    /// VmHWM of /proc/self/status, in KiB; nil where it cannot be read. Read into a buffer of its
+    /// own (about 6 µs; while the daemon's peak grows, as it loads a large backlog, most reaps read it).
     static func ownPeakKiB() -> Int64? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        return parseVmHWM(status)
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        var count = 0
+        while count < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            count += n
+        }
+        return parseVmHWM(String(decoding: bytes[..<count], as: UTF8.self))
     }
 
     static func parseVmHWM(_ status: String) -> Int64? {

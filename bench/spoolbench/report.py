@@ -281,7 +281,8 @@ def write_markdown(ctx, results, rows, path, png, plot_error):
     L.append("- **latency**: %d jobs, one at a time, on an idle running queue (%d ms pause between jobs). "
              "The job is bench/stamp.c, which writes `CLOCK_REALTIME` in ns at its start; latency = that stamp "
              "minus a `time.time_ns()` taken just before the submission (spoold: just before the `rename` into "
-             "`inbox/`; the next job is dropped after the previous job's record is in `done/`; tsp/nq: before "
+             "`inbox/`; the harness waits for the stamp file, as for the peers, then for the record in `done/` before "
+             "the next job; tsp/nq: before "
              "running the client; huey: before `task()`). raw: `posix_spawn` of the same stamp program from C."
              % (ctx.latency_samples, ctx.idle_gap * 1000))
     L.append("- **backlog**: %s `/bin/true` jobs in `inbox/` before `spoold --drain` starts. accept rate: jobs / "

@@ -4,6 +4,7 @@ Each scenario function takes the run's Context and returns one round's metrics (
 NotAvailable / TimedOut / Failed from common). The spool is a fresh one in the round's RunDir;
 records in done/ are checked after every round.
 """
+import itertools
 import json
 import os
 import random
@@ -232,6 +233,13 @@ def spoold_latency(ctx):
             for i in range(samples):
                 path = os.path.join(stamps, "ts-%d" % i)
                 t = drop_one(spool, "lat-%06d.json" % i, {"command": [ctx.stamp, path]})
+                # The stamp is waited for as for the peers (stamp_latency): listing done/ every
+                # millisecond while the job starts would take CPU from the path being measured.
+                # Then its record, so that the next job is dropped on an idle queue.
+                polls = itertools.count()
+                # (done/ every 20th look: a job that failed before its stamp has a record and no stamp.)
+                wait_for(lambda: read_stamp(path) is not None or (next(polls) % 20 == 19 and count_json(done) >= base + i + 1),
+                         30.0, 0.0005, "stamp of latency job %d" % i, d.alive)
                 wait_for(lambda: count_json(done) >= base + i + 1, 30.0, 0.001, "record of latency job %d" % i, d.alive)
                 s = read_stamp(path)
                 if s is None:

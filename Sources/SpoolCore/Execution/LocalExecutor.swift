@@ -107,7 +107,7 @@ final class LocalExecutor: Executor {
             argv = ["sh", "-c", line]
         }
 
-        if let owner = plan.owner, owner.uid != geteuid() || owner.gid != getegid() {
+        if let owner = plan.owner, owner.uid != AccessPolicy.daemonUID || owner.gid != getegid() {
             // posix_spawn cannot change users: setpriv (util-linux) drops to the owner, then execs the job.
             guard ExecutableLookup.isExecutableFile("/usr/bin/setpriv") else {
                 return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot run as uid \(owner.uid): /usr/bin/setpriv (util-linux) is missing"))
@@ -136,7 +136,7 @@ final class LocalExecutor: Executor {
             return .failure(SpoolError(.spawnFailed, "\(plan.label): cannot create its output file: \(error)"))
         }
         defer { close(err) }
-        if let owner = plan.owner, owner.uid != geteuid() {
+        if let owner = plan.owner, owner.uid != AccessPolicy.daemonUID {
             // The job, running as its owner, cannot create files in running/ (the daemon's folder):
             // its SPOOL_PROGRESS file is made here, writable by the owner, readable by the daemon's group.
             progressFile(JobFiles.progress(id), owner: owner)

@@ -21,18 +21,24 @@ public struct AccessPolicy: Sendable, Equatable {
 
     public init() {}
 
-    /// Whether jobs run as their file's owner (the daemon is root).
-    public static var runsAsOwner: Bool { geteuid() == 0 }
+    /// The daemon's effective uid: it never changes, and it was asked about 20 times per job.
+    public static let daemonUID = geteuid()
 
-    /// nil if a file owned by uid:gid may become a job; else the `forbidden` error.
+    /// Whether jobs run as their file's owner (the daemon is root).
+    public static var runsAsOwner: Bool { daemonUID == 0 }
+
+    /// nil if a file owned by uid:gid may become a job; else the `forbidden` error. The password
+    /// database is read only for a list of users (a read of /etc/passwd per job file, else).
     public func check(uid: UInt32, gid: UInt32, file: String) -> SpoolError? {
         guard Self.runsAsOwner else { return nil }
-        let user = Self.userName(uid)
         if uid == 0 && !allowRoot {
             return SpoolError(.forbidden, "\(file) is owned by root; jobs never run as root unless allow_root_jobs is set in the configuration")
         }
-        if let allowed = allowedUsers, !allowed.contains(String(uid)), !(user.map(allowed.contains) ?? false) {
-            return SpoolError(.forbidden, "\(file) is owned by \(user ?? "uid \(uid)"), who is not in allowed_users (\(allowed.joined(separator: ", ")))")
+        if let allowed = allowedUsers, !allowed.contains(String(uid)) {
+            let user = Self.userName(uid)
+            if !(user.map(allowed.contains) ?? false) {
+                return SpoolError(.forbidden, "\(file) is owned by \(user ?? "uid \(uid)"), who is not in allowed_users (\(allowed.joined(separator: ", ")))")
+            }
         }
         if let allowed = allowedGroups {
             let group = Self.groupName(gid)
@@ -53,7 +59,7 @@ public struct AccessPolicy: Sendable, Equatable {
     /// Whether uid is an administrator: root, the daemon's own user, or a member of `adminGroup`
     /// (as its primary group or listed in the group database).
     public func isAdmin(uid: UInt32) -> Bool {
-        if uid == 0 || uid == geteuid() { return true }
+        if uid == 0 || uid == Self.daemonUID { return true }
         guard let gid = adminGID else { return false }
         var pw = passwd()
         var result: UnsafeMutablePointer<passwd>?

@@ -40,9 +40,9 @@ public struct ResultPrivacy: Sendable, Equatable, Codable {
             fchmod(fd, 0o644)
             return true
         }
-        fchown(fd, geteuid(), groupID)
+        fchown(fd, AccessPolicy.daemonUID, groupID)
         fchmod(fd, 0o640)
-        if owner.uid == geteuid() {  // the daemon's own user (root): no entry needed
+        if owner.uid == AccessPolicy.daemonUID {  // the daemon's own user (root): no entry needed
             _ = Self.aclName.withCString { cshim_fremovexattr(fd, $0) }
             return true
         }

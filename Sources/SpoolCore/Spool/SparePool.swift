@@ -116,7 +116,7 @@ final class SparePool: Sendable {
         }
         defer { close(fd) }
         var st = stat()
-        let ownable = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_nlink == 1 && st.st_uid == geteuid()
+        let ownable = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_nlink == 1 && st.st_uid == AccessPolicy.daemonUID
         guard ownable, cshim_take_exclusive_lease(fd) == 0 else {
             unlinkat(dirFD, name, 0)
             return

@@ -70,14 +70,11 @@ struct HistoryUsageTests {
         var both = x
         both.merge(y)
         #expect(both.usage.runs == 4 && both.usage.rssRuns == 3 && both.usage.cpuUserSum == 5 && both.usage.rssMax == 300)
-        // summary.json written before peaks could be null (seven fields): every run counted its peak.
+        // summary.json written before peaks could be null (no usage_peaks): every run counted its peak.
         func withoutPeakCount(_ v: JSONValue) -> JSONValue {
             switch v {
             case .object(let o):
-                return .object(JSONObject(o.members.map { m in
-                    if m.key == "usage", case .array(let u) = m.value, u.count == 8 { return (m.key, .array(Array(u.dropLast()))) }
-                    return (m.key, withoutPeakCount(m.value))
-                }))
+                return .object(JSONObject(o.members.filter { $0.key != "usage_peaks" }.map { m in (m.key, withoutPeakCount(m.value)) }))
             case .array(let a): return .array(a.map(withoutPeakCount))
             default: return v
             }

@@ -6,14 +6,17 @@ import Testing
 
 @Suite("inherited peak memory")
 struct InheritedPeakTests {
-    @Test("the rule as a table: ru_maxrss (KiB) and the spawner's peak (KiB) → the job's own peak in bytes, or nil")
+    @Test("the rule as a table: ru_maxrss and the spawner's peak read at the spawn (KiB) → the job's own peak in bytes, or nil")
     func rule() {
-        let table: [(maxRSS: Int64, spawner: Int64, want: Int64?)] = [
-            (1_200, 34_000, nil),            // `true` under a 34 MiB daemon: the daemon's figure
-            (34_000, 34_000, nil),           // exactly the daemon's: still the daemon's
-            (34_001, 34_000, 34_001 * 1024), // above it: the job's own
+        let margin = InheritedPeak.marginKiB
+        let table: [(maxRSS: Int64, spawner: Int64?, want: Int64?)] = [
+            (1_200, 34_000, nil),                                  // `true` under a 34 MiB daemon: the daemon's figure
+            (34_000, 34_000, nil),                                 // exactly the daemon's: still the daemon's
+            (34_000 + margin, 34_000, nil),                        // within the margin of the approximate counters
+            (34_000 + margin + 1, 34_000, (34_000 + margin + 1) * 1024),  // above it: the job's own
             (70_000, 34_000, 70_000 * 1024),
-            (70_000, 200_000, nil),          // a daemon that loaded a million jobs hides a 70 MiB job
+            (70_000, 200_000, nil),                                // a daemon that loaded a million jobs hides a 70 MiB job
+            (70_000, nil, nil),                                    // the spawner's peak was not read: unknown
         ]
         for row in table {
             #expect(InheritedPeak.jobPeakBytes(maxRSSKiB: row.maxRSS, spawnerPeakKiB: row.spawner) == row.want, "\(row)")
@@ -26,6 +29,12 @@ struct InheritedPeakTests {
         #expect(InheritedPeak.parseVmHWM("Name:\tx\n") == nil)
         let own = try #require(InheritedPeak.ownPeakKiB())
         #expect(own > 1_000, "a Swift test process peaks above 1 MiB: \(own) KiB")
+        // A Groups: line of a user in hundreds of groups puts VmHWM past the first 4 KiB read.
+        let long = FileManager.default.temporaryDirectory.appendingPathComponent("status-\(getpid())").path
+        let groups = (1...3000).map(String.init).joined(separator: " ")
+        try "Name:\tx\nGroups:\t\(groups)\nVmHWM:\t   77777 kB\n".write(toFile: long, atomically: true, encoding: .utf8)
+        defer { unlink(long) }
+        #expect(InheritedPeak.ownPeakKiB(statusFile: long) == 77_777)
     }
 
     @Test("a spawned child's figure is the spawner's peak, not its own: the kernel behaviour the rule rests on")

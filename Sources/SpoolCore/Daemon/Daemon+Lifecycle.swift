@@ -65,9 +65,10 @@ extension Daemon {
     /// SIGKILL after the kill grace) and put back by `on_interrupt`.
     func beginStop(reason: String) {
         let status = "stopping (\(reason)): \(statusLine())"
-        lifecycle.withLock { l in
-            l.isStopping = true
-            _ = notify.stopping(status: status, expectedSeconds: options.shutdownGraceSeconds + options.killGraceSeconds + 5)
+        let expected = options.shutdownGraceSeconds + options.killGraceSeconds + 5
+        notifyOrder.withLock { _ in
+            lifecycle.withLock { $0.isStopping = true }
+            _ = notify.stopping(status: status, expectedSeconds: expected)
         }
         watcher.withLock { w in
             w?.cancel()

@@ -114,11 +114,12 @@ extension Daemon {
     /// SIGHUP: read the configuration again; apply what can change live, log what cannot.
     /// RELOADING=1 and its READY=1 only between the start-up's READY=1 and STOPPING=1: before, the
     /// start-up has yet to say it is ready; after, a READY=1 would tell systemd a stopping daemon
-    /// runs again. Told under the lifecycle lock that the start-up and `beginStop` tell theirs under.
+    /// runs again. Told under `notifyOrder`, as the start-up's and `beginStop`'s are.
     func reload() {
-        let announced = lifecycle.withLock { l -> Bool? in
-            guard !l.isStopping else { return nil }
-            guard l.isReady else { return false }
+        let announced = notifyOrder.withLock { _ -> Bool? in
+            let (stopping, ready) = lifecycle.withLock { ($0.isStopping, $0.isReady) }
+            guard !stopping else { return nil }
+            guard ready else { return false }
             _ = notify.reloading(status: "reloading configuration")
             return true
         }
@@ -129,7 +130,9 @@ extension Daemon {
         defer {
             if announced {
                 let status = statusLine()
-                lifecycle.withLock { l in if !l.isStopping { _ = notify.ready(status: status) } }
+                notifyOrder.withLock { _ in
+                    if !lifecycle.withLock({ $0.isStopping }) { _ = notify.ready(status: status) }
+                }
             }
         }
         let old = options

@@ -51,6 +51,11 @@ public final class Daemon: Sendable {
     /// the thread of a loop of built-ins, so not under the engine's lock, which the loops share.
     let journals = LockedBox<[JobID: BatchJournal]>([:])
     let lifecycle = LockedBox(Lifecycle())
+    /// Held while READY=1, a reload's RELOADING=1 and READY=1, or STOPPING=1 is told with the
+    /// lifecycle state it depends on, so that they reach systemd in an order that is true. A lock
+    /// of its own: a send to the notify socket blocks while systemd's queue is full, and nothing
+    /// that takes the lifecycle lock (every job's end) may wait for that.
+    let notifyOrder = LockedBox(())
     /// One permit per worker; only the dispatcher waits on it. An ended attempt's permit goes back
     /// to it once, or straight to the next step (`endHandingOn`, a loop of built-ins).
     let slots: DispatchSemaphore
@@ -237,9 +242,9 @@ public final class Daemon: Sendable {
             }
         }
         let status = statusLine()
-        lifecycle.withLock { l in
+        notifyOrder.withLock { _ in
             _ = notify.ready(status: status)
-            l.isReady = true
+            lifecycle.withLock { $0.isReady = true }
         }
         if options.drain { intakeQueue.async { [self] in drainIfIdle() } }
         startServiceTimers()

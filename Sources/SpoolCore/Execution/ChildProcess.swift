@@ -24,8 +24,13 @@ public final class ChildProcess: Sendable {
     /// Run once the leader is reaped (its timeout timer's cancel).
     private let reapedHandlers = LockedBox<[@Sendable () -> Void]>([])
 
-    public init(pid: pid_t) {
+    /// This process's peak (VmHWM, KiB) read right after the spawn: the mark the child inherited
+    /// (InheritedPeak); nil when it was not read (a child found after a restart).
+    let spawnerPeakKiB: Int64?
+
+    public init(pid: pid_t, spawnerPeakKiB: Int64? = nil) {
         self.pid = pid
+        self.spawnerPeakKiB = spawnerPeakKiB
     }
 
     static func monotonic() -> Double {
@@ -120,7 +125,8 @@ public final class ChildProcess: Sendable {
             if rc == pid {
                 s.usage = ResourceUsage(cpuUserSeconds: Double(used.ru_utime.tv_sec) + Double(used.ru_utime.tv_usec) / 1e6,
                                         cpuSystemSeconds: Double(used.ru_stime.tv_sec) + Double(used.ru_stime.tv_usec) / 1e6,
-                                        maxRSSBytes: InheritedPeak.jobPeakBytes(maxRSSKiB: Int64(used.ru_maxrss)))
+                                        maxRSSBytes: InheritedPeak.jobPeakBytes(maxRSSKiB: Int64(used.ru_maxrss),
+                                                                                 spawnerPeakKiB: spawnerPeakKiB))
             }
         }
         for handler in reapedHandlers.withLock({ h in defer { h.removeAll() }; return h }) { handler() }

@@ -2,40 +2,38 @@
 // wait4 reports) takes, at exec, the high-water mark of the address space it leaves: for a
 // posix_spawn child that is the spawning process's own (they share it until the exec). So every
 // job's ru_maxrss was at least the daemon's peak (33 MiB for `echo` under a debug build; a
-// daemon that loaded a million pending jobs has 200 MiB). A figure above that peak is the job's
-// own; one at or under it says only "at most that", and the record says null
-// (docs/records.md, `usage`).
+// daemon that loaded a million pending jobs has 200 MiB). The spawner's mark is read as soon as
+// posix_spawn returns (CLONE_VFORK: after the child's exec, when the kernel took it), not at the
+// reap: the mark can fall meanwhile (pages reclaimed without an unmap leave no high-water record)
+// and grow (a daemon taking in a large inbox). A figure more than a margin above that reading is
+// the job's own; one at or under it says only "at most that", and the record says null
+// (docs/records.md, `usage`). The spawner is the daemon, a live-restore supervisor, or the
+// Slurm wrapper: whichever runs this code.
 import Foundation
 
 enum InheritedPeak {
-    /// The spawning process's peak (VmHWM) as last read, in KiB. It only grows, so a figure at or
-    /// under any reading of it is inherited without reading it again.
-    private static let lastRead = LockedBox<Int64>(0)
+    /// The kernel's RSS counters are approximate (per-CPU batches) and the reading comes a few
+    /// microseconds after the exec: a figure within this of the reading may still be inherited.
+    static let marginKiB: Int64 = 1024
 
-    /// The job's own peak in bytes, from wait4's `ru_maxrss` (KiB), or nil when it may be this
-    /// process's. Called after the reap: a reading now is at least the mark the child took at its exec.
-    static func jobPeakBytes(maxRSSKiB: Int64) -> Int64? {
-        let known = lastRead.withLock { $0 }
-        guard maxRSSKiB > known else { return nil }
-        guard let now = ownPeakKiB() else { return nil }
-        lastRead.withLock { $0 = max($0, now) }
-        return jobPeakBytes(maxRSSKiB: maxRSSKiB, spawnerPeakKiB: now)
+    /// The job's own peak in bytes from wait4's `ru_maxrss` (KiB), given the spawner's VmHWM read
+    /// right after the spawn; nil when it may be the spawner's.
+    static func jobPeakBytes(maxRSSKiB: Int64, spawnerPeakKiB: Int64?) -> Int64? {
+        guard let spawnerPeakKiB else { return nil }
+        return maxRSSKiB > spawnerPeakKiB + marginKiB ? maxRSSKiB * 1024 : nil
     }
 
-    /// The rule: above the spawner's peak, the job's own; else unknown.
-    static func jobPeakBytes(maxRSSKiB: Int64, spawnerPeakKiB: Int64) -> Int64? {
-        maxRSSKiB > spawnerPeakKiB ? maxRSSKiB * 1024 : nil
-    }
-
-    /// VmHWM of /proc/self/status, in KiB; nil where it cannot be read. Read into a buffer of its
-    /// own (about 6 µs; while the daemon's peak grows, as it loads a large backlog, most reaps read it).
-    static func ownPeakKiB() -> Int64? {
-        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+    /// VmHWM of /proc/self/status, in KiB; nil where it cannot be read. One open and read into a
+    /// buffer (about 6 µs in the kernel), grown when the file is longer (a `Groups:` line of a
+    /// user in hundreds of groups comes before VmHWM).
+    static func ownPeakKiB(statusFile: String = "/proc/self/status") -> Int64? {
+        let fd = open(statusFile, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: 4096)
         var count = 0
-        while count < bytes.count {
+        while true {
+            if count == bytes.count { bytes += [UInt8](repeating: 0, count: bytes.count) }
             let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }

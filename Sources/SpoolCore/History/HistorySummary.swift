@@ -315,7 +315,9 @@ extension HistorySummary {
             if a.usage.runs > 0 {
                 let u = a.usage
                 fields.append(("usage", .array([.integer(u.runs), .number(u.cpuUserSum), .number(u.cpuUserMax), .number(u.cpuSystemSum),
-                                                .number(u.cpuSystemMax), .number(u.rssSum), .integer(Int(u.rssMax)), .integer(u.rssRuns)])))
+                                                .number(u.cpuSystemMax), .number(u.rssSum), .integer(Int(u.rssMax))])))
+                // A key of its own, not an eighth element: an older spoold reading this file keeps the rest.
+                fields.append(("usage_peaks", .integer(u.rssRuns)))
             }
             return .object(JSONObject(fields))
         }
@@ -373,7 +375,7 @@ extension HistorySummary {
                 return Run(finishedAt: f, seconds: s, operations: int(r[2]), operationSeconds: r[3].doubleValue, width: int(r[4]))
             }
             a.lastFinishedAt = x["last_finished_at"]?.doubleValue ?? 0
-            if let u = x["usage"]?.arrayValue, u.count == 7 || u.count == 8 {
+            if let u = x["usage"]?.arrayValue, u.count == 7 {
                 a.usage.runs = int(u[0]) ?? 0
                 a.usage.cpuUserSum = u[1].doubleValue ?? 0
                 a.usage.cpuUserMax = u[2].doubleValue ?? 0
@@ -382,7 +384,7 @@ extension HistorySummary {
                 a.usage.rssSum = u[5].doubleValue ?? 0
                 a.usage.rssMax = Int64(u[6].doubleValue ?? 0)
                 // Written before peaks were told apart from the daemon's: every run counted one.
-                a.usage.rssRuns = u.count == 8 ? int(u[7]) ?? 0 : a.usage.runs
+                a.usage.rssRuns = int(x["usage_peaks"]) ?? a.usage.runs
             }
             return a
         }

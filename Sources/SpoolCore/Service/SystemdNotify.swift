@@ -1,7 +1,8 @@
 // The sd_notify protocol (SPEC §6) without libsystemd: one SOCK_DGRAM datagram of
 // newline-separated KEY=VALUE lines to $NOTIFY_SOCKET, a path or an `@abstract` name.
 // Built once from the environment; when NOTIFY_SOCKET is unset every send is a no-op that
-// returns false, so the daemon calls it unconditionally. Sending never blocks or raises SIGPIPE.
+// returns false, so the daemon calls it unconditionally. Sending never raises SIGPIPE; it blocks
+// while the receiver's queue is full.
 import Foundation
 
 /// The service manager's notification socket, as the environment describes it.

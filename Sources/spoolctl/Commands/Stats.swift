@@ -162,7 +162,7 @@ enum Stats: Command {
             print("usage:         cpu mean \(String(format: "%.2fs user + %.2fs system", u.meanCPUUser ?? 0, u.meanCPUSystem ?? 0)) "
                   + "(max \(String(format: "%.2fs + %.2fs", u.cpuUserMax, u.cpuSystemMax))), "
                   + (u.rssRuns > 0 ? "peak memory mean \(mebibytes(u.meanRSS ?? 0)) (max \(mebibytes(Double(u.rssMax))); \(u.rssRuns) of the runs), "
-                                   : "peak memory under the daemon's own in every run, ")
+                                   : "peak memory not measurable in any run, ")
                   + "\(plural(u.runs, "run")) measured")
         }
         print("finished/min:  " + perMinute.map { "\($0.0) \(String(format: "%.1f", $0.1))" }.joined(separator: ", "))

@@ -60,7 +60,7 @@ enum Status: Command {
         let ops = r.operations ?? []
         if let u = r.usage ?? HistoryEntry.combined(ops.compactMap(\.usage)) {
             let peak = u.maxRSSBytes.map { String(format: "peak memory %.1f MiB", Double($0) / 1_048_576) }
-                ?? "peak memory under the daemon's own (not measurable)"
+                ?? "peak memory not measurable (under that of the process that started it)"
             lines.append(("used", String(format: "cpu %.2fs user + %.2fs system, ", u.cpuUserSeconds, u.cpuSystemSeconds) + peak
                           + (r.usage == nil ? " (its command operations together)" : "")))
         }

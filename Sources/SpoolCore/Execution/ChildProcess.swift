@@ -25,7 +25,7 @@ public final class ChildProcess: Sendable {
     private let reapedHandlers = LockedBox<[@Sendable () -> Void]>([])
 
     /// This process's peak (VmHWM, KiB) read right after the spawn: the mark the child inherited
-    /// (InheritedPeak); nil when it was not read (a child found after a restart).
+    /// (InheritedPeak); nil when /proc could not be read.
     let spawnerPeakKiB: Int64?
 
     public init(pid: pid_t, spawnerPeakKiB: Int64? = nil) {

@@ -113,7 +113,7 @@ public struct HistorySummary: Sendable, Equatable {
         public var cpuUserMax = 0.0
         public var cpuSystemSum = 0.0
         public var cpuSystemMax = 0.0
-        /// Runs whose peak memory was measured (above the daemon's own: InheritedPeak.swift).
+        /// Runs whose peak memory was measured (above their starter's: InheritedPeak.swift).
         public var rssRuns = 0
         /// Peak memory in bytes of those (a sum of many peaks can pass 2^53: a Double is exact enough).
         public var rssSum = 0.0

@@ -1,7 +1,8 @@
 // What an attempt used and where it ran (SPEC §4 `usage` and `executor`), for a command job's
 // record and each command operation's entry: CPU times and peak memory from the kernel's
 // accounting of the reaped process group leader and its waited-for children (wait4's rusage).
-// Peak memory is null when it was not above the daemon's own (InheritedPeak.swift).
+// Peak memory is null when it was not above that of the process that started the attempt
+// (InheritedPeak.swift).
 
 import SpoolJSON
 

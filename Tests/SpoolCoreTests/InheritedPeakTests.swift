@@ -23,6 +23,15 @@ struct InheritedPeakTests {
         }
     }
 
+    @Test("as used at a reap: a figure under this process's peak is not the job's, one far above it is")
+    func atTheReap() throws {
+        #expect(InheritedPeak.jobPeakBytes(maxRSSKiB: 1) == nil)
+        let own = try #require(InheritedPeak.ownPeakKiB())
+        #expect(InheritedPeak.jobPeakBytes(maxRSSKiB: own) == nil)
+        let big = own + (100 << 10)
+        #expect(InheritedPeak.jobPeakBytes(maxRSSKiB: big) == big * 1024)
+    }
+
     @Test("VmHWM is read from /proc/self/status (KiB), and this process's own is found")
     func readsVmHWM() throws {
         #expect(InheritedPeak.parseVmHWM("Name:\tx\nVmPeak:\t  900 kB\nVmHWM:\t   33980 kB\nVmRSS:\t 100 kB\n") == 33_980)

@@ -24,13 +24,8 @@ public final class ChildProcess: Sendable {
     /// Run once the leader is reaped (its timeout timer's cancel).
     private let reapedHandlers = LockedBox<[@Sendable () -> Void]>([])
 
-    /// This process's peak (VmHWM, KiB) read right after the spawn: the mark the child inherited
-    /// (InheritedPeak); nil when /proc could not be read.
-    let spawnerPeakKiB: Int64?
-
-    public init(pid: pid_t, spawnerPeakKiB: Int64? = nil) {
+    public init(pid: pid_t) {
         self.pid = pid
-        self.spawnerPeakKiB = spawnerPeakKiB
     }
 
     static func monotonic() -> Double {
@@ -122,12 +117,13 @@ public final class ChildProcess: Sendable {
             // The leader is a zombie by now: this reap does not block. wait4 also says what it used.
             repeat { rc = wait4(pid, &status, 0, &used) } while rc < 0 && errno == EINTR
             s.isReaped = true
-            if rc == pid {
-                s.usage = ResourceUsage(cpuUserSeconds: Double(used.ru_utime.tv_sec) + Double(used.ru_utime.tv_usec) / 1e6,
-                                        cpuSystemSeconds: Double(used.ru_stime.tv_sec) + Double(used.ru_stime.tv_usec) / 1e6,
-                                        maxRSSBytes: InheritedPeak.jobPeakBytes(maxRSSKiB: Int64(used.ru_maxrss),
-                                                                                 spawnerPeakKiB: spawnerPeakKiB))
-            }
+        }
+        if rc == pid {
+            // Outside the lock: the peak may need a read of /proc (InheritedPeak).
+            let usage = ResourceUsage(cpuUserSeconds: Double(used.ru_utime.tv_sec) + Double(used.ru_utime.tv_usec) / 1e6,
+                                      cpuSystemSeconds: Double(used.ru_stime.tv_sec) + Double(used.ru_stime.tv_usec) / 1e6,
+                                      maxRSSBytes: InheritedPeak.jobPeakBytes(maxRSSKiB: Int64(used.ru_maxrss)))
+            state.withLock { $0.usage = usage }
         }
         for handler in reapedHandlers.withLock({ h in defer { h.removeAll() }; return h }) { handler() }
         if rc < 0 { return .signaled(SIGKILL) }

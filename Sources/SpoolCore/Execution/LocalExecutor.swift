@@ -39,8 +39,7 @@ final class LocalExecutor: Executor {
         switch spawn(plan) {
         case .failure(let e): return .failure(e)
         case .success(let pid):
-            // Read now: posix_spawn returns after the child's exec, which took this mark (InheritedPeak).
-            let attempt = LocalAttempt(child: ChildProcess(pid: pid, spawnerPeakKiB: InheritedPeak.ownPeakKiB()), executor: self)
+            let attempt = LocalAttempt(child: ChildProcess(pid: pid), executor: self)
             FaultInjection.hit(.afterSpawn)
             if let timeout = plan.timeoutSeconds { armTimeout(attempt.child, timeout: timeout) }
             return .success(attempt)

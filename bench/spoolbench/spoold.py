@@ -289,6 +289,12 @@ class NotifyListener:
         self.sock.close()
 
 
+def emptied_at(inbox):
+    """When inbox/ emptied, on now()'s clock: the last claim's rename out of it set the folder's
+    mtime, however seldom the folder is looked at."""
+    return now() - max(0.0, time.time() - os.stat(inbox).st_mtime)
+
+
 def spoold_backlog(ctx, size):
     """Pending before start: accept rate, start rate, start-up time, peak RSS."""
     with RunDir(ctx, "spoold-backlog-%d" % size) as rd:
@@ -330,9 +336,7 @@ def spoold_backlog(ctx, size):
                 left = count_json(inbox)
                 scan = now() - t_scan
                 if left == 0:
-                    # The last claim's rename out of inbox/ set the folder's mtime: the time it
-                    # emptied, however seldom it is looked at.
-                    t_accept = now() - max(0.0, time.time() - os.stat(inbox).st_mtime)
+                    t_accept = emptied_at(inbox)
                 # A folder that held a million names takes over a second to list (it does not
                 # shrink as it empties): listed at most a tenth of the time, else the harness takes
                 # the CPU spoold is measured on (at most every 0.2 s, it took most of a core).
@@ -345,7 +349,7 @@ def spoold_backlog(ctx, size):
         verify_records(spool, size)
         out = {"start_rate": size / t_exit, "seconds": t_exit, "drop_rate": drop_rate}
         if t_accept is None and count_json(inbox) == 0:
-            t_accept = now() - max(0.0, time.time() - os.stat(inbox).st_mtime)
+            t_accept = emptied_at(inbox)
         if t_accept is not None:
             out["accept_rate"] = size / (t_accept - d.t0)
         else:

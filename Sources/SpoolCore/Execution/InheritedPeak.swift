@@ -78,6 +78,4 @@ enum InheritedPeak {
         }
         return digits > 0 ? value : nil
     }
-
-    static func parseVmHWM(_ status: String) -> Int64? { parseVmHWM(ArraySlice(status.utf8)) }
 }

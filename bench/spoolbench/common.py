@@ -4,15 +4,18 @@
 - PROCS, which starts processes and waits for them with a deadline, and kill_marked, which
   kills whatever carries a run's SPOOLD_BENCH_RUN marker (daemonised servers, setsid'ed jobs);
 - run_cmd and wait_for (both with deadlines), RunDir (one mkdtemp directory per measurement);
-- file helpers, percentiles, latency_metrics and stamp_latency (the stamp-file latency probe
+- file helpers (Arrivals: names arriving in a folder, from inotify, without listing it), percentiles, latency_metrics and stamp_latency (the stamp-file latency probe
   the peers share);
 - show_path, scrub and show_command_line: how a path is printed into the report and
   latest.json: relative to the repo root, $TMPDIR/... under --tmpdir, never a machine's
   absolute path.
 """
+import ctypes
 import os
 import re
+import select
 import shutil
+import struct
 import signal
 import subprocess
 import sys
@@ -224,6 +227,69 @@ def count_json(d):
             if e.name.endswith(".json") and not e.name.startswith("."):
                 n += 1
     return n
+
+
+class Arrivals:
+    """Counts `.json` names that arrive in a folder (renamed or linked into it), from inotify.
+
+    A harness that lists a folder to count records takes CPU from the daemon it measures, and
+    the daemon's renames into the folder wait for each of the listing's reads (getdents takes the
+    directory's lock shared, a rename exclusive). Where inotify is missing or its queue
+    overflows, the folder is listed instead (`listed` says so)."""
+
+    IN_MOVED_TO, IN_CREATE, IN_Q_OVERFLOW = 0x80, 0x100, 0x4000
+
+    def __init__(self, path):
+        self.path, self.names, self.listed, self.fd = path, set(), False, -1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+            if fd >= 0 and libc.inotify_add_watch(fd, path.encode(), self.IN_MOVED_TO | self.IN_CREATE) >= 0:
+                self.fd = fd
+            elif fd >= 0:
+                os.close(fd)
+        except (OSError, AttributeError):
+            pass
+
+    def _read(self, timeout):
+        if self.fd < 0 or self.listed:
+            time.sleep(timeout)
+            return
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return
+        at = 0
+        while at + 16 <= len(data):
+            _, mask, _, size = struct.unpack_from("iIII", data, at)
+            name = data[at + 16:at + 16 + size].split(b"\0", 1)[0]
+            at += 16 + size
+            if mask & self.IN_Q_OVERFLOW:
+                self.listed = True
+            elif name.endswith(b".json") and not name.startswith(b"."):
+                self.names.add(name)
+
+    def wait(self, count, baseline, timeout, what, alive=None):
+        """Until `count` names arrived (listing: the folder holds `baseline` + `count`); returns now()."""
+        deadline = now() + timeout
+        while True:
+            if self.fd < 0 or self.listed:
+                if count_json(self.path) >= baseline + count:
+                    return now()
+            elif len(self.names) >= count:
+                return now()
+            if alive is not None:
+                alive()
+            if now() > deadline:
+                raise TimedOut("%s not reached within %.0f s" % (what, timeout))
+            self._read(0.005 if self.fd < 0 or self.listed else 0.05)
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def read_stamp(path):

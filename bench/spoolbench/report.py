@@ -273,7 +273,8 @@ def write_markdown(ctx, results, rows, path, png, plot_error):
     L.append("- **steady**: the queue runs first; N jobs are then submitted one at a time as fast as the "
              "submitter can go (spoold: write `tmp/x.json`, `rename` into `inbox/` from a Python loop; tsp: one "
              "`tsp /bin/true` process per job; huey: `task()` calls from Python), timed from the first submission "
-             "until N results exist (spoold: N records counted in `done/`). spoold is stopped with SIGTERM "
+             "until N results exist (spoold: N records arrived in `done/`, counted from inotify; the folder is not "
+             "listed while spoold runs). spoold is stopped with SIGTERM "
              "afterwards (exit 0 expected). The ratio base is raw drained.")
     L.append("- **sleep**: like drained with %d jobs of `/bin/sleep 0.01`; at width %d the ideal is %d jobs/s. "
              "The ratio base is the raw loop running the same sleeps." % (ctx.sleep_jobs, ctx.workers,
@@ -286,8 +287,9 @@ def write_markdown(ctx, results, rows, path, png, plot_error):
              "of the same stamp program from C."
              % (ctx.latency_samples, ctx.idle_gap * 1000))
     L.append("- **backlog**: %s `/bin/true` jobs in `inbox/` before `spoold --drain` starts. accept rate: jobs / "
-             "time from exec until `inbox/` is empty (the folder's mtime, read once a listing finds it empty; it is "
-             "listed at most a tenth of the time, so that the harness does not take the CPU spoold is measured on); "
+             "time from exec until `inbox/` is empty (the folder's mtime after the exit: the last claim's rename out of "
+             "it; the folder is not listed while spoold runs, as a listing of a folder that held a million names "
+             "takes the CPU spoold is measured on, and its renames wait for each of the listing's reads); "
              "start rate: jobs / time from exec until exit; start-up: time from exec until READY=1 arrives on a NOTIFY_SOCKET the harness provides (else a log line containing "
              "'ready', else the first record in `done/`; the notes say which); peak RSS: spoold's VmHWM, polled from "
              "/proc until it exits (not wait4's ru_maxrss, which Linux seeds with the harness's own peak at fork). "

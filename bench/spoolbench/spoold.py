@@ -16,7 +16,7 @@ import threading
 import time
 
 from spoolbench.common import (PROCS, Failed, NotAvailable, RunDir, TimedOut, count_json, deadline_for,
-                               latency_metrics, now, read_stamp, tail, wait_for, write_file)
+                               Arrivals, latency_metrics, now, read_stamp, tail, wait_for, write_file)
 
 SPOOL_DIRS = ["inbox", "pending", "running", "done", "control", "tmp"]
 # The config.json the next spools get (set by runner.as_live while a "live" round runs); None: none.
@@ -142,15 +142,17 @@ class Spoold:
             PROCS.live.pop(self.p.pid, None)
             self.exited_early(self.p.returncode)
 
-    def wait(self, timeout):
-        hwm = HighWaterMark(self.p.pid)
+    def wait(self, timeout, peak_rss=False):
+        """Until the exit: (seconds since exec, peak RSS in KiB or None). The peak is polled only
+        when asked for (`peak_rss`): reading /proc every 10 ms costs the machine spoold runs on."""
+        hwm = HighWaterMark(self.p.pid) if peak_rss else None
         code, rss, timed_out = PROCS.wait(self.p, timeout)
-        peak = hwm.stop()
+        peak = hwm.stop() if hwm else None
         # wait4's ru_maxrss is not spoold's alone: Linux seeds a child's at fork with the forking
         # process's high-water mark and keeps the larger across exec, so after a big scenario (the
         # harness read a million records) every later spoold "peaked" at the harness's size. VmHWM
         # polled from /proc until the exit is spoold's own.
-        rss = peak or rss
+        rss = (peak or rss) if peak_rss else None
         t = now() - self.t0
         if timed_out:
             raise TimedOut("spoold did not exit within %.0f s (killed); log: %s" % (timeout, tail(self.log_path)))
@@ -205,11 +207,15 @@ def spoold_steady(ctx):
         d = Spoold(ctx, rd, spool, drain=False).start()
         try:
             base = d.warm_up()
-            done = os.path.join(spool, "done")
-            t0 = now()
-            drop_jobs(spool, n, {"command": ["/bin/true"]}, prefix="job", via_tmp=True)
-            t1 = wait_for(lambda: count_json(done) >= base + n, deadline_for(ctx, n), 0.005,
-                          "%d records in done/" % n, d.alive)
+            # Counted from inotify, not by listing done/ every 5 ms, which took a tenth of a core
+            # and held done/'s lock against spoold's renames into it (Arrivals).
+            arrivals = Arrivals(os.path.join(spool, "done"))
+            try:
+                t0 = now()
+                drop_jobs(spool, n, {"command": ["/bin/true"]}, prefix="job", via_tmp=True)
+                t1 = arrivals.wait(n, base, deadline_for(ctx, n), "%d records in done/" % n, d.alive)
+            finally:
+                arrivals.close()
         finally:
             note = d.stop()
         verify_records(spool, n + 1)
@@ -309,15 +315,18 @@ def spoold_backlog(ctx, size):
 
         def waiter():
             try:
-                result["t"], result["rss_kb"] = d.wait(deadline_for(ctx, size, per_job=0.03))
+                result["t"], result["rss_kb"] = d.wait(deadline_for(ctx, size, per_job=0.03), peak_rss=True)
             except Exception as e:  # reported by the main thread
                 result["error"] = e
 
         th = threading.Thread(target=waiter, daemon=True)
         th.start()
-        t_accept = t_first_record = t_log_ready = None
+        t_first_record = t_log_ready = None
         log_pos = 0
-        next_scan = now()
+        # inbox/ is not listed while spoold runs: a folder that held a million names takes over
+        # half a second to list (it does not shrink as it empties), and even a listing a tenth of
+        # the time took a twentieth of this 2-core machine from the daemon it measures. The time
+        # it emptied is its mtime after the exit (emptied_at).
         while th.is_alive():
             if t_log_ready is None and listener.ready_at is None:
                 try:
@@ -331,16 +340,6 @@ def spoold_backlog(ctx, size):
                     pass
             if t_first_record is None and count_json(done) > 0:
                 t_first_record = now()
-            if t_accept is None and now() >= next_scan:
-                t_scan = now()
-                left = count_json(inbox)
-                scan = now() - t_scan
-                if left == 0:
-                    t_accept = emptied_at(inbox)
-                # A folder that held a million names takes over a second to list (it does not
-                # shrink as it empties): listed at most a tenth of the time, else the harness takes
-                # the CPU spoold is measured on (at most every 0.2 s, it took most of a core).
-                next_scan = now() + 10 * scan
             th.join(0.005 if t_first_record is None else 0.05)
         listener.close()
         if "error" in result:
@@ -348,8 +347,7 @@ def spoold_backlog(ctx, size):
         t_exit = result["t"]
         verify_records(spool, size)
         out = {"start_rate": size / t_exit, "seconds": t_exit, "drop_rate": drop_rate}
-        if t_accept is None and count_json(inbox) == 0:
-            t_accept = emptied_at(inbox)
+        t_accept = emptied_at(inbox) if count_json(inbox) == 0 else None
         if t_accept is not None:
             out["accept_rate"] = size / (t_accept - d.t0)
         else:
@@ -378,7 +376,7 @@ def spoold_batch_ops(ctx):
         spool = make_spool(rd.path)
         write_file(os.path.join(spool, "inbox", "batch.json"), payload)
         d = Spoold(ctx, rd, spool, drain=True, extra=limit).start()
-        t, rss_kb = d.wait(deadline_for(ctx, nops, per_job=0.02))
+        t, rss_kb = d.wait(deadline_for(ctx, nops, per_job=0.02), peak_rss=True)
         recs = list(records(spool))
         if len(recs) != 1:
             raise Failed("expected 1 record in done/, found %d" % len(recs))

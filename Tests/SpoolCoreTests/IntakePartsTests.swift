@@ -75,4 +75,49 @@ struct IntakePartsTests {
         #expect(result.rejected.count == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/inbox").isEmpty)
     }
+
+    @Test("a large pass with every kind of file: priority then arrival, rejections, unsettled files left with the earliest recheck")
+    func largePass() throws {
+        let spool = try IntakeTestSpool("intake-parts-large")
+        let root = spool.root, intake = spool.intake
+        var config = intake.config
+        config.settleSeconds = 60
+        intake.update(config: config)
+        let now = Date()
+        func put(_ name: String, _ text: String, age: Int) throws -> FileName {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/inbox/\(name)"))
+            let t = timespec(tv_sec: Int(now.timeIntervalSince1970) - age, tv_nsec: 0)
+            var times = [t, t]
+            utimensat(AT_FDCWD, "\(root)/inbox/\(name)", &times, 0)
+            return FileName(name)
+        }
+        var names: [FileName] = []
+        let count = 240
+        for i in 0..<count {  // arrival: v000 first; v237-v239 arrived last but outrank the rest
+            let priority = i >= count - 3 ? 9 : 0
+            names.append(try put(String(format: "v%03d.json", i), #"{"id": "v\#(i)", "priority": \#(priority), "command": ["true"]}"#, age: 1000 + count - i))
+        }
+        for i in 0..<5 { names.append(try put("bad\(i).json", "{ not json", age: 7200)) }  // still for two hours: rejected
+        for i in 0..<4 { names.append(try put("partial\(i).json", #"{"command": ["#, age: i)) }  // maybe being written: left
+        try FileManager.default.createDirectory(atPath: "\(root)/inbox/dir.json", withIntermediateDirectories: false)
+        names.append(FileName("dir.json"))
+
+        var accepted: [String] = []
+        var rejected: [String] = []
+        var recheckAt: Timestamp?
+        intake.process(names.shuffled(), now: Timestamp(now)) { part in
+            accepted += part.accepted.map(\.id.rawValue)
+            rejected += part.rejected.compactMap { $0.error?.code.rawValue }
+            recheckAt = part.recheckAt ?? recheckAt
+        }
+        let expected = (count - 3..<count).map { "v\($0)" } + (0..<count - 3).map { "v\($0)" }
+        #expect(accepted == expected, "not by priority, then arrival: \(accepted.prefix(12))")
+        #expect(rejected.sorted() == Array(repeating: "invalid_json", count: 5) + ["not_a_regular_file"], "\(rejected)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: root + "/inbox").sorted()
+        #expect(left == (0..<4).map { "partial\($0).json" }, "\(left)")
+        #expect(intake.unsettledCount == 4)
+        // The newest partial file (age 0) settles last; the oldest (age 3) is looked at first.
+        let earliest = Double(Int(now.timeIntervalSince1970) - 3) + 60
+        #expect(recheckAt.map { abs($0.seconds - earliest) < 0.01 } == true, "\(String(describing: recheckAt))")
+    }
 }

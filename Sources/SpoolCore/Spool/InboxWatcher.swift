@@ -30,7 +30,11 @@ final class InboxWatcher: Sendable {
         source.setEventHandler { @Sendable in
             InboxWatcher.drain(fd: fd, handler: handler)
         }
-        source.setCancelHandler { @Sendable in close(fd) }
+        // Not closed on `queue`: closing an inotify descriptor waits for the kernel to free its
+        // watches (an RCU grace period: one close took 12 ms under strace), and the daemon's exit
+        // waits for the intake queue after cancelling its watchers. Closed on another thread, the
+        // wait overlaps the rest of the exit: a `--drain` of an empty spool took 39 ms, now 30.
+        source.setCancelHandler { @Sendable in DispatchQueue.global(qos: .utility).async { close(fd) } }
         source.resume()
     }
 

@@ -76,7 +76,7 @@ struct IntakePartsTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/inbox").isEmpty)
     }
 
-    @Test("a large pass with every kind of file: priority then arrival, rejections, unsettled files left with the earliest recheck")
+    @Test("a large pass of valid, invalid and unsettled files and a directory: priority then arrival, rejections, the earliest recheck")
     func largePass() throws {
         let spool = try IntakeTestSpool("intake-parts-large")
         let root = spool.root, intake = spool.intake
@@ -88,14 +88,14 @@ struct IntakePartsTests {
             try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/inbox/\(name)"))
             let t = timespec(tv_sec: Int(now.timeIntervalSince1970) - age, tv_nsec: 0)
             var times = [t, t]
-            utimensat(AT_FDCWD, "\(root)/inbox/\(name)", &times, 0)
+            try #require(utimensat(AT_FDCWD, "\(root)/inbox/\(name)", &times, 0) == 0)
             return FileName(name)
         }
         var names: [FileName] = []
         let count = 240
-        for i in 0..<count {  // arrival: v000 first; v237-v239 arrived last but outrank the rest
+        for i in 0..<count {  // arrival against the names' order: v239 first, v000 last; v237-v239 outrank the rest
             let priority = i >= count - 3 ? 9 : 0
-            names.append(try put(String(format: "v%03d.json", i), #"{"id": "v\#(i)", "priority": \#(priority), "command": ["true"]}"#, age: 1000 + count - i))
+            names.append(try put(String(format: "v%03d.json", i), #"{"id": "v\#(i)", "priority": \#(priority), "command": ["true"]}"#, age: 1000 + i))
         }
         for i in 0..<5 { names.append(try put("bad\(i).json", "{ not json", age: 7200)) }  // still for two hours: rejected
         for i in 0..<4 { names.append(try put("partial\(i).json", #"{"command": ["#, age: i)) }  // maybe being written: left
@@ -110,7 +110,7 @@ struct IntakePartsTests {
             rejected += part.rejected.compactMap { $0.error?.code.rawValue }
             recheckAt = part.recheckAt ?? recheckAt
         }
-        let expected = (count - 3..<count).map { "v\($0)" } + (0..<count - 3).map { "v\($0)" }
+        let expected = (count - 3..<count).reversed().map { "v\($0)" } + (0..<count - 3).reversed().map { "v\($0)" }
         #expect(accepted == expected, "not by priority, then arrival: \(accepted.prefix(12))")
         #expect(rejected.sorted() == Array(repeating: "invalid_json", count: 5) + ["not_a_regular_file"], "\(rejected)")
         let left = try FileManager.default.contentsOfDirectory(atPath: root + "/inbox").sorted()

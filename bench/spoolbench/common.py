@@ -4,8 +4,8 @@
 - PROCS, which starts processes and waits for them with a deadline, and kill_marked, which
   kills whatever carries a run's SPOOLD_BENCH_RUN marker (daemonised servers, setsid'ed jobs);
 - run_cmd and wait_for (both with deadlines), RunDir (one mkdtemp directory per measurement);
-- file helpers (Arrivals: names arriving in a folder, from inotify, without listing it), percentiles, latency_metrics and stamp_latency (the stamp-file latency probe
-  the peers share);
+- file helpers (Arrivals: names arriving in a folder, from inotify, without listing it),
+  percentiles, latency_metrics and stamp_latency (the stamp-file latency probe the peers share);
 - show_path, scrub and show_command_line: how a path is printed into the report and
   latest.json: relative to the repo root, $TMPDIR/... under --tmpdir, never a machine's
   absolute path.

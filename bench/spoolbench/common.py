@@ -254,12 +254,24 @@ class Arrivals:
         elif fd >= 0:
             os.close(fd)
 
-    def _read(self, timeout):
+    def arrived(self, count, baseline):
+        """One look, for wait_for: whether `count` names arrived (when listing: whether the folder
+        holds `baseline` + `count`). Blocks up to 50 ms for inotify's next events (5 ms when
+        listing), so wait_for needs no interval of its own."""
         if self.fd < 0 or self.listed:
-            time.sleep(timeout)
-            return
-        if not self.poller.poll(timeout * 1000):
-            return
+            if count_json(self.path) >= baseline + count:
+                return True
+            time.sleep(0.005)
+            return False
+        if len(self.names) >= count:
+            return True
+        if self.names and count - len(self.names) > 50:
+            time.sleep(0.002)  # far from done: woken every 2 ms at most, not at each record
+        if self.poller.poll(50):
+            self._take_events()
+        return len(self.names) >= count
+
+    def _take_events(self):
         try:
             data = os.read(self.fd, 1 << 16)
         except BlockingIOError:
@@ -273,23 +285,6 @@ class Arrivals:
                 self.listed = True
             elif name.endswith(b".json") and not name.startswith(b"."):
                 self.names.add(name)
-
-    def wait(self, count, baseline, timeout, what, alive=None):
-        """Until `count` names arrived (listing: the folder holds `baseline` + `count`); returns now()."""
-        deadline = now() + timeout
-        while True:
-            if self.fd < 0 or self.listed:
-                if count_json(self.path) >= baseline + count:
-                    return now()
-            elif len(self.names) >= count:
-                return now()
-            elif self.names and count - len(self.names) > 50:
-                time.sleep(0.002)  # far from done: woken every 2 ms at most, not at each record
-            if alive is not None:
-                alive()
-            if now() > deadline:
-                raise TimedOut("%s not reached within %.0f s" % (what, timeout))
-            self._read(0.005 if self.fd < 0 or self.listed else 0.05)
 
     def close(self):
         if self.fd >= 0:

@@ -12,6 +12,14 @@
 // the requester, mode 0600) tells spoolctl, which waits for it (ControlAnswerFile).
 import Foundation
 
+/// A request kept for a job not known yet, as read from its file.
+struct DeferredControl: Sendable {
+    var request: ControlRequest
+    var requester: Requester
+    /// Its file's modification time: it is dropped a minute after (`controlPatience`).
+    var modified: Double
+}
+
 extension Daemon {
     static let controlPatience = 60.0
 
@@ -57,7 +65,7 @@ extension Daemon {
             let file = "control/\(name)"
             switch InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024) {
             case .gone:
-                deferredControls.withLock { _ = $0.remove(name) }
+                deferredControls.withLock { _ = $0.removeValue(forKey: name) }
                 continue
             case .changing:
                 intakeQueue.asyncAfter(deadline: .now() + options.intake.settleSeconds) { [self] in takeControl([name]) }
@@ -83,52 +91,59 @@ extension Daemon {
                     log.error("control: \(e.message); request removed")
                     removeControl(name)
                 case .success(let request):
-                    let requester = options.intake.access.requester(uid: content.uid)
-                    let applied = apply(request, name: name, file: file, by: requester)
-                    if case .refused(let why) = applied {
-                        answerRefusal(name, request: request, requester: content.uid, why: why)
-                        removeControl(name)
-                        deferredControls.withLock { _ = $0.remove(name) }
-                        continue
-                    }
-                    if case .untilEnd = applied {
-                        deferredControls.withLock { _ = $0.remove(name) }
-                        continue  // removed when the job has ended (the engine's removeControl)
-                    }
-                    if case .applied = applied {
-                        removeControl(name)
-                        deferredControls.withLock { _ = $0.remove(name) }
-                    } else if case .unknown = applied, !store.holds(request.id), !inboxHasJobFiles() {
-                        // Not in any folder (a job between two of them is seen in one), none waiting in the inbox.
-                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job in this spool (none in inbox/, pending/, running/ or done/); request removed")
-                        removeControl(name)
-                        deferredControls.withLock { _ = $0.remove(name) }
-                    } else if now.seconds > content.modified + Self.controlPatience {
-                        let why = if case .later = applied { "it could not be applied" } else { "no such job appeared" }
-                        log.warning("control: \(file): \(request.action.rawValue) job \(request.id): \(why) within \(Int(Self.controlPatience)) s; request removed")
-                        removeControl(name)
-                        deferredControls.withLock { _ = $0.remove(name) }
-                    } else {
-                        let first = deferredControls.withLock { $0.insert(name).inserted }
-                        if first, case .later = applied {
-                            log.notice("control: \(file): \(request.action.rawValue) job \(request.id): not applied yet; trying again every second for up to \(Int(Self.controlPatience)) s")
-                            scheduleControlRecheck(name)
-                        } else if first {
-                            log.notice("control: \(file): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
-                            // One look per second until it applies or expires (one chain per request).
-                            scheduleControlRecheck(name)
-                        }
-                    }
+                    let waiting = DeferredControl(request: request, requester: options.intake.access.requester(uid: content.uid),
+                                                  modified: content.modified)
+                    settle(name, waiting, apply(request, name: name, file: file, by: waiting.requester), now: now)
                 }
             }
         }
     }
 
+    /// What follows from applying request `name`: its file removed, kept until its job's end, or
+    /// kept (deferred) and looked at again every second until it applies or a minute has passed.
+    func settle(_ name: FileName, _ control: DeferredControl, _ applied: Applied, now: Timestamp) {
+        let request = control.request
+        let file = "control/\(name)"
+        switch applied {
+        case .refused(let why):
+            answerRefusal(name, request: request, requester: control.requester.uid, why: why)
+            removeControl(name)
+            deferredControls.withLock { _ = $0.removeValue(forKey: name) }
+        case .untilEnd:
+            deferredControls.withLock { _ = $0.removeValue(forKey: name) }  // removed when the job has ended (the engine's removeControl)
+        case .applied:
+            removeControl(name)
+            deferredControls.withLock { _ = $0.removeValue(forKey: name) }
+        case .unknown where !store.holds(request.id) && !inboxHasJobFiles():
+            // Not in any folder (a job between two of them is seen in one), none waiting in the inbox.
+            log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job in this spool (none in inbox/, pending/, running/ or done/); request removed")
+            removeControl(name)
+            deferredControls.withLock { _ = $0.removeValue(forKey: name) }
+        case .unknown, .later:
+            if now.seconds > control.modified + Self.controlPatience {
+                let why = if case .later = applied { "it could not be applied" } else { "no such job appeared" }
+                log.warning("control: \(file): \(request.action.rawValue) job \(request.id): \(why) within \(Int(Self.controlPatience)) s; request removed")
+                removeControl(name)
+                deferredControls.withLock { _ = $0.removeValue(forKey: name) }
+                return
+            }
+            let first = deferredControls.withLock { $0.updateValue(control, forKey: name) == nil }
+            guard first else { return }
+            if case .later = applied {
+                log.notice("control: \(file): \(request.action.rawValue) job \(request.id): not applied yet; trying again every second for up to \(Int(Self.controlPatience)) s")
+            } else {
+                log.notice("control: \(file): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
+            }
+            // One look per second until it applies or expires (one chain per request).
+            scheduleControlRecheck(name)
+        }
+    }
+
     private func scheduleControlRecheck(_ name: FileName) {
         intakeQueue.asyncAfter(deadline: .now() + 1) { [self] in
-            guard deferredControls.withLock({ $0.contains(name) }) else { return }
+            guard deferredControls.withLock({ $0[name] != nil }) else { return }
             takeControl([name])
-            if deferredControls.withLock({ $0.contains(name) }) { scheduleControlRecheck(name) }
+            if deferredControls.withLock({ $0[name] != nil }) { scheduleControlRecheck(name) }
         }
     }
 
@@ -194,6 +209,11 @@ extension Daemon {
             (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: Timestamp.now()) }
         }
         perform(actions)
+        return outcome(answer, of: r, file: file, by: requester)
+    }
+
+    /// What an engine's answer to request `r` means for its file; a refusal is logged here.
+    func outcome(_ answer: ControlAnswer, of r: ControlRequest, file: String, by requester: Requester) -> Applied {
         switch answer {
         case .applied: return .applied
         case .untilEnd(let id): return .untilEnd(id)

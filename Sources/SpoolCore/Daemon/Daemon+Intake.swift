@@ -59,13 +59,7 @@ extension Daemon {
             // Jobs that waited for it fail.
             send(.dependencyFound(r.id, .rejected))
         }
-        if !result.accepted.isEmpty {
-            accept(result.accepted)
-            // Requests for jobs that were still in the inbox apply now: a job picked meanwhile
-            // ends at its claim without running.
-            let waiting = deferredControls.withLock { Array($0) }
-            if !waiting.isEmpty { takeControl(waiting) }
-        }
+        if !result.accepted.isEmpty { accept(result.accepted) }
         if let at = result.recheckAt {
             let delay = max(0.05, at.seconds - Timestamp.now().seconds + 0.01)
             intakeQueue.asyncAfter(deadline: .now() + delay) { [self] in rescanInbox() }
@@ -108,7 +102,29 @@ extension Daemon {
                 }
             }
         }
-        send(.accepted(records, finished: finished, unseen: unseen))
+        // Requests that waited for these jobs (dropped before them, or while the daemon was down)
+        // apply in the same step as their acceptance: applied after it, a dispatcher could pick
+        // a job in between, and a cancelled job ran (ControlTests.controlWhileDown).
+        let ids = Set(records.lazy.map(\.id))
+        let waiting = deferredControls.withLock { $0.filter { ids.contains($1.request.id) } }.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+        let now = Timestamp.now()
+        let (actions, answers) = core.update { core in
+            var actions = core.handle(.accepted(records, finished: finished, unseen: unseen), now: now)
+            let answers = waiting.map { name, control in
+                let (answer, more) = core.engine.control(control.request, file: name, by: control.requester, now: now)
+                actions += more
+                return answer
+            }
+            return (actions, answers)
+        }
+        perform(actions)
+        for ((name, control), answer) in zip(waiting, answers) {
+            let file = "control/\(name)"
+            // A job parked on acceptance (a long backlog) is read back first, as for any request.
+            let applied = answer == .parked ? apply(control.request, name: name, file: file, by: control.requester)
+                : outcome(answer, of: control.request, file: file, by: control.requester)
+            settle(name, control, applied, now: now)
+        }
         // A dependency may have ended between the look above and the engine's: look once more.
         for dep in looked where finished[dep] == nil && !core.withLock({ $0.engine.holds(dep) }) {
             if let done = (try? store.read(dep, in: .done)) ?? nil { send(.dependencyFound(dep, done.status)) }

@@ -78,8 +78,9 @@ public final class Daemon: Sendable {
     let rescanTimer = LockedBox<(any DispatchSourceTimer)?>(nil)
     let watcher = LockedBox<InboxWatcher?>(nil)
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
-    /// Control files whose job was not known yet; looked at again when jobs are accepted.
-    let deferredControls = LockedBox(Set<FileName>())
+    /// Control requests whose job was not known yet, by file name: each applies in the step that
+    /// accepts its job (`accept`), or at its next look a second later.
+    let deferredControls = LockedBox([FileName: DeferredControl]())
     /// Finished jobs with `ttl_seconds`, by the time they are removed.
     let expiries = LockedBox(ExpirySchedule())
     /// Which pause files count (as root: an administrator's only).

@@ -1,8 +1,8 @@
 // Control requests (SPEC §5): JSON files in control/, taken like inbox files (after a rename,
 // or once a plain write has settled), applied, then removed. A request for an id the spool does
 // not hold is answered in the log and removed at once, unless job files wait in the inbox (its
-// job may be one of them): then it is kept for up to a minute, and applied when that job is
-// accepted or dropped with a log line. A cancel or delete of a running job stays in control/
+// job may be one of them): then it is kept for up to a minute from when this daemon first read
+// it, applied in the same step that accepts that job (`controlsWaiting`), or dropped with a log line. A cancel or delete of a running job stays in control/
 // until its job has ended, so that a daemon that dies meanwhile applies it again at its next
 // start (the job is then back in pending/). Nothing here can crash the daemon.
 //
@@ -12,12 +12,13 @@
 // the requester, mode 0600) tells spoolctl, which waits for it (ControlAnswerFile).
 import Foundation
 
-/// A request kept for a job not known yet, as read from its file.
+/// A request kept for a job not known yet, as last read from its file.
 struct DeferredControl: Sendable {
     var request: ControlRequest
     var requester: Requester
-    /// Its file's modification time: it is dropped a minute after (`controlPatience`).
-    var modified: Double
+    /// When this daemon first read it: it is dropped a minute after (`controlPatience`). Not the
+    /// file's age: a request that waited while the daemon was down waits for its job as long.
+    var since: Double
 }
 
 extension Daemon {
@@ -91,8 +92,9 @@ extension Daemon {
                     log.error("control: \(e.message); request removed")
                     removeControl(name)
                 case .success(let request):
+                    let since = deferredControls.withLock { $0[name]?.since } ?? now.seconds
                     let waiting = DeferredControl(request: request, requester: options.intake.access.requester(uid: content.uid),
-                                                  modified: content.modified)
+                                                  since: since)
                     settle(name, waiting, apply(request, name: name, file: file, by: waiting.requester), now: now)
                 }
             }
@@ -120,7 +122,7 @@ extension Daemon {
             removeControl(name)
             deferredControls.withLock { _ = $0.removeValue(forKey: name) }
         case .unknown, .later:
-            if now.seconds > control.modified + Self.controlPatience {
+            if now.seconds > control.since + Self.controlPatience {
                 let why = if case .later = applied { "it could not be applied" } else { "no such job appeared" }
                 log.warning("control: \(file): \(request.action.rawValue) job \(request.id): \(why) within \(Int(Self.controlPatience)) s; request removed")
                 removeControl(name)
@@ -136,6 +138,38 @@ extension Daemon {
             }
             // One look per second until it applies or expires (one chain per request).
             scheduleControlRecheck(name)
+        }
+    }
+
+    /// The requests kept for jobs among `records`, read again from their files (a request removed or
+    /// changed by hand since is not applied from memory; its next look, `takeControl`, sees why).
+    func controlsWaiting(for records: [JobRecord]) -> [(FileName, DeferredControl)] {
+        let ids = Set(records.lazy.map(\.id))
+        let kept = deferredControls.withLock { $0.filter { ids.contains($1.request.id) } }
+        return kept.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.compactMap { name, control in
+            guard case .file(let content) = InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024),
+                  !content.tooLarge, case .success(let request) = ControlRequest.parse(content.bytes, file: "control/\(name)"),
+                  ids.contains(request.id)
+            else { return nil }
+            return (name, DeferredControl(request: request, requester: options.intake.access.requester(uid: content.uid),
+                                          since: control.since))
+        }
+    }
+
+    /// Applies `waiting` to jobs accepted in the same take of the engine's lock (`core`), before any
+    /// dispatcher can pick them. A job the engine parked on acceptance (a long backlog) is held
+    /// from its record first, so that the request applies to it in this step too.
+    static func apply(_ waiting: [(FileName, DeferredControl)], acceptedNow records: [JobRecord], to core: inout Core,
+                      now: Timestamp, actions: inout [EngineAction]) -> [ControlAnswer] {
+        waiting.map { name, control in
+            let request = control.request
+            var (answer, more) = core.engine.control(request, file: name, by: control.requester, now: now)
+            if answer == .parked, let record = records.first(where: { $0.id == request.id }) {
+                actions += core.handle(.parkedLoaded([record], missing: []), now: now)
+                (answer, more) = core.engine.control(request, file: name, by: control.requester, now: now)
+            }
+            actions += more
+            return answer
         }
     }
 

@@ -105,25 +105,16 @@ extension Daemon {
         // Requests that waited for these jobs (dropped before them, or while the daemon was down)
         // apply in the same step as their acceptance: applied after it, a dispatcher could pick
         // a job in between, and a cancelled job ran (ControlTests.controlWhileDown).
-        let ids = Set(records.lazy.map(\.id))
-        let waiting = deferredControls.withLock { $0.filter { ids.contains($1.request.id) } }.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+        let waiting = controlsWaiting(for: records)
         let now = Timestamp.now()
         let (actions, answers) = core.update { core in
             var actions = core.handle(.accepted(records, finished: finished, unseen: unseen), now: now)
-            let answers = waiting.map { name, control in
-                let (answer, more) = core.engine.control(control.request, file: name, by: control.requester, now: now)
-                actions += more
-                return answer
-            }
+            let answers = Self.apply(waiting, acceptedNow: records, to: &core, now: now, actions: &actions)
             return (actions, answers)
         }
         perform(actions)
         for ((name, control), answer) in zip(waiting, answers) {
-            let file = "control/\(name)"
-            // A job parked on acceptance (a long backlog) is read back first, as for any request.
-            let applied = answer == .parked ? apply(control.request, name: name, file: file, by: control.requester)
-                : outcome(answer, of: control.request, file: file, by: control.requester)
-            settle(name, control, applied, now: now)
+            settle(name, control, outcome(answer, of: control.request, file: "control/\(name)", by: control.requester), now: now)
         }
         // A dependency may have ended between the look above and the engine's: look once more.
         for dep in looked where finished[dep] == nil && !core.withLock({ $0.engine.holds(dep) }) {

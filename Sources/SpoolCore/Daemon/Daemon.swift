@@ -78,8 +78,8 @@ public final class Daemon: Sendable {
     let rescanTimer = LockedBox<(any DispatchSourceTimer)?>(nil)
     let watcher = LockedBox<InboxWatcher?>(nil)
     let controlWatcher = LockedBox<InboxWatcher?>(nil)
-    /// Control requests whose job was not known yet, by file name: each applies in the step that
-    /// accepts its job (`accept`), or at its next look a second later.
+    /// Control requests whose job was not known yet, by file name: each applies under the engine's
+    /// lock in the step that accepts its job (`accept`, `controlsWaiting`), else at its next look.
     let deferredControls = LockedBox([FileName: DeferredControl]())
     /// Finished jobs with `ttl_seconds`, by the time they are removed.
     let expiries = LockedBox(ExpirySchedule())

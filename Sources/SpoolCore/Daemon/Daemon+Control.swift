@@ -2,9 +2,10 @@
 // or once a plain write has settled), applied, then removed. A request for an id the spool does
 // not hold is answered in the log and removed at once, unless job files wait in the inbox (its
 // job may be one of them): then it is kept for up to a minute from when this daemon first read
-// it, applied in the same step that accepts that job (`controlsWaiting`), or dropped with a log line. A cancel or delete of a running job stays in control/
-// until its job has ended, so that a daemon that dies meanwhile applies it again at its next
-// start (the job is then back in pending/). Nothing here can crash the daemon.
+// it, and applied in the same step that accepts that job (`controlsWaiting`), or dropped with a
+// log line. A cancel or delete of a running job stays in control/ until its job has ended, so
+// that a daemon that dies meanwhile applies it again at its next start (the job is then back in
+// pending/). Nothing here can crash the daemon.
 //
 // Who asked is the request file's owner (fstat of the open file). A request from someone who
 // neither owns the job (the uid recorded at intake) nor is an administrator is refused: nothing

@@ -319,6 +319,22 @@ struct EngineControlTests {
         #expect(acts.compactMap(spelled) == actions)
     }
 
+    @Test("a request that waited for a job applies in its acceptance's step, also to a job the acceptance parked",
+          arguments: [(2048, false), (2, true)])
+    func controlOnAcceptance(window: Int, parks: Bool) {
+        var h = EngineHarness(engine: Engine(workers: 2, pendingWindow: window))
+        let c = EngineHarness.command("c")
+        h.accept(EngineHarness.command("a"), EngineHarness.command("b"), c)
+        #expect((h.engine.jobs[id("c")] == nil) == parks)
+        #expect(h.engine.backlog.holds(id("c")) == parks)
+        let (answer, actions) = h.engine.controlOnAcceptance(ControlRequest(action: .cancel, id: id("c")), of: c, file: c1,
+                                                             by: .owner, now: h.now)
+        #expect(answer == .untilEnd(id("c")))
+        #expect(actions.compactMap(spelled) == ["write c cancelled pending->done"])
+        #expect(!h.engine.backlog.holds(id("c")))
+        #expect(h.dispatch() == ["claim a", "claim b"])  // c is never picked
+    }
+
     @Test("a cancel's request file goes when the job's end is durable")
     func cancelRemovesRequestAtEnd() {
         var h = Self.reach("running")

@@ -24,6 +24,13 @@ struct DeferredControl: Sendable {
 
 extension Daemon {
     static let controlPatience = 60.0
+    /// Nothing bigger is a request.
+    static let controlLimit = 64 * 1024
+
+    /// Control file `name` as it reads now.
+    private func readControl(_ name: FileName) -> InboxEntry {
+        InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: Self.controlLimit)
+    }
 
     func startControl() {
         do {
@@ -65,7 +72,7 @@ extension Daemon {
             // Applied already and waiting for its job's end.
             if core.withLock({ $0.engine.waitingControls.contains(name) }) { continue }
             let file = "control/\(name)"
-            switch InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024) {
+            switch readControl(name) {
             case .gone:
                 deferredControls.withLock { _ = $0.removeValue(forKey: name) }
                 continue
@@ -80,7 +87,7 @@ extension Daemon {
                 removeControl(name)
             case .file(let content):
                 if content.tooLarge {
-                    log.error("control: \(file) is larger than 64 KiB, not a request; removed")
+                    log.error("control: \(file) is larger than \(Self.controlLimit / 1024) KiB, not a request; removed")
                     removeControl(name)
                     continue
                 }
@@ -111,67 +118,54 @@ extension Daemon {
         case .refused(let why):
             answerRefusal(name, request: request, requester: control.requester.uid, why: why)
             removeControl(name)
-            deferredControls.withLock { _ = $0.removeValue(forKey: name) }
         case .untilEnd:
-            deferredControls.withLock { _ = $0.removeValue(forKey: name) }  // removed when the job has ended (the engine's removeControl)
+            break  // removed when the job has ended (the engine's removeControl)
         case .applied:
             removeControl(name)
-            deferredControls.withLock { _ = $0.removeValue(forKey: name) }
         case .unknown where !store.holds(request.id) && !inboxHasJobFiles():
             // Not in any folder (a job between two of them is seen in one), none waiting in the inbox.
             log.warning("control: \(file): \(request.action.rawValue) job \(request.id): no such job in this spool (none in inbox/, pending/, running/ or done/); request removed")
             removeControl(name)
-            deferredControls.withLock { _ = $0.removeValue(forKey: name) }
         case .unknown, .later:
-            if now.seconds > control.since + Self.controlPatience {
-                let why = if case .later = applied { "it could not be applied" } else { "no such job appeared" }
-                log.warning("control: \(file): \(request.action.rawValue) job \(request.id): \(why) within \(Int(Self.controlPatience)) s; request removed")
-                removeControl(name)
-                deferredControls.withLock { _ = $0.removeValue(forKey: name) }
-                return
+            if now.seconds <= control.since + Self.controlPatience {
+                return keep(name, control, applied)
             }
-            let first = deferredControls.withLock { $0.updateValue(control, forKey: name) == nil }
-            guard first else { return }
-            if case .later = applied {
-                log.notice("control: \(file): \(request.action.rawValue) job \(request.id): not applied yet; trying again every second for up to \(Int(Self.controlPatience)) s")
-            } else {
-                log.notice("control: \(file): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
-            }
-            // One look per second until it applies or expires (one chain per request).
-            scheduleControlRecheck(name)
+            let why = if case .later = applied { "it could not be applied" } else { "no such job appeared" }
+            log.warning("control: \(file): \(request.action.rawValue) job \(request.id): \(why) within \(Int(Self.controlPatience)) s; request removed")
+            removeControl(name)
         }
+        deferredControls.withLock { _ = $0.removeValue(forKey: name) }
     }
 
-    /// The requests kept for jobs among `records`, read again from their files (a request removed or
-    /// changed by hand since is not applied from memory; its next look, `takeControl`, sees why).
-    func controlsWaiting(for records: [JobRecord]) -> [(FileName, DeferredControl)] {
-        let ids = Set(records.lazy.map(\.id))
-        let kept = deferredControls.withLock { $0.filter { ids.contains($1.request.id) } }
-        return kept.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }.compactMap { name, control in
-            guard case .file(let content) = InboxReader.read(name, in: layout.fd(.control), folder: "control", limit: 64 * 1024),
-                  !content.tooLarge, case .success(let request) = ControlRequest.parse(content.bytes, file: "control/\(name)"),
-                  ids.contains(request.id)
-            else { return nil }
-            return (name, DeferredControl(request: request, requester: options.intake.access.requester(uid: content.uid),
-                                          since: control.since))
+    /// Keeps request `name` for its next look: one a second (one chain per request), said once.
+    private func keep(_ name: FileName, _ control: DeferredControl, _ applied: Applied) {
+        guard deferredControls.withLock({ $0.updateValue(control, forKey: name) == nil }) else { return }
+        let request = control.request
+        if case .later = applied {
+            log.notice("control: control/\(name): \(request.action.rawValue) job \(request.id): not applied yet; trying again every second for up to \(Int(Self.controlPatience)) s")
+        } else {
+            log.notice("control: control/\(name): \(request.action.rawValue) job \(request.id): no such job yet; keeping the request for up to \(Int(Self.controlPatience)) s")
         }
+        scheduleControlRecheck(name)
     }
 
-    /// Applies `waiting` to jobs accepted in the same take of the engine's lock (`core`), before any
-    /// dispatcher can pick them. A job the engine parked on acceptance (a long backlog) is held
-    /// from its record first, so that the request applies to it in this step too.
-    static func apply(_ waiting: [(FileName, DeferredControl)], acceptedNow records: [JobRecord], to core: inout Core,
-                      now: Timestamp, actions: inout [EngineAction]) -> [ControlAnswer] {
-        waiting.map { name, control in
-            let request = control.request
-            var (answer, more) = core.engine.control(request, file: name, by: control.requester, now: now)
-            if answer == .parked, let record = records.first(where: { $0.id == request.id }) {
-                actions += core.handle(.parkedLoaded([record], missing: []), now: now)
-                (answer, more) = core.engine.control(request, file: name, by: control.requester, now: now)
+    /// The requests kept for jobs among `records`, with each one's record, read again from their
+    /// files (a request removed or changed by hand since is not applied from memory; its next
+    /// look, `takeControl`, sees why). Every acceptance asks: nothing more than a look under a lock
+    /// while none waits.
+    func controlsWaiting(for records: [JobRecord]) -> [(FileName, DeferredControl, JobRecord)] {
+        let kept = deferredControls.withLock { $0 }
+        guard !kept.isEmpty else { return [] }
+        let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        return kept.filter { byID[$1.request.id] != nil }.sorted { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
+            .compactMap { name, control in
+                guard case .file(let content) = readControl(name), !content.tooLarge,
+                      case .success(let request) = ControlRequest.parse(content.bytes, file: "control/\(name)"),
+                      let record = byID[request.id]
+                else { return nil }
+                return (name, DeferredControl(request: request, requester: options.intake.access.requester(uid: content.uid),
+                                              since: control.since), record)
             }
-            actions += more
-            return answer
-        }
     }
 
     private func scheduleControlRecheck(_ name: FileName) {

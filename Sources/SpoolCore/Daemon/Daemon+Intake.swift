@@ -109,11 +109,15 @@ extension Daemon {
         let now = Timestamp.now()
         let (actions, answers) = core.update { core in
             var actions = core.handle(.accepted(records, finished: finished, unseen: unseen), now: now)
-            let answers = Self.apply(waiting, acceptedNow: records, to: &core, now: now, actions: &actions)
+            let answers = waiting.map { name, control, record in
+                let (answer, more) = core.engine.controlOnAcceptance(control.request, of: record, file: name, by: control.requester, now: now)
+                actions += more
+                return answer
+            }
             return (actions, answers)
         }
         perform(actions)
-        for ((name, control), answer) in zip(waiting, answers) {
+        for ((name, control, _), answer) in zip(waiting, answers) {
             settle(name, control, outcome(answer, of: control.request, file: "control/\(name)", by: control.requester), now: now)
         }
         // A dependency may have ended between the look above and the engine's: look once more.

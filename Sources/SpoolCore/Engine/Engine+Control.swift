@@ -86,6 +86,17 @@ extension Engine {
         }
     }
 
+    /// A request that waited for job `record.id` until its acceptance, applied in the step that
+    /// accepted it (the same take of the lock), so that no dispatcher can pick the job first. A job
+    /// the acceptance parked (a long backlog) has no record here: it is held from `record` first,
+    /// as reading it back would come after a pick.
+    mutating func controlOnAcceptance(_ request: ControlRequest, of record: JobRecord, file: FileName, by requester: Requester,
+                                      now: Timestamp) -> (ControlAnswer, [EngineAction]) {
+        let held = jobs[record.id] == nil && backlog.holds(record.id) ? parkedLoaded([record], missing: [], now: now) : []
+        let (answer, actions) = control(request, file: file, by: requester, now: now)
+        return (answer, held + actions)
+    }
+
     private mutating func cancel(_ id: JobID, file: FileName, shown: String, now: Timestamp) -> (ControlAnswer, [EngineAction]) {
         var actions: [EngineAction] = []
         update(id) { job in

@@ -28,7 +28,8 @@ Invariants checked after `spoold --drain` on each state:
     batch may instead end failed/partial with `interrupted`);
   * no `on_interrupt: fail` job or operation runs twice: runs before the crash (execve in the
     trace) plus runs during recovery (lines in its marker file) is at most one;
-  * nothing is left in inbox/, tmp/, running/, pending/ or control/.
+  * nothing is left in inbox/, tmp/, running/, pending/ or control/, but the spares (recycled
+    inodes, `spoold.spare.*`) a clean stop leaves in tmp/ for the next start.
 
 Commands:
   explore --spoold PATH [--budget N] [--seed S] [--keep DIR]   trace, enumerate, sample, check
@@ -51,6 +52,7 @@ import tempfile
 import time
 
 SPOOL_DIRS = ["inbox", "pending", "running", "done", "control", "tmp"]
+SPARE_PREFIX = "spoold.spare."  # SparePool.prefix: what a clean stop leaves in tmp/ on purpose
 MARKS = "../marks"  # relative to the spool root, outside the modelled file system
 
 
@@ -696,6 +698,8 @@ def check(base, spool, facts, status, expect):
         problems.append("spoold --drain exited with %s" % status)
     for d in ["inbox", "pending", "running", "tmp", "control"]:
         left = sorted(os.listdir(os.path.join(spool, d))) if os.path.isdir(os.path.join(spool, d)) else []
+        if d == "tmp":
+            left = [n for n in left if not n.startswith(SPARE_PREFIX)]
         if left:
             problems.append("left in %s/: %s" % (d, ", ".join(left[:6])))
     done = os.path.join(spool, "done")

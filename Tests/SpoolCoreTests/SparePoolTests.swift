@@ -152,4 +152,45 @@ struct SparePoolTests {
         close(fd)
         #expect(try spool.inode("\(spool.root)/running/j.stdout") == empty)
     }
+
+    @Test("a clean stop's spares are taken back ready, each only if it passes the checks a retired file does")
+    func adoptChecksEachSpare() throws {
+        let spool = try Spool()
+        let tmp = "\(spool.root)/tmp"
+        let pool = SparePool(tmpFD: spool.store.layout.fd(.tmp))  // quarantines: adopted spares need no commit
+        let full = try spool.put("spoold.spare.old.1", in: .tmp, #"{"id": "old"}"#)
+        let empty = try spool.put("spoold.spare.old.2", in: .tmp, "")
+        _ = try spool.put("target.json", in: .done, #"{"id": "target"}"#)
+        #expect(symlink("\(spool.root)/done/target.json", "\(tmp)/spoold.spare.old.3") == 0)
+        #expect(mkfifo("\(tmp)/spoold.spare.old.4", 0o644) == 0)
+        _ = try spool.put("linked.json", in: .done, #"{"id": "linked"}"#)
+        #expect(link("\(spool.root)/done/linked.json", "\(tmp)/spoold.spare.old.5") == 0)
+        _ = try spool.put("spoold.spare.old.6", in: .tmp, "held open")
+        let holder = open("\(tmp)/spoold.spare.old.6", O_RDONLY | O_CLOEXEC)
+        defer { close(holder) }
+        _ = try spool.put("spoold.spare.old.7", in: .tmp, "someone else's")
+        let foreign = geteuid() == 0 && chown("\(tmp)/spoold.spare.old.7", 65534, 65534) == 0
+        if !foreign { unlink("\(tmp)/spoold.spare.old.7") }  // not root: no file of another owner to make
+
+        pool.adopt((1...8).map { "spoold.spare.old.\($0)" })  // .8 does not exist
+        #expect(pool.count == 2)
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: tmp))
+        #expect(names == ["spoold.spare.old.1", "spoold.spare.old.2"], "a file that may not be reused was kept: \(names)")
+        #expect(try spool.inode("\(spool.root)/done/target.json") > 0 && spool.inode("\(spool.root)/done/linked.json") > 0)
+        let output = try #require(pool.take(emptyOnly: true))
+        #expect(try spool.inode("\(tmp)/\(output)") == empty)
+        let record = try #require(pool.take())
+        #expect(try spool.inode("\(tmp)/\(record)") == full)
+        #expect(pool.take() == nil)
+    }
+
+    @Test("spares taken back beyond the pool's capacity are unlinked")
+    func adoptUpToCapacity() throws {
+        let spool = try Spool()
+        let pool = SparePool(tmpFD: spool.store.layout.fd(.tmp), capacity: 1)
+        for i in 1...3 { _ = try spool.put("spoold.spare.old.\(i)", in: .tmp, "x") }
+        pool.adopt((1...3).map { "spoold.spare.old.\($0)" })
+        #expect(pool.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(spool.root)/tmp") == ["spoold.spare.old.1"])
+    }
 }

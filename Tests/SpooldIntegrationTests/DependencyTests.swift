@@ -76,7 +76,7 @@ struct DependencyTests {
         #expect(child.status == "succeeded", "\(child.errorMessage ?? "")")
         #expect(spool.read(child["stdout"] as! String) == "parent\n\"status\" : \"failed\"\n")
         #expect(spool.recordNames("done").count == 2)
-        #expect(spool.names("tmp").isEmpty)
+        #expect(spool.tmpLeftovers().isEmpty)
     }
 
     @Test("a follow-up is created exactly once even when the daemon dies right after the parent's record")

@@ -143,7 +143,7 @@ struct RestartTests {
             }
         }
         #expect(spool.names("inbox").isEmpty && spool.names("pending").isEmpty && spool.names("running").isEmpty)
-        #expect(spool.names("tmp").isEmpty, "left in tmp/: \(spool.names("tmp"))")
+        #expect(spool.tmpLeftovers().isEmpty, "left in tmp/: \(spool.tmpLeftovers())")
     }
 
     @Test("a clean stop leaves spoold.clean and the next start skips the torn-record scan; after a SIGKILL it runs")
@@ -181,5 +181,45 @@ struct RestartTests {
         fourth.signal(SIGTERM)
         #expect(fourth.waitExit() == 0)
         #expect(!FileManager.default.fileExists(atPath: spool.path("spoold.clean")))  // and leaves none
+    }
+
+    @Test("a clean stop keeps its spare files in tmp/, and the next start writes records into them; after a SIGKILL the next start removes them")
+    func sparesOutliveACleanStop() throws {
+        let spool = try TempSpool()
+        func inode(_ relative: String) -> (ino: UInt64, size: Int)? {
+            var st = stat()
+            return lstat(spool.path(relative), &st) == 0 ? (UInt64(st.st_ino), Int(st.st_size)) : nil
+        }
+        func spares() -> [String] { spool.names("tmp").filter { $0.hasPrefix("spoold.spare.") } }
+        for i in 0..<20 { try spool.drop("a\(i).json", #"{"id": "a\#(i)", "command": ["true"]}"#) }
+        drain(spool)
+        // Files that held data: only those become records (SparePool.take).
+        let kept = Set(spares())
+        let withData = Set(kept.compactMap { inode("tmp/\($0)") }.filter { $0.size > 0 }.map(\.ino))
+        try #require(withData.count >= 4, "a clean stop left \(kept.count) spares in tmp/, \(withData.count) with data")
+
+        // Jobs that wait a day: intake writes their records before this run has retired any file,
+        // so only the last run's spares can hold them.
+        let f = ISO8601DateFormatter()
+        let later = f.string(from: Date().addingTimeInterval(86_400))
+        for i in 0..<3 { try spool.drop("b\(i).json", #"{"id": "b\#(i)", "not_before": "\#(later)", "command": ["true"]}"#) }
+        let second = DaemonProcess(spool: spool)
+        poll(timeout: 20, "three records in pending/\n\(second.log)") { spool.recordNames("pending").count == 3 }
+        let records = Set(spool.recordNames("pending").compactMap { inode("pending/\($0)")?.ino })
+        #expect(records.isSubset(of: withData), "records \(records) were not written into the last run's spares \(withData)")
+        // The others are still there under their names. (Inode numbers alone prove nothing: ext4
+        // hands a file removed in the same second to the next new one.)
+        #expect(!kept.isDisjoint(with: spares()), "the last run's spares were removed at start")
+
+        // After a crash a spare's old name may not be durably gone: the next start removes them all.
+        second.crash()
+        let left = Set(spares())
+        try #require(!left.isEmpty)
+        let third = DaemonProcess(spool: spool)
+        third.waitReady()
+        #expect(left.isDisjoint(with: spares()), "spares of a crashed run kept: \(left.intersection(spares()))")
+        third.signal(SIGTERM)
+        #expect(third.waitExit() == 0)
+        #expect(spool.recordNames("pending").count == 3)
     }
 }

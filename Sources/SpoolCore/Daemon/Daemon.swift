@@ -262,12 +262,15 @@ public final class Daemon: Sendable {
             w = nil
         }
         intakeQueue.sync {}
-        finishQueue.sync { store.removeSpares() }
+        let code = lifecycle.withLock { $0.exitCode ?? 0 }
+        let clean = code == 0 && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable)
+        // A clean stop leaves the spares for the next start (SparePool): the mark's syncfs below
+        // makes their old names' removal durable.
+        finishQueue.sync { if !clean { store.removeSpares() } }
         events?.flush()
         history?.flush()
         timerQueue.sync { writeMetrics() }
-        let code = lifecycle.withLock { $0.exitCode ?? 0 }
-        if code == 0 && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable) {
+        if clean {
             // Once intake and the finisher are idle (an intake pass in flight ends first): nothing
             // writes a record after the mark's syncfs.
             intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout) } }

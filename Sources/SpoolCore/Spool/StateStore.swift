@@ -162,9 +162,15 @@ public final class StateStore: Sendable {
         spares.retire(name, from: layout.fd(folder), folder: folder)
     }
 
-    /// Removes the pooled spares; for a clean exit.
+    /// Removes the pooled spares; for an exit that is not clean (a clean one leaves them to the
+    /// next start).
     public func removeSpares() {
         spares.removeAll()
+    }
+
+    /// Takes back the spares an earlier run left at its clean stop (SparePool.adopt).
+    func adoptSpares(_ names: [String]) {
+        spares.adopt(names)
     }
 
 

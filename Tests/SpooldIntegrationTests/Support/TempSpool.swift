@@ -54,6 +54,10 @@ final class TempSpool: @unchecked Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: path(folder))) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// What is left in tmp/, but the spares (recycled inodes) a clean stop keeps there for the
+    /// next start (SparePool).
+    func tmpLeftovers() -> [String] { names("tmp").filter { !$0.hasPrefix("spoold.spare.") } }
+
     /// The JSON records (`*.json`) of a folder.
     func recordNames(_ folder: String) -> [String] { names(folder).filter { $0.hasSuffix(".json") } }
 

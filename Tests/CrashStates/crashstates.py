@@ -29,7 +29,8 @@ Invariants checked after `spoold --drain` on each state:
   * no `on_interrupt: fail` job or operation runs twice: runs before the crash (execve in the
     trace) plus runs during recovery (lines in its marker file) is at most one;
   * nothing is left in inbox/, tmp/, running/, pending/ or control/, but the spares (recycled
-    inodes, `spoold.spare.*`) a clean stop leaves in tmp/ for the next start.
+    inodes, `spoold.spare.*`) a clean stop leaves in tmp/ for the next start; a spare the state
+    held without the clean-stop mark is gone (recovery must not take back a crashed run's spares).
 
 Commands:
   explore --spoold PATH [--budget N] [--seed S] [--keep DIR]   trace, enumerate, sample, check
@@ -692,8 +693,20 @@ def run_daemon(spoold, spool, timeout, log):
             return "timeout"
 
 
-def check(base, spool, facts, status, expect):
+def stale_spares(spool):
+    """The spares a crash state holds in tmp/ without the clean-stop mark: recovery must remove
+    them (their old names' removal may not be durable), never take them back."""
+    if os.path.exists(os.path.join(spool, "spoold.clean")):
+        return set()
+    tmp = os.path.join(spool, "tmp")
+    return {n for n in os.listdir(tmp) if n.startswith(SPARE_PREFIX)} if os.path.isdir(tmp) else set()
+
+
+def check(base, spool, facts, status, expect, stale=frozenset()):
     problems = []
+    kept = stale & set(os.listdir(os.path.join(spool, "tmp"))) if os.path.isdir(os.path.join(spool, "tmp")) else set()
+    if kept:
+        problems.append("spares of a crashed run kept in tmp/: %s" % ", ".join(sorted(kept)[:6]))
     if status != 0:
         problems.append("spoold --drain exited with %s" % status)
     for d in ["inbox", "pending", "running", "tmp", "control"]:
@@ -764,8 +777,9 @@ def explore_one(spoold, workdir, n, item, expect, timeout, keep, preserve=False)
     spool = write_state(base, item["state"])
     seed_marks(base, item["facts"])
     log = os.path.join(base, "spoold.log")
+    stale = stale_spares(spool)
     status = run_daemon(spoold, spool, timeout, log)
-    problems = check(base, spool, item["facts"], status, expect)
+    problems = check(base, spool, item["facts"], status, expect, stale)
     saved = None
     if problems and keep:
         os.makedirs(keep, exist_ok=True)

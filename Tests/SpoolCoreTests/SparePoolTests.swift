@@ -193,4 +193,31 @@ struct SparePoolTests {
         #expect(pool.count == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(spool.root)/tmp") == ["spoold.spare.old.1"])
     }
+
+    @Test("a spare is 0600, so that nobody keeps it open for a later job's record; after seal a retired file is unlinked")
+    func privateSparesAndClose() throws {
+        let spool = try Spool()
+        let pool = SparePool(tmpFD: spool.store.layout.fd(.tmp), quarantines: false)
+        let running = spool.store.layout.fd(.running)
+        _ = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        pool.retire("a.json", from: running, folder: .running)
+        let spare = try #require(pool.take())
+        var st = stat()
+        #expect(lstat("\(spool.root)/tmp/\(spare)", &st) == 0 && st.st_mode & 0o7777 == 0o600)
+        pool.seal()
+        _ = try spool.put("b.json", in: .running, #"{"id": "b"}"#)
+        pool.retire("b.json", from: running, folder: .running)
+        #expect(pool.count == 0 && !FileManager.default.fileExists(atPath: "\(spool.root)/running/b.json"))
+        let names = try FileManager.default.contentsOfDirectory(atPath: "\(spool.root)/tmp")
+        #expect(names == [spare], "a file retired after seal became a spare: \(names)")
+    }
+
+    @Test("only a run token is taken from a clean-stop mark")
+    func runTokens() {
+        let pool = SparePool(tmpFD: -1)
+        for (text, ok) in [(pool.runToken, true), ("0", true), ("zz", true), ("", false), ("a.b", false),
+                           ("ABC", false), ("abcdefghijklmn", false), ("../x", false)] {
+            #expect(SparePool.isRunToken(text) == ok, "\(text)")
+        }
+    }
 }

@@ -198,6 +198,12 @@ struct RestartTests {
         let withData = Set(kept.compactMap { inode("tmp/\($0)") }.filter { $0.size > 0 }.map(\.ino))
         try #require(withData.count >= 4, "a clean stop left \(kept.count) spares in tmp/, \(withData.count) with data")
 
+        // The mark names the spares' run; a spare of another run (an older spoold's, killed) is
+        // removed, not taken back, though it passes every check of a file.
+        let token = try #require(spool.read("spoold.clean")?.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(kept.allSatisfy { $0.hasPrefix("spoold.spare.\(token).") }, "mark \(token), spares \(kept)")
+        try spool.write("tmp/spoold.spare.zz.1", #"{"id": "someone else's"}"#)
+
         // Jobs that wait a day: intake writes their records before this run has retired any file,
         // so only the last run's spares can hold them.
         let f = ISO8601DateFormatter()
@@ -210,6 +216,7 @@ struct RestartTests {
         // The others are still there under their names. (Inode numbers alone prove nothing: ext4
         // hands a file removed in the same second to the next new one.)
         #expect(!kept.isDisjoint(with: spares()), "the last run's spares were removed at start")
+        #expect(!spool.exists("tmp/spoold.spare.zz.1"), "a spare the mark does not name was kept")
 
         // After a crash a spare's old name may not be durably gone: the next start removes them all.
         second.crash()
@@ -221,5 +228,21 @@ struct RestartTests {
         third.signal(SIGTERM)
         #expect(third.waitExit() == 0)
         #expect(spool.recordNames("pending").count == 3)
+    }
+
+    @Test("a clean-stop mark that names no spares (an older spoold's) has the next start remove them")
+    func markWithoutTokenRemovesSpares() throws {
+        let spool = try TempSpool()
+        for i in 0..<10 { try spool.drop("a\(i).json", #"{"id": "a\#(i)", "command": ["true"]}"#) }
+        drain(spool)
+        let kept = spool.names("tmp").filter { $0.hasPrefix("spoold.spare.") }
+        try #require(!kept.isEmpty)
+        try spool.write("spoold.clean", "")
+        let next = DaemonProcess(spool: spool)
+        next.waitReady()
+        #expect(next.log.contains("the last daemon stopped cleanly"), "\(next.log)")  // still a clean stop
+        #expect(Set(kept).isDisjoint(with: spool.names("tmp")), "spares kept under a mark that names none")
+        next.signal(SIGTERM)
+        #expect(next.waitExit() == 0)
     }
 }

@@ -11,7 +11,8 @@ extension Daemon {
     func recover() {
         let now = Timestamp.now()
         // The mark is taken whatever this daemon is, so that it never outlives a run it cannot vouch for.
-        let cleanStop = CleanStop.take(layout) && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable)
+        let mark = CleanStop.take(layout)
+        let cleanStop = mark != nil && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable)
         if cleanStop {
             log.info("recovery: the last daemon stopped cleanly; records are not checked for torn writes")
         } else {
@@ -24,7 +25,7 @@ extension Daemon {
         // With --lock-file other daemons may share the spool: their temporaries, claims and running
         // jobs are alive, so only what is certainly ours is touched.
         let shared = options.lockFile != nil
-        if !shared { store.adoptSpares(removeStaleTemporaries(keepingSpares: cleanStop)) }
+        if !shared { store.adoptSpares(removeStaleTemporaries(keepingSparesOf: cleanStop ? mark?.sparesToken : nil)) }
         _ = intake.recoverClaims(now: now, all: !shared)  // their records are in pending/ or done/ now, loaded below
         if shared {
             log.notice("spoold: --lock-file: running/ is left alone (it may hold other daemons' live jobs)")
@@ -35,16 +36,17 @@ extension Daemon {
         // pending/ is loaded next, on the intake queue (run(), loadPending).
     }
 
-    /// Our half-written tmp files are removed, and the spares of an earlier run too unless it
-    /// stopped cleanly (`keepingSpares`): their names are returned then, for the pool to take
-    /// back once each is checked again (SparePool.adopt). After a crash a spare's old name may
-    /// not be durably gone, so it is never reused.
-    private func removeStaleTemporaries(keepingSpares: Bool) -> [String] {
+    /// Our half-written tmp files and the spares of earlier runs are removed, but those of the run
+    /// whose clean stop named their token (`keepingSparesOf`, CleanStop.Mark): their names are
+    /// returned, for the pool to take back once each is checked again (SparePool.adopt). After a
+    /// crash a spare's old name may not be durably gone, so it is never reused.
+    private func removeStaleTemporaries(keepingSparesOf token: String?) -> [String] {
         var kept: [String] = []
+        let keep = token.map { "\(SparePool.prefix)\($0)." }
         InboxReader.scan(layout.fd(.tmp), suffix: "") { names in
             for n in names {
                 guard let s = n.string, s.hasPrefix("spoold.") else { continue }
-                if s.hasPrefix(SparePool.prefix) && keepingSpares {
+                if let keep, s.hasPrefix(keep) {
                     kept.append(s)
                 } else if s.hasPrefix(SparePool.prefix) || s.hasSuffix(".tmp") {
                     store.remove(s, from: .tmp)

@@ -264,8 +264,8 @@ public final class Daemon: Sendable {
         intakeQueue.sync {}
         let code = lifecycle.withLock { $0.exitCode ?? 0 }
         let clean = code == 0 && CleanStop.isVouched(lockFile: options.lockFile, durable: store.durable)
-        // A clean stop leaves the spares for the next start (SparePool): the mark's syncfs below
-        // makes their old names' removal durable.
+        // A clean stop leaves the spares for the next start (SparePool): the pool is sealed and the
+        // mark's syncfs below makes their old names' removal durable.
         finishQueue.sync { if !clean { store.removeSpares() } }
         events?.flush()
         history?.flush()
@@ -273,7 +273,7 @@ public final class Daemon: Sendable {
         if clean {
             // Once intake and the finisher are idle (an intake pass in flight ends first): nothing
             // writes a record after the mark's syncfs.
-            intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout) } }
+            intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout, sparesToken: store.sealSpares()) } }
         }
         return code
     }

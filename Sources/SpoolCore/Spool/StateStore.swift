@@ -173,6 +173,13 @@ public final class StateStore: Sendable {
         spares.adopt(names)
     }
 
+    /// Seals the spare pool before a clean stop's syncfs (SparePool.seal); returns the run token
+    /// in its spares' names, for the clean-stop mark.
+    func sealSpares() -> String {
+        spares.seal()
+        return spares.runToken
+    }
+
 
     /// Renames `name` from one folder to another; the target folder is added to `sync`.
     /// Returns false when the source is gone (a lost race, not an error).

@@ -220,4 +220,29 @@ struct SparePoolTests {
             #expect(SparePool.isRunToken(text) == ok, "\(text)")
         }
     }
+
+    @Test("a file written into a spare gets its own mode, not the spare's 0600")
+    func reusedSparesGetTheirMode() throws {
+        let spool = try Spool()
+        func mode(_ path: String) -> mode_t {
+            var st = stat()
+            return lstat("\(spool.root)/\(path)", &st) == 0 ? st.st_mode & 0o7777 : 0
+        }
+        let full = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        let empty = try spool.put("a.stdout", in: .running, "")
+        let empty2 = try spool.put("b.stdout", in: .running, "")
+        for name in ["a.json", "a.stdout", "b.stdout"] { spool.store.retire(name, from: .running) }
+        try spool.commit(into: .running)
+        var sync = DirectorySync()
+        try spool.store.writeFile(name: "r.json", folder: .done, sync: &sync, isRecord: true) { fd in
+            Array("{}".utf8).withUnsafeBytes { writeAll(fd, $0) }
+        }
+        let fd = try spool.store.createFile("c.stdout", in: .running)
+        close(fd)
+        try spool.store.writeRootFile(Array("m".utf8), name: "metrics.prom")
+        #expect(try spool.inode("\(spool.root)/done/r.json") == full)
+        #expect(try [empty, empty2].contains(spool.inode("\(spool.root)/running/c.stdout")))
+        #expect(try [empty, empty2].contains(spool.inode("\(spool.root)/metrics.prom")))
+        for path in ["done/r.json", "running/c.stdout", "metrics.prom"] { #expect(mode(path) == 0o644, "\(path)") }
+    }
 }

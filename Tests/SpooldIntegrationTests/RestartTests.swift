@@ -245,4 +245,26 @@ struct RestartTests {
         next.signal(SIGTERM)
         #expect(next.waitExit() == 0)
     }
+
+    @Test("spares taken back and not reused are named by the next clean stop too, and taken back again")
+    func adoptedSparesOutliveTwoStops() throws {
+        let spool = try TempSpool()
+        func spares() -> Set<String> { Set(spool.names("tmp").filter { $0.hasPrefix("spoold.spare.") }) }
+        for i in 0..<20 { try spool.drop("a\(i).json", #"{"id": "a\#(i)", "command": ["true"]}"#) }
+        drain(spool)
+        // Those that held data: with no job to run, nothing takes them (metrics.prom and stats.json
+        // take empty ones).
+        let first = spares().filter { var st = stat(); return lstat(spool.path("tmp/\($0)"), &st) == 0 && st.st_size > 0 }
+        try #require(first.count >= 4)
+        drain(spool)  // nothing to run: its start takes them back, its stop names them again
+        let tokens = (spool.read("spoold.clean") ?? "").split(separator: "\n").map(String.init)
+        #expect(tokens.count == 2, "the mark names \(tokens)")
+        let still = first.intersection(spares())
+        try #require(!still.isEmpty, "the second run reused or removed all of \(first)")
+        let third = DaemonProcess(spool: spool)
+        third.waitReady()
+        #expect(still.isSubset(of: spares()), "removed at the third start: \(still.subtracting(spares()))")
+        third.signal(SIGTERM)
+        #expect(third.waitExit() == 0)
+    }
 }

@@ -25,7 +25,7 @@ extension Daemon {
         // With --lock-file other daemons may share the spool: their temporaries, claims and running
         // jobs are alive, so only what is certainly ours is touched.
         let shared = options.lockFile != nil
-        if !shared { store.adoptSpares(removeStaleTemporaries(keepingSparesOf: cleanStop ? mark?.sparesToken : nil)) }
+        if !shared { store.adoptSpares(removeStaleTemporaries(keepingSparesOf: cleanStop ? mark?.sparesTokens ?? [] : [])) }
         _ = intake.recoverClaims(now: now, all: !shared)  // their records are in pending/ or done/ now, loaded below
         if shared {
             log.notice("spoold: --lock-file: running/ is left alone (it may hold other daemons' live jobs)")
@@ -36,17 +36,16 @@ extension Daemon {
         // pending/ is loaded next, on the intake queue (run(), loadPending).
     }
 
-    /// Our half-written tmp files and the spares of earlier runs are removed, but those of the run
-    /// whose clean stop named their token (`keepingSparesOf`, CleanStop.Mark): their names are
+    /// Our half-written tmp files and the spares of earlier runs are removed, but those whose
+    /// tokens the last clean stop named (`keepingSparesOf`, CleanStop.Mark): their names are
     /// returned, for the pool to take back once each is checked again (SparePool.adopt). After a
     /// crash a spare's old name may not be durably gone, so it is never reused.
-    private func removeStaleTemporaries(keepingSparesOf token: String?) -> [String] {
+    private func removeStaleTemporaries(keepingSparesOf tokens: Set<String>) -> [String] {
         var kept: [String] = []
-        let keep = token.map { "\(SparePool.prefix)\($0)." }
         InboxReader.scan(layout.fd(.tmp), suffix: "") { names in
             for n in names {
                 guard let s = n.string, s.hasPrefix("spoold.") else { continue }
-                if let keep, s.hasPrefix(keep) {
+                if let token = SparePool.token(of: s), tokens.contains(token) {
                     kept.append(s)
                 } else if s.hasPrefix(SparePool.prefix) || s.hasSuffix(".tmp") {
                     store.remove(s, from: .tmp)

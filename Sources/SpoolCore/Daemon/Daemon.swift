@@ -273,7 +273,7 @@ public final class Daemon: Sendable {
         if clean {
             // Once intake and the finisher are idle (an intake pass in flight ends first): nothing
             // writes a record after the mark's syncfs.
-            intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout, sparesToken: store.sealSpares()) } }
+            intakeQueue.sync { finishQueue.sync { CleanStop.mark(layout, sparesTokens: store.sealSpares()) } }
         }
         return code
     }

@@ -30,11 +30,15 @@ public struct ResultPrivacy: Sendable, Equatable, Codable {
     static let aclName = "system.posix_acl_access"
 
     /// Gives the open file `fd` of a job owned by `owner` its mode, group and ACL. Without an
-    /// owner, or with shared results, the file is 0644 with no ACL (a recycled file may have had one).
+    /// owner, or with shared results, or when the daemon is not root, the file is 0644 with no ACL
+    /// (a recycled file may have had one, and a spare is 0600: SparePool).
     /// Returns false if the ACL could not be set (the file is then 0640: the owner cannot read it).
     @discardableResult
     public func apply(_ fd: Int32, owner: JobOwner?) -> Bool {
-        guard AccessPolicy.runsAsOwner else { return true }
+        guard AccessPolicy.runsAsOwner else {
+            fchmod(fd, 0o644)
+            return true
+        }
         guard isPrivate, let owner else {
             _ = Self.aclName.withCString { cshim_fremovexattr(fd, $0) }
             fchmod(fd, 0o644)

@@ -12,7 +12,7 @@
 // one link (never a hard link to a file outside the spool) and be owned by the daemon's user.
 // Anything else is unlinked. A spare is 0600: nobody else may open it while it waits in tmp/.
 // Spares are garbage by definition. A clean stop seals the pool before its syncfs (`seal`),
-// leaves the spares in tmp/ and names their run in its mark (CleanStop); the next start takes
+// leaves the spares in tmp/ and names their runs in its mark (CleanStop); the next start takes
 // those back, checked again (`adopt`). Unlinking them (a discard per freed file on this disk) took
 // a drain of 500 jobs 43 ms from its last job's end to its exit, 21-22 ms without, and the next
 // run made as many new inodes. After anything else (a crash, a failed sync, a mark that names
@@ -219,9 +219,26 @@ final class SparePool: Sendable {
     /// retired from then on instead of pooling it. So every spare left in tmp/ was renamed there
     /// before the syncfs that makes its old name's removal durable; an attempt that outlives the
     /// daemon (live restore, a remote queue) may end on a thread of its own during the exit.
-    func seal() {
+    /// Returns the run tokens in the names of the spares it holds, this run's first: a spare taken
+    /// back at start keeps its name, and the next start takes back only the tokens the mark names.
+    func seal() -> [String] {
         state.withLock { $0.sealed = true }
         retiring.wait()
+        let names = state.withLock { s in (s.ready + s.quarantined.values.joined()).map(\.name) }
+        var tokens = [runToken]
+        for name in names {
+            guard let token = Self.token(of: name), !tokens.contains(token) else { continue }
+            tokens.append(token)
+        }
+        return tokens
+    }
+
+    /// The run token in a spare's name (`spoold.spare.<token>.<n>`), nil for any other name.
+    static func token(of name: String) -> String? {
+        guard name.hasPrefix(prefix) else { return nil }
+        let rest = name.dropFirst(prefix.count)
+        guard let dot = rest.firstIndex(of: "."), isRunToken(String(rest[..<dot])) else { return nil }
+        return String(rest[..<dot])
     }
 
     /// Unlinks every spare (at a stop that is not clean: the next start removes what it finds).

@@ -70,7 +70,9 @@ public final class StateStore: Sendable {
                    jobFile: Bool = false, owner: JobOwner? = nil, isRecord: Bool = false, content: (Int32) -> Int32?) throws {
         let tmpFD = layout.fd(.tmp)
         let (fd, tmpName) = try openScratch(isRecord: isRecord)
-        if jobFile || AccessPolicy.runsAsOwner { privacy.withLock { $0 }.apply(fd, owner: jobFile ? owner : nil) }
+        // Its mode is set once, to what it ends as: a spare (0600) never passes through 0644 on the
+        // way to a private record's 0640, when a member of the spool's group could open it.
+        privacy.withLock { $0 }.apply(fd, owner: jobFile ? owner : nil)
         let failed: SystemError? = {
             if let e = content(fd) { return SystemError("write", "tmp/\(tmpName)", errno: e) }
             FaultInjection.hit(.afterTmpWrite)
@@ -112,7 +114,8 @@ public final class StateStore: Sendable {
         }
     }
 
-    /// An empty file in tmp/ open for writing: a recycled spare if there is one, else a new file.
+    /// An empty file in tmp/ open for writing, mode 0600 (the caller sets its mode): a recycled
+    /// spare if there is one, else a new file.
     /// Only a record may take a spare that held data: a power cut before its data is synced may
     /// leave the old bytes under the new name, and only a record is checked whole at recovery
     /// (`removeTornRecords`, when a group commit did not fsync it before its rename). Anything else
@@ -122,14 +125,11 @@ public final class StateStore: Sendable {
         let tmpFD = layout.fd(.tmp)
         while let spare = spares.take(emptyOnly: !isRecord) {
             let fd = openat(tmpFD, spare, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)
-            if fd >= 0 {
-                fchmod(fd, 0o644)
-                return (fd, spare)
-            }
+            if fd >= 0 { return (fd, spare) }  // 0600 until the caller gives it its mode
         }
         let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
         let name = "spoold.\(getpid()).\(runToken).\(n).tmp"
-        let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError("create", "tmp/\(name)") }
         return (fd, name)
     }
@@ -144,8 +144,7 @@ public final class StateStore: Sendable {
             if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
                 let fd = openat(dirFD, name, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
                 if fd >= 0 {
-                    fchmod(fd, 0o644)
-                    privacy.apply(fd, owner: owner)
+                    privacy.apply(fd, owner: owner)  // from the spare's 0600 straight to its mode
                     return fd
                 }
             }
@@ -173,11 +172,10 @@ public final class StateStore: Sendable {
         spares.adopt(names)
     }
 
-    /// Seals the spare pool before a clean stop's syncfs (SparePool.seal); returns the run token
+    /// Seals the spare pool before a clean stop's syncfs (SparePool.seal); returns the run tokens
     /// in its spares' names, for the clean-stop mark.
-    func sealSpares() -> String {
+    func sealSpares() -> [String] {
         spares.seal()
-        return spares.runToken
     }
 
 

@@ -190,11 +190,11 @@ struct RestartTests {
             var st = stat()
             return lstat(spool.path(relative), &st) == 0 ? (UInt64(st.st_ino), Int(st.st_size)) : nil
         }
-        func spares() -> [String] { spool.names("tmp").filter { $0.hasPrefix("spoold.spare.") } }
+        let spares = spool.spareNames
         for i in 0..<20 { try spool.drop("a\(i).json", #"{"id": "a\#(i)", "command": ["true"]}"#) }
         drain(spool)
         // Files that held data: only those become records (SparePool.take).
-        let kept = Set(spares())
+        let kept = spares()
         let withData = Set(kept.compactMap { inode("tmp/\($0)") }.filter { $0.size > 0 }.map(\.ino))
         try #require(withData.count >= 4, "a clean stop left \(kept.count) spares in tmp/, \(withData.count) with data")
 
@@ -220,7 +220,7 @@ struct RestartTests {
 
         // After a crash a spare's old name may not be durably gone: the next start removes them all.
         second.crash()
-        let left = Set(spares())
+        let left = spares()
         try #require(!left.isEmpty)
         let third = DaemonProcess(spool: spool)
         third.waitReady()
@@ -235,13 +235,13 @@ struct RestartTests {
         let spool = try TempSpool()
         for i in 0..<10 { try spool.drop("a\(i).json", #"{"id": "a\#(i)", "command": ["true"]}"#) }
         drain(spool)
-        let kept = spool.names("tmp").filter { $0.hasPrefix("spoold.spare.") }
+        let kept = spool.spareNames()
         try #require(!kept.isEmpty)
         try spool.write("spoold.clean", "")
         let next = DaemonProcess(spool: spool)
         next.waitReady()
         #expect(next.log.contains("the last daemon stopped cleanly"), "\(next.log)")  // still a clean stop
-        #expect(Set(kept).isDisjoint(with: spool.names("tmp")), "spares kept under a mark that names none")
+        #expect(kept.isDisjoint(with: spool.spareNames()), "spares kept under a mark that names none")
         next.signal(SIGTERM)
         #expect(next.waitExit() == 0)
     }
@@ -249,7 +249,7 @@ struct RestartTests {
     @Test("spares taken back and not reused are named by the next clean stop too, and taken back again")
     func adoptedSparesOutliveTwoStops() throws {
         let spool = try TempSpool()
-        func spares() -> Set<String> { Set(spool.names("tmp").filter { $0.hasPrefix("spoold.spare.") }) }
+        let spares = spool.spareNames
         for i in 0..<20 { try spool.drop("a\(i).json", #"{"id": "a\#(i)", "command": ["true"]}"#) }
         drain(spool)
         // Those that held data: with no job to run, nothing takes them (metrics.prom and stats.json

@@ -14,11 +14,12 @@ import Foundation
 
 enum CleanStop {
     static let name = "spoold.clean"
-    /// Room for a full pool's tokens (512 spares, each of another run at most), one per line.
+    /// Room for a full pool's tokens (512 spares, each of another run at most), one per line; a
+    /// longer mark names none.
     static let limit = 16 << 10
 
     /// What the last daemon's mark says.
-    struct Mark: Equatable {
+    struct Mark {
         /// The run tokens in the names of the spares it left in tmp/ (`spoold.spare.<token>.<n>`):
         /// its own, and those of spares it took back and did not reuse. Empty if it names none (an
         /// empty mark, as an older spoold wrote).
@@ -34,17 +35,14 @@ enum CleanStop {
         Durability.sync(layout.rootFD, .syncfs, "the spool (clean stop)")
         let fd = openat(layout.rootFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { return }  // no mark: the next start scans, as after a crash
-        let text = sparesTokens.map { "\($0)\n" }.joined()
-        let written = text.utf8.count <= limit && Array(text.utf8).withUnsafeBytes { writeAll(fd, $0) } == nil
         // A mark that cannot say whose spares they are is not left at all.
-        if written {
-            Durability.sync(fd, .file, name, orElse: { e in unlinkat(layout.rootFD, name, 0); Durability.failed(e) })
-        }
-        close(fd)
-        guard written else {
+        guard Array(sparesTokens.map { "\($0)\n" }.joined().utf8).withUnsafeBytes({ writeAll(fd, $0) }) == nil else {
+            close(fd)
             unlinkat(layout.rootFD, name, 0)
             return
         }
+        Durability.sync(fd, .file, name, orElse: { e in unlinkat(layout.rootFD, name, 0); Durability.failed(e) })
+        close(fd)
         Durability.sync(layout.rootFD, .folder, "the spool root (\(name))")
     }
 

@@ -237,8 +237,9 @@ final class SparePool: Sendable {
     static func token(of name: String) -> String? {
         guard name.hasPrefix(prefix) else { return nil }
         let rest = name.dropFirst(prefix.count)
-        guard let dot = rest.firstIndex(of: "."), isRunToken(String(rest[..<dot])) else { return nil }
-        return String(rest[..<dot])
+        guard let dot = rest.firstIndex(of: ".") else { return nil }
+        let token = String(rest[..<dot])
+        return isRunToken(token) ? token : nil
     }
 
     /// Unlinks every spare (at a stop that is not clean: the next start removes what it finds).

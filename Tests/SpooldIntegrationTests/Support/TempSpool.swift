@@ -58,6 +58,9 @@ final class TempSpool: @unchecked Sendable {
     /// next start (SparePool).
     func tmpLeftovers() -> [String] { names("tmp").filter { !$0.hasPrefix("spoold.spare.") } }
 
+    /// Those spares.
+    func spareNames() -> Set<String> { Set(names("tmp").filter { $0.hasPrefix("spoold.spare.") }) }
+
     /// The JSON records (`*.json`) of a folder.
     func recordNames(_ folder: String) -> [String] { names(folder).filter { $0.hasSuffix(".json") } }
 

@@ -1,5 +1,6 @@
 // The http built-in against a local server: JSON and text bodies, status checks, request
-// bodies and headers, truncation, refused connections and timeouts.
+// bodies and headers, truncation, redirects, compressed bodies, repeated headers, refused
+// connections, TLS to a plain server, and timeouts.
 import Foundation
 import SpoolJSON
 import Testing
@@ -95,6 +96,48 @@ import Testing
         #expect(elapsed >= 0.45, "took \(elapsed) s")
     }
 
+    @Test func redirectsAreFollowedAndTheLastResponseKept() async throws {
+        let result = await runHTTP(["method": "GET", "url": .string(server.url("/redirect/3"))])
+        let o = try #require(result.get().objectValue)
+        #expect(o["status"] == 200)
+        #expect(o["body"] == ["ok": true, "items": [1, 2, 3], "name": "spool"])
+        // The headers are the last response's, not a redirect's.
+        #expect(o["headers"]?.objectValue?["x-hop"] == nil)
+        #expect(o["headers"]?.objectValue?["x-test-server"] == "spoold-builtins")
+    }
+
+    @Test func tooManyRedirectsFail() async throws {
+        let url = server.url("/redirect/40")
+        let result = await runHTTP(["method": "GET", "url": .string(url)])
+        let message = try #require(result.failureMessage)
+        #expect(message.hasPrefix("http GET \(url) failed: too many redirects (curl error 47"), "\(message)")
+    }
+
+    @Test func compressedBodyIsDecoded() async throws {
+        let result = await runHTTP(["method": "GET", "url": .string(server.url("/gzip"))])
+        #expect(try result.get().objectValue?["body"] == ["zipped": true])
+    }
+
+    @Test func repeatedHeadersAreJoined() async throws {
+        let result = await runHTTP(["method": "GET", "url": .string(server.url("/repeated"))])
+        #expect(try result.get().objectValue?["headers"]?.objectValue?["set-cookie"] == "a=1, b=2")
+    }
+
+    @Test func headReturnsNoBody() async throws {
+        let result = await runHTTP(["method": "HEAD", "url": .string(server.url("/json"))])
+        let o = try #require(result.get().objectValue)
+        #expect(o["status"] == 200)
+        #expect(o["body"] == "")
+        #expect(o["headers"]?.objectValue?["content-type"] == "application/json")
+    }
+
+    @Test func tlsToAPlainServerFails() async throws {
+        let url = server.url("/json").replacingOccurrences(of: "http://", with: "https://")
+        let result = await runHTTP(["method": "GET", "url": .string(url), "timeout_seconds": 5])
+        let message = try #require(result.failureMessage)
+        #expect(message.hasPrefix("http GET \(url) failed: the TLS connection failed (curl error 35"), "\(message)")
+    }
+
     @Test func refusedConnectionNamesTheURL() async throws {
         let closed = try TestHTTPServer()
         closed.stop()
@@ -109,5 +152,21 @@ extension Result where Failure == BuiltinError {
     var failureMessage: String? {
         if case .failure(let error) = self { return error.message }
         return nil
+    }
+}
+
+/// The header block of one response, as libcurl hands it over, made into the result's `headers`.
+@Suite struct HTTPHeaderParsingTests {
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", ["content-type": "text/plain"]),
+        ("HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nB:  spaced  \r\n\r\n", ["x-a": "1, 2", "b": "spaced"]),
+        ("HTTP/2 204\r\nempty:\r\n: nameless\r\nno colon here\r\n\r\n", ["empty": ""]),
+        ("HTTP/1.1 200 OK\r\nLocation: http://h/a:b\r\n\r\n", ["location": "http://h/a:b"]),
+        ("", [:]),
+    ])
+    func headers(block: String, expected: [String: String]) {
+        let parsed = HTTPTransport.headers(of: block)
+        #expect(Dictionary(uniqueKeysWithValues: parsed.map { ($0.name, $0.value) }) == expected)
+        #expect(parsed.map(\.name) == parsed.map(\.name).sorted())
     }
 }

@@ -14,7 +14,7 @@ import Testing
     }
 
     /// The daemon runs the others on a shared queue; a blocking one there would hold a worker
-    /// that FoundationNetworking needs (Daemon.runBuiltin).
+    /// that the daemon's other work needs (Daemon.runBuiltin).
     @Test func onlyHTTPBlocks() {
         let blocking = BuiltinRegistry.all.filter { type(of: $0.value).blocks }.map(\.key)
         #expect(blocking == ["http"])

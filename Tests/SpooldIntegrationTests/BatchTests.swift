@@ -230,6 +230,28 @@ struct BatchTests {
         #expect(failed["status"] as? Int == 404)
         #expect((failed["body"] as? [String: Any])?["status"] as? Int == 404)
     }
+
+    @Test("without libcurl an http operation fails saying what to install; the rest of the batch runs")
+    func httpWithoutLibcurl() throws {
+        let spool = try TempSpool()
+        let server = try LocalHTTPServer()
+        try spool.drop("h.json", #"""
+            {"id": "h", "operations": [
+              {"name": "get", "type": "http", "params": {"method": "GET", "url": "\#(server.url)/json"}},
+              {"name": "sum", "type": "descriptive_stats", "params": {"data": [1, 2, 3]}}]}
+            """#)
+        // libcurl is loaded at the first http operation; a name that does not exist stands for a
+        // machine without it.
+        drain(spool, environment: ["SPOOLD_LIBCURL": "\(spool.root)/no-libcurl.so.4"])
+        let r = try #require(spool.record("h"))
+        #expect(r.status == "partial")
+        let o = ops(r)
+        #expect(o[0]["status"] as? String == "failed")
+        let message = try #require((o[0]["error"] as? [String: Any])?["message"] as? String)
+        #expect(message.contains("http GET \(server.url)/json failed: libcurl is not installed ("), "\(message)")
+        #expect(message.hasSuffix("the http operation needs it (Debian: apt-get install libcurl4)"), "\(message)")
+        #expect(o[1]["status"] as? String == "succeeded")
+    }
 }
 
 /// The builtins' test server (Tests/SpoolBuiltinsTests/Fixtures/http_server.py) on a free port.

@@ -1,10 +1,7 @@
-// `http`: one HTTP request with URLSession. The params are checked here (method, http/https URL,
+// `http`: one HTTP request (libcurl, HTTPTransport). The params are checked here (method, http/https URL,
 // headers, body, timeout, expected statuses); the transfer is in HTTPTransport and the result
 // body (JSON if it parses, else text, capped at 64 KiB) in HTTPResponseBody.
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import SpoolJSON
 
 /// A single HTTP request whose status must be one of `expect_status` (default 200–299).
@@ -41,24 +38,21 @@ public struct HTTPCall: BuiltinOperation {
         let timeout = try p.number("timeout_seconds")
         let expected = try p.value("expect_status").map(Self.expectedStatuses) ?? .success
 
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData)
-        request.httpMethod = method
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        var request = HTTPRequest(method: method, url: url, headers: headers, body: nil)
         if let body = p.value("body") {
             // Without an explicit type, libcurl would label any body form-urlencoded.
             let hasContentType = headers.contains { $0.name.lowercased() == "content-type" }
             if case .string(let text) = body {
-                request.httpBody = Data(text.utf8)
-                if !hasContentType { request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type") }
+                request.body = Data(text.utf8)
+                if !hasContentType { request.headers.append(("Content-Type", "text/plain; charset=utf-8")) }
             } else {
-                request.httpBody = Data(body.serialized().utf8)
-                if !hasContentType { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+                request.body = Data(body.serialized().utf8)
+                if !hasContentType { request.headers.append(("Content-Type", "application/json")) }
             }
         }
 
         let label = "http \(method) \(url.absoluteString)"
-        // Blocks this thread until the response: call `run` on a thread of its own, not on a libdispatch
-        // worker (FoundationNetworking needs those to progress; see HTTPTransport).
+        // Blocks this thread until the response: call `run` on a thread of its own (Daemon.runBuiltin).
         let response = try HTTPTransport.perform(request, timeout: timeout, limit: HTTPResponseBody.limit, label: label)
         let body = HTTPResponseBody(data: response.body, truncated: response.truncated)
         var r = ResultFields()

@@ -1,17 +1,21 @@
-// Runs one URLSession data task synchronously: `run` is called on a daemon worker thread, so it
-// blocks on a semaphore until the task completes, the overall timeout passes, or more than
-// `limit` body bytes have arrived (the transfer is then cancelled and the body marked truncated).
+// Runs one HTTP request on the calling thread, through libcurl (CSpoolCurl loads it at the first
+// request): at most `limit` body bytes are kept (the transfer then stops and the body is marked
+// truncated), and the whole exchange, redirects included, ends by `timeout`.
 //
-// The caller must not be a libdispatch worker thread. FoundationNetworking drives libcurl from
-// libdispatch queues (the multi handle's socket and timer sources, the delegate queue), and on
-// Linux libdispatch creates workers beyond the number of cores only from a monitor that runs about
-// once a second. With every worker blocked in this wait, each transfer stalled until the monitor
-// added a thread: two calls at once on 2 cores took 1.0 s each instead of a millisecond. The daemon
-// runs built-ins on threads of their own for that reason.
+// Not URLSession: FoundationNetworking linked libcurl and some thirty libraries into every start
+// of spoold and spoolctl (curl_call.c says what it cost), and it drove the transfer from
+// libdispatch workers, which stalled when every worker was blocked waiting for one.
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import CSpoolCurl
+
+/// What to send.
+struct HTTPRequest: Sendable {
+    var method: String
+    var url: URL
+    /// In the order given; names as given.
+    var headers: [(name: String, value: String)]
+    var body: Data?
+}
 
 /// What came back from the server.
 struct HTTPExchange: Sendable {
@@ -24,114 +28,72 @@ struct HTTPExchange: Sendable {
 
 enum HTTPTransport {
     /// Performs `request`; `label` ("http GET <url>") starts every error message.
-    static func perform(_ request: URLRequest, timeout: Double, limit: Int, label: String) throws(BuiltinError) -> HTTPExchange {
-        // FoundationNetworking rounds its timeouts down to whole seconds (0.5 s expires at once), so the
-        // session only gets a backstop and the exact limit is the semaphore wait below.
-        let backstop = (timeout + 1).rounded(.up)
-        var request = request
-        request.timeoutInterval = backstop
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = backstop
-        configuration.timeoutIntervalForResource = backstop
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpCookieStorage = nil
-        configuration.urlCache = nil
-        let collector = ResponseCollector(limit: limit)
-        let session = URLSession(configuration: configuration, delegate: collector, delegateQueue: nil)
-        let task = session.dataTask(with: request)
-        task.resume()
-        session.finishTasksAndInvalidate()
-
-        let timedOut = BuiltinError("\(label) timed out after \(formatNumber(timeout)) seconds")
-        guard collector.done.wait(timeout: .now() + timeout) == .success else {
-            task.cancel()
-            throw timedOut
+    static func perform(_ request: HTTPRequest, timeout: Double, limit: Int, label: String) throws(BuiltinError) -> HTTPExchange {
+        var result = cspool_http_result()
+        let lines = request.headers.map { "\($0.name): \($0.value)" }
+        let body = request.body ?? Data()
+        let loaded = withCStrings(lines) { headerLines in
+            body.withUnsafeBytes { bytes in
+                cspool_http_perform(request.method, request.url.absoluteString, headerLines, lines.count,
+                                    bytes.baseAddress, bytes.count, request.body == nil ? 0 : 1,
+                                    max(1, Int(timeout * 1000)), limit, &result)
+            }
         }
-        let outcome = collector.outcome()
-        if let error = outcome.error, !outcome.truncated {
-            if (error as? URLError)?.code == .timedOut { throw timedOut }
-            throw BuiltinError("\(label) failed: \(describe(error))")
+        defer { cspool_http_free(&result) }
+        let message = withUnsafeBytes(of: result.error) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard loaded == 0 else { throw BuiltinError("\(label) failed: \(message)") }
+        if result.curl_code == CurlCode.timedOut {
+            throw BuiltinError("\(label) timed out after \(formatNumber(timeout)) seconds")
         }
-        guard let response = outcome.response else {
-            throw BuiltinError("\(label) failed: no HTTP response")
+        guard result.curl_code == 0 else {
+            throw BuiltinError("\(label) failed: \(describe(code: result.curl_code, message: message))")
         }
-        return HTTPExchange(status: response.statusCode, headers: headers(of: response),
-                            body: outcome.data, truncated: outcome.truncated)
+        guard result.status > 0 else { throw BuiltinError("\(label) failed: no HTTP response") }
+        let headerText = result.headers.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: result.headers_length), as: UTF8.self) } ?? ""
+        let data = result.body.map { Data(bytes: $0, count: result.body_length) } ?? Data()
+        return HTTPExchange(status: result.status, headers: headers(of: headerText), body: data, truncated: result.truncated != 0)
     }
 
-    static func headers(of response: HTTPURLResponse) -> [(name: String, value: String)] {
+    /// The header lines of one response ("Name: value", CRLF-ended; the status line first): names
+    /// lowercased, repeated ones joined with ", ", sorted by name.
+    static func headers(of text: String) -> [(name: String, value: String)] {
         var merged: [String: String] = [:]
-        for (key, value) in response.allHeaderFields {
-            guard let name = (key as? String)?.lowercased() else { continue }
-            let text = (value as? String) ?? "\(value)"
-            merged[name] = merged[name].map { "\($0), \(text)" } ?? text
+        for line in text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" }) {
+            guard let colon = line.firstIndex(of: ":"), !line.hasPrefix("HTTP/") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty else { continue }
+            merged[name] = merged[name].map { "\($0), \(value)" } ?? value
         }
         return merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
     }
 
-    static func describe(_ error: any Error) -> String {
-        guard let urlError = error as? URLError else { return "\(error.localizedDescription)" }
+    /// libcurl's codes (CURLcode) that get words of their own.
+    enum CurlCode {
+        static let couldNotResolveProxy: Int32 = 5, couldNotResolveHost: Int32 = 6, couldNotConnect: Int32 = 7
+        static let weirdServerReply: Int32 = 8, timedOut: Int32 = 28, sslConnect: Int32 = 35
+        static let tooManyRedirects: Int32 = 47, gotNothing: Int32 = 52, sendError: Int32 = 55, receiveError: Int32 = 56
+        static let tls: Set<Int32> = [35, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98]
+    }
+
+    static func describe(code: Int32, message: String) -> String {
         let reason: String
-        switch urlError.code {
-        case .cannotConnectToHost: reason = "could not connect to the host (connection refused)"
-        case .cannotFindHost, .dnsLookupFailed: reason = "the host name could not be resolved"
-        case .networkConnectionLost: reason = "the connection was lost"
-        case .notConnectedToInternet: reason = "the network is unreachable"
-        case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
-            reason = "the TLS connection failed"
-        case .badServerResponse: reason = "the server sent an invalid response"
-        case .httpTooManyRedirects: reason = "too many redirects"
-        default: reason = urlError.localizedDescription
+        switch code {
+        case CurlCode.couldNotConnect: reason = "could not connect to the host (connection refused)"
+        case CurlCode.couldNotResolveHost, CurlCode.couldNotResolveProxy: reason = "the host name could not be resolved"
+        case CurlCode.sendError, CurlCode.receiveError, CurlCode.gotNothing: reason = "the connection was lost"
+        case CurlCode.weirdServerReply: reason = "the server sent an invalid response"
+        case CurlCode.tooManyRedirects: reason = "too many redirects"
+        case _ where CurlCode.tls.contains(code): reason = "the TLS connection failed"
+        default: return "\(message) (curl error \(code))"
         }
-        return "\(reason) (URLError \(urlError.code.rawValue))"
-    }
-}
-
-/// URLSession delegate that keeps at most `limit` body bytes and signals `done` on completion.
-/// Its state is guarded by a lock, since URLSession calls it on its own queue.
-final class ResponseCollector: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let done = DispatchSemaphore(value: 0)
-    private let limit: Int
-    private let lock = NSLock()
-    private var data = Data()
-    private var truncated = false
-    private var response: HTTPURLResponse?
-    private var error: (any Error)?
-
-    init(limit: Int) {
-        self.limit = limit
+        return "\(reason) (curl error \(code): \(message))"
     }
 
-    func outcome() -> (response: HTTPURLResponse?, data: Data, truncated: Bool, error: (any Error)?) {
-        lock.withLock { (response, data, truncated, error) }
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        lock.withLock { self.response = response as? HTTPURLResponse }
-        completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let full: Bool = lock.withLock {
-            let room = limit - self.data.count
-            if data.count > room {
-                self.data.append(data.prefix(max(room, 0)))
-                truncated = true
-                return true
-            }
-            self.data.append(data)
-            return false
-        }
-        if full { dataTask.cancel() }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        lock.withLock {
-            if self.response == nil { self.response = task.response as? HTTPURLResponse }
-            self.error = error
-        }
-        done.signal()
+    /// Runs `body` with `strings` as a C array of C strings.
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+        let copies = strings.map { UnsafePointer(strdup($0)) }
+        defer { copies.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        return copies.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }

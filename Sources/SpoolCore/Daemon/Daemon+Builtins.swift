@@ -6,9 +6,9 @@
 // most of an operation's cost (bench `batch`). The engine still picks every step, so priorities,
 // pauses, owed permits and the --workers bound hold as for any start. A loop gives its libdispatch
 // worker up every few milliseconds (`builtinSlice`), so that it never holds back other work.
-// One that blocks (http) runs on a thread of its own, not a libdispatch worker: FoundationNetworking
-// needs libdispatch workers to progress, and on Linux the pool grows past the cores only about
-// once a second. It gives its permit back to the dispatcher.
+// One that blocks (http) runs on a thread of its own, not a libdispatch worker: it waits on the
+// network, and on Linux the pool grows past the cores only about once a second, so a blocked
+// worker would hold back the daemon's other work. It gives its permit back to the dispatcher.
 import Foundation
 import SpoolBuiltins
 import SpoolJSON

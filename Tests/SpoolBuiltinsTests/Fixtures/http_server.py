@@ -2,6 +2,7 @@
 # Local HTTP server for the `http` built-in tests. Binds 127.0.0.1 on a free port, prints the port
 # on stdout, and serves until its stdin closes or it is terminated (and at most 60 s), so it never
 # outlives the tests.
+import gzip
 import json
 import os
 import signal
@@ -37,6 +38,29 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(code, json.dumps({"status": code}).encode(), "application/json")
         elif self.path == "/big":
             self.reply(200, b"x" * (100 * 1024), "text/plain")
+        elif self.path.startswith("/redirect/"):
+            # /redirect/N: N more hops, then /json.
+            left = int(self.path.split("/")[2])
+            self.send_response(302)
+            self.send_header("Location", "/json" if left <= 1 else "/redirect/%d" % (left - 1))
+            self.send_header("Content-Length", "0")
+            self.send_header("X-Hop", str(left))
+            self.end_headers()
+        elif self.path == "/repeated":
+            self.send_response(200)
+            self.send_header("Set-Cookie", "a=1")
+            self.send_header("Set-Cookie", "b=2")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        elif self.path == "/gzip":
+            body = gzip.compress(json.dumps({"zipped": True}).encode())
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif self.path == "/slow":
             time.sleep(3)
             self.reply(200, b"late", "text/plain")
@@ -54,6 +78,7 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, json.dumps(echo).encode(), "application/json")
 
     do_PUT = do_POST
+    do_HEAD = do_GET  # reply() sends no body to a HEAD
 
 
 class QuietServer(ThreadingHTTPServer):

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/xattr.h>
@@ -47,3 +48,23 @@ int cshim_pidfd_send_signal(int pidfd, int sig) {
 int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size) { return fsetxattr(fd, name, value, size, 0); }
 
 int cshim_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }
+
+int cshim_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int cshim_epoll_add_oneshot(int epfd, int fd) {
+    struct epoll_event event = {.events = EPOLLIN | EPOLLONESHOT, .data = {.fd = fd}};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int cshim_epoll_remove(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int cshim_epoll_wait_one(int epfd) {
+    struct epoll_event event;
+    int n = epoll_wait(epfd, &event, 1, -1);
+    if (n < 0) return -1;
+    if (n == 0) {
+        errno = EINTR;
+        return -1;
+    }
+    return event.data.fd;
+}

@@ -82,4 +82,25 @@ struct LocalExecutorTests {
             #expect(a.info.executor == .local && (a.info.pid ?? 0) > 0)
         }
     }
+
+    @Test("forty attempts ending at once: each end is reported once, with its own status")
+    func manyEndsAtOnce() throws {
+        let f = try Fixture()
+        let ends = LockedBox<[Int: [AttemptEnd]]>([:])
+        let done = DispatchSemaphore(value: 0)
+        let count = 40
+        for i in 0..<count {
+            let plan = ProcessPlan(id: JobID("t\(i)")!, action: .shell("sleep 0.2; exit \(i % 7)"), cwd: nil, env: [:], attempt: 1,
+                                   stdoutName: "t\(i).stdout", stderrName: "t\(i).stderr", label: "job t\(i)", timeoutSeconds: nil)
+            let attempt = try f.executor.start(plan).get()
+            attempt.awaitEnd { end in
+                ends.withLock { $0[i, default: []].append(end) }
+                done.signal()
+            }
+        }
+        for _ in 0..<count { #expect(done.wait(timeout: .now() + 30) == .success, "an end was reported") }
+        let seen = ends.withLock { $0 }
+        #expect(seen.count == count && seen.values.allSatisfy { $0.count == 1 })
+        for (i, e) in seen { #expect(e.first?.termination == .exited(Int32(i % 7)), "attempt \(i)") }
+    }
 }

@@ -26,4 +26,10 @@ int cshim_pidfd_send_signal(int pidfd, int sig);
 // The extended attributes of an open file (POSIX ACLs are "system.posix_acl_access").
 int cshim_fsetxattr(int fd, const char *name, const void *value, size_t size);
 int cshim_fremovexattr(int fd, const char *name);
+// One epoll set of fds each reporting once (EPOLLONESHOT) that they are readable: the exit watcher's
+// pidfds. wait_one blocks until one is, and returns it (-1 with errno on failure, EINTR included).
+int cshim_epoll_create(void);
+int cshim_epoll_add_oneshot(int epfd, int fd);
+int cshim_epoll_remove(int epfd, int fd);
+int cshim_epoll_wait_one(int epfd);
 #endif

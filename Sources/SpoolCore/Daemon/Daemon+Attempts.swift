@@ -4,7 +4,7 @@
 // Each registers its handle before it is reported launched, and reports its end once; the worker
 // permit goes on as soon as the engine has taken the end (and freed the slots), before the end's
 // record is written (a batch operation's after its checkpoint, which queues the next operation):
-// a local command job's straight to the next start, on the reaper's thread (`endHandingOn`),
+// a local command job's straight to the next start, on the exit watcher's thread (`endHandingOn`),
 // the others back to the dispatcher.
 import Foundation
 import SpoolBuiltins
@@ -44,7 +44,7 @@ extension Daemon {
         }
     }
 
-    /// A command job's end, seen on the reaper. The engine takes it (and frees the slots it held),
+    /// A command job's end, seen on an exit watcher thread (or a supervisor's watcher). The engine takes it (and frees the slots it held),
     /// and the worker permit goes straight to the next step the engine picks, carried out on this
     /// thread (the claim's rename, the spawn, the claim's fsync), and then the end's record goes to
     /// the finisher. So one job's exit and the next one's start are one thread's work, with no

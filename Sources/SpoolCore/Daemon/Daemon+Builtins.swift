@@ -66,8 +66,8 @@ extension Daemon {
 
     /// How long a loop keeps its libdispatch worker before it queues its rest behind whatever
     /// waits for one. The built-in queue shares the pool of the cores' worth of workers with the
-    /// reaper (a command job's exit is handled there): a loop that kept its worker for a whole
-    /// batch would hold back the end of every command job meanwhile.
+    /// intake, finish and timer queues: a loop that kept its worker for a whole batch would hold
+    /// back their work meanwhile.
     static let builtinSlice = DispatchTimeInterval.milliseconds(2)
 
     private func runInPlace(_ first: BuiltinRun) {

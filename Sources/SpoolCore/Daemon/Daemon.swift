@@ -7,8 +7,10 @@
 //   control requests, drain checks;
 // - backlog queue (serial): parked jobs' records read back from pending/ (Daemon+Backlog.swift);
 // - dispatcher thread: the only waiter on the worker semaphore; claims picked jobs and starts them;
-// - reaper queue (concurrent, the executor's): a running attempt's exit, seen through its pidfd;
-//   a local command job's end starts the next step there with its permit (`endHandingOn`);
+// - inotify threads (InboxWatcher): inbox/ and control/ events, handled on the intake queue;
+// - exit watcher threads (the local executor's ExitWatcher): a running attempt's exit, seen
+//   through its pidfd; a local command job's end starts the next step there with its permit
+//   (`endHandingOn`);
 // - built-in queue (concurrent): loops of built-in operations, each on the worker permit of its
 //   first, which also carry out the next step when it is something else (Daemon+Builtins.swift);
 //   a thread of its own per http operation;

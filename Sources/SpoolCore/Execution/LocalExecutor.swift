@@ -175,12 +175,10 @@ private final class LocalAttempt: RunningAttempt {
 
     var info: AttemptInfo { AttemptInfo(executor: executor.info, pid: child.pid) }
 
-    /// Reaped attempts are reported here (concurrent: one end's bookkeeping does not hold up another's).
-    private static let reaper = DispatchQueue(label: "spoold.reaper", attributes: .concurrent)
-
     /// The leader's exit is seen through a pidfd, which becomes readable when it exits: no thread
-    /// waits per child (a thread start per job showed in the profile of a drain). Where the
-    /// kernel has no pidfd_open (before 5.3), a thread waits in waitid as before.
+    /// waits per child (a thread start per job showed in the profile of a drain), and the end is
+    /// handled on the exit watcher's thread that woke (ExitWatcher). Where the kernel has no
+    /// pidfd_open (before 5.3), a thread waits in waitid as before.
     func awaitEnd(_ ended: @escaping @Sendable (AttemptEnd) -> Void) {
         let child = self.child
         let finish: @Sendable () -> Void = {
@@ -190,16 +188,10 @@ private final class LocalAttempt: RunningAttempt {
         }
         let fd = cshim_pidfd_open(child.pid)
         guard fd >= 0 else { return Thread.detachNewThread(finish) }
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: Self.reaper)
-        // Boxed for the @Sendable handler; emptied at the first event, which cancels the source.
-        let box = LockedBox<(any DispatchSourceRead)?>(source)
-        source.setEventHandler {
-            guard let fired = box.withLock({ s -> (any DispatchSourceRead)? in defer { s = nil }; return s }) else { return }
-            fired.cancel()
-            finish()
+        guard ExitWatcher.shared.watch(fd, finish) else {
+            close(fd)
+            return Thread.detachNewThread(finish)
         }
-        source.setCancelHandler { close(fd) }
-        source.resume()
     }
 }
 

@@ -1,4 +1,8 @@
-// inotify on a spool folder, read by a Dispatch read source. It reports names that were
+// inotify on a spool folder, read by a thread of its own that hands each batch of events to the
+// intake queue with `sync`, so that the handler runs on that thread (serialized with the rest of
+// the queue's work). Not a Dispatch read source: a drop woke libdispatch's manager thread, which
+// then woke a worker to run the handler, two wake-ups of an idle core on the way from the rename
+// to the job's start, against one here (docs/design.md, "Intake"). It reports names that were
 // renamed in (IN_MOVED_TO) or closed after writing (IN_CLOSE_WRITE); IN_CREATE is reported too,
 // for entries that never get a close (symlinks, FIFOs, directories). When the kernel's queue
 // overflows (IN_Q_OVERFLOW, events lost) it asks for a full rescan instead.
@@ -11,10 +15,12 @@ final class InboxWatcher: Sendable {
         case overflow
     }
 
-    private let fd: Int32
-    nonisolated(unsafe) private let source: any DispatchSourceRead
+    /// The write end of a pipe the thread polls; `cancel` closes it, which wakes the thread to end.
+    private let wakeFD: Int32
+    private let cancelled = LockedBox(false)
 
-    /// Starts watching `path`; `handler` runs on `queue` once per batch of events read.
+    /// Starts watching `path`; `handler` runs on `queue` (with `sync`, from the watcher's thread)
+    /// once per batch of events read, never after `cancel` has returned on `queue`.
     init(path: String, queue: DispatchQueue, handler: @escaping @Sendable (Event) -> Void) throws {
         let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { throw SystemError("inotify_init1", path) }
@@ -24,22 +30,45 @@ final class InboxWatcher: Sendable {
             close(fd)
             throw e
         }
-        self.fd = fd
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        self.source = source
-        source.setEventHandler { @Sendable in
-            InboxWatcher.drain(fd: fd, handler: handler)
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else {
+            let e = SystemError("pipe", "the watcher of \(path)")
+            close(fd)
+            throw e
         }
-        // Not closed on `queue`: closing an inotify descriptor waits for the kernel to free its
-        // watches (an RCU grace period: one close took 12 ms under strace), and the daemon's exit
-        // waits for the intake queue after cancelling its watchers. Closed on another thread, the
-        // wait overlaps the rest of the exit: a `--drain` of an empty spool took 39 ms, now 30.
-        source.setCancelHandler { @Sendable in DispatchQueue.global(qos: .utility).async { close(fd) } }
-        source.resume()
+        for p in pipeFDs { _ = fcntl(p, F_SETFD, FD_CLOEXEC) }
+        wakeFD = pipeFDs[1]
+        let readEnd = pipeFDs[0]
+        let cancelled = self.cancelled
+        let thread = Thread {
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)]
+            while true {
+                let n = poll(&fds, 2, -1)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 || fds[1].revents != 0 { break }
+                guard fds[0].revents != 0 else { continue }
+                queue.sync {
+                    guard !cancelled.withLock({ $0 }) else { return }
+                    InboxWatcher.drain(fd: fd, handler: handler)
+                }
+            }
+            // Here, not on the queue: closing an inotify descriptor waits for the kernel to free its
+            // watches (an RCU grace period: one close took 12 ms under strace), and the daemon's exit
+            // waits for the intake queue after cancelling its watchers.
+            close(fd)
+            close(readEnd)
+        }
+        thread.name = "spoold.inotify"
+        thread.start()
     }
 
+    /// No handler runs after this, once the queue has finished the one under way (if any).
     func cancel() {
-        source.cancel()
+        let first = cancelled.withLock { c -> Bool in
+            defer { c = true }
+            return !c
+        }
+        if first { close(wakeFD) }
     }
 
     private static func drain(fd: Int32, handler: (Event) -> Void) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -68,3 +69,7 @@ int cshim_epoll_wait_one(int epfd) {
     }
     return event.data.fd;
 }
+
+int cshim_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+void cshim_name_thread(const char *name) { pthread_setname_np(pthread_self(), name); }

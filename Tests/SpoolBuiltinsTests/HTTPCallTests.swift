@@ -106,6 +106,41 @@ import Testing
         #expect(o["headers"]?.objectValue?["x-test-server"] == "spoold-builtins")
     }
 
+    @Test func redirectsChangeTheMethodAsBrowsersDo() async throws {
+        // 303: any method becomes a bodyless GET; 301: POST becomes GET.
+        for (method, path) in [("POST", "/see-other"), ("PUT", "/see-other"), ("DELETE", "/see-other"), ("POST", "/moved")] {
+            let result = await runHTTP(["method": .string(method), "url": .string(server.url(path)), "body": ["a": 1]])
+            #expect(try result.get().objectValue?["body"] == ["method": "GET"], "\(method) \(path)")
+        }
+        // 307: the same method and body again.
+        let again = await runHTTP(["method": "PUT", "url": .string(server.url("/temporary")), "body": "same"])
+        let echo = try #require(again.get().objectValue?["body"]?.objectValue)
+        #expect(echo["method"] == "PUT")
+        #expect(echo["body"] == "same")
+    }
+
+    @Test func bodylessPostSendsAnEmptyBody() async throws {
+        let result = await runHTTP(["method": "POST", "url": .string(server.url("/echo"))])
+        let echo = try #require(result.get().objectValue?["body"]?.objectValue)
+        #expect(echo["method"] == "POST")
+        #expect(echo["body"] == "")
+        #expect(echo["headers"]?.objectValue?["content-length"] == "0")
+    }
+
+    @Test func emptyHeaderValuesAreSent() async throws {
+        let result = await runHTTP(["method": "POST", "url": .string(server.url("/echo")), "headers": ["X-Flag": "", "Accept": ""]])
+        let headers = try #require(result.get().objectValue?["body"]?.objectValue?["headers"]?.objectValue)
+        #expect(headers["x-flag"] == "")
+        #expect(headers["accept"] == "")
+    }
+
+    @Test func getOrHeadWithABodyIsRefused() async throws {
+        for method in ["GET", "HEAD"] {
+            let result = await runHTTP(["method": .string(method), "url": .string(server.url("/json")), "body": "x"])
+            #expect(result.failureMessage == "param \"body\" cannot be sent with \(method); use POST, PUT or PATCH")
+        }
+    }
+
     @Test func tooManyRedirectsFail() async throws {
         let url = server.url("/redirect/40")
         let result = await runHTTP(["method": "GET", "url": .string(url)])

@@ -63,7 +63,8 @@ struct NspawnServiceTests {
         defer { c.destroy() }
         let spool = Self.spool
 
-        // Nothing of a toolchain in the machine; the binaries need only libc, libstdc++ and libcurl.
+        // Nothing of a toolchain in the machine; the binaries need only libc and libstdc++ (libcurl is
+        // loaded by an http operation, not linked).
         c.must("! command -v swift && test ! -e /bin/kill && test ! -e /usr/bin/kill")
         let ldd = c.must("ldd /root/spoold/bin/spoold /root/spoold/bin/spoolctl")
         #expect(!ldd.contains("not found") && !ldd.contains("libswift") && !ldd.contains("libFoundation")

@@ -32,4 +32,9 @@ int cshim_epoll_create(void);
 int cshim_epoll_add_oneshot(int epfd, int fd);
 int cshim_epoll_remove(int epfd, int fd);
 int cshim_epoll_wait_one(int epfd);
+// pipe2(O_CLOEXEC): both ends close-on-exec from the start.
+int cshim_pipe_cloexec(int fds[2]);
+// Names the calling thread for the kernel (ps -L, perf, top; at most 15 bytes): Foundation's
+// Thread.name does not reach it.
+void cshim_name_thread(const char *name);
 #endif

@@ -25,7 +25,13 @@ public struct HTTPCall: BuiltinOperation {
         .any("body"),
         .number("timeout_seconds", .positive(atMost: maxTimeout), default: defaultTimeout),
         .parsed("expect_status", required: false, expected: "a non-empty array of status codes", expectedStatuses),
-    ])
+    ], rules: [noBodyForGetOrHead])
+
+    /// A GET or HEAD request carries no body: URLSession refused one, and a server may drop or refuse it.
+    static func noBodyForGetOrHead(_ p: Params) -> BuiltinError? {
+        guard p.has("body"), let m = try? method(p.value("method") ?? .null), m == "GET" || m == "HEAD" else { return nil }
+        return BuiltinError("param \"body\" cannot be sent with \(m); use POST, PUT or PATCH")
+    }
 
     /// Creates the operation; it holds no state.
     public init() {}

@@ -30,7 +30,10 @@ enum HTTPTransport {
     /// Performs `request`; `label` ("http GET <url>") starts every error message.
     static func perform(_ request: HTTPRequest, timeout: Double, limit: Int, label: String) throws(BuiltinError) -> HTTPExchange {
         var result = cspool_http_result()
-        let lines = request.headers.map { "\($0.name): \($0.value)" }
+        // "Name:" with nothing after it tells libcurl to drop that header; "Name;" sends it empty.
+        let lines = request.headers.map { h in
+            h.value.allSatisfy { $0 == " " || $0 == "\t" } ? "\(h.name);" : "\(h.name): \(h.value)"
+        }
         let body = request.body ?? Data()
         let loaded = withCStrings(lines) { headerLines in
             body.withUnsafeBytes { bytes in

@@ -113,7 +113,7 @@ extension Daemon {
         let (answered, step) = core.update { c -> ([EngineAction], DispatchStep?) in
             var actions: [EngineAction] = []
             for id in checkpointed { actions += c.handle(.checkpointed(id), now: now) }
-            return (actions, owed ? nil : Self.startableNow(&c, pauses: pauses, now: now))
+            return (emitInOrder(actions), owed ? nil : Self.startableNow(&c, pauses: pauses, now: now))
         }
         perform(answered)
         if owed { return nil }

@@ -231,11 +231,17 @@ extension Daemon {
             }
             return retry(r, file: file)
         }
-        var (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: Timestamp.now()) }
+        func ask() -> (ControlAnswer, [EngineAction]) {
+            core.update { c in
+                let (answer, actions) = c.engine.control(r, file: name, by: requester, now: Timestamp.now())
+                return (answer, emitInOrder(actions))
+            }
+        }
+        var (answer, actions) = ask()
         if case .parked = answer {
             // Held without its record: read it back, then ask again.
             loadParked([r.id])
-            (answer, actions) = core.update { $0.engine.control(r, file: name, by: requester, now: Timestamp.now()) }
+            (answer, actions) = ask()
         }
         perform(actions)
         return outcome(answer, of: r, file: file, by: requester)

@@ -114,7 +114,7 @@ extension Daemon {
                 actions += more
                 return answer
             }
-            return (actions, answers)
+            return (emitInOrder(actions), answers)
         }
         perform(actions)
         for ((name, control, _), answer) in zip(waiting, answers) {

@@ -11,7 +11,22 @@ extension Daemon {
     /// The engine's answer to `event`, taken under the lock (the clock read and the jitter drawn here).
     func decide(_ event: EngineEvent) -> [EngineAction] {
         let now = Timestamp.now()
-        return core.update { $0.handle(event, now: now) }
+        return core.update { emitInOrder($0.handle(event, now: now)) }
+    }
+
+    /// Appends the events among `actions` to the event log and returns the other actions. Called
+    /// under the engine's lock, so that the log has the events in the order the engine decided
+    /// them: appended when the actions were carried out, a job's `retrying` (decided once its
+    /// record was written) could follow the `started` of the attempt it queued, which another
+    /// thread launched as soon as the lock was let go (EventTests.lifecycle saw it). Appending
+    /// only queues the line for the log's writer: no I/O happens under the lock.
+    func emitInOrder(_ actions: [EngineAction]) -> [EngineAction] {
+        guard let events, actions.contains(where: { if case .emit = $0 { return true } else { return false } }) else { return actions }
+        return actions.filter { action in
+            guard case .emit(let id, let status, let event, let fields) = action else { return true }
+            events.append(id, event, status: status, extra: fields.map { ($0.key, $0.value) })
+            return false
+        }
     }
 
     /// An attempt's end: the engine takes it (and frees the slots it held) before its worker permit

@@ -45,10 +45,11 @@ final class ExitWatcher: @unchecked Sendable {
             return !s
         }
         guard first else { return }
-        for i in 0..<threads {
-            let thread = Thread { [self] in waitLoop() }
-            thread.name = "spoold.exits.\(i)"
-            thread.start()
+        for _ in 0..<threads {
+            Thread { [self] in
+                cshim_name_thread("spoold.exits")
+                waitLoop()
+            }.start()
         }
     }
 

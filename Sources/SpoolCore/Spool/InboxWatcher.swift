@@ -7,6 +7,7 @@
 // for entries that never get a close (symlinks, FIFOs, directories). When the kernel's queue
 // overflows (IN_Q_OVERFLOW, events lost) it asks for a full rescan instead.
 import Foundation
+import CSpoolShim
 
 /// Watches one directory.
 final class InboxWatcher: Sendable {
@@ -31,21 +32,25 @@ final class InboxWatcher: Sendable {
             throw e
         }
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else {
+        guard cshim_pipe_cloexec(&pipeFDs) == 0 else {
             let e = SystemError("pipe", "the watcher of \(path)")
             close(fd)
             throw e
         }
-        for p in pipeFDs { _ = fcntl(p, F_SETFD, FD_CLOEXEC) }
         wakeFD = pipeFDs[1]
         let readEnd = pipeFDs[0]
         let cancelled = self.cancelled
         let thread = Thread {
+            cshim_name_thread("spoold.inotify")
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)]
             while true {
                 let n = poll(&fds, 2, -1)
                 if n < 0 && errno == EINTR { continue }
-                if n < 0 || fds[1].revents != 0 { break }
+                if n < 0 {
+                    Log().error("intake: \(SystemError("poll", path)); no more inotify events from it, relying on rescans")
+                    break
+                }
+                if fds[1].revents != 0 { break }
                 guard fds[0].revents != 0 else { continue }
                 queue.sync {
                     guard !cancelled.withLock({ $0 }) else { return }
@@ -58,7 +63,6 @@ final class InboxWatcher: Sendable {
             close(fd)
             close(readEnd)
         }
-        thread.name = "spoold.inotify"
         thread.start()
     }
 

@@ -61,13 +61,28 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif self.path == "/method":
+            self.reply(200, json.dumps({"method": self.command}).encode(), "application/json")
         elif self.path == "/slow":
             time.sleep(3)
             self.reply(200, b"late", "text/plain")
         else:
             self.reply(404, b"not found", "text/plain")
 
+    def redirect(self, status, location):
+        self.send_response(status)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self):
+        # Redirects of a request with a body: 303 and 301 say "GET it there", 307 "send it again there".
+        if self.path in ("/see-other", "/moved", "/temporary"):
+            length = int(self.headers.get("Content-Length") or 0)
+            self.rfile.read(length)
+            status = {"/see-other": 303, "/moved": 301, "/temporary": 307}[self.path]
+            self.redirect(status, "/echo" if status == 307 else "/method")
+            return
         if self.path != "/echo":
             self.reply(404, b"not found", "text/plain")
             return
@@ -78,6 +93,7 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, json.dumps(echo).encode(), "application/json")
 
     do_PUT = do_POST
+    do_DELETE = do_POST
     do_HEAD = do_GET  # reply() sends no body to a HEAD
 
 

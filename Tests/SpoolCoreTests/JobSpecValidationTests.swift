@@ -66,6 +66,8 @@ struct JobSpecValidationTests {
          [#"inbox/x.json: field "operations[0].params": param "b" is required when "paired" is true"#]),
         (#"{"operations": [{"type": "http", "params": {"method": "GET", "url": "http://h/", "timeout_seconds": 0}}]}"#,
          [#"inbox/x.json: field "operations[0].params.timeout_seconds": param "timeout_seconds" must be a number > 0 and <= 300, got 0"#]),
+        (#"{"operations": [{"type": "http", "params": {"method": "get", "url": "http://h/", "body": {"a": 1}}}]}"#,
+         [#"inbox/x.json: field "operations[0].params": param "body" cannot be sent with GET; use POST, PUT or PATCH"#]),
         (#"{"shell": "x", "on_complete": {"operations": [{"type": "correlation", "params": {"x": [1, 2, 3], "y": [1, 2, 3], "method": "cosine"}}]}}"#,
          [#"inbox/x.json field "on_complete": field "operations[0].params.method": param "method" must be one of "pearson", "spearman", "kendall", got "cosine""#]),
     ])
@@ -81,7 +83,7 @@ struct JobSpecValidationTests {
               {"type": "descriptive_stats", "params": {"data": []}},
               {"type": "correlation_matrix", "params": {"columns": {"price": [1, 2, 3], "sales": [2, 1, 3], "ads": [3, 3, 1]}}},
               {"type": "forecast", "params": {"data": [1, 2], "horizon": 3, "method": "moving_average", "window": 5}},
-              {"type": "http", "params": {"method": "get", "url": "http://127.0.0.1:1/x", "body": "hi"}}]}
+              {"type": "http", "params": {"method": "post", "url": "http://127.0.0.1:1/x", "body": "hi"}}]}
             """#) == [])
     }
 

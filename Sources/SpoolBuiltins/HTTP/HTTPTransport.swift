@@ -74,8 +74,9 @@ enum HTTPTransport {
     /// libcurl's codes (CURLcode) that get words of their own.
     enum CurlCode {
         static let couldNotResolveProxy: Int32 = 5, couldNotResolveHost: Int32 = 6, couldNotConnect: Int32 = 7
-        static let weirdServerReply: Int32 = 8, timedOut: Int32 = 28, sslConnect: Int32 = 35
+        static let weirdServerReply: Int32 = 8, timedOut: Int32 = 28
         static let tooManyRedirects: Int32 = 47, gotNothing: Int32 = 52, sendError: Int32 = 55, receiveError: Int32 = 56
+        /// The TLS handshake, certificates and keys (35 SSL_CONNECT_ERROR, 60 PEER_FAILED_VERIFICATION...).
         static let tls: Set<Int32> = [35, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98]
     }
 

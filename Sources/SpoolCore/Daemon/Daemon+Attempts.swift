@@ -44,12 +44,13 @@ extension Daemon {
         }
     }
 
-    /// A command job's end, seen on an exit watcher thread (or a supervisor's watcher). The engine takes it (and frees the slots it held),
-    /// and the worker permit goes straight to the next step the engine picks, carried out on this
-    /// thread (the claim's rename, the spawn, the claim's fsync), and then the end's record goes to
-    /// the finisher. So one job's exit and the next one's start are one thread's work, with no
-    /// wake-up of the dispatcher between them: each wake-up of a thread on an idle core cost about
-    /// 0.1-0.3 ms here, and a job of 10 ms paid three (bench `sleep`). The permit goes back to the
+    /// A command job's end, seen on an exit watcher thread (or a supervisor's watcher). The engine
+    /// takes it (and frees the slots it held), and the worker permit goes straight to the next
+    /// step the engine picks, carried out on this thread (the claim's rename, the spawn, the
+    /// claim's fsync), and then the end's record goes to the finisher. So one job's exit and the
+    /// next one's start are one thread's work, with no wake-up of the dispatcher between them:
+    /// each wake-up of a thread on an idle core cost about 0.1-0.3 ms here, and a job of 10 ms
+    /// paid three (bench `sleep`). The permit goes back to the
     /// dispatcher only when nothing may start now. A remote queue's job holds no permit: an
     /// ordinary `sendEnd`. Handing the record on before the claim's fsync (0.2-0.4 ms sooner)
     /// measured lower: steady 464 against 502 jobs/s and 550 against 662 (bench `steady`, 5 rounds

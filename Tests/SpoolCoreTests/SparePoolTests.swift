@@ -245,4 +245,33 @@ struct SparePoolTests {
         #expect(try [empty, empty2].contains(spool.inode("\(spool.root)/metrics.prom")))
         for path in ["done/r.json", "running/c.stdout", "metrics.prom"] { #expect(mode(path) == 0o644, "\(path)") }
     }
+
+    @Test("a spare someone still holds open is not reused, for an output or a record: it is unlinked and a new file made")
+    func heldSpareIsNotReused() throws {
+        let spool = try Spool()
+        func spares() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "\(spool.root)/tmp")) ?? []).filter { $0.hasPrefix(SparePool.prefix) }
+        }
+        let empty = try spool.put("a.stdout", in: .running, "")
+        let full = try spool.put("a.json", in: .running, #"{"id": "a"}"#)
+        for name in ["a.stdout", "a.json"] { spool.store.retire(name, from: .running) }
+        try spool.commit(into: .running)
+        let names = spares()
+        #expect(names.count == 2)
+        // Opened while they were spares (as root here; for others an open whose permission check
+        // passed before the retire): held across their reuse.
+        let held = names.map { open("\(spool.root)/tmp/\($0)", O_RDONLY | O_CLOEXEC) }
+        defer { held.forEach { close($0) } }
+        #expect(held.allSatisfy { $0 >= 0 })
+        let fd = try spool.store.createFile("c.stdout", in: .running)
+        close(fd)
+        var sync = DirectorySync()
+        try spool.store.writeFile(name: "r.json", folder: .done, sync: &sync, isRecord: true) { fd in
+            Array("{}".utf8).withUnsafeBytes { writeAll(fd, $0) }
+        }
+        // The held inodes are still allocated, so a new file cannot have their numbers.
+        #expect(try spool.inode("\(spool.root)/running/c.stdout") != empty)
+        #expect(try spool.inode("\(spool.root)/done/r.json") != full)
+        #expect(spares().isEmpty)
+    }
 }

@@ -11,6 +11,9 @@
 // rename, so an open racing with it waits until the file is a spare. It must also be regular, have
 // one link (never a hard link to a file outside the spool) and be owned by the daemon's user.
 // Anything else is unlinked. A spare is 0600: nobody else may open it while it waits in tmp/.
+// An open whose permission check passed before (while the file was a record or an output) waits
+// on the retire's lease and gets the spare, so a spare is reused only if the lease can be taken
+// again when it is (StateStore.openSpare); else it is unlinked.
 // Spares are garbage by definition. A clean stop seals the pool before its syncfs (`seal`),
 // leaves the spares in tmp/ and names their runs in its mark (CleanStop); the next start takes
 // those back, checked again (`adopt`). Unlinking them (a discard per freed file on this disk) took

@@ -133,8 +133,8 @@ static size_t on_body(char *data, size_t size, size_t count, void *context) {
     return append(&sink->buffer, data, n) == 0 ? n : 0;
 }
 
-// Header lines of every response come here, redirects' included: each status line starts afresh,
-// so what is left is the last response's.
+// Header lines come here; each status line starts afresh (an interim "100 Continue" is dropped),
+// so what is left is the final response's. A redirect's hop is a transfer of its own.
 static size_t on_header(char *data, size_t size, size_t count, void *context) {
     struct buffer *headers = context;
     size_t n = size * count;

@@ -13,7 +13,7 @@
 // Anything else is unlinked. A spare is 0600: nobody else may open it while it waits in tmp/.
 // An open whose permission check passed before (while the file was a record or an output) waits
 // on the retire's lease and gets the spare, so a spare is reused only if the lease can be taken
-// again when it is (StateStore.openSpare); else it is unlinked.
+// again when it is (`takeOpen`); else it is unlinked.
 // Spares are garbage by definition. A clean stop seals the pool before its syncfs (`seal`),
 // leaves the spares in tmp/ and names their runs in its mark (CleanStop); the next start takes
 // those back, checked again (`adopt`). Unlinking them (a discard per freed file on this disk) took
@@ -90,6 +90,24 @@ final class SparePool: Sendable {
             guard let i = pick else { return nil }
             return s.ready.remove(at: i).name
         }
+    }
+
+    /// A spare taken as `take` does and open with `flags`, if no one else has it open: its lease,
+    /// taken again, proves it. A spare is 0600, but an open whose permission check passed while
+    /// the file was still a record or an output waited on the retire's lease and got the file
+    /// once it was a spare; whoever holds it would read, or write into, the file it becomes. Such
+    /// a spare, or one that cannot be opened, is unlinked and the next tried; nil when none is left.
+    func takeOpen(emptyOnly: Bool, flags: Int32) -> (fd: Int32, name: String)? {
+        while let name = take(emptyOnly: emptyOnly) {
+            let fd = openat(tmpFD, name, flags | O_CLOEXEC | O_NOFOLLOW)
+            if fd >= 0, cshim_take_exclusive_lease(fd) == 0 {
+                cshim_release_lease(fd)
+                return (fd, name)
+            }
+            if fd >= 0 { close(fd) }
+            unlinkat(tmpFD, name, 0)
+        }
+        return nil
     }
 
     /// The serial of the last quarantined spare, taken before a commit's syncs: the spares up to it

@@ -123,36 +123,13 @@ public final class StateStore: Sendable {
     /// spare or a new file, as an output does.
     private func openScratch(isRecord: Bool) throws -> (Int32, String) {
         let tmpFD = layout.fd(.tmp)
-        while let spare = spares.take(emptyOnly: !isRecord) {
-            // 0600 until the caller gives it its mode.
-            if let fd = openSpare(spare, flags: O_WRONLY | O_TRUNC) { return (fd, spare) }
-        }
+        // 0600 until the caller gives it its mode.
+        if let spare = spares.takeOpen(emptyOnly: !isRecord, flags: O_WRONLY | O_TRUNC) { return spare }
         let n = tmpCounter.withLock { c -> UInt64 in c += 1; return c }
         let name = "spoold.\(getpid()).\(runToken).\(n).tmp"
         let fd = openat(tmpFD, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError("create", "tmp/\(name)") }
         return (fd, name)
-    }
-
-    /// Spare `name` in tmp/ open with `flags`, if no one else has it open: a lease taken again
-    /// proves it. A spare is 0600, but an open whose permission check passed while the file was
-    /// still a record or an output waited on the retire's lease and got the file once it was a
-    /// spare; whoever holds it would read, or write into, the file it becomes. Such a spare, or one
-    /// that cannot be opened, is unlinked, and nil returned.
-    private func openSpare(_ name: String, flags: Int32) -> Int32? {
-        let tmpFD = layout.fd(.tmp)
-        let fd = openat(tmpFD, name, flags | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            unlinkat(tmpFD, name, 0)
-            return nil
-        }
-        guard cshim_take_exclusive_lease(fd) == 0 else {
-            close(fd)
-            unlinkat(tmpFD, name, 0)
-            return nil
-        }
-        cshim_release_lease(fd)
-        return fd
     }
 
     /// Creates (or truncates) `name` in `folder` for writing, from a spare when one is at hand.
@@ -161,15 +138,13 @@ public final class StateStore: Sendable {
         let dirFD = layout.fd(folder)
         let privacy = self.privacy.withLock { $0 }
         // O_APPEND: an output cut to its head and tail (OutputCap) keeps growing at its new end.
-        while let spare = spares.take(emptyOnly: true) {
-            guard let fd = openSpare(spare, flags: O_WRONLY | O_TRUNC | O_APPEND) else { continue }
+        if let (fd, spare) = spares.takeOpen(emptyOnly: true, flags: O_WRONLY | O_TRUNC | O_APPEND) {
             if renameat(layout.fd(.tmp), spare, dirFD, name) == 0 {
                 privacy.apply(fd, owner: owner)  // from the spare's 0600 straight to its mode
                 return fd
             }
             close(fd)
             unlinkat(layout.fd(.tmp), spare, 0)
-            break
         }
         let fd = openat(dirFD, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw SystemError("create", "\(folder.rawValue)/\(name)") }

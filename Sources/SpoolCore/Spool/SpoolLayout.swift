@@ -47,8 +47,9 @@ public final class SpoolLayout: Sendable {
 
     public func path(_ folder: Folder) -> String { "\(root)/\(folder.rawValue)" }
 
-    /// Path of the paused flag file.
-    public var pausedPath: String { "\(root)/paused" }
+    /// Name, in the root, and path of the paused flag file.
+    public static let pausedName = "paused"
+    public var pausedPath: String { "\(root)/\(Self.pausedName)" }
 
     private static func makeDirectory(_ path: String) throws {
         var isDir: ObjCBool = false

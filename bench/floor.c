@@ -3,25 +3,25 @@
  *   floor -P WIDTH -n JOBS -d DIR [-r] [-s] -- PROGRAM [ARGS...]
  *
  * The raw loop (spawnloop.c) with, around each job, only what docs/spec.md makes a runner do with
- * files, in the cheapest way each can be done on one machine, and nothing else: no JSON, no
- * validation, no ids, no leases, no history, no events, no recovery, no recycling of inodes.
+ * files, each done the cheapest way on one machine, and nothing else: no JSON, no validation, no
+ * ids, no leases, no history, no events, no recovery.
  * Before the clock starts, JOBS job files are written into DIR/inbox/ (DIR gets the spool's
  * folders) and synced. Then WIDTH threads share the jobs; each, per job:
  *   read inbox/job-N.json; rename it to tmp/ (the claim);
- *   write tmp/N.rec (a record of typical size, 900 bytes), rename it to pending/N.json, unlink the claim;
+ *   write a record of typical size (900 bytes) in tmp/, rename it to pending/N.json, drop the claim;
  *   rename pending/N.json to running/N.json;
- *   create running/N.stdout and running/N.stderr, posix_spawn PROGRAM with them as 1 and 2, waitpid;
- *   write tmp/N.done (1,000 bytes), rename it to done/N.json;
- *   unlink the two outputs (empty: the record would name none) and running/N.json.
- * -r: recycled inodes, as spoold's spare pool does (docs/design.md, "Durability and its cost"): a
- * file done with (the claim, the old state file, the empty outputs) is renamed into tmp/ as a spare
- * instead of unlinked, and a record or output is written into a spare instead of a new file (the
- * outputs into spares that were empty; a record truncates one that held data). Per thread, no locks.
+ *   make running/N.stdout and running/N.stderr, posix_spawn PROGRAM with them as 1 and 2, waitpid;
+ *   write the final record (1,000 bytes) in tmp/, rename it to done/N.json;
+ *   drop the two outputs (empty: the record would name none) and running/N.json.
+ * Dropped files are unlinked and new ones created, or with -r recycled as spoold's spare pool does
+ * (docs/design.md, "Durability and its cost"): a dropped file is renamed into tmp/ as a spare, and
+ * a record or output is written into a spare instead of a new file (outputs into spares that were
+ * empty; a record truncates one that held data, as spoold does). Pools are per thread, no locks.
  * -s: durable, as spoold is by default: each record is fsynced before its rename and its folder
  * after (no group commit, no overlap), the claim's folder after the claim.
  * Without -s nothing is fsynced. Prints one JSON object: {"jobs", "width", "seconds", "failed",
- * "durable", "recycled"}. What it measures: how far below the raw loop the contract's file moves alone put a
- * runner on this machine's disk (docs/design.md, "What bounds the speed").
+ * "durable", "recycled"}. What it measures: how far below the raw loop the contract's file moves
+ * alone put a runner on this machine's disk (docs/design.md, "What bounds the speed").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -87,11 +87,13 @@ static void retire(struct pool *p, int dirfd, const char *name, int was_empty) {
     (*n)++;
 }
 
-/* A spare's name in tmp/ for a new file (`for_output`: one that was empty), or a new file's. */
-static void take(struct pool *p, int for_output, char *name) {
-    if (p->nfull > 0 && !for_output) { strcpy(name, p->full[--p->nfull]); return; }
-    if (p->nempty > 0) { strcpy(name, p->empty[--p->nempty]); return; }
+/* Puts into `name` a spare's name in tmp/ for a new file (`for_output`: one that was empty) and
+ * returns 1, or a name for a file to create there and returns 0. */
+static int take(struct pool *p, int for_output, char *name) {
+    if (p->nfull > 0 && !for_output) { strcpy(name, p->full[--p->nfull]); return 1; }
+    if (p->nempty > 0) { strcpy(name, p->empty[--p->nempty]); return 1; }
     snprintf(name, 48, "new.%ld.%ld", p->thread, p->made++);
+    return 0;
 }
 
 static void sync_fd(int fd, const char *what) {
@@ -114,8 +116,7 @@ static void place(struct pool *p, size_t len, int folder, const char *name) {
 /* A new file named `name` in `folder` (an output), made from a spare with -r. */
 static int output(struct pool *p, int folder, const char *name) {
     char spare[48];
-    take(p, 1, spare);
-    if (spare[0] == 's' && renameat(tmp, spare, folder, name) != 0) die("rename", spare);
+    if (take(p, 1, spare) && renameat(tmp, spare, folder, name) != 0) die("rename", spare);
     int fd = openat(folder, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) die("create", name);
     return fd;

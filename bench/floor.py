@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ (as bench.py)
-from spoolbench.spoold import drop_jobs, make_spool  # noqa: E402
+from spoolbench.spoold import drop_jobs, make_spool, verify_records  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.join(HERE, "results", "bin")
@@ -64,9 +64,7 @@ def run_spoold(binary, jobs, program, work):
     t0 = time.monotonic()
     subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)
     seconds = time.monotonic() - t0
-    done = sum(1 for n in os.listdir(os.path.join(spool, "done")) if n.endswith(".json"))
-    if done != jobs:
-        sys.exit("spoold: %d of %d records in done/" % (done, jobs))
+    verify_records(spool, jobs)  # every job's record in done/, succeeded
     return seconds
 
 

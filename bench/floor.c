@@ -3,22 +3,24 @@
  *   floor -P WIDTH -n JOBS -d DIR [-r] [-s] -- PROGRAM [ARGS...]
  *
  * The raw loop (spawnloop.c) with, around each job, only what docs/spec.md makes a runner do with
- * files, each done the cheapest way on one machine, and nothing else: no JSON, no validation, no
- * ids, no leases, no history, no events, no recovery.
+ * files, each done as spoold does it, and nothing else: no JSON, no validation, no ids, no
+ * leases, no history, no events, no recovery, and one job at a time per thread (spoold's group
+ * commits and overlapped ends are what it does beyond a runner like this one).
  * Before the clock starts, JOBS job files are written into DIR/inbox/ (DIR gets the spool's
  * folders) and synced. Then WIDTH threads share the jobs; each, per job:
  *   read inbox/job-N.json; rename it to tmp/ (the claim);
  *   write a record of typical size (900 bytes) in tmp/, rename it to pending/N.json, drop the claim;
  *   rename pending/N.json to running/N.json;
  *   make running/N.stdout and running/N.stderr, posix_spawn PROGRAM with them as 1 and 2, waitpid;
- *   write the final record (1,000 bytes) in tmp/, rename it to done/N.json;
- *   drop the two outputs (empty: the record would name none) and running/N.json.
+ *   move the outputs the job wrote to into done/, drop the empty ones (the record names none);
+ *   write the final record (1,000 bytes) in tmp/, rename it to done/N.json; drop running/N.json.
  * Dropped files are unlinked and new ones created, or with -r recycled as spoold's spare pool does
  * (docs/design.md, "Durability and its cost"): a dropped file is renamed into tmp/ as a spare, and
  * a record or output is written into a spare instead of a new file (outputs into spares that were
  * empty; a record truncates one that held data, as spoold does). Pools are per thread, no locks.
- * -s: durable, as spoold is by default: each record is fsynced before its rename and its folder
- * after (no group commit, no overlap), the claim's folder after the claim.
+ * -s: durable, as spoold is by default: the claim's folder is fsynced after the claim, each record
+ * before its rename and its folder after, inbox/ before the claim is dropped, running/ after the
+ * spawn; a recycled spare waits for the fsync of the folder its old name left.
  * Without -s nothing is fsynced. Prints one JSON object: {"jobs", "width", "seconds", "failed",
  * "durable", "recycled"}. What it measures: how far below the raw loop the contract's file moves
  * alone put a runner on this machine's disk (docs/design.md, "What bounds the speed").
@@ -67,24 +69,61 @@ static int open_dir(const char *root, const char *name) {
     return fd;
 }
 
-/* A thread's spares: names in tmp/, those that held data and those that were empty. */
+/* A thread's spares: names in tmp/, those that held data and those that were empty, and (with
+ * -s) those waiting for the folder their old name left to be fsynced, as spoold's quarantine. */
+struct held {
+    char name[48];
+    int folder, was_empty;
+};
 struct pool {
     long thread, made;
     char full[64][48], empty[64][48];
     int nfull, nempty;
+    struct held held[256];
+    int nheld;
 };
 
-/* Moves `dirfd`/`name` into tmp/ as a spare (or unlinks it without -r, or when the pool is full). */
-static void retire(struct pool *p, int dirfd, const char *name, int was_empty) {
+/* Puts spare `name` where `take` finds it, or unlinks it when that list is full. */
+static void ready(struct pool *p, const char *name, int was_empty) {
     int *n = was_empty ? &p->nempty : &p->nfull;
-    if (!recycle || *n == 64) {
+    if (*n == 64) {
+        if (unlinkat(tmp, name, 0) != 0) die("unlink", name);
+        return;
+    }
+    strcpy(was_empty ? p->empty[*n] : p->full[*n], name);
+    (*n)++;
+}
+
+/* Moves `dirfd`/`name` into tmp/ as a spare (or unlinks it without -r, or when nothing more can
+ * be held). With -s it is held until `dirfd` is fsynced: before that, a power cut could bring the
+ * old name back, naming whatever the spare became. */
+static void retire(struct pool *p, int dirfd, const char *name, int was_empty) {
+    if (!recycle || (durable && p->nheld == 256)) {
         if (unlinkat(dirfd, name, 0) != 0) die("unlink", name);
         return;
     }
-    char *slot = was_empty ? p->empty[*n] : p->full[*n];
-    snprintf(slot, 48, "spare.%ld.%ld", p->thread, p->made++);
-    if (renameat(dirfd, name, tmp, slot) != 0) die("rename", name);
-    (*n)++;
+    char spare[48];
+    snprintf(spare, sizeof spare, "spare.%ld.%ld", p->thread, p->made++);
+    if (renameat(dirfd, name, tmp, spare) != 0) die("rename", name);
+    if (!durable) {
+        ready(p, spare, was_empty);
+        return;
+    }
+    struct held *h = &p->held[p->nheld++];
+    strcpy(h->name, spare);
+    h->folder = dirfd;
+    h->was_empty = was_empty;
+}
+
+/* An output's end: kept in done/ when the job wrote to it (the record would name it), else retired. */
+static void drop_output(struct pool *p, const char *name) {
+    struct stat st;
+    if (fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) != 0) die("stat", name);
+    if (st.st_size == 0) {
+        retire(p, running, name, 1);
+    } else if (renameat(running, name, done, name) != 0) {
+        die("rename", name);
+    }
 }
 
 /* Puts into `name` a spare's name in tmp/ for a new file (`for_output`: one that was empty) and
@@ -96,8 +135,16 @@ static int take(struct pool *p, int for_output, char *name) {
     return 0;
 }
 
-static void sync_fd(int fd, const char *what) {
-    if (durable && fsync(fd) != 0) die("fsync", what);
+/* With -s: fsyncs `fd`, then readies the spares held for it if it is a folder. */
+static void sync_fd(struct pool *p, int fd, const char *what) {
+    if (!durable) return;
+    if (fsync(fd) != 0) die("fsync", what);
+    int kept = 0;
+    for (int i = 0; i < p->nheld; i++) {
+        if (p->held[i].folder == fd) ready(p, p->held[i].name, p->held[i].was_empty);
+        else p->held[kept++] = p->held[i];
+    }
+    p->nheld = kept;
 }
 
 /* Writes `len` bytes of a record into tmp/`scratch`, then renames it to `folder`/`name`. */
@@ -107,10 +154,10 @@ static void place(struct pool *p, size_t len, int folder, const char *name) {
     int fd = openat(tmp, scratch, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) die("create", scratch);
     if (write(fd, record, len) != (ssize_t)len) die("write", scratch);
-    sync_fd(fd, scratch);
+    sync_fd(p, fd, scratch);
     close(fd);
     if (renameat(tmp, scratch, folder, name) != 0) die("rename", scratch);
-    sync_fd(folder, name);
+    sync_fd(p, folder, name);
 }
 
 /* A new file named `name` in `folder` (an output), made from a spare with -r. */
@@ -136,9 +183,10 @@ static int run(struct pool *p, long n) {
     if (read(fd, buf, sizeof buf) < 0) die("read", job);
     close(fd);
     if (renameat(inbox, job, tmp, claim) != 0) die("rename", job);
-    sync_fd(tmp, "tmp/");
+    sync_fd(p, tmp, "tmp/");
 
     place(p, 900, pending, name);
+    sync_fd(p, inbox, "inbox/");  /* the inbox name durably gone before the claim goes */
     retire(p, tmp, claim, 0);
 
     if (renameat(pending, name, running, name) != 0) die("rename", name);
@@ -152,6 +200,7 @@ static int run(struct pool *p, long n) {
     posix_spawn_file_actions_destroy(&fa);
     close(o);
     close(e);
+    sync_fd(p, running, "running/");  /* after the spawn, as spoold does for a requeue job */
     int ok = 0;
     if (rc == 0) {
         int status;
@@ -161,9 +210,9 @@ static int run(struct pool *p, long n) {
         ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
 
+    drop_output(p, out);
+    drop_output(p, err);
     place(p, 1000, done, name);
-    retire(p, running, out, 1);
-    retire(p, running, err, 1);
     retire(p, running, name, 0);
     return ok ? 0 : -1;
 }

@@ -9,8 +9,9 @@ Each round runs, in this order, JOBS (default 2000) jobs of PROGRAM (default `/b
   floor -r  bench/floor.c: the same loop plus only the file moves the contract asks for per job
             (claim, pending record, running, two outputs, done record), inodes recycled as
             spoold's spare pool does, nothing fsynced;
-  floor -rs the same, durable: each record fsynced before its rename, each folder after;
-  spoold    SPOOLD --drain --workers 2 on a fresh spool holding the jobs, timed from exec to exit.
+  floor -rs the same, durable as spoold is (bench/floor.c says which fsyncs), one job at a time;
+  spoold    SPOOLD --drain --workers 2 on a fresh spool holding the jobs, timed from exec to exit
+            (its start-up and clean stop included).
 Each in a fresh directory, after a `sync` and a second's pause (the last one's writeback lands
 first). Prints each round, then the median jobs/s of each and its ratio to raw's median. ROUNDS
 defaults to 5. floor.c is compiled into bench/results/bin when missing or older than its source.
@@ -47,10 +48,14 @@ def settle():
 
 def run_loop(argv):
     """Seconds a spawnloop or floor run reports (its own clock, set-up excluded)."""
-    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
-    result = json.loads(out)
+    p = subprocess.run(argv, capture_output=True, text=True)
+    name = os.path.basename(argv[0])
+    try:
+        result = json.loads(p.stdout)
+    except ValueError:
+        sys.exit("%s exited with %d: %s" % (name, p.returncode, p.stderr.strip()[-300:]))
     if result["failed"]:
-        sys.exit("%s: %d jobs failed" % (os.path.basename(argv[0]), result["failed"]))
+        sys.exit("%s: %d of %d jobs failed" % (name, result["failed"], result["jobs"]))
     return result["seconds"]
 
 
@@ -77,6 +82,13 @@ def main():
     spoold = os.path.abspath(args[0])
     jobs = int(args[1]) if len(args) > 1 else 2000
     rounds = int(args[2]) if len(args) > 2 else 5
+    if jobs < 1 or rounds < 1:
+        sys.exit("JOBS and ROUNDS must be at least 1")
+    # The loops posix_spawn the path as given; spoold looks a bare name up in PATH.
+    found = shutil.which(program[0])
+    if found is None:
+        sys.exit("%s: not found" % program[0])
+    program = [found] + program[1:]
     spawnloop, floor = helper("spawnloop"), helper("floor")
     rates = {"raw": [], "floor -r": [], "floor -rs": [], "spoold": []}
     for r in range(1, rounds + 1):

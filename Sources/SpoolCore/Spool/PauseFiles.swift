@@ -45,7 +45,7 @@ final class PauseFiles: Sendable {
 
     /// The held queues whose pause files count.
     func pausedQueues(_ layout: SpoolLayout, access: AccessPolicy, log: Log) -> Set<String> {
-        let found = PausedQueues.current(root: layout.root, rootFD: layout.rootFD)
+        let found = PausedQueues.current(rootFD: layout.rootFD)
         guard AccessPolicy.runsAsOwner else { return Set(found.keys) }
         return Set(found.filter { queue, owner in
             counts(PausedQueues.path(root: layout.root, queue: queue), uid: owner.uid, inode: owner.inode, access: access, log: log)

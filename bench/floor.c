@@ -20,7 +20,8 @@
  * empty; a record truncates one that held data, as spoold does). Pools are per thread, no locks.
  * -s: durable, as spoold is by default: the claim's folder is fsynced after the claim, each record
  * before its rename and its folder after, inbox/ before the claim is dropped, running/ after the
- * spawn; a recycled spare waits for the fsync of the folder its old name left.
+ * spawn, an output with data and done/ before the record that names it; a recycled spare waits for
+ * the fsync of the folder its old name left.
  * Without -s nothing is fsynced. Prints one JSON object: {"jobs", "width", "seconds", "failed",
  * "durable", "recycled"}. What it measures: how far below the raw loop the contract's file moves
  * alone put a runner on this machine's disk (docs/design.md, "What bounds the speed").
@@ -115,15 +116,25 @@ static void retire(struct pool *p, int dirfd, const char *name, int was_empty) {
     h->was_empty = was_empty;
 }
 
-/* An output's end: kept in done/ when the job wrote to it (the record would name it), else retired. */
+static void sync_fd(struct pool *p, int fd, const char *what);
+
+/* An output's end: kept in done/ when the job wrote to it (the record would name it; with -s its
+ * bytes and its name are durable before the record is), else retired. */
 static void drop_output(struct pool *p, const char *name) {
     struct stat st;
     if (fstatat(running, name, &st, AT_SYMLINK_NOFOLLOW) != 0) die("stat", name);
     if (st.st_size == 0) {
         retire(p, running, name, 1);
-    } else if (renameat(running, name, done, name) != 0) {
-        die("rename", name);
+        return;
     }
+    if (durable) {
+        int fd = openat(running, name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) die("open", name);
+        sync_fd(p, fd, name);
+        close(fd);
+    }
+    if (renameat(running, name, done, name) != 0) die("rename", name);
+    sync_fd(p, done, "done/");
 }
 
 /* Puts into `name` a spare's name in tmp/ for a new file (`for_output`: one that was empty) and

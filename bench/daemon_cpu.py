@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from spoolbench.spoold import drop_jobs, make_spool
+from spoolbench.spoold import drain_argv, drop_jobs, make_spool, verify_records
 
 
 def main():
@@ -30,9 +30,7 @@ def main():
     try:
         spool = make_spool(work)
         drop_jobs(spool, jobs, {"command": ["/bin/true"]})
-        argv = [binary, "--spool", spool, "--workers", workers, "--drain"]
-        if os.geteuid() == 0:
-            argv.append("--allow-root-jobs")
+        argv = drain_argv(binary, spool, workers)
         ticks = 0
         t0 = time.time()
         p = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
@@ -47,9 +45,7 @@ def main():
         wall = time.time() - t0
         if p.returncode != 0:
             sys.exit("%s exited with %d" % (binary, p.returncode))
-        done = sum(1 for n in os.listdir(os.path.join(spool, "done")) if n.endswith(".json"))
-        if done != jobs:
-            sys.exit("%d of %d records in done/" % (done, jobs))
+        verify_records(spool, jobs)  # every job's record in done/, succeeded
         cpu = ticks / os.sysconf("SC_CLK_TCK")
         print("%s workers=%s jobs=%d: %.2f s, %.0f jobs/s; daemon CPU %.2f s = %.3f ms per job"
               % (os.path.basename(binary), workers, jobs, wall, jobs / wall, cpu, cpu / jobs * 1e3))

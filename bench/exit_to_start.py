@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from spoolbench.spoold import drop_jobs, make_spool
+from spoolbench.spoold import drain_argv, drop_jobs, make_spool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAMPER = r"""
@@ -62,9 +62,7 @@ def main():
         else:
             spool = make_spool(work)
             drop_jobs(spool, jobs, {"command": [stamper, stamps]})
-            argv = [target, "--spool", spool, "--workers", workers, "--drain"]
-            if os.geteuid() == 0:
-                argv.append("--allow-root-jobs")
+            argv = drain_argv(target, spool, workers)
             t0 = time.time()
             subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)
         t1 = time.time()

@@ -26,35 +26,17 @@
  * "durable", "recycled"}. What it measures: how far below the raw loop the contract's file moves
  * alone put a runner on this machine's disk (docs/design.md, "What bounds the speed").
  */
-#define _GNU_SOURCE
-#include <errno.h>
+#include "jobloop.h"
 #include <fcntl.h>
-#include <pthread.h>
-#include <spawn.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 static char **child_argv;
-static long total_jobs;
-static atomic_long next_job;
-static atomic_long failed_jobs;
 static int durable, recycle;
 static int inbox, tmp, pending, running, done;
 static char record[1000];
-
-static double now_mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, const char *name) {
     fprintf(stderr, "floor: %s %s: %s\n", what, name, strerror(errno));
@@ -207,19 +189,12 @@ static int run(struct pool *p, long n) {
     posix_spawn_file_actions_adddup2(&fa, o, 1);
     posix_spawn_file_actions_adddup2(&fa, e, 2);
     pid_t pid;
-    int rc = posix_spawn(&pid, child_argv[0], &fa, NULL, child_argv, environ);
+    int spawned = spawn(child_argv, &fa, &pid) == 0;
     posix_spawn_file_actions_destroy(&fa);
     close(o);
     close(e);
     sync_fd(p, running, "running/");  /* after the spawn, as spoold does for a requeue job */
-    int ok = 0;
-    if (rc == 0) {
-        int status;
-        while (waitpid(pid, &status, 0) < 0) {
-            if (errno != EINTR) die("waitpid", name);
-        }
-        ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
+    int ok = spawned && reap(pid) == 0;
 
     drop_output(p, out);
     drop_output(p, err);
@@ -232,7 +207,7 @@ static void *worker(void *arg) {
     struct pool *p = calloc(1, sizeof *p);
     p->thread = (long)arg;
     long n;
-    while ((n = atomic_fetch_add(&next_job, 1)) < total_jobs) {
+    while ((n = take_job()) >= 0) {
         if (run(p, n) != 0) atomic_fetch_add(&failed_jobs, 1);
     }
     free(p);
@@ -279,12 +254,8 @@ int main(int argc, char **argv) {
     }
     sync();
 
-    pthread_t *threads = calloc((size_t)width, sizeof *threads);
-    double t0 = now_mono();
-    for (long i = 0; i < width; i++) pthread_create(&threads[i], NULL, worker, (void *)i);
-    for (long i = 0; i < width; i++) pthread_join(threads[i], NULL);
-    double t1 = now_mono();
+    double seconds = run_threads(width, worker);
     printf("{\"jobs\": %ld, \"width\": %ld, \"seconds\": %.6f, \"failed\": %ld, \"durable\": %s, \"recycled\": %s}\n",
-           total_jobs, width, t1 - t0, atomic_load(&failed_jobs), durable ? "true" : "false", recycle ? "true" : "false");
+           total_jobs, width, seconds, atomic_load(&failed_jobs), durable ? "true" : "false", recycle ? "true" : "false");
     return atomic_load(&failed_jobs) ? 1 : 0;
 }

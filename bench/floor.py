@@ -14,7 +14,7 @@ Each round runs, in this order, JOBS (default 2000) jobs of PROGRAM (default `/b
             (its start-up and clean stop included).
 Each in a fresh directory, after a `sync` and a second's pause (the last one's writeback lands
 first). Prints each round, then the median jobs/s of each and its ratio to raw's median. ROUNDS
-defaults to 5. floor.c is compiled into bench/results/bin when missing or older than its source.
+defaults to 5. floor.c is compiled into bench/results/bin when missing or older than its sources.
 """
 import json
 import os
@@ -26,16 +26,17 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ (as bench.py)
-from spoolbench.spoold import drop_jobs, make_spool, verify_records  # noqa: E402
+from spoolbench.spoold import drain_argv, drop_jobs, make_spool, verify_records  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.join(HERE, "results", "bin")
 
 
 def helper(name):
-    """bench/results/bin/NAME, compiled from bench/NAME.c when missing or older than the source."""
+    """bench/results/bin/NAME, compiled from bench/NAME.c when missing or older than its sources."""
     src, exe = os.path.join(HERE, name + ".c"), os.path.join(BIN, name)
-    if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
+    newest = max(os.path.getmtime(src), os.path.getmtime(os.path.join(HERE, "jobloop.h")))
+    if not os.path.exists(exe) or os.path.getmtime(exe) < newest:
         os.makedirs(BIN, exist_ok=True)
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-Wall", "-Wextra", "-o", exe, src, "-lpthread"], check=True)
     return exe
@@ -62,9 +63,7 @@ def run_loop(argv):
 def run_spoold(binary, jobs, program, work):
     spool = make_spool(work)
     drop_jobs(spool, jobs, {"command": program})
-    argv = [binary, "--spool", spool, "--workers", "2", "--drain"]
-    if os.geteuid() == 0:
-        argv.append("--allow-root-jobs")
+    argv = drain_argv(binary, spool, 2)
     settle()
     t0 = time.monotonic()
     subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)

@@ -13,45 +13,20 @@
  *   (stamp - t0) in nanoseconds, pausing 20 ms between samples. The baseline
  *   for "drop a job, it starts".
  */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <pthread.h>
-#include <spawn.h>
-#include <stdatomic.h>
+#include "jobloop.h"
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 static char **child_argv;
-static long total_jobs;
-static atomic_long next_job;
-static atomic_long failed_jobs;
-
-static double now_mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int spawn_and_wait(char **argv) {
     pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
-    if (rc != 0) { errno = rc; return -1; }
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return -1;
-    }
-    return (WIFEXITED(status) && WEXITSTATUS(status) == 0) ? 0 : -1;
+    return spawn(argv, NULL, &pid) == 0 ? reap(pid) : -1;
 }
 
 static void *spawner(void *arg) {
     (void)arg;
-    while (atomic_fetch_add(&next_job, 1) < total_jobs) {
+    while (take_job() >= 0) {
         if (spawn_and_wait(child_argv) != 0) atomic_fetch_add(&failed_jobs, 1);
     }
     return NULL;
@@ -102,12 +77,8 @@ int main(int argc, char **argv) {
     }
 
     if (width < 1 || total_jobs < 1) return usage();
-    pthread_t *threads = calloc((size_t)width, sizeof *threads);
-    double t0 = now_mono();
-    for (long i = 0; i < width; i++) pthread_create(&threads[i], NULL, spawner, NULL);
-    for (long i = 0; i < width; i++) pthread_join(threads[i], NULL);
-    double t1 = now_mono();
+    double seconds = run_threads(width, spawner);
     printf("{\"jobs\": %ld, \"width\": %ld, \"seconds\": %.6f, \"failed\": %ld}\n",
-           total_jobs, width, t1 - t0, atomic_load(&failed_jobs));
+           total_jobs, width, seconds, atomic_load(&failed_jobs));
     return atomic_load(&failed_jobs) ? 1 : 0;
 }

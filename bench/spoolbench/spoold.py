@@ -44,6 +44,16 @@ def drop_jobs(spool, n, job, prefix="job", via_tmp=False):
             write_file(os.path.join(inbox, name), payload)
 
 
+def drain_argv(binary, spool, workers):
+    """The command line of `binary --drain` on `spool` with `workers` workers (and, as root,
+    --allow-root-jobs: spoold refuses root-owned job files otherwise), for the scripts beside
+    bench.py that time one drain."""
+    argv = [binary, "--spool", spool, "--workers", str(workers), "--drain"]
+    if os.geteuid() == 0:
+        argv.append("--allow-root-jobs")
+    return argv
+
+
 def drop_one(spool, name, job):
     """Write tmp/NAME, then rename it into inbox/; returns CLOCK_REALTIME ns taken just before the rename."""
     src = os.path.join(spool, "tmp", name)
